@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory goals, printed as numbers (see benchmarks/README.md)."""

@@ -1,0 +1,1 @@
+"""Alert rules over signals: state machine, notification payloads, evidence."""

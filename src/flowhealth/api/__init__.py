@@ -1,0 +1,1 @@
+"""The HTTP API: health, metrics, runbooks, flows and alerts."""

@@ -1,0 +1,86 @@
+"""Read-only views of the model and its current state: flows, alerts, runbooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import PlainTextResponse
+from sqlmodel import Session, select
+
+from ..store.tables import AlertState, ProbeState, SignalValue
+from ..store.types import labels_of
+from .deps import RuntimeDep
+
+router = APIRouter(tags=["flows"])
+
+
+@router.get("/api/v1/flows", summary="Every flow with its owner, signals and their current values")
+def list_flows(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    model = runtime.model
+    with Session(runtime.engine) as session:
+        values = session.exec(select(SignalValue)).all()
+        probes = {(p.flow, p.signal): p for p in session.exec(select(ProbeState)).all()}
+    out = []
+    for flow_id, flow in sorted(model.flows.items()):
+        signals = []
+        for signal_id, signal in sorted(flow.signals.items()):
+            series = [
+                {
+                    "labels": labels_of(v.labels),
+                    "value": v.value,
+                    "observed_at": v.observed_at.isoformat(),
+                }
+                for v in values
+                if v.flow == flow_id and v.signal == signal_id
+            ]
+            probe = probes.get((flow_id, signal_id))
+            signals.append(
+                {
+                    "signal": signal_id,
+                    "kind": signal.kind.value,
+                    "unit": signal.unit,
+                    "probe": signal.probe.kind,
+                    "probe_outcome": probe.last_outcome if probe else None,
+                    "series": series,
+                }
+            )
+        out.append(
+            {
+                "flow": flow_id,
+                "object": flow.object,
+                "owner": flow.owner,
+                "latency_class": flow.latency_class.value,
+                "criticality": flow.criticality,
+                "signals": signals,
+            }
+        )
+    return out
+
+
+@router.get("/api/v1/alerts", summary="Alerts that are pending or firing")
+def list_alerts(runtime: RuntimeDep) -> list[dict[str, Any]]:
+    with Session(runtime.engine) as session:
+        states = session.exec(select(AlertState).where(AlertState.state != "inactive")).all()
+    return [
+        {
+            "rule": s.rule,
+            "labels": labels_of(s.labels),
+            "flow": runtime.model.rules[s.rule].flow if s.rule in runtime.model.rules else None,
+            "state": s.state,
+            "owner": s.owner,
+            "value": s.last_value,
+            "pending_since": s.pending_since.isoformat() if s.pending_since else None,
+            "firing_since": s.firing_since.isoformat() if s.firing_since else None,
+            "incident": s.incident,
+        }
+        for s in states
+    ]
+
+
+@router.get("/runbooks/{runbook_id}", response_class=PlainTextResponse, summary="A runbook's Markdown")
+def runbook(runbook_id: str, runtime: RuntimeDep) -> PlainTextResponse:
+    book = runtime.model.runbooks.get(runbook_id)
+    if book is None:
+        raise HTTPException(404, f"no runbook '{runbook_id}'")
+    return PlainTextResponse(book.text, media_type="text/markdown; charset=utf-8")

@@ -1,0 +1,27 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from .deps import RuntimeDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Database and scheduler health; 503 when degraded")
+def healthz(runtime: RuntimeDep) -> JSONResponse:
+    report = runtime.healthy()
+    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+
+@router.get("/metrics", summary="Prometheus exposition of flow signals, probes, alerts and the outbox")
+def metrics(runtime: RuntimeDep, request: Request) -> Response:
+    if "application/openmetrics-text" in request.headers.get("accept", ""):
+        body = generate_openmetrics(runtime.registry)  # type: ignore[no-untyped-call]
+        return Response(body, media_type=OPENMETRICS_TYPE)
+    return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)

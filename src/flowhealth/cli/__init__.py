@@ -1,0 +1,1 @@
+"""The `flowhealth` command line."""

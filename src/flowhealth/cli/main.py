@@ -1,0 +1,260 @@
+"""`flowhealth`: validate the model, run the service, run the demo, inspect probes and alerts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from ..errors import FlowHealthError, ModelError
+from ..model.loader import load_model
+from ..model.model import Model
+from ..settings import Settings
+
+app = typer.Typer(
+    help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+probe_app = typer.Typer(
+    help="Run probes by hand, the way you check a new probe before committing it.",
+    no_args_is_help=True,
+)
+app.add_typer(probe_app, name="probe")
+
+ModelDir = Annotated[
+    Path,
+    typer.Option(
+        "--model-dir",
+        "-m",
+        help="Directory with flows/, alert_rules/ and runbooks/.",
+        envvar="FLOWHEALTH_MODEL_DIR",
+    ),
+]
+
+
+def _load(model_dir: Path) -> Model:
+    try:
+        return load_model(model_dir)
+    except ModelError as exc:
+        for issue in exc.issues:
+            typer.echo(str(issue), err=True)
+        typer.echo(f"{len(exc.issues)} problem(s) in {model_dir}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"flowhealth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """flowhealth: business health of commerce integration flows."""
+
+
+@app.command()
+def validate(
+    model_dir: Annotated[Path, typer.Argument(help="Model directory (default: current).")] = Path("."),
+) -> None:
+    """Check flows/, alert_rules/ and runbooks/; list every problem as path:line: field: message."""
+    model = _load(model_dir)
+    typer.echo(
+        f"ok: {len(model.teams)} teams, {len(model.systems)} systems, {len(model.flows)} flows, "
+        f"{sum(len(f.signals) for f in model.flows.values())} signals, {len(model.rules)} rules, "
+        f"{len(model.runbooks)} runbooks"
+    )
+
+
+@app.command()
+def schema(
+    kind: Annotated[str, typer.Option(help="Which files: flows or rules.")] = "flows",
+) -> None:
+    """Print the JSON Schema of model files, for editor completion and checks."""
+    from pydantic import BaseModel
+
+    from ..model.schema import FlowsFile, RulesFile
+
+    models: dict[str, type[BaseModel]] = {"flows": FlowsFile, "rules": RulesFile}
+    if kind not in models:
+        typer.echo(f"--kind must be one of {', '.join(models)}", err=True)
+        raise typer.Exit(2)
+    document = models[kind].model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    typer.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@app.command()
+def serve(
+    model_dir: ModelDir = Path("."),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every probe run and transition.")] = False,
+) -> None:
+    """Run the service: HTTP API, /metrics, /healthz, probe scheduler, evaluator, notifications."""
+    import uvicorn
+
+    from ..api.app import create_app
+    from ..runtime import Runtime
+
+    _logging(verbose)
+    model = _load(model_dir)
+    try:
+        runtime = Runtime.build(Settings(model_dir=model_dir), model)
+    except FlowHealthError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info" if verbose else "warning")
+
+
+@app.command()
+def demo(
+    model_dir: ModelDir = Path("."),
+    speed: Annotated[float, typer.Option(help="How much faster simulated time runs than real time.")] = 30.0,
+    port: Annotated[int, typer.Option(help="Port for the HTTP API during the demo (0: none).")] = 8000,
+    timeout: Annotated[float, typer.Option(help="Stop after this many real seconds at the latest.")] = 240.0,
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="Keep going after the incident resolved.")
+    ] = False,
+    work_dir: Annotated[Path, typer.Option(help="Where the demo keeps its databases (recreated).")] = Path(
+        ".flowhealth/demo"
+    ),
+) -> None:
+    """Run the reference deployment against a simulated commerce stack: an ERP outage fires and resolves an alert."""
+    from ..demo.run import run_demo
+
+    _logging(False)
+    _load(model_dir)
+    result = run_demo(
+        model_dir,
+        work_dir,
+        speed=speed,
+        port=port,
+        timeout=timeout,
+        keep_running=keep_running,
+        say=typer.echo,
+    )
+    if not result.fired or not set(result.fired) <= set(result.resolved):
+        typer.echo("the incident did not fire and resolve in time", err=True)
+        raise typer.Exit(1)
+
+
+@probe_app.command("run")
+def probe_run(
+    flow: Annotated[str, typer.Argument(help="Flow whose probes to run.")],
+    signal: Annotated[str | None, typer.Argument(help="Only this signal.")] = None,
+    model_dir: ModelDir = Path("."),
+) -> None:
+    """Run the probes of a flow once and print values and outcomes (nothing is stored)."""
+    import os
+
+    from prometheus_client import CollectorRegistry
+
+    from ..clock import SystemClock
+    from ..metrics import Metrics
+    from ..probes.connections import ConnectionPools
+    from ..probes.registry import ProbeContext, is_scheduled
+    from ..probes.runner import ProbeRunner
+    from ..store.db import make_engine
+
+    model = _load(model_dir)
+    if flow not in model.flows:
+        typer.echo(f"unknown flow '{flow}' (known: {', '.join(sorted(model.flows))})", err=True)
+        raise typer.Exit(2)
+    signals = [signal] if signal else sorted(model.flows[flow].signals)
+    unknown = [s for s in signals if s not in model.flows[flow].signals]
+    if unknown:
+        typer.echo(
+            f"unknown signal '{unknown[0]}' of flow '{flow}' (known: {', '.join(sorted(model.flows[flow].signals))})",
+            err=True,
+        )
+        raise typer.Exit(2)
+    runner = ProbeRunner(
+        model,
+        make_engine("sqlite://"),
+        SystemClock(),
+        Metrics(CollectorRegistry()),
+        ProbeContext(ConnectionPools(model.connections, os.environ)),
+    )
+    failed = False
+    try:
+        for name in signals:
+            spec = model.flows[flow].signals[name]
+            if not is_scheduled(spec.probe):
+                typer.echo(f"{flow}/{name}: pushed by the integration; nothing to run")
+                continue
+            result = runner.run(flow, name, record=False)
+            unit = spec.unit
+            if result.error:
+                failed = True
+                typer.echo(f"{flow}/{name}: {result.outcome.value} after {result.duration:.3f}s: {result.error}")
+                continue
+            typer.echo(f"{flow}/{name}: {result.outcome.value} in {result.duration:.3f}s")
+            for reading in result.readings:
+                labels = ", ".join(f"{k}={v}" for k, v in sorted(dict(reading.labels).items()))
+                typer.echo(f"  {reading.value:g} {unit}" + (f"  {{{labels}}}" if labels else ""))
+            if not result.readings:
+                typer.echo("  (no rows)")
+    finally:
+        runner.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def alerts(
+    model_dir: ModelDir = Path("."),
+    all_states: Annotated[bool, typer.Option("--all", help="Include inactive alerts.")] = False,
+) -> None:
+    """List pending and firing alerts from the state database (FLOWHEALTH_DATABASE_URL)."""
+    from sqlmodel import Session, col, select
+
+    from ..store.db import init_schema, make_engine
+    from ..store.tables import AlertState
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    init_schema(engine)
+    with Session(engine) as session:
+        rows = session.exec(select(AlertState).order_by(col(AlertState.rule))).all()
+    shown = [r for r in rows if all_states or r.state != "inactive"]
+    if not shown:
+        typer.echo("no alerts")
+        return
+    typer.echo(f"{'STATE':9} {'RULE':34} {'OWNER':20} {'VALUE':>12}  SINCE")
+    for r in shown:
+        since = r.firing_since or r.pending_since
+        labels = "" if r.labels == "{}" else r.labels
+        value = "unknown" if r.last_value is None else f"{r.last_value:g}"
+        typer.echo(
+            f"{r.state:9} {r.rule + labels:34} {r.owner:20} {value:>12}  {since:%Y-%m-%d %H:%M} UTC"
+            if since
+            else f"{r.state:9} {r.rule + labels:34} {r.owner:20} {value:>12}"
+        )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

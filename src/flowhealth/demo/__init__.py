@@ -1,0 +1,1 @@
+"""The demo: a small commerce stack simulator feeding the reference deployment."""

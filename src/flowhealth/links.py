@@ -1,0 +1,21 @@
+"""URLs and identifiers other tools must agree on: dashboard uids, dashboard and runbook links."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import quote
+
+OVERVIEW_UID = "flowhealth-overview"
+
+
+def flow_dashboard_uid(flow: str) -> str:
+    """Grafana uid of a flow's detail dashboard: lowercase, at most 40 characters, stable."""
+    uid = f"flowhealth-flow-{flow}".lower()
+    if len(uid) <= 40:
+        return uid
+    digest = hashlib.sha1(flow.encode()).hexdigest()[:8]
+    return f"{uid[:31]}-{digest}"
+
+
+def flow_dashboard_url(grafana_url: str, flow: str) -> str:
+    return f"{grafana_url.rstrip('/')}/d/{flow_dashboard_uid(flow)}/?var-flow={quote(flow)}"

@@ -1,0 +1,241 @@
+"""The metrics catalogue: every name flowhealth exports, in one place.
+
+Counters and histograms of things that happen in this process are plain prometheus-client
+metrics. Values that are *state* (signal values, probe health, alerts, outbox backlog) are read
+from the database at scrape time by a custom collector, so every replica and every restart
+reports the same truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from .model.model import Model
+from .model.schema import SignalKind
+from .store.outbox import backlog
+from .store.samples import current_values, probe_states
+from .store.tables import AlertState
+from .store.types import labels_of
+
+SIGNAL_METRICS: dict[SignalKind, tuple[str, str]] = {
+    SignalKind.DELAY: (
+        "flowhealth_flow_delay_seconds",
+        "Age of the oldest item a flow has not delivered yet.",
+    ),
+    SignalKind.STALENESS: (
+        "flowhealth_flow_staleness_seconds",
+        "Time since a flow's target last received fresh data.",
+    ),
+    SignalKind.DEPTH: (
+        "flowhealth_flow_queue_depth_messages",
+        "Messages waiting in a flow's queue.",
+    ),
+    SignalKind.CONSUMERS: (
+        "flowhealth_flow_queue_consumers",
+        "Consumers attached to a flow's queue.",
+    ),
+    SignalKind.MISMATCHES: (
+        "flowhealth_flow_mismatched_records",
+        "Records that disagree between source and target.",
+    ),
+    SignalKind.MISMATCH_AMOUNT: (
+        "flowhealth_flow_mismatch_amount",
+        "Unexplained amount between source and target, per currency.",
+    ),
+    SignalKind.INTERVENTIONS: (
+        "flowhealth_flow_manual_interventions",
+        "Records fixed by hand in the signal's window.",
+    ),
+    SignalKind.REJECTIONS: (
+        "flowhealth_flow_rejected_payloads",
+        "Payloads the target rejected in the signal's window.",
+    ),
+    SignalKind.DUPLICATES: (
+        "flowhealth_flow_duplicate_records",
+        "Records processed more than once in the signal's window.",
+    ),
+    SignalKind.RETRIES: ("flowhealth_flow_retries", "Retries in the signal's window."),
+    SignalKind.THROUGHPUT: (
+        "flowhealth_flow_throughput_records_per_second",
+        "Records a flow moves per second.",
+    ),
+    SignalKind.RECORDS: ("flowhealth_flow_records", "Records counted by a flow's signal."),
+    SignalKind.RATIO: ("flowhealth_flow_ratio", "A ratio measured by a flow's signal (0 to 1)."),
+}
+
+PROBE_OUTCOMES = ("success", "timeout", "error", "invalid")
+ALERT_STATES = ("pending", "firing")
+
+
+class Metrics:
+    """Process metrics, registered on the registry the app was given."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.probe_runs = Counter(
+            "flowhealth_probe_runs_total",
+            "Probe runs by outcome.",
+            ["flow", "signal", "kind", "outcome"],
+            registry=registry,
+        )
+        self.probe_duration = Histogram(
+            "flowhealth_probe_duration_seconds",
+            "How long probe runs take.",
+            ["flow", "signal", "kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+        self.evaluations = Counter(
+            "flowhealth_rule_evaluations_total", "Rule evaluation cycles run.", registry=registry
+        )
+        self.evaluation_failures = Counter(
+            "flowhealth_rule_evaluation_failures_total",
+            "Rule evaluation cycles that failed.",
+            registry=registry,
+        )
+        self.evaluation_duration = Histogram(
+            "flowhealth_rule_evaluation_duration_seconds",
+            "Time one evaluation cycle of all rules takes.",
+            registry=registry,
+        )
+        self.notifications = Counter(
+            "flowhealth_notifications_total",
+            "Notification delivery attempts by outcome.",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+
+    def seed(self, model: Model) -> None:
+        """Create every labelled series at zero so rate() works from the first scrape."""
+        for ref in model.signals():
+            for outcome in PROBE_OUTCOMES:
+                self.probe_runs.labels(ref.flow_id, ref.signal_id, ref.signal.probe.kind, outcome)
+        for kind in ("firing", "resolved"):
+            for outcome in ("delivered", "retry"):
+                self.notifications.labels(kind, outcome)
+
+
+class StateCollector(Collector):
+    """Reads signal values, probe health, alerts and the outbox from the store at scrape time."""
+
+    def __init__(self, model: Model, engine: Engine, now: Callable[[], datetime]) -> None:
+        self._model = model
+        self._engine = engine
+        self._now = now
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())  # state metrics are dynamic; skip describe-time collection
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        model = self._model
+        with Session(self._engine) as session:
+            values = current_values(session)
+            states = probe_states(session)
+            alerts = list(session.exec(select(AlertState)).all())
+            pending_count, oldest = backlog(session)
+        yield from self._signals(values)
+        yield from self._probes(states)
+        yield from self._alerts(alerts)
+        yield from self._thresholds()
+        outbox = GaugeMetricFamily("flowhealth_outbox_pending_messages", "Notifications not delivered yet.")
+        outbox.add_metric([], pending_count)
+        yield outbox
+        age = GaugeMetricFamily(
+            "flowhealth_outbox_oldest_pending_age_seconds",
+            "How long the oldest undelivered notification has waited.",
+        )
+        age.add_metric([], max(0.0, (self._now() - oldest).total_seconds()) if oldest else 0.0)
+        yield age
+        info = GaugeMetricFamily(
+            "flowhealth_flow_info",
+            "Flows of the model with their owner and latency class.",
+            labels=["flow", "team", "object", "latency_class", "criticality", "pattern"],
+        )
+        for flow_id, flow in sorted(model.flows.items()):
+            info.add_metric(
+                [
+                    flow_id,
+                    flow.owner,
+                    flow.object,
+                    flow.latency_class.value,
+                    flow.criticality,
+                    flow.pattern,
+                ],
+                1,
+            )
+        yield info
+
+    def _signals(self, values: list) -> Iterator[GaugeMetricFamily]:  # type: ignore[type-arg]
+        families: dict[SignalKind, GaugeMetricFamily] = {}
+        label_names: dict[SignalKind, list[str]] = {}
+        rows_by_kind: dict[SignalKind, list[tuple[dict[str, str], float]]] = {}
+        for row in values:
+            flow = self._model.flows.get(row.flow)
+            if flow is None or row.signal not in flow.signals or row.value is None:
+                continue  # unknown values are absent, never a frozen number
+            kind = flow.signals[row.signal].kind
+            labels = {"flow": row.flow, "signal": row.signal, **labels_of(row.labels)}
+            rows_by_kind.setdefault(kind, []).append((labels, row.value))
+        for kind, rows in rows_by_kind.items():
+            names = sorted({name for labels, _ in rows for name in labels} - {"flow", "signal"})
+            label_names[kind] = ["flow", "signal", *names]
+            name, help_text = SIGNAL_METRICS[kind]
+            families[kind] = GaugeMetricFamily(name, help_text, labels=label_names[kind])
+            for labels, value in rows:
+                families[kind].add_metric([labels.get(n, "") for n in label_names[kind]], value)
+        yield from (families[k] for k in sorted(families))
+
+    def _probes(self, states: list) -> Iterator[GaugeMetricFamily]:  # type: ignore[type-arg]
+        up = GaugeMetricFamily(
+            "flowhealth_probe_up",
+            "1 when the probe's last run succeeded.",
+            labels=["flow", "signal", "kind"],
+        )
+        last = GaugeMetricFamily(
+            "flowhealth_probe_last_success_timestamp_seconds",
+            "When the probe last succeeded (Unix time).",
+            labels=["flow", "signal", "kind"],
+        )
+        failures = GaugeMetricFamily(
+            "flowhealth_probe_consecutive_failures",
+            "Failed runs since the probe last succeeded.",
+            labels=["flow", "signal", "kind"],
+        )
+        for state in states:
+            labels = [state.flow, state.signal, state.kind]
+            up.add_metric(labels, 1.0 if state.last_outcome == "success" else 0.0)
+            failures.add_metric(labels, state.consecutive_failures)
+            if state.last_success_at is not None:
+                last.add_metric(labels, state.last_success_at.timestamp())
+        yield from (up, last, failures)
+
+    def _alerts(self, alerts: list[AlertState]) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "flowhealth_alerts",
+            "Alerts that are pending or firing (1 per alert series), like Prometheus' ALERTS.",
+            labels=["alertname", "flow", "signal", "severity", "team", "alertstate"],
+        )
+        for alert in alerts:
+            rule = self._model.rules.get(alert.rule)
+            if rule is None or alert.state not in ALERT_STATES:
+                continue
+            family.add_metric([alert.rule, rule.flow, rule.signal, rule.severity, alert.owner, alert.state], 1)
+        yield family
+
+    def _thresholds(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "flowhealth_rule_threshold",
+            "The threshold of each alert rule, for threshold lines on dashboards.",
+            labels=["alertname", "flow", "signal", "direction", "severity"],
+        )
+        for rule_id, rule in sorted(self._model.rules.items()):
+            direction, threshold = self._model.rule_threshold(rule_id)
+            family.add_metric([rule_id, rule.flow, rule.signal, direction, rule.severity], threshold)
+        yield family

@@ -1,0 +1,157 @@
+"""Cross-reference checks that run after every file passed its schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ModelIssue
+from .model import Model
+from .schema import PushProbe, SqlProbe
+from .templates import check_template
+from .yamlsource import SourceDoc
+
+Origins = dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]]
+
+RESERVED_LABELS = frozenset({"flow", "signal", "alertname", "severity", "team", "rule", "job", "instance"})
+
+
+class _Checker:
+    def __init__(self, model: Model, origins: Origins, broken: set[tuple[str, str]]) -> None:
+        self.model = model
+        self.origins = origins
+        self.broken = broken
+        self.issues: list[ModelIssue] = []
+
+    def report(self, section: str, name: str, sub: tuple[str | int, ...], message: str) -> None:
+        origin = self.origins.get((section, name))
+        field = ".".join([section, name, *(str(p) for p in sub)])
+        if origin is None:
+            self.issues.append(ModelIssue("<model>", 1, field, message))
+            return
+        doc, base = origin
+        self.issues.append(ModelIssue(doc.path, doc.line_of((*base, *sub)), field, message))
+
+    def must_exist(
+        self,
+        kind: str,
+        value: str | None,
+        known: dict[str, Any],
+        at: tuple[str, str, tuple[Any, ...]],
+    ) -> bool:
+        if value is None or value in known:
+            return True
+        if (_SECTIONS.get(kind, ""), value) in self.broken:
+            return False  # declared in a file that already failed: reported there
+        choices = ", ".join(sorted(known)) or "none defined"
+        section, name, sub = at
+        self.report(section, name, sub, f"unknown {kind} '{value}' (known: {choices})")
+        return False
+
+
+_SECTIONS = {"team": "teams", "system": "systems", "flow": "flows", "connection": "connections"}
+
+
+def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]] | None = None) -> list[ModelIssue]:
+    """Every name a file mentions must be defined somewhere, and rule texts must render."""
+    c = _Checker(model, origins, broken or set())
+    teams, systems = model.teams, model.systems
+    for team_id, team in model.teams.items():
+        c.must_exist("team", team.escalation, teams, ("teams", team_id, ("escalation",)))
+        if team.escalation == team_id:
+            c.report("teams", team_id, ("escalation",), "a team cannot escalate to itself")
+        if team.business_hours is not None:
+            _check_timezone(c, "teams", team_id, ("business_hours", "timezone"), team.business_hours.timezone)
+    for system_id, system in model.systems.items():
+        c.must_exist("team", system.owner, teams, ("systems", system_id, ("owner",)))
+    for flow_id, flow in model.flows.items():
+        c.must_exist("team", flow.owner, teams, ("flows", flow_id, ("owner",)))
+        c.must_exist("system", flow.source_of_truth, systems, ("flows", flow_id, ("source_of_truth",)))
+        for i, target in enumerate(flow.targets):
+            c.must_exist("system", target, systems, ("flows", flow_id, ("targets", i)))
+        for mode, mode_owner in flow.failure_owners.items():
+            c.must_exist("team", mode_owner, teams, ("flows", flow_id, ("failure_owners", mode)))
+        for signal_id, signal in flow.signals.items():
+            probe = signal.probe
+            where = ("flows", flow_id, ("signals", signal_id, "probe"))
+            if isinstance(probe, SqlProbe):
+                c.must_exist(
+                    "connection",
+                    probe.connection,
+                    model.connections,
+                    (where[0], where[1], (*where[2], "connection")),
+                )
+                for label in probe.label_columns:
+                    if label in RESERVED_LABELS:
+                        c.report(*where[:2], (*where[2], "label_columns"), f"label '{label}' is reserved")
+                if probe.timeout >= probe.interval:
+                    c.report(*where[:2], (*where[2], "timeout"), "timeout must be shorter than interval")
+            elif not isinstance(probe, PushProbe):  # pragma: no cover - new kinds check themselves
+                pass
+    for rule_id, rule in model.rules.items():
+        at = ("rules", rule_id)
+        if not c.must_exist("flow", rule.flow, model.flows, (*at, ("flow",))):
+            continue
+        flow = model.flows[rule.flow]
+        if c.must_exist(f"signal of flow '{rule.flow}'", rule.signal, flow.signals, (*at, ("signal",))):
+            signal = flow.signals[rule.signal]
+            if rule.above is None and rule.below is None and not signal.kind.is_time:
+                c.report(
+                    *at,
+                    ("above",),
+                    f"a {signal.kind.value} signal has no default threshold: set 'above' or 'below'",
+                )
+        c.must_exist("runbook", rule.runbook, model.runbooks, (*at, ("runbook",)))
+        c.must_exist("team", rule.owner, teams, (*at, ("owner",)))
+        if rule.failure_mode is not None and rule.failure_mode not in flow.failure_owners and rule.owner is None:
+            modes = ", ".join(sorted(flow.failure_owners)) or "none declared"
+            c.report(
+                *at,
+                ("failure_mode",),
+                f"flow '{rule.flow}' declares no owner for failure mode '{rule.failure_mode}' (declared: {modes})",
+            )
+        if rule.evidence is not None:
+            c.must_exist(
+                "connection",
+                rule.evidence.connection,
+                model.connections,
+                (*at, ("evidence", "connection")),
+            )
+        for field in ("summary", "business_impact"):
+            problem = check_template(getattr(rule, field))
+            if problem:
+                c.report(*at, (field,), problem)
+        for label in rule.labels:
+            if label in RESERVED_LABELS:
+                c.report(*at, ("labels", label), f"label '{label}' is reserved")
+    _check_runbook_owners(c, model)
+    return c.issues
+
+
+def _check_timezone(c: _Checker, section: str, name: str, sub: tuple[str, ...], tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.report(section, name, sub, f"unknown time zone '{tz}'")
+
+
+def _check_runbook_owners(c: _Checker, model: Model) -> None:
+    # The Owner section must name a team that exists, so the page and the routing agree.
+    for runbook in model.runbooks.values():
+        body = runbook.sections.get("owner")
+        if not body:
+            continue
+        words = set(body.replace("`", " ").replace(",", " ").split())
+        teams = set(model.teams) | {name for section, name in c.broken if section == "teams"}
+        if not words & teams:
+            line = runbook.section_lines.get("owner", 1)
+            known = ", ".join(sorted(model.teams)) or "none defined"
+            c.issues.append(
+                ModelIssue(
+                    runbook.path,
+                    line,
+                    "owner",
+                    f"the Owner section names no known team (known: {known})",
+                )
+            )

@@ -1,0 +1,153 @@
+"""Load a model directory: parse, validate the schema, check cross-references, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ModelError, ModelIssue
+from .crossref import check_references
+from .model import Model
+from .runbooks import Runbook, parse_runbook
+from .schema import FlowsFile, RulesFile
+from .yamlsource import SourceDoc, dotted, load_yaml
+
+FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
+
+
+def _yaml_files(directory: Path) -> Iterator[Path]:
+    if directory.is_dir():
+        yield from sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelIssue]]:
+    if not isinstance(doc.data, dict):
+        return None, [ModelIssue(doc.path, 1, "", f"expected a mapping with keys {sorted(schema.model_fields)}")]
+    try:
+        return schema.model_validate(doc.data), []
+    except ValidationError as exc:
+        issues = []
+        for error in exc.errors(include_url=False):
+            loc = _clean_loc(error["loc"])
+            message = _friendly(error)
+            issues.append(ModelIssue(doc.path, doc.line_of(loc), dotted(loc), message))
+        return None, issues
+
+
+# Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.
+_TAGGED_FIELDS = frozenset({"probe", "source", "evidence"})
+_TAGS = frozenset({"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus", "trace"})
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Drop pydantic's validator names and union tags, leaving the path as written in YAML."""
+    cleaned: list[str | int] = []
+    previous: str | int | None = None
+    for part in loc:
+        skip = isinstance(part, str) and "[" in part
+        # ("probe", "sql", "query") -> ("probe", "query"): the tag is not a key in the file.
+        skip = skip or (previous in _TAGGED_FIELDS and part in _TAGS)
+        previous = part
+        if not skip:
+            cleaned.append(part)
+    return tuple(cleaned)
+
+
+def _friendly(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+class _Collector:
+    """Accumulates definitions from many files, remembering where each came from."""
+
+    def __init__(self) -> None:
+        self.sections: dict[str, dict[str, Any]] = {
+            name: {} for name in ("teams", "systems", "connections", "flows", "rules")
+        }
+        self.origin: dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]] = {}
+        self.issues: list[ModelIssue] = []
+        # Names declared in files that failed their schema: they exist, just not validly, so
+        # references to them are not reported a second time as unknown.
+        self.broken: set[tuple[str, str]] = set()
+
+    def note_broken(self, doc: SourceDoc) -> None:
+        if isinstance(doc.data, dict):
+            for section, items in doc.data.items():
+                if isinstance(items, dict):
+                    self.broken.update((str(section), str(name)) for name in items)
+
+    def add(self, doc: SourceDoc, section: str, items: dict[str, Any]) -> None:
+        for name, item in items.items():
+            key = (section, name)
+            if key in self.origin:
+                first, _ = self.origin[key]
+                self.issues.append(
+                    ModelIssue(
+                        doc.path,
+                        doc.line_of((section, name)),
+                        f"{section}.{name}",
+                        f"defined twice (first in {first.path}:{first.line_of((section, name))})",
+                    )
+                )
+                continue
+            self.origin[key] = (doc, (section, name))
+            self.sections[section][name] = item
+
+
+def load_model(root: Path) -> Model:
+    """Load flows/, alert_rules/ and runbooks/ under `root`; raise ModelError listing every issue."""
+    root = Path(root)
+    collector = _Collector()
+    if not (root / FLOWS_DIR).is_dir():
+        raise ModelError([ModelIssue(str(root), 1, "", f"no {FLOWS_DIR}/ directory: is this a flowhealth model?")])
+    for directory, schema in ((FLOWS_DIR, FlowsFile), (RULES_DIR, RulesFile)):
+        for path in _yaml_files(root / directory):
+            doc, issues = load_yaml(path, _display(path, root))
+            collector.issues.extend(issues)
+            if doc is None:
+                continue
+            parsed, issues = _validate(doc, schema)
+            collector.issues.extend(issues)
+            if parsed is None:
+                collector.note_broken(doc)
+                continue
+            for section in type(parsed).model_fields:
+                collector.add(doc, section, getattr(parsed, section))
+    runbooks: dict[str, Runbook] = {}
+    runbook_dir = root / RUNBOOKS_DIR
+    if runbook_dir.is_dir():
+        for path in sorted(runbook_dir.glob("*.md")):
+            if path.name.lower() == "readme.md":
+                continue
+            runbook, issues = parse_runbook(path, _display(path, root))
+            collector.issues.extend(issues)
+            if runbook is not None:
+                runbooks[runbook.id] = runbook
+    model = Model(
+        teams=collector.sections["teams"],
+        systems=collector.sections["systems"],
+        connections=collector.sections["connections"],
+        flows=collector.sections["flows"],
+        rules=collector.sections["rules"],
+        runbooks=runbooks,
+    )
+    collector.issues.extend(check_references(model, collector.origin, collector.broken))
+    if collector.issues:
+        raise ModelError(collector.issues)
+    return model

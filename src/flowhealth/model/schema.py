@@ -1,0 +1,277 @@
+"""The shape of the model files: pydantic models with ``extra="forbid"`` everywhere.
+
+Cross-references (a rule's flow exists, an owner is a team, ...) are checked afterwards in
+``crossref.py``; this module only says what a well-formed file looks like.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from .durations import Duration, parse_duration
+
+Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+LabelName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
+SlackChannel = Annotated[str, StringConstraints(pattern=r"^(#[a-z0-9._-]{1,80}|[CG][A-Z0-9]{6,})$")]
+
+_SECRET_LITERAL = re.compile(r"://[^/@:]*:(?!\$\{)[^@/]+@")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class LatencyClass(StrEnum):
+    """Latency expectations in business language (from the ownership model)."""
+
+    CHECKOUT_BLOCKING = "checkout-blocking"
+    SAME_DAY = "same-day"
+    NEXT_CYCLE = "next-cycle"
+    FINANCE_CLOSE = "finance-close"
+
+    @property
+    def default_delay_threshold(self) -> timedelta:
+        """Delay or staleness beyond which the flow breaks its latency promise."""
+        return _LATENCY_DEFAULTS[self]
+
+
+_LATENCY_DEFAULTS = {
+    LatencyClass.CHECKOUT_BLOCKING: timedelta(minutes=5),
+    LatencyClass.SAME_DAY: timedelta(hours=1),
+    LatencyClass.NEXT_CYCLE: timedelta(hours=26),
+    LatencyClass.FINANCE_CLOSE: timedelta(days=3),
+}
+
+
+class SignalKind(StrEnum):
+    """What a signal measures; each kind has one Prometheus metric with its unit."""
+
+    DELAY = "delay"
+    STALENESS = "staleness"
+    DEPTH = "depth"
+    CONSUMERS = "consumers"
+    MISMATCHES = "mismatches"
+    MISMATCH_AMOUNT = "mismatch_amount"
+    INTERVENTIONS = "interventions"
+    REJECTIONS = "rejections"
+    DUPLICATES = "duplicates"
+    RETRIES = "retries"
+    THROUGHPUT = "throughput"
+    RECORDS = "records"
+    RATIO = "ratio"
+
+    @property
+    def unit(self) -> str:
+        return _KIND_UNITS[self]
+
+    @property
+    def is_time(self) -> bool:
+        return self in (SignalKind.DELAY, SignalKind.STALENESS)
+
+
+_KIND_UNITS = {
+    SignalKind.DELAY: "seconds",
+    SignalKind.STALENESS: "seconds",
+    SignalKind.DEPTH: "messages",
+    SignalKind.CONSUMERS: "consumers",
+    SignalKind.MISMATCHES: "records",
+    SignalKind.MISMATCH_AMOUNT: "amount",
+    SignalKind.INTERVENTIONS: "interventions",
+    SignalKind.REJECTIONS: "payloads",
+    SignalKind.DUPLICATES: "records",
+    SignalKind.RETRIES: "retries",
+    SignalKind.THROUGHPUT: "records per second",
+    SignalKind.RECORDS: "records",
+    SignalKind.RATIO: "ratio",
+}
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class BusinessHours(Strict):
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Berlin.")
+    days: list[Weekday] = Field(default=["mon", "tue", "wed", "thu", "fri"])
+    start: time = time(8, 0)
+    end: time = time(18, 0)
+
+
+class Team(Strict):
+    """A team that owns systems, flows or failure modes."""
+
+    name: str | None = None
+    slack_channel: SlackChannel = Field(description="Channel for this team's alerts, e.g. #erp-alerts.")
+    oncall: str | None = Field(default=None, description="On-call handle or user group, e.g. @erp-oncall.")
+    escalation: Ident | None = Field(default=None, description="Team to escalate to when nobody acks.")
+    escalate_after: Duration = Field(default=timedelta(minutes=30))
+    business_hours: BusinessHours | None = None
+
+
+SystemKind = Literal[
+    "pim",
+    "erp",
+    "commerce",
+    "oms",
+    "crm",
+    "payment",
+    "psp",
+    "tax",
+    "wms",
+    "middleware",
+    "ipaas",
+    "marketplace",
+    "analytics",
+    "cms",
+    "other",
+]
+
+
+class System(Strict):
+    """A participant in flows (PIM, ERP, commerce platform, ...)."""
+
+    name: str
+    kind: SystemKind
+    owner: Ident
+
+
+class Connection(Strict):
+    """A database or service that probes read from; probes of one connection share its pool."""
+
+    url: str = Field(description="SQLAlchemy or service URL; credentials only as ${ENV_VAR} references.")
+    pool_size: int = Field(default=2, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _no_literal_secret(self) -> Connection:
+        if _SECRET_LITERAL.search(self.url):
+            raise ValueError("the URL holds a literal password; use a ${ENV_VAR} reference instead")
+        return self
+
+
+class SqlProbe(Strict):
+    """Run a read-only query; one number, or one sample per row with label columns."""
+
+    kind: Literal["sql"]
+    connection: Ident
+    query: str = Field(description="SQL; may use the bound parameter :now (epoch seconds).")
+    value_column: str | None = Field(default=None, description="Column holding the value (default: first).")
+    label_columns: list[LabelName] = Field(default_factory=list)
+    interval: Duration = Field(default=timedelta(seconds=60))
+    timeout: Duration = Field(default=timedelta(seconds=10))
+
+
+class PushProbe(Strict):
+    """The integration reports the value itself through the API or CLI."""
+
+    kind: Literal["push"]
+    expect_every: Duration | None = Field(
+        default=None, description="How often a value should arrive; older values count as unknown."
+    )
+
+
+ProbeSpec = Annotated[SqlProbe | PushProbe, Field(discriminator="kind")]
+
+
+class Signal(Strict):
+    """A named measurement of a flow."""
+
+    kind: SignalKind
+    description: str
+    probe: ProbeSpec
+
+    @property
+    def unit(self) -> str:
+        return self.kind.unit
+
+
+IntegrationPattern = Literal["api", "event", "queue", "file", "ipaas", "scheduled"]
+Criticality = Literal["critical", "high", "normal", "low"]
+
+
+class Flow(Strict):
+    """One business object moving between systems."""
+
+    description: str
+    object: str = Field(description="Business object: order, inventory, price, payment, ...")
+    source_of_truth: Ident = Field(description="System that owns the object.")
+    targets: list[Ident] = Field(min_length=1)
+    pattern: IntegrationPattern
+    latency_class: LatencyClass
+    criticality: Criticality = "normal"
+    owner: Ident
+    failure_owners: dict[Ident, Ident] = Field(
+        default_factory=dict,
+        description="Failure mode -> owning team, e.g. mapping_error: pim-team.",
+    )
+    signals: dict[Ident, Signal] = Field(min_length=1)
+
+
+def _threshold(value: Any) -> Any:
+    # Time thresholds read better as durations ("15m") than as seconds.
+    if isinstance(value, str):
+        return parse_duration(value).total_seconds()
+    return value
+
+
+Threshold = Annotated[float, BeforeValidator(_threshold)]
+
+
+class Evidence(Strict):
+    """A query whose first rows are shown in the alert (affected orders, SKUs, ...)."""
+
+    connection: Ident
+    query: str
+    limit: int = Field(default=5, ge=1, le=50)
+
+
+Severity = Literal["critical", "warning", "info"]
+
+
+class AlertRule(Strict):
+    """A condition on a signal that, held for a while, needs its owner's attention."""
+
+    flow: Ident
+    signal: Ident
+    above: Threshold | None = Field(default=None, description="Fire when the value exceeds this.")
+    below: Threshold | None = Field(default=None, description="Fire when the value falls under this.")
+    for_: Duration = Field(default=timedelta(0), alias="for")
+    keep_firing_for: Duration = Field(default=timedelta(0))
+    severity: Severity
+    summary: str = Field(description="One line; Jinja template with value, threshold, flow, signal, labels.")
+    business_impact: str = Field(description="What the business loses while this fires (template).")
+    runbook: Ident
+    owner: Ident | None = Field(default=None, description="Overrides the flow's owner.")
+    failure_mode: Ident | None = Field(default=None, description="Routes to the flow's owner of this mode.")
+    evidence: Evidence | None = None
+    labels: dict[LabelName, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> AlertRule:
+        if self.above is not None and self.below is not None:
+            raise ValueError("give either 'above' or 'below', not both")
+        return self
+
+
+class FlowsFile(Strict):
+    """A file under flows/: any of teams, systems, connections and flows."""
+
+    teams: dict[Ident, Team] = Field(default_factory=dict)
+    systems: dict[Ident, System] = Field(default_factory=dict)
+    connections: dict[Ident, Connection] = Field(default_factory=dict)
+    flows: dict[Ident, Flow] = Field(default_factory=dict)
+
+
+class RulesFile(Strict):
+    """A file under alert_rules/."""
+
+    rules: dict[Ident, AlertRule] = Field(default_factory=dict)

@@ -1,0 +1,132 @@
+"""The outbox worker: delivers due messages in order per incident, with backoff, never twice."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from ..clock import Clock
+from ..errors import DeliveryRejected, DeliveryRetryable, StoreError
+from ..metrics import Metrics
+from ..store.db import transaction
+from ..store.outbox import backoff, due_messages, save_thread, thread_ref
+from ..store.tables import OutboxMessage
+from .base import Delivery, Notifier
+
+log = logging.getLogger(__name__)
+
+REJECTED_RETRY_SECONDS = 600.0
+
+
+@dataclass
+class PassReport:
+    delivered: int = 0
+    retried: int = 0
+    deferred: int = 0
+
+
+class OutboxWorker:
+    """One pass delivers what is due; the scheduler runs a pass every few seconds."""
+
+    def __init__(self, engine: Engine, notifier: Notifier, clock: Clock, metrics: Metrics, batch: int = 50) -> None:
+        self._engine = engine
+        self._notifier = notifier
+        self._clock = clock
+        self._metrics = metrics
+        self._batch = batch
+        self._channel_free_at: dict[str, float] = {}
+
+    def run_once(self) -> PassReport:
+        report = PassReport()
+        with transaction(self._engine) as session:
+            due = due_messages(session, self._clock.now(), self._batch)
+        blocked_channels: set[str] = set()
+        for message in due:
+            if message.channel in blocked_channels or time.monotonic() < self._channel_free_at.get(
+                message.channel, 0.0
+            ):
+                report.deferred += 1
+                continue
+            outcome = self._deliver(message)
+            if outcome == "delivered":
+                report.delivered += 1
+                self._channel_free_at[message.channel] = time.monotonic() + self._notifier.min_interval_per_channel
+            elif outcome == "retry":
+                report.retried += 1
+                blocked_channels.add(message.channel)  # keep order within the channel; Slack needs a pause
+        return report
+
+    def _deliver(self, message: OutboxMessage) -> str:
+        assert message.id is not None
+        # Count the attempt before calling out: after a crash mid-call, the next attempt knows
+        # the message may already be in Slack and checks before posting again.
+        with transaction(self._engine) as session:
+            row = session.get(OutboxMessage, message.id)
+            if row is None or row.delivered_at is not None:
+                return "skipped"
+            row.attempts += 1
+            row.attempt_started_at = self._clock.now()
+            session.add(row)
+            attempt = row.attempts
+            thread = thread_ref(session, row.thread_key)
+        delivery = Delivery(
+            dedup_key=message.dedup_key,
+            thread_key=message.thread_key,
+            kind=message.kind,
+            channel=message.channel,
+            payload=json.loads(message.payload),
+            attempt=attempt,
+        )
+        try:
+            ref = self._notifier.deliver(delivery, thread)
+        except (DeliveryRetryable, DeliveryRejected) as exc:
+            retry_after = exc.retry_after if isinstance(exc, DeliveryRetryable) else REJECTED_RETRY_SECONDS
+            level = logging.ERROR if isinstance(exc, DeliveryRejected) else logging.WARNING
+            log.log(
+                level,
+                "notification %s not delivered (attempt %d): %s",
+                message.dedup_key,
+                attempt,
+                exc,
+            )
+            self._metrics.notifications.labels(message.kind, "retry").inc()
+            self._settle(message.id, error=str(exc), retry_after=retry_after, attempt=attempt)
+            return "retry"
+        except Exception as exc:
+            log.exception("notifier crashed on %s", message.dedup_key)
+            self._metrics.notifications.labels(message.kind, "retry").inc()
+            self._settle(
+                message.id,
+                error=f"internal error: {type(exc).__name__}",
+                retry_after=None,
+                attempt=attempt,
+            )
+            return "retry"
+        try:
+            with transaction(self._engine) as session:
+                row = session.get(OutboxMessage, message.id)
+                assert row is not None
+                now = self._clock.now()
+                row.delivered_at = now
+                row.last_error = None
+                session.add(row)
+                save_thread(session, message.thread_key, ref, now)
+        except StoreError:
+            # Delivered but not recorded: the next attempt finds the message in Slack and stops.
+            log.exception("delivered %s but could not record it", message.dedup_key)
+            return "retry"
+        self._metrics.notifications.labels(message.kind, "delivered").inc()
+        return "delivered"
+
+    def _settle(self, message_id: int, *, error: str, retry_after: float | None, attempt: int) -> None:
+        with transaction(self._engine) as session:
+            row = session.get(OutboxMessage, message_id)
+            if row is None:
+                return
+            row.last_error = error[:1000]
+            row.next_attempt_at = self._clock.now() + backoff(attempt, retry_after)
+            session.add(row)

@@ -1,0 +1,90 @@
+"""One bounded SQLAlchemy engine per named connection, shared by every probe that reads it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from ..errors import ConfigError
+from ..model.envref import resolve
+from ..model.schema import Connection
+
+_DRIVER_HINTS = {
+    "psycopg": "postgres",
+    "psycopg2": "postgres",
+    "pymysql": "mysql",
+    "MySQLdb": "mysql",
+}
+
+
+class ConnectionPools:
+    """Lazily built engines, so a connection nobody probes is never opened."""
+
+    def __init__(self, connections: Mapping[str, Connection], environ: Mapping[str, str]) -> None:
+        self._connections = dict(connections)
+        self._environ = environ
+        self._engines: dict[str, Engine] = {}
+        self._lock = threading.Lock()
+
+    def engine(self, name: str, *, connect_timeout: float) -> Engine:
+        with self._lock:
+            if name not in self._engines:
+                self._engines[name] = self._build(name, connect_timeout)
+            return self._engines[name]
+
+    def _build(self, name: str, connect_timeout: float) -> Engine:
+        spec = self._connections[name]
+        url_text = resolve(spec.url, self._environ, where=f"connection '{name}'")
+        try:
+            url = make_url(url_text)
+        except ArgumentError:
+            raise ConfigError(f"connection '{name}': not a database URL") from None
+        backend = url.get_backend_name()
+        if backend == "postgresql" and url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        if backend == "mysql" and url.drivername in ("mysql", "mariadb"):
+            url = url.set(drivername="mysql+pymysql")
+        connect_args: dict[str, Any] = {}
+        if backend == "postgresql" or backend in ("mysql", "mariadb"):
+            connect_args["connect_timeout"] = max(1, int(connect_timeout))
+        elif backend == "sqlite":
+            connect_args["check_same_thread"] = False
+        try:
+            engine = (
+                create_engine(
+                    url,
+                    pool_size=spec.pool_size,
+                    max_overflow=0,
+                    pool_timeout=connect_timeout,
+                    pool_pre_ping=True,
+                    connect_args=connect_args,
+                )
+                if backend != "sqlite"
+                else create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+            )
+        except ModuleNotFoundError as exc:
+            extra = _DRIVER_HINTS.get(exc.name or "", "all")
+            raise ConfigError(
+                f"connection '{name}': driver {exc.name} is missing; pip install 'flowhealth[{extra}]'"
+            ) from None
+        if backend == "sqlite":
+            event.listen(engine, "connect", _sqlite_read_only)
+        return engine
+
+    def dispose(self) -> None:
+        with self._lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+
+
+def _sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
+    # Probes read; a query that tries to write fails instead of changing the target.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only = ON")
+    cursor.close()

@@ -1,0 +1,130 @@
+"""Runs a probe once: outcome, duration, samples and probe state, never an exception."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from ..clock import Clock
+from ..errors import ConfigError, ProbeError, ProbeInvalid, ProbeTimeout, StoreError
+from ..metrics import Metrics
+from ..model.model import Model
+from ..store.db import transaction
+from ..store.samples import Reading, mark_unknown, record_readings
+from ..store.tables import ProbeState
+from .base import Outcome, Probe
+from .registry import ProbeContext, build_probe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    flow: str
+    signal: str
+    outcome: Outcome
+    readings: list[Reading] = field(default_factory=list)
+    error: str | None = None
+    duration: float = 0.0
+
+
+class ProbeRunner:
+    """Owns the probe instances of a model and runs them on demand (the scheduler calls it)."""
+
+    def __init__(self, model: Model, engine: Engine, clock: Clock, metrics: Metrics, ctx: ProbeContext) -> None:
+        self._model = model
+        self._engine = engine
+        self._clock = clock
+        self._metrics = metrics
+        self._ctx = ctx
+        self._probes: dict[tuple[str, str], Probe] = {}
+
+    def _probe(self, flow: str, signal: str) -> Probe:
+        key = (flow, signal)
+        if key not in self._probes:
+            self._probes[key] = build_probe(self._model.signal(flow, signal).probe, self._ctx)
+        return self._probes[key]
+
+    def run(self, flow: str, signal: str, *, record: bool = True) -> RunResult:
+        """Run the probe of one signal; store what it saw (or that it saw nothing)."""
+        kind = self._model.signal(flow, signal).probe.kind
+        started = time.perf_counter()
+        now = self._clock.now()
+        readings: list[Reading] = []
+        error: str | None = None
+        try:
+            readings = list(self._probe(flow, signal).run(now))
+            outcome = Outcome.SUCCESS
+        except ProbeTimeout as exc:
+            outcome, error = Outcome.TIMEOUT, str(exc)
+        except ProbeInvalid as exc:
+            outcome, error = Outcome.INVALID, str(exc)
+        except (ProbeError, ConfigError) as exc:
+            outcome, error = Outcome.ERROR, str(exc)
+        except Exception as exc:
+            log.exception("probe %s/%s crashed", flow, signal)
+            outcome, error = Outcome.ERROR, f"internal error: {type(exc).__name__}"
+        duration = time.perf_counter() - started
+        self._metrics.probe_runs.labels(flow, signal, kind, outcome.value).inc()
+        self._metrics.probe_duration.labels(flow, signal, kind).observe(duration)
+        if error:
+            log.warning("probe %s/%s: %s: %s", flow, signal, outcome.value, error)
+        result = RunResult(flow, signal, outcome, readings, error, duration)
+        if record:
+            try:
+                self._record(result, now, kind)
+            except StoreError as exc:
+                log.error("probe %s/%s: result not stored: %s", flow, signal, exc)
+        return result
+
+    def _record(self, result: RunResult, now: object, kind: str) -> None:
+        from datetime import datetime
+
+        assert isinstance(now, datetime)
+        with transaction(self._engine) as session:
+            if result.outcome is Outcome.SUCCESS:
+                record_readings(session, result.flow, result.signal, result.readings, now, kind)
+            else:
+                mark_unknown(session, result.flow, result.signal, now, kind)
+            state = session.get(ProbeState, (result.flow, result.signal))
+            if state is None:
+                state = ProbeState(
+                    flow=result.flow,
+                    signal=result.signal,
+                    kind=kind,
+                    last_outcome=result.outcome.value,
+                    last_run_at=now,
+                )
+            state.kind = kind
+            state.last_outcome = result.outcome.value
+            state.last_run_at = now
+            state.last_duration_seconds = result.duration
+            state.last_error = result.error
+            if result.outcome is Outcome.SUCCESS:
+                state.last_success_at = now
+                state.consecutive_failures = 0
+            else:
+                state.consecutive_failures += 1
+            session.add(state)
+
+    def close(self) -> None:
+        for probe in self._probes.values():
+            probe.close()
+        self._probes.clear()
+        self._ctx.pools.dispose()
+
+
+def scheduled_signals(model: Model) -> Mapping[tuple[str, str], float]:
+    """(flow, signal) -> interval in seconds, for every signal flowhealth measures itself."""
+    from .registry import is_scheduled
+
+    out: dict[tuple[str, str], float] = {}
+    for ref in model.signals():
+        probe = ref.signal.probe
+        if is_scheduled(probe):
+            out[(ref.flow_id, ref.signal_id)] = probe.interval.total_seconds()  # type: ignore[union-attr]
+    return out

@@ -1,0 +1,176 @@
+"""Assembles a running flowhealth: model, store, probes, evaluator, outbox worker, scheduler.
+
+Nothing here is built at import time; `Runtime.build` takes everything it depends on, so tests
+and the demo make their own (clock, registry, notifier, database).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
+
+from .alerting.evaluator import Evaluator
+from .alerting.evidence import EvidenceRunner
+from .alerting.payload import Links
+from .clock import Clock, SystemClock
+from .metrics import Metrics, StateCollector
+from .model.model import Model
+from .notify.base import Notifier
+from .notify.console import ConsoleNotifier
+from .notify.delivery import OutboxWorker
+from .notify.slack import SlackNotifier
+from .probes.connections import ConnectionPools
+from .probes.registry import ProbeContext
+from .probes.runner import ProbeRunner, scheduled_signals
+from .settings import Settings
+from .store.db import init_schema, make_engine, transaction
+from .store.samples import prune_samples, retention_cutoff
+
+log = logging.getLogger(__name__)
+
+
+def default_notifier(settings: Settings) -> Notifier:
+    """Slack when a bot token is set, the console otherwise."""
+    if settings.slack_bot_token is not None and settings.slack_bot_token.get_secret_value():
+        return SlackNotifier.from_token(settings.slack_bot_token.get_secret_value(), settings.slack_base_url)
+    return ConsoleNotifier()
+
+
+@dataclass
+class Runtime:
+    """Every long-lived part of one flowhealth process."""
+
+    settings: Settings
+    model: Model
+    engine: Engine
+    clock: Clock
+    registry: CollectorRegistry
+    metrics: Metrics
+    runner: ProbeRunner
+    evaluator: Evaluator
+    worker: OutboxWorker
+    speed: float = 1.0
+    scheduler: BackgroundScheduler | None = field(default=None, init=False)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        model: Model,
+        *,
+        engine: Engine | None = None,
+        clock: Clock | None = None,
+        registry: CollectorRegistry | None = None,
+        notifier: Notifier | None = None,
+        environ: Mapping[str, str] | None = None,
+        speed: float = 1.0,
+    ) -> Runtime:
+        engine = engine or make_engine(settings.database_url)
+        init_schema(engine)
+        clock = clock or SystemClock()
+        registry = registry or CollectorRegistry()
+        metrics = Metrics(registry)
+        metrics.seed(model)
+        registry.register(StateCollector(model, engine, clock.now))
+        pools = ConnectionPools(model.connections, environ if environ is not None else os.environ)
+        links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
+        evidence = EvidenceRunner(pools)
+
+        def run_evidence(rule_id: str, now: Any) -> dict[str, Any] | None:
+            spec = model.rules[rule_id].evidence
+            return None if spec is None else evidence.collect(spec, now)
+
+        runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools))
+        evaluator = Evaluator(model, engine, clock, metrics, links, run_evidence)
+        worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
+        return cls(settings, model, engine, clock, registry, metrics, runner, evaluator, worker, speed)
+
+    def start(self) -> None:
+        """Schedule probes, evaluation, delivery and pruning in background threads."""
+        if self.scheduler is not None:
+            return
+        scheduler = BackgroundScheduler(
+            executors={
+                "default": ThreadPoolExecutor(max_workers=8),
+                "control": ThreadPoolExecutor(max_workers=3),
+            },
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+        for (flow, signal), interval in sorted(scheduled_signals(self.model).items()):
+            seconds = interval / self.speed
+            # Start-up jitter spreads the first runs so fifty probes do not hit one database at once.
+            first = timedelta(seconds=random.uniform(0, min(seconds, 5.0 / self.speed)))
+            scheduler.add_job(
+                self.runner.run,
+                "interval",
+                args=(flow, signal),
+                seconds=seconds,
+                jitter=min(seconds * 0.1, 5.0) if self.speed == 1.0 else None,
+                next_run_time=datetime.now(UTC) + first,
+                id=f"probe:{flow}:{signal}",
+                name=f"probe {flow}/{signal}",
+            )
+        scheduler.add_job(
+            self._safe(self.evaluator.evaluate),
+            "interval",
+            seconds=self.settings.evaluation_interval / self.speed,
+            id="evaluate",
+            executor="control",
+        )
+        scheduler.add_job(
+            self._safe(self.worker.run_once),
+            "interval",
+            seconds=self.settings.delivery_interval,
+            id="deliver",
+            executor="control",
+        )
+        scheduler.add_job(self._safe(self.prune), "interval", hours=1, id="prune", executor="control")
+        scheduler.start()
+        self.scheduler = scheduler
+        log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))
+
+    @staticmethod
+    def _safe(job: Any) -> Any:
+        def run() -> None:
+            try:
+                job()
+            except Exception:
+                log.exception("%s failed", getattr(job, "__qualname__", job))
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
+
+    def prune(self) -> int:
+        with transaction(self.engine) as session:
+            return prune_samples(session, retention_cutoff(self.clock.now(), self.settings.sample_retention_days))
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.runner.close()
+
+    def healthy(self) -> dict[str, Any]:
+        """What /healthz reports: database reachable, scheduler running."""
+        from sqlalchemy import text
+
+        status: dict[str, Any] = {"scheduler": "running" if self.scheduler is not None else "stopped"}
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            status["database"] = "ok"
+        except Exception as exc:
+            status["database"] = f"unreachable: {type(exc).__name__}"
+        status["status"] = "ok" if status["database"] == "ok" else "degraded"
+        return status

@@ -1,0 +1,44 @@
+"""Runtime settings, read from the environment (prefix FLOWHEALTH_) and never from model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """How this flowhealth process runs; secrets come only from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWHEALTH_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///.flowhealth/flowhealth.db",
+        description="SQLAlchemy URL of the state database (SQLite file or PostgreSQL).",
+    )
+    model_dir: Path = Field(default=Path("."), description="Directory holding flows/, alert_rules/, runbooks/.")
+    public_url: str = Field(default="http://localhost:8000", description="Where people reach this service.")
+    runbook_base_url: str | None = Field(
+        default=None,
+        description="Base URL of rendered runbooks; default: this service's /runbooks/.",
+    )
+    grafana_url: str = Field(default="http://localhost:3000", description="Grafana base URL for dashboard links.")
+    api_token: SecretStr | None = Field(default=None, description="Bearer token for write endpoints.")
+    evaluation_interval: float = Field(default=15.0, gt=0, description="Seconds between rule evaluations.")
+    delivery_interval: float = Field(default=2.0, gt=0, description="Seconds between outbox delivery passes.")
+    sample_retention_days: int = Field(default=14, ge=1, description="How long raw samples are kept.")
+    slack_bot_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="SLACK_BOT_TOKEN",
+        description="Slack bot token; without it notifications print to the console.",
+    )
+    slack_base_url: str = Field(
+        default="https://slack.com/api/",
+        validation_alias="FLOWHEALTH_SLACK_BASE_URL",
+        description="Slack Web API base URL (tests point it at a local server).",
+    )
+
+    def runbook_url(self, runbook: str) -> str:
+        base = self.runbook_base_url or f"{self.public_url.rstrip('/')}/runbooks/"
+        return f"{base.rstrip('/')}/{runbook}"

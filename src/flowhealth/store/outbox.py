@@ -1,0 +1,101 @@
+"""The notification outbox: enqueue with the state change, claim in order, settle after delivery."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from .tables import NotificationThread, OutboxMessage
+
+
+@dataclass(frozen=True)
+class ThreadRef:
+    """Where an incident's message was posted: channel id and message timestamp."""
+
+    channel_id: str
+    message_ts: str
+
+
+def enqueue(
+    session: Session,
+    *,
+    dedup_key: str,
+    thread_key: str,
+    kind: str,
+    team: str,
+    channel: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Add a message unless one with the same dedup key exists; True when added."""
+    exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)).first()
+    if exists is not None:
+        return False
+    session.add(
+        OutboxMessage(
+            dedup_key=dedup_key,
+            thread_key=thread_key,
+            kind=kind,
+            team=team,
+            channel=channel,
+            payload=json.dumps(payload, sort_keys=True, default=str),
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    return True
+
+
+def due_messages(session: Session, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+    """Undelivered messages that are due, at most the oldest one per thread (order per incident)."""
+    pending = session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.delivered_at).is_(None)).order_by(col(OutboxMessage.id))
+    ).all()
+    heads: dict[str, OutboxMessage] = {}
+    for message in pending:
+        heads.setdefault(message.thread_key, message)
+    due = [m for m in heads.values() if m.next_attempt_at <= now]
+    return sorted(due, key=lambda m: m.id or 0)[:limit]
+
+
+def thread_ref(session: Session, thread_key: str) -> ThreadRef | None:
+    row = session.get(NotificationThread, thread_key)
+    return None if row is None else ThreadRef(row.channel_id, row.message_ts)
+
+
+def save_thread(session: Session, thread_key: str, ref: ThreadRef, now: datetime) -> None:
+    if session.get(NotificationThread, thread_key) is None:
+        session.add(
+            NotificationThread(
+                thread_key=thread_key,
+                channel_id=ref.channel_id,
+                message_ts=ref.message_ts,
+                created_at=now,
+            )
+        )
+
+
+def backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many messages wait, and since when the oldest has waited."""
+    row = session.exec(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(col(OutboxMessage.delivered_at).is_(None))
+    ).one()
+    count, oldest = row
+    if isinstance(oldest, datetime) and oldest.tzinfo is None:
+        from datetime import UTC
+
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count or 0), oldest
+
+
+def backoff(attempts: int, retry_after: float | None, *, base: float = 2.0, cap: float = 300.0) -> timedelta:
+    """Exponential backoff, never earlier than the server asked for."""
+    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return timedelta(seconds=delay)

@@ -1,0 +1,64 @@
+"""Shared fixtures: the reference model, state databases on SQLite and PostgreSQL, clocks."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from flowhealth.clock import FakeClock
+from flowhealth.model import Model, load_model
+from flowhealth.store.db import init_schema, make_engine
+from tests.support.services import POSTGRES_ADMIN_URL, need, port_open
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def reference_model() -> Model:
+    return load_model(REPO)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def postgres_available() -> bool:
+    url = make_url(POSTGRES_ADMIN_URL)
+    return port_open(url.host or "127.0.0.1", url.port or 5432)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    need(postgres_available(), "PostgreSQL")
+    admin = make_engine(POSTGRES_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+    name = f"flowhealth_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The state store on each supported backend."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    else:
+        engine = make_engine(request.getfixturevalue("postgres_url"))
+    init_schema(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

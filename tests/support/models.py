@@ -1,0 +1,77 @@
+"""Small models written as real YAML files, for tests that need their own flows and rules."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from flowhealth.model import Model, load_model
+
+RUNBOOK = """# {title}
+
+## Owner
+`{team}` owns this.
+
+## Business impact
+Orders wait.
+
+## Likely causes
+The ERP is down.
+
+## Recovery steps
+Restart the consumer.
+
+## Escalation path
+Call the leads.
+"""
+
+TEAMS = """
+teams:
+  shop-team:
+    slack_channel: "#shop-alerts"
+    oncall: "@shop-oncall"
+  erp-team:
+    slack_channel: "#erp-alerts"
+systems:
+  shop: {name: Shop, kind: commerce, owner: shop-team}
+  erp: {name: ERP, kind: erp, owner: erp-team}
+"""
+
+
+def write_model(root: Path, flows: str, rules: str = "", runbooks: tuple[str, ...] = ("orders-late",)) -> Model:
+    (root / "flows").mkdir(parents=True, exist_ok=True)
+    (root / "alert_rules").mkdir(exist_ok=True)
+    (root / "runbooks").mkdir(exist_ok=True)
+    (root / "flows" / "teams.yaml").write_text(TEAMS)
+    (root / "flows" / "flows.yaml").write_text(textwrap.dedent(flows))
+    (root / "alert_rules" / "rules.yaml").write_text(textwrap.dedent(rules) or "rules: {}\n")
+    for name in runbooks:
+        (root / "runbooks" / f"{name}.md").write_text(RUNBOOK.format(title=name, team="shop-team"))
+    return load_model(root)
+
+
+def orders_flow(connection_url: str, query: str, *, interval: str = "30s", timeout: str = "5s", extra: str = "") -> str:
+    return f"""
+connections:
+  shop_db:
+    url: "{connection_url}"
+flows:
+  orders:
+    description: Orders reach the ERP.
+    object: order
+    source_of_truth: shop
+    targets: [erp]
+    pattern: queue
+    latency_class: same-day
+    owner: shop-team
+    signals:
+      delay:
+        kind: delay
+        description: Oldest unexported order.
+        probe:
+          kind: sql
+          connection: shop_db
+          query: "{query}"
+          interval: {interval}
+          timeout: {timeout}
+{extra}"""

@@ -1,0 +1,188 @@
+"""A local HTTP server that speaks the parts of the Slack Web API flowhealth uses.
+
+slack-sdk talks to it through `base_url`. It keeps channels and messages (with metadata) like
+Slack does, and can be told to fail: answer HTTP 500 (optionally *after* storing the message,
+the ambiguous case), 429 with Retry-After, or drop the connection.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    metadata: dict[str, Any] | None
+    edits: int = 0
+
+
+@dataclass
+class FakeSlack:
+    channels: dict[str, str] = field(default_factory=dict)  # id -> name
+    messages: list[Message] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Queue of failures for upcoming calls: ("500", method|None), ("500-after-store", ...), ("429", seconds)
+    failures: deque[tuple[str, Any]] = field(default_factory=deque)
+    down: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _seq: int = 0
+
+    def channel_id(self, name_or_id: str) -> str | None:
+        if name_or_id in self.channels:
+            return name_or_id
+        name = name_or_id.lstrip("#")
+        for cid, cname in self.channels.items():
+            if cname == name:
+                return cid
+        return None
+
+    def top_level(self, channel_name: str) -> list[Message]:
+        cid = self.channel_id(channel_name)
+        return [m for m in self.messages if m.channel == cid and m.thread_ts is None]
+
+    def replies(self, ts: str) -> list[Message]:
+        return [m for m in self.messages if m.thread_ts == ts]
+
+    def handle(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self.lock:
+            self.calls.append((method, args))
+            if self.down:
+                return 503, {"ok": False, "error": "service_unavailable"}, {}
+            store_then_fail = False
+            if self.failures:
+                kind, arg = self.failures[0]
+                if kind == "429":
+                    self.failures.popleft()
+                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(arg)}
+                if kind == "500" and (arg is None or arg == method):
+                    self.failures.popleft()
+                    return 500, {"ok": False, "error": "internal_error"}, {}
+                if kind == "500-after-store" and method == "chat.postMessage":
+                    self.failures.popleft()
+                    store_then_fail = True
+            status, body = self._dispatch(method, args)
+            if store_then_fail:
+                return 500, {"ok": False, "error": "internal_error"}, {}
+            return status, body, {}
+
+    def _dispatch(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method == "chat.postMessage":
+            cid = self.channel_id(str(args.get("channel", "")))
+            if cid is None:
+                return 200, {"ok": False, "error": "channel_not_found"}
+            self._seq += 1
+            ts = f"{int(time.time())}.{self._seq:06d}"
+            metadata = args.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            blocks = args.get("blocks") or []
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            message = Message(cid, ts, str(args.get("text", "")), blocks, args.get("thread_ts"), metadata)
+            self.messages.append(message)
+            return 200, {"ok": True, "channel": cid, "ts": ts, "message": {"text": message.text}}
+        if method == "chat.update":
+            for message in self.messages:
+                if message.channel == args.get("channel") and message.ts == args.get("ts"):
+                    blocks = args.get("blocks") or []
+                    message.blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+                    message.text = str(args.get("text", ""))
+                    message.edits += 1
+                    return 200, {"ok": True, "channel": message.channel, "ts": message.ts}
+            return 200, {"ok": False, "error": "message_not_found"}
+        if method == "conversations.list":
+            chans = [{"id": cid, "name": name} for cid, name in sorted(self.channels.items())]
+            return 200, {"ok": True, "channels": chans, "response_metadata": {"next_cursor": ""}}
+        if method in ("conversations.history", "conversations.replies"):
+            cid = args.get("channel")
+            if method == "conversations.history":
+                found = [m for m in self.messages if m.channel == cid and m.thread_ts is None]
+            else:
+                root = str(args.get("ts"))
+                found = [m for m in self.messages if m.channel == cid and (m.ts == root or m.thread_ts == root)]
+            include = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+            out = [
+                {"ts": m.ts, "text": m.text, **({"metadata": m.metadata} if include and m.metadata else {})}
+                for m in reversed(found)
+            ]
+            return 200, {"ok": True, "messages": out, "has_more": False, "response_metadata": {"next_cursor": ""}}
+        if method == "auth.test":
+            return 200, {"ok": True, "user_id": "UBOT", "team_id": "T1"}
+        return 200, {"ok": False, "error": "unknown_method"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode()
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            args = json.loads(raw or "{}")
+        else:
+            args = {k: v[0] for k, v in parse_qs(raw).items()}
+        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
+            self._send(200, {"ok": False, "error": "invalid_auth"}, {})
+            return
+        method = self.path.rsplit("/", 1)[-1]
+        status, body, headers = self.server.slack.handle(method, args)
+        self._send(status, body, headers)
+
+    do_GET = do_POST
+
+    def _send(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, slack: FakeSlack, token: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.slack = slack
+        self.token = token
+
+
+class SlackServer:
+    """Context manager running a FakeSlack on a free local port."""
+
+    def __init__(self, channels: dict[str, str], token: str = "xoxb-test-token") -> None:
+        self.slack = FakeSlack(channels=dict(channels))
+        self.token = token
+        self._server = _Server(self.slack, token)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/api/"
+
+    def __enter__(self) -> SlackServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,88 @@
+"""The command line: validate, schema, probe run, and --help everywhere."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flowhealth.cli.main import app
+
+REPO = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def test_validate_reference_deployment() -> None:
+    result = runner.invoke(app, ["validate", str(REPO)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok: 7 teams, 7 systems, 7 flows")
+
+
+def test_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    for sub in ("flows", "alert_rules", "runbooks"):
+        shutil.copytree(REPO / sub, tmp_path / sub)
+    rules = tmp_path / "alert_rules/orders.yaml"
+    rules.write_text(
+        rules.read_text()
+        .replace("    for: 5m\n", "    for: soon\n")
+        .replace("runbook: refund-delay", "runbook: refunds")
+    )
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert any(
+        line.startswith("alert_rules/orders.yaml:")
+        and ": rules.order-export-delayed.for: 'soon' is not a duration" in line
+        for line in lines
+    )
+    assert lines[-1] == f"1 problem(s) in {tmp_path}" or lines[-1].endswith(f"problem(s) in {tmp_path}")
+
+
+def test_validate_rejects_a_directory_without_flows(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no flows/ directory" in result.output
+
+
+def test_schema_is_json_schema_of_the_model_files() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert {"teams", "systems", "connections", "flows"} <= set(schema["properties"])
+    rules = json.loads(runner.invoke(app, ["schema", "--kind", "rules"]).output)
+    assert "rules" in rules["properties"]
+
+
+def test_probe_run_prints_values_and_outcomes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    db = tmp_path / "c.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE shop_stock (sku TEXT, updated_at REAL)")
+        conn.execute("INSERT INTO shop_stock VALUES ('A', strftime('%s','now') - 120)")
+    monkeypatch.setenv("COMMERCE_DB_URL", f"sqlite:///{db}")
+    result = runner.invoke(app, ["probe", "run", "inventory-sync", "--model-dir", str(REPO)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("inventory-sync/stock_age: success in ")
+    value = float(result.output.splitlines()[1].split()[0])
+    assert 115 <= value <= 200
+
+
+def test_probe_run_reports_failures_with_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COMMERCE_DB_URL", raising=False)
+    result = runner.invoke(app, ["probe", "run", "inventory-sync", "stock_age", "--model-dir", str(REPO)])
+    assert result.exit_code == 1
+    assert "error after" in result.output and "COMMERCE_DB_URL is not set" in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["validate"], ["schema"], ["serve"], ["demo"], ["probe"], ["probe", "run"], ["alerts"]]
+)
+def test_every_command_explains_itself(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 4

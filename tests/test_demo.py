@@ -1,0 +1,47 @@
+"""The demo, run for real as a user runs it: an owner-routed alert fires and resolves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_demo_fires_and_resolves_an_owner_routed_alert(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flowhealth.cli.main",
+            "demo",
+            "--speed",
+            "120",
+            "--port",
+            "0",
+            "--timeout",
+            "120",
+            "--work-dir",
+            str(tmp_path / "demo"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "the ERP stops accepting orders" in out
+    firing = out.index("FIRING [CRITICAL]  order-export · order-export-delayed  → #erp-basis @erp-basis-oncall")
+    resolved = out.index("RESOLVED  order-export · order-export-delayed  → #erp-basis")
+    assert firing < resolved
+    fired_block = out[firing:resolved]
+    assert "business impact: Paid orders are not picked or shipped" in fired_block
+    assert "> threshold 15m" in fired_block
+    assert "owner: ERP Basis (SAP operations) (erp-basis)" in fired_block
+    assert "runbook: http://localhost:8000/runbooks/order-export-delay" in fired_block
+    assert "SO-1" in fired_block  # evidence: the waiting orders by number
+    assert "value at resolve:" in out[resolved:]
+    assert out.strip().endswith("1 alert(s) fired, 1 resolved.")
