@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from ..clock import Clock
 from ..metrics import Metrics
 from ..model.model import Model
-from ..model.schema import PushProbe
+from ..model.probes import PushProbe
 from ..store.db import transaction
 from ..store.outbox import enqueue
 from ..store.tables import AlertEvent, AlertState, SignalValue

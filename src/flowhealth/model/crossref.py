@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import ModelIssue
 from .model import Model
-from .schema import PushProbe, SqlProbe
+from .probes import PushProbe, SqlProbe
 from .templates import check_template
 from .yamlsource import SourceDoc
 

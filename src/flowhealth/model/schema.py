@@ -12,25 +12,19 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
 
+from .base import Ident, LabelName, Strict
 from .durations import Duration, parse_duration
+from .probes import ProbeSpec
 
-Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
-LabelName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
 SlackChannel = Annotated[str, StringConstraints(pattern=r"^(#[a-z0-9._-]{1,80}|[CG][A-Z0-9]{6,})$")]
 
 _SECRET_LITERAL = re.compile(r"://[^/@:]*:(?!\$\{)[^@/]+@")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class LatencyClass(StrEnum):
@@ -156,30 +150,6 @@ class Connection(Strict):
         if _SECRET_LITERAL.search(self.url):
             raise ValueError("the URL holds a literal password; use a ${ENV_VAR} reference instead")
         return self
-
-
-class SqlProbe(Strict):
-    """Run a read-only query; one number, or one sample per row with label columns."""
-
-    kind: Literal["sql"]
-    connection: Ident
-    query: str = Field(description="SQL; may use the bound parameter :now (epoch seconds).")
-    value_column: str | None = Field(default=None, description="Column holding the value (default: first).")
-    label_columns: list[LabelName] = Field(default_factory=list)
-    interval: Duration = Field(default=timedelta(seconds=60))
-    timeout: Duration = Field(default=timedelta(seconds=10))
-
-
-class PushProbe(Strict):
-    """The integration reports the value itself through the API or CLI."""
-
-    kind: Literal["push"]
-    expect_every: Duration | None = Field(
-        default=None, description="How often a value should arrive; older values count as unknown."
-    )
-
-
-ProbeSpec = Annotated[SqlProbe | PushProbe, Field(discriminator="kind")]
 
 
 class Signal(Strict):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..model.schema import ProbeSpec, PushProbe
-from ..model.schema import SqlProbe as SqlProbeSpec
+from ..model.probes import ProbeSpec, PushProbe
+from ..model.probes import SqlProbe as SqlProbeSpec
 from .base import Probe
 from .connections import ConnectionPools
 from .sql import SqlProbe, SqlQuery
