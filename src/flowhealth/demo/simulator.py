@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS product_import_errors (
     id INTEGER PRIMARY KEY, sku TEXT NOT NULL, error TEXT NOT NULL, failed_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS psp_settlements (
     payment_ref TEXT PRIMARY KEY, currency TEXT NOT NULL, amount REAL NOT NULL, settled_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS erp_heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL, ok INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS erp_ledger (payment_ref TEXT PRIMARY KEY, amount REAL NOT NULL, booked_at REAL NOT NULL);
 """
 
@@ -100,6 +101,7 @@ class CommerceSimulator:
                     (sku, self.random.randint(0, 400), now - 60),
                 )
             db.execute("INSERT INTO price_imports (imported_at) VALUES (?)", (now - 1800,))
+            db.execute("INSERT OR REPLACE INTO erp_heartbeat VALUES (1, ?, 1)", (now - 30,))
             t = now - 7200
             while t < now - 60:
                 self._place_order(db, t, accepted_at=t + self.random.uniform(20, 90))
@@ -158,6 +160,8 @@ class CommerceSimulator:
                             "UPDATE middleware_outbound SET delivered_at = ? WHERE order_number = ?",
                             (end, number),
                         )
+                # The ERP is reachable throughout: in this incident its order import is stuck, not the server.
+                db.execute("UPDATE erp_heartbeat SET checked_at = ?, ok = 1 WHERE id = 1", (end,))
                 # The ERP's stock export is a separate batch job that keeps running during the outage.
                 db.execute(
                     "UPDATE shop_stock SET updated_at = ? WHERE sku IN (SELECT sku FROM shop_stock ORDER BY RANDOM() LIMIT 5)",

@@ -123,6 +123,17 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
         for label in rule.labels:
             if label in RESERVED_LABELS:
                 c.report(*at, ("labels", label), f"label '{label}' is reserved")
+    for rule_id, rule in model.rules.items():
+        for i, down in enumerate(rule.marks_down):
+            c.must_exist("system", down, systems, ("rules", rule_id, ("marks_down", i)))
+        if rule.escalate_after is not None and rule.escalate_after.total_seconds() <= 0:
+            c.report("rules", rule_id, ("escalate_after",), "escalate_after must be positive")
+    for window_id, window in model.maintenance_windows.items():
+        for i, held in enumerate(window.systems):
+            c.must_exist("system", held, systems, ("maintenance_windows", window_id, ("systems", i)))
+        _check_timezone(c, "maintenance_windows", window_id, ("timezone",), window.timezone)
+        if window.start == window.end:
+            c.report("maintenance_windows", window_id, ("end",), "end equals start: the window would be empty")
     _check_runbook_owners(c, model)
     return c.issues
 

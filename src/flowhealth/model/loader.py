@@ -78,7 +78,7 @@ class _Collector:
 
     def __init__(self) -> None:
         self.sections: dict[str, dict[str, Any]] = {
-            name: {} for name in ("teams", "systems", "connections", "flows", "rules")
+            name: {} for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "rules")
         }
         self.origin: dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]] = {}
         self.issues: list[ModelIssue] = []
@@ -146,6 +146,7 @@ def load_model(root: Path) -> Model:
         flows=collector.sections["flows"],
         rules=collector.sections["rules"],
         runbooks=runbooks,
+        maintenance_windows=collector.sections["maintenance_windows"],
     )
     collector.issues.extend(check_references(model, collector.origin, collector.broken))
     if collector.issues:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from .runbooks import Runbook
-from .schema import AlertRule, Connection, Flow, Signal, System, Team
+from .schema import AlertRule, Connection, Flow, MaintenanceWindow, Signal, System, Team
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Model:
     flows: dict[str, Flow] = field(default_factory=dict)
     rules: dict[str, AlertRule] = field(default_factory=dict)
     runbooks: dict[str, Runbook] = field(default_factory=dict)
+    maintenance_windows: dict[str, MaintenanceWindow] = field(default_factory=dict)
 
     def signals(self) -> list[SignalRef]:
         """Every signal of every flow, in a stable order."""
@@ -50,6 +51,14 @@ class Model:
         if rule.failure_mode and rule.failure_mode in flow.failure_owners:
             return flow.failure_owners[rule.failure_mode]
         return flow.owner
+
+    def flow_systems(self, flow_id: str) -> list[str]:
+        """Systems a flow touches: its source of truth and its targets."""
+        flow = self.flows[flow_id]
+        return sorted({flow.source_of_truth, *flow.targets})
+
+    def flows_touching(self, system_id: str) -> list[str]:
+        return sorted(f for f in self.flows if system_id in self.flow_systems(f))
 
     def rule_threshold(self, rule_id: str) -> tuple[str, float]:
         """('above' | 'below', threshold) with latency-class defaults filled in."""

@@ -205,6 +205,8 @@ class Evidence(Strict):
 
 
 Severity = Literal["critical", "warning", "info"]
+NoDataPolicy = Literal["keep_last", "alerting", "ok"]
+GroupKey = Literal["flow", "rule", "team", "signal"]
 
 
 class AlertRule(Strict):
@@ -224,12 +226,48 @@ class AlertRule(Strict):
     failure_mode: Ident | None = Field(default=None, description="Routes to the flow's owner of this mode.")
     evidence: Evidence | None = None
     labels: dict[LabelName, str] = Field(default_factory=dict)
+    recovery_threshold: Threshold | None = Field(
+        default=None,
+        description="Hysteresis: once firing, clear only past this value (below it for 'above' rules).",
+    )
+    no_data: NoDataPolicy = Field(
+        default="keep_last",
+        description="When the value is unknown: keep_last holds the state, alerting fires a no-data alert, ok clears.",
+    )
+    no_data_after: Duration | None = Field(
+        default=None, description="How long the value must be unknown before no_data applies (default: 3 intervals)."
+    )
+    escalate_after: Duration | None = Field(default=None, description="Overrides the owner team's escalate_after.")
+    group_by: list[GroupKey] = Field(
+        default_factory=lambda: list[GroupKey](["flow"]),
+        description="Alerts with equal values here share one incident and message.",
+    )
+    marks_down: list[Ident] = Field(
+        default_factory=list,
+        description="Systems this alert says are down: alerts of flows touching them are suppressed under it.",
+    )
 
     @model_validator(mode="after")
     def _one_direction(self) -> AlertRule:
         if self.above is not None and self.below is not None:
             raise ValueError("give either 'above' or 'below', not both")
+        if self.recovery_threshold is not None:
+            if self.above is not None and self.recovery_threshold > self.above:
+                raise ValueError("recovery_threshold of an 'above' rule must not exceed 'above'")
+            if self.below is not None and self.recovery_threshold < self.below:
+                raise ValueError("recovery_threshold of a 'below' rule must not be under 'below'")
         return self
+
+
+class MaintenanceWindow(Strict):
+    """A recurring window (e.g. ERP maintenance) in which alerts of flows touching its systems are held."""
+
+    systems: list[Ident] = Field(min_length=1)
+    timezone: str = Field(description="IANA time zone the times are in, e.g. Europe/Berlin.")
+    weekdays: list[Weekday] = Field(min_length=1)
+    start: time
+    end: time = Field(description="May be earlier than start: the window then ends the next day.")
+    reason: str
 
 
 class FlowsFile(Strict):
@@ -239,6 +277,7 @@ class FlowsFile(Strict):
     systems: dict[Ident, System] = Field(default_factory=dict)
     connections: dict[Ident, Connection] = Field(default_factory=dict)
     flows: dict[Ident, Flow] = Field(default_factory=dict)
+    maintenance_windows: dict[Ident, MaintenanceWindow] = Field(default_factory=dict)
 
 
 class RulesFile(Strict):
