@@ -35,7 +35,7 @@ def test_demo_fires_and_resolves_an_owner_routed_alert(tmp_path: Path) -> None:
     assert result.returncode == 0, out + result.stderr
     assert "the ERP stops accepting orders" in out
     firing = out.index("FIRING [CRITICAL]  order-export · order-export-delayed  → #erp-basis @erp-basis-oncall")
-    resolved = out.index("RESOLVED  order-export · order-export-delayed  → #erp-basis")
+    resolved = out.index("RESOLVED  incident #1  order-export  → #erp-basis")
     assert firing < resolved
     fired_block = out[firing:resolved]
     assert "business impact: Paid orders are not picked or shipped" in fired_block
@@ -43,5 +43,7 @@ def test_demo_fires_and_resolves_an_owner_routed_alert(tmp_path: Path) -> None:
     assert "owner: ERP Basis (SAP operations) (erp-basis)" in fired_block
     assert "runbook: http://localhost:8000/runbooks/order-export-delay" in fired_block
     assert "SO-1" in fired_block  # evidence: the waiting orders by number
+    assert "order-export-delayed: Orders are not reaching the ERP" in out[resolved:]
     assert "value at resolve:" in out[resolved:]
+    assert "WARNING" not in out + result.stderr
     assert out.strip().endswith("1 alert(s) fired, 1 resolved.")

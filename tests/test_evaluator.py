@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flowhealth.alerting.evaluator import Evaluator
+from flowhealth.alerting.incidents import IncidentManager
 from flowhealth.alerting.payload import Links
 from flowhealth.clock import FakeClock
 from flowhealth.metrics import Metrics
@@ -43,7 +44,7 @@ def model(tmp_path: Path) -> Model:
 
 
 def evaluator(model: Model, engine: Engine, clock: FakeClock) -> Evaluator:
-    return Evaluator(model, engine, clock, Metrics(CollectorRegistry()), LINKS)
+    return Evaluator(model, engine, clock, Metrics(CollectorRegistry()), IncidentManager(model, LINKS))
 
 
 def observe(engine: Engine, clock: FakeClock, value: float | None, labels: dict[str, str] | None = None) -> None:
@@ -55,9 +56,20 @@ def observe(engine: Engine, clock: FakeClock, value: float | None, labels: dict[
 
 
 def outbox(engine: Engine) -> list[tuple[str, dict]]:
+    """(kind, the alert as the message shows it) for every queued message about an incident."""
     with Session(engine) as session:
         rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
-    return [(row.kind, json.loads(row.payload)) for row in rows]
+    out = []
+    for row in rows:
+        view = json.loads(row.payload)["view"]
+        kind = "resolved" if view["status"] == "resolved" else "firing"
+        out.append(
+            (
+                kind if row.kind == "open" or view["status"] == "resolved" else row.kind,
+                {**view["alerts"][0], "incident": view["incident"]},
+            )
+        )
+    return out
 
 
 def state_of(engine: Engine) -> str:

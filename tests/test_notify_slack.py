@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flowhealth.alerting.evaluator import Evaluator
+from flowhealth.alerting.incidents import IncidentManager
 from flowhealth.alerting.payload import Links
 from flowhealth.clock import FakeClock
 from flowhealth.metrics import Metrics
@@ -52,7 +53,9 @@ def setup(tmp_path: Path, clock: FakeClock, slack: SlackServer) -> tuple[Model, 
     engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
     init_schema(engine)
     metrics = Metrics(CollectorRegistry())
-    evaluator = Evaluator(model, engine, clock, metrics, Links("http://fh.test", "http://grafana.test"))
+    evaluator = Evaluator(
+        model, engine, clock, metrics, IncidentManager(model, Links("http://fh.test", "http://grafana.test"))
+    )
     notifier = SlackNotifier.from_token(slack.token, slack.base_url, timeout=5)
     return model, engine, evaluator, OutboxWorker(engine, notifier, clock, metrics)
 
@@ -98,6 +101,16 @@ def test_firing_message_has_what_on_call_needs(setup, slack: SlackServer, clock:
     [message] = slack.slack.top_level("#shop-alerts")
     text = all_text(message.blocks)
     assert message.text == "[FIRING] CRITICAL orders: Oldest order waits 30m"
+    buttons = {e["action_id"]: e for b in message.blocks if b["type"] == "actions" for e in b["elements"]}
+    assert {
+        "flowhealth_ack",
+        "flowhealth_resolve",
+        "flowhealth_silence_1h",
+        "flowhealth_silence_4h",
+        "flowhealth_silence_tomorrow",
+    } <= set(buttons)
+    assert buttons["flowhealth_ack"]["value"] == "1"
+    assert buttons["flowhealth_open_runbook"]["url"] == "http://fh.test/runbooks/orders-late"
     for expected in (
         "Oldest order waits 30m",
         "30m > 15m",
@@ -108,7 +121,7 @@ def test_firing_message_has_what_on_call_needs(setup, slack: SlackServer, clock:
         "http://grafana.test/d/flowhealth-flow-orders/",
     ):
         assert expected in text, expected
-    assert message.metadata is not None and message.metadata["event_payload"]["dedup_key"] == "orders-late#1:firing"
+    assert message.metadata is not None and message.metadata["event_payload"]["dedup_key"] == "incident:1:1:open"
 
 
 def test_resolve_edits_the_message_in_place_and_replies_in_thread(setup, slack: SlackServer, clock: FakeClock) -> None:
@@ -123,7 +136,7 @@ def test_resolve_edits_the_message_in_place_and_replies_in_thread(setup, slack: 
     assert "Resolved: orders" in all_text(message.blocks)
     assert "Value at resolve*\\n20s" in all_text(message.blocks)
     [reply] = slack.slack.replies(message.ts)
-    assert reply.text.startswith(":white_check_mark: Resolved at") and "with value 20s" in reply.text
+    assert reply.text == ":white_check_mark: Resolved after 30s: orders-late at 20s."
 
 
 def test_slack_outage_delays_but_loses_and_duplicates_nothing(setup, slack: SlackServer, clock: FakeClock) -> None:

@@ -92,6 +92,12 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
+        self.probe_skipped = Counter(
+            "flowhealth_probe_runs_skipped_total",
+            "Probe runs skipped because the previous run of the same probe was still going.",
+            ["flow", "signal"],
+            registry=registry,
+        )
         self.evaluations = Counter(
             "flowhealth_rule_evaluations_total", "Rule evaluation cycles run.", registry=registry
         )

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
+from .alerting.actions import Actions
 from .alerting.evaluator import Evaluator
 from .alerting.evidence import EvidenceRunner
+from .alerting.incidents import IncidentManager
 from .alerting.payload import Links
 from .clock import Clock, SystemClock
 from .metrics import Metrics, StateCollector
@@ -59,6 +62,8 @@ class Runtime:
     runner: ProbeRunner
     evaluator: Evaluator
     worker: OutboxWorker
+    incidents: IncidentManager
+    actions: Actions
     speed: float = 1.0
     scheduler: BackgroundScheduler | None = field(default=None, init=False)
 
@@ -87,13 +92,17 @@ class Runtime:
         evidence = EvidenceRunner(pools)
 
         def run_evidence(rule_id: str, now: Any) -> dict[str, Any] | None:
-            spec = model.rules[rule_id].evidence
+            spec = model.rule(rule_id).evidence
             return None if spec is None else evidence.collect(spec, now)
 
         runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools))
-        evaluator = Evaluator(model, engine, clock, metrics, links, run_evidence)
+        incidents = IncidentManager(model, links, run_evidence)
+        evaluator = Evaluator(model, engine, clock, metrics, incidents, run_evidence)
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
-        return cls(settings, model, engine, clock, registry, metrics, runner, evaluator, worker, speed)
+        actions = Actions(model, engine, clock, incidents)
+        return cls(
+            settings, model, engine, clock, registry, metrics, runner, evaluator, worker, incidents, actions, speed
+        )
 
     def start(self) -> None:
         """Schedule probes, evaluation, delivery and pruning in background threads."""
@@ -136,9 +145,18 @@ class Runtime:
             executor="control",
         )
         scheduler.add_job(self._safe(self.prune), "interval", hours=1, id="prune", executor="control")
+        scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
+        # A skipped run is a metric, not a log line per occurrence: slow probes are skipped, never stacked.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         scheduler.start()
         self.scheduler = scheduler
         log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))
+
+    def _on_skipped(self, event: JobEvent) -> None:
+        kind, _, rest = str(event.job_id).partition(":")
+        if kind == "probe":
+            flow, _, signal = rest.partition(":")
+            self.metrics.probe_skipped.labels(flow, signal).inc()
 
     @staticmethod
     def _safe(job: Any) -> Any:

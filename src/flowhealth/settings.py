@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         validation_alias="SLACK_BOT_TOKEN",
         description="Slack bot token; without it notifications print to the console.",
     )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias="SLACK_SIGNING_SECRET",
+        description="Verifies Slack's signature on button clicks; without it interactivity answers 503.",
+    )
+    ack_ttl_hours: float = Field(default=4.0, gt=0, description="How long an acknowledgement holds before it expires.")
     slack_base_url: str = Field(
         default="https://slack.com/api/",
         validation_alias="FLOWHEALTH_SLACK_BASE_URL",

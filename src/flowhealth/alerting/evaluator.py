@@ -1,12 +1,16 @@
 """The rule evaluator: inactive → pending → firing → resolved, persisted every cycle.
 
 Semantics follow Prometheus where they fit: `for` holds a true condition in pending before it
-fires, `keep_firing_for` holds a firing alert after the condition clears. Two deliberate
-differences, because these are business flows:
+fires, `keep_firing_for` holds a firing alert after the condition clears. Where business flows
+need more:
 
-* an *unknown* value (probe failed, value too old) holds the alert where it is; a firing alert
-  never resolves because its probe broke (the probe-failing signal covers that case);
-* a series that a *successful* probe no longer reports is gone, and its alert resolves.
+* an *unknown* value (probe failed, value too old) is handled by the rule's `no_data` policy:
+  `keep_last` (default) holds the state — a broken probe never looks like recovery —, `alerting`
+  fires a no-data alert after `no_data_after`, `ok` treats it as clear;
+* a series that a *successful* probe no longer reports is gone, and its alert resolves;
+* `recovery_threshold` adds hysteresis: a firing alert clears only past it.
+
+What to tell whom is decided afterwards, in the same transaction, by the incident manager.
 """
 
 from __future__ import annotations
@@ -25,16 +29,16 @@ from ..clock import Clock
 from ..metrics import Metrics
 from ..model.model import Model
 from ..model.probes import PushProbe
+from ..model.schema import AlertRule
 from ..store.db import transaction
-from ..store.outbox import enqueue
-from ..store.tables import AlertEvent, AlertState, SignalValue
-from ..store.types import alert_key, labels_of
-from .payload import Links, build_payload
+from ..store.tables import AlertEvent, AlertState, ProbeState, SignalValue
+from ..store.types import alert_key
 
 log = logging.getLogger(__name__)
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
 STALE_AFTER_INTERVALS = 3
+DEFAULT_NO_DATA_AFTER = timedelta(minutes=5)
 
 EvidenceFn = Callable[[str, datetime], dict[str, Any] | None]
 
@@ -47,7 +51,13 @@ class Transition:
     labels: str
     event: str
     value: float | None
-    incident: int
+
+
+class CycleHook:
+    """Runs after the alert states of a cycle are updated, in the same transaction."""
+
+    def after_cycle(self, session: Session, now: datetime, transitions: list[Transition]) -> None:
+        """Decide notifications; the default does nothing."""
 
 
 class Evaluator:
@@ -59,15 +69,15 @@ class Evaluator:
         engine: Engine,
         clock: Clock,
         metrics: Metrics,
-        links: Links,
+        hook: CycleHook | None = None,
         evidence: EvidenceFn | None = None,
     ) -> None:
         self._model = model
         self._engine = engine
         self._clock = clock
         self._metrics = metrics
-        self._links = links
-        self._evidence = evidence
+        self._hook = hook or CycleHook()
+        self.evidence = evidence
 
     def evaluate(self) -> list[Transition]:
         """Run one cycle; state changes and their notifications commit together."""
@@ -76,6 +86,7 @@ class Evaluator:
         try:
             with transaction(self._engine) as session:
                 transitions = self._cycle(session, now)
+                self._hook.after_cycle(session, now, transitions)
         except Exception:
             self._metrics.evaluation_failures.inc()
             raise
@@ -86,63 +97,82 @@ class Evaluator:
             log.info("alert %s %s (value %s)", alert_key(t.rule, t.labels), t.event, t.value)
         return transitions
 
-    def _staleness(self, flow: str, signal: str) -> timedelta | None:
+    def staleness(self, flow: str, signal: str) -> timedelta | None:
+        """How old a value may be before it counts as unknown (None: never)."""
         probe = self._model.signal(flow, signal).probe
         if isinstance(probe, PushProbe):
             return None if probe.expect_every is None else probe.expect_every * 2
-        interval: timedelta = probe.interval
-        return interval * STALE_AFTER_INTERVALS
+        interval: timedelta | None = getattr(probe, "interval", None)
+        return None if interval is None else interval * STALE_AFTER_INTERVALS
 
-    def _cycle(self, session: Session, now: datetime) -> list[Transition]:
+    def _series(self, session: Session, now: datetime) -> dict[tuple[str, str], dict[str, float | None]]:
         series: dict[tuple[str, str], dict[str, float | None]] = {}
         for row in session.exec(select(SignalValue)).all():
             if row.flow not in self._model.flows or row.signal not in self._model.flows[row.flow].signals:
                 continue
-            horizon = self._staleness(row.flow, row.signal)
+            horizon = self.staleness(row.flow, row.signal)
             fresh = horizon is None or now - row.observed_at <= horizon
             series.setdefault((row.flow, row.signal), {})[row.labels] = row.value if fresh else None
+        return series
+
+    def _cycle(self, session: Session, now: datetime) -> list[Transition]:
+        series = self._series(session, now)
+        failures = {(p.flow, p.signal): float(p.consecutive_failures) for p in session.exec(select(ProbeState)).all()}
         states = {(s.rule, s.labels): s for s in session.exec(select(AlertState)).all()}
         transitions: list[Transition] = []
-        for rule_id, rule in sorted(self._model.rules.items()):
-            values = series.get((rule.flow, rule.signal), {})
+        for rule_id, rule in sorted(self._model.all_rules().items()):
+            if self._model.is_builtin(rule_id):
+                seen = failures.get((rule.flow, rule.signal))
+                values: dict[str, float | None] = {} if seen is None else {"{}": seen}
+            else:
+                values = series.get((rule.flow, rule.signal), {})
             keys = set(values) | {labels for (r, labels) in states if r == rule_id}
             for labels in sorted(keys):
                 state = states.get((rule_id, labels))
-                present = labels in values
-                transition = self._step(session, rule_id, labels, state, present, values.get(labels), now)
+                transition = self._step(
+                    session, rule_id, rule, labels, state, labels in values, values.get(labels), now
+                )
                 if transition is not None:
                     transitions.append(transition)
         return transitions
+
+    def _no_data_after(self, rule: AlertRule) -> timedelta:
+        if rule.no_data_after is not None:
+            return rule.no_data_after
+        return self.staleness(rule.flow, rule.signal) or DEFAULT_NO_DATA_AFTER
 
     def _step(
         self,
         session: Session,
         rule_id: str,
+        rule: AlertRule,
         labels: str,
         state: AlertState | None,
         present: bool,
         value: float | None,
         now: datetime,
     ) -> Transition | None:
-        rule = self._model.rules[rule_id]
         current = state.state if state else INACTIVE
         if present and value is None:
-            return None  # unknown: hold whatever state the alert is in
+            return self._unknown(session, rule_id, rule, labels, state, now)
+        if state is not None and state.unknown_since is not None:
+            state.unknown_since = None
+            session.add(state)
         direction, threshold = self._model.rule_threshold(rule_id)
+        if current == FIRING and rule.recovery_threshold is not None:
+            threshold = rule.recovery_threshold  # hysteresis: firing alerts clear only past this
         condition = present and value is not None and (value > threshold if direction == "above" else value < threshold)
         if state is None:
             if not condition:
                 return None
             state = AlertState(
-                rule=rule_id,
-                labels=labels,
-                state=INACTIVE,
-                owner=self._model.rule_owner(rule_id),
-                updated_at=now,
+                rule=rule_id, labels=labels, state=INACTIVE, owner=self._model.rule_owner(rule_id), updated_at=now
             )
         if condition:
             state.last_true_at = now
             state.last_value = value
+            if current == FIRING and state.reason == "no_data":
+                state.reason = "threshold"  # data is back and still bad: the same alert, now on its value
             if current == INACTIVE:
                 state.pending_since = now
                 if rule.for_ > timedelta(0):
@@ -160,24 +190,45 @@ class Evaluator:
             return self._move(session, state, INACTIVE, "cleared", value, now)
         if current == FIRING:
             last_true = state.last_true_at or now
-            if now - last_true < rule.keep_firing_for:
+            if state.reason != "no_data" and now - last_true < rule.keep_firing_for:
                 return None
             return self._resolve(session, state, value if present else None, now)
         return None
 
+    def _unknown(
+        self, session: Session, rule_id: str, rule: AlertRule, labels: str, state: AlertState | None, now: datetime
+    ) -> Transition | None:
+        if rule.no_data == "keep_last":
+            return None
+        if state is None:
+            state = AlertState(
+                rule=rule_id, labels=labels, state=INACTIVE, owner=self._model.rule_owner(rule_id), updated_at=now
+            )
+        if state.unknown_since is None:
+            state.unknown_since = now
+            session.add(state)
+        if rule.no_data == "ok":
+            if state.state == PENDING:
+                state.pending_since = None
+                return self._move(session, state, INACTIVE, "cleared", None, now)
+            if state.state == FIRING:
+                return self._resolve(session, state, None, now)
+            return None
+        # no_data == "alerting"
+        if state.state != FIRING and now - state.unknown_since >= self._no_data_after(rule):
+            state.reason = "no_data"
+            state.pending_since = state.unknown_since
+            return self._fire(session, state, None, now)
+        return None
+
     def _move(
-        self,
-        session: Session,
-        state: AlertState,
-        new: str,
-        event: str,
-        value: float | None,
-        now: datetime,
+        self, session: Session, state: AlertState, new: str, event: str, value: float | None, now: datetime
     ) -> Transition:
         state.state = new
         state.updated_at = now
         session.add(state)
-        flow = self._model.rules[state.rule].flow
+        flow = self._model.rule(state.rule).flow
+        detail = "no data" if state.reason == "no_data" and event == "firing" else None
         session.add(
             AlertEvent(
                 rule=state.rule,
@@ -187,61 +238,21 @@ class Evaluator:
                 event=event,
                 at=now,
                 value=value,
+                detail=detail,
             )
         )
-        return Transition(state.rule, state.labels, event, value, state.incident)
+        return Transition(state.rule, state.labels, event, value)
 
     def _fire(self, session: Session, state: AlertState, value: float | None, now: datetime) -> Transition:
         state.incident += 1
         state.firing_since = now
         state.owner = self._model.rule_owner(state.rule)
-        transition = self._move(session, state, FIRING, "firing", value, now)
-        rule = self._model.rules[state.rule]
-        evidence = self._evidence(state.rule, now) if self._evidence and rule.evidence else None
-        self._notify(session, state, "firing", value, state.pending_since or now, now, evidence)
-        return transition
+        if state.reason != "no_data":
+            state.reason = "threshold"
+        return self._move(session, state, FIRING, "firing", value, now)
 
     def _resolve(self, session: Session, state: AlertState, value: float | None, now: datetime) -> Transition:
-        since = state.firing_since or now
         transition = self._move(session, state, INACTIVE, "resolved", value, now)
-        self._notify(session, state, "resolved", value, since, now, None)
-        state.pending_since = state.firing_since = None
+        state.reason = "threshold"
+        state.resolved_at, state.resolved_value = now, value
         return transition
-
-    def _notify(
-        self,
-        session: Session,
-        state: AlertState,
-        kind: str,
-        value: float | None,
-        since: datetime,
-        now: datetime,
-        evidence: dict[str, Any] | None,
-    ) -> None:
-        key = alert_key(state.rule, state.labels)
-        thread_key = f"{key}#{state.incident}"
-        team = self._model.teams[state.owner]
-        payload = build_payload(
-            self._model,
-            self._links,
-            rule_id=state.rule,
-            labels=labels_of(state.labels),
-            kind=kind,
-            value=value,
-            since=since,
-            now=now,
-            incident=state.incident,
-            owner=state.owner,
-            evidence=evidence,
-            summary_value=state.last_value,
-        )
-        enqueue(
-            session,
-            dedup_key=f"{thread_key}:{kind}",
-            thread_key=thread_key,
-            kind=kind,
-            team=state.owner,
-            channel=team.slack_channel,
-            payload=payload,
-            now=now,
-        )

@@ -52,7 +52,7 @@ def build_payload(
     summary_value: float | None = None,
 ) -> dict[str, Any]:
     """The JSON stored in the outbox; notifiers render it, the review reads it."""
-    rule = model.rules[rule_id]
+    rule = model.rule(rule_id)
     flow = model.flows[rule.flow]
     signal = flow.signals[rule.signal]
     direction, threshold = model.rule_threshold(rule_id)

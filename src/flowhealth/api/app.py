@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import flows, health
+from . import flows, health, incidents, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -29,4 +29,6 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(health.router)
     app.include_router(flows.router)
+    app.include_router(incidents.router)
+    app.include_router(slack.router)
     return app

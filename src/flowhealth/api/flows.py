@@ -66,7 +66,7 @@ def list_alerts(runtime: RuntimeDep) -> list[dict[str, Any]]:
         {
             "rule": s.rule,
             "labels": labels_of(s.labels),
-            "flow": runtime.model.rules[s.rule].flow if s.rule in runtime.model.rules else None,
+            "flow": runtime.model.all_rules()[s.rule].flow if s.rule in runtime.model.all_rules() else None,
             "state": s.state,
             "owner": s.owner,
             "value": s.last_value,

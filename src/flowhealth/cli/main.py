@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from ..errors import FlowHealthError, ModelError
-from ..model.loader import load_model
-from ..model.model import Model
+from ..errors import FlowHealthError
 from ..settings import Settings
+from . import alerting
+from .common import ModelDir, load_or_exit
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
@@ -28,25 +28,12 @@ probe_app = typer.Typer(
 )
 app.add_typer(probe_app, name="probe")
 
-ModelDir = Annotated[
-    Path,
-    typer.Option(
-        "--model-dir",
-        "-m",
-        help="Directory with flows/, alert_rules/ and runbooks/.",
-        envvar="FLOWHEALTH_MODEL_DIR",
-    ),
-]
+_load = load_or_exit
 
-
-def _load(model_dir: Path) -> Model:
-    try:
-        return load_model(model_dir)
-    except ModelError as exc:
-        for issue in exc.issues:
-            typer.echo(str(issue), err=True)
-        typer.echo(f"{len(exc.issues)} problem(s) in {model_dir}", err=True)
-        raise typer.Exit(1) from None
+app.command()(alerting.incidents)
+app.command()(alerting.ack)
+app.command()(alerting.resolve)
+app.add_typer(alerting.silence_app, name="silence")
 
 
 def _logging(verbose: bool) -> None:

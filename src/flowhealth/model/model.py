@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 from .runbooks import Runbook
 from .schema import AlertRule, Connection, Flow, MaintenanceWindow, Signal, System, Team
+
+PROBE_FAILING = "probe-failing"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,39 @@ class Model:
     rules: dict[str, AlertRule] = field(default_factory=dict)
     runbooks: dict[str, Runbook] = field(default_factory=dict)
     maintenance_windows: dict[str, MaintenanceWindow] = field(default_factory=dict)
+    probe_failure_threshold: int = 3
+
+    @cached_property
+    def builtin_rules(self) -> dict[str, AlertRule]:
+        """A "probe failing" rule per scheduled probe, routed to the flow owner."""
+        rules = {}
+        for ref in self.signals():
+            if getattr(ref.signal.probe, "interval", None) is None:
+                continue  # pushed or derived values: no probe of ours to fail
+            rules[f"{PROBE_FAILING}:{ref.flow_id}/{ref.signal_id}"] = AlertRule(
+                flow=ref.flow_id,
+                signal=ref.signal_id,
+                above=self.probe_failure_threshold - 0.5,
+                severity="warning",
+                summary="flowhealth cannot measure {{ flow }}/{{ signal }}: its probe failed {{ value | number }} times in a row",
+                business_impact=(
+                    "Nobody can see whether this flow is healthy until the probe works again; "
+                    "alerts on this signal hold their last state meanwhile."
+                ),
+                runbook=PROBE_FAILING,
+                group_by=["rule"],
+            )
+        return rules
+
+    def all_rules(self) -> dict[str, AlertRule]:
+        """The model's rules and the built-in ones."""
+        return {**self.rules, **self.builtin_rules}
+
+    def rule(self, rule_id: str) -> AlertRule:
+        return self.rules[rule_id] if rule_id in self.rules else self.builtin_rules[rule_id]
+
+    def is_builtin(self, rule_id: str) -> bool:
+        return rule_id.startswith(f"{PROBE_FAILING}:")
 
     def signals(self) -> list[SignalRef]:
         """Every signal of every flow, in a stable order."""
@@ -44,7 +80,7 @@ class Model:
 
     def rule_owner(self, rule_id: str) -> str:
         """The team an alert of this rule goes to: override, failure-mode owner, flow owner."""
-        rule = self.rules[rule_id]
+        rule = self.rule(rule_id)
         if rule.owner:
             return rule.owner
         flow = self.flows[rule.flow]
@@ -62,7 +98,7 @@ class Model:
 
     def rule_threshold(self, rule_id: str) -> tuple[str, float]:
         """('above' | 'below', threshold) with latency-class defaults filled in."""
-        rule = self.rules[rule_id]
+        rule = self.rule(rule_id)
         if rule.below is not None:
             return "below", rule.below
         if rule.above is not None:

@@ -1,26 +1,44 @@
-"""Slack Block Kit for alert messages: one message per incident, edited in place as it changes."""
+"""Slack Block Kit for incidents: one message per incident, edited in place as it changes."""
 
 from __future__ import annotations
 
 from typing import Any
 
-SEVERITY_ICON = {
-    "critical": ":red_circle:",
-    "warning": ":large_orange_circle:",
-    "info": ":large_blue_circle:",
-}
+SEVERITY_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
+STATUS_ICON = {"held": ":wrench:", "silenced": ":zzz:", "suppressed": ":link:", "resolved": ":white_check_mark:"}
 MAX_EVIDENCE_ROWS = 10
 MAX_TEXT = 2900  # Slack rejects section text over 3,000 characters
+MAX_LISTED_ALERTS = 15
+ACTIONS = (
+    ("flowhealth_ack", "Acknowledge", "primary"),
+    ("flowhealth_resolve", "Resolve", None),
+    ("flowhealth_silence_1h", "Silence 1h", None),
+    ("flowhealth_silence_4h", "Silence 4h", None),
+    ("flowhealth_silence_tomorrow", "Silence until tomorrow", None),
+)
 
 
 def _cut(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def fallback_text(payload: dict[str, Any]) -> str:
-    """The plain text of the message: notifications, screen readers, and clients without blocks."""
-    state = "RESOLVED" if payload["kind"] == "resolved" else "FIRING"
-    return f"[{state}] {payload['severity'].upper()} {payload['flow']}: {payload['summary']}"
+def _when(iso: str) -> str:
+    return iso[:16].replace("T", " ") + " UTC"
+
+
+def state_word(view: dict[str, Any]) -> str:
+    if view["status"] == "resolved":
+        return "Resolved"
+    if view.get("silence"):
+        return "Silenced"
+    if view.get("acked_by"):
+        return "Acknowledged"
+    return "Firing"
+
+
+def fallback_text(view: dict[str, Any]) -> str:
+    """The plain text of the message: notifications, screen readers, clients without blocks."""
+    return f"[{state_word(view).upper()}] {view['severity'].upper()} {view['flow']}: {view['title']}"
 
 
 def evidence_table(evidence: dict[str, Any] | None) -> str | None:
@@ -35,107 +53,142 @@ def evidence_table(evidence: dict[str, Any] | None) -> str | None:
         ["" if v is None else str(v) for v in row] for row in rows[:MAX_EVIDENCE_ROWS]
     ]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table]
-    return "\n".join(lines)
+    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table)
 
 
-def alert_blocks(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The Block Kit blocks of an alert in its current state."""
-    resolved = payload["kind"] == "resolved"
-    icon = ":white_check_mark:" if resolved else SEVERITY_ICON.get(payload["severity"], ":red_circle:")
-    state = "Resolved" if resolved else "Firing"
-    owner = payload["owner"]
-    mention = f" {owner['oncall']}" if owner.get("oncall") and not resolved else ""
-    labels = ", ".join(f"{k}={v}" for k, v in sorted(payload.get("labels", {}).items()))
-    comparison = ">" if payload["direction"] == "above" else "<"
-    if resolved:
-        value_field = (
-            f"*Value at resolve*\n{payload['value_text']} (threshold {comparison} {payload['threshold_text']})"
-        )
-        when_field = (
-            f"*Was firing for*\n{payload['duration_text']} (since {payload['since'][:16].replace('T', ' ')} UTC)"
-        )
+def _comparison(alert: dict[str, Any]) -> str:
+    return ">" if alert["direction"] == "above" else "<"
+
+
+def _primary_fields(alert: dict[str, Any], owner: dict[str, Any]) -> list[dict[str, Any]]:
+    if alert["kind"] == "resolved":
+        value = f"*Value at resolve*\n{alert['value_text']} (threshold {_comparison(alert)} {alert['threshold_text']})"
+        when = f"*Was firing for*\n{alert['duration_text']} (since {_when(alert['since'])})"
     else:
-        value_field = f"*Value vs threshold*\n{payload['value_text']} {comparison} {payload['threshold_text']}"
-        when_field = f"*Since*\n{payload['since'][:16].replace('T', ' ')} UTC ({payload['duration_text']})"
+        value = f"*Value vs threshold*\n{alert['value_text']} {_comparison(alert)} {alert['threshold_text']}"
+        when = f"*Since*\n{_when(alert['since'])} ({alert['duration_text']})"
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.get("labels", {}).items()))
+    return [
+        {"type": "mrkdwn", "text": value},
+        {"type": "mrkdwn", "text": when},
+        {"type": "mrkdwn", "text": f"*Owner*\n{owner['name']} ({owner['channel']})"},
+        {"type": "mrkdwn", "text": f"*Severity*\n{alert['severity']}" + (f"\n{labels}" if labels else "")},
+    ]
+
+
+def _alert_line(alert: dict[str, Any]) -> str:
+    icon = STATUS_ICON.get(alert["status"], SEVERITY_ICON.get(alert["severity"], ":red_circle:"))
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.get("labels", {}).items()))
+    note = f" _({alert['note']})_" if alert.get("note") else ""
+    name = f"`{alert['rule']}`" + (f" {{{labels}}}" if labels else "")
+    return f"{icon} {name}: {alert['summary']} — {alert['value_text']}{note}"
+
+
+def incident_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The blocks of an incident in its current state."""
+    alerts, owner = view["alerts"], view["owner"]
+    primary = alerts[0] if alerts else None
+    word = state_word(view)
+    icon = ":white_check_mark:" if view["status"] == "resolved" else SEVERITY_ICON.get(view["severity"], ":red_circle:")
+    mention = f" {owner['oncall']}" if owner.get("oncall") and word == "Firing" else ""
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": _cut(f"{state}: {payload['flow']} · {payload['rule']}", 150),
+                "text": _cut(f"{word}: {view['flow']} · incident #{view['incident']}", 150),
                 "emoji": True,
             },
         },
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": _cut(f"{icon} *{payload['summary']}*{mention}")},
-        },
-        {
-            "type": "section",
-            "fields": [
-                {"type": "mrkdwn", "text": value_field},
-                {"type": "mrkdwn", "text": when_field},
-                {"type": "mrkdwn", "text": f"*Owner*\n{owner['name']} ({owner['channel']})"},
-                {
-                    "type": "mrkdwn",
-                    "text": f"*Severity*\n{payload['severity']}" + (f"\n{labels}" if labels else ""),
-                },
-            ],
-        },
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": _cut(f"*Business impact*\n{payload['business_impact']}"),
-            },
-        },
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"{icon} *{view['title']}*{mention}")}},
     ]
-    table = evidence_table(payload.get("evidence"))
-    if table:
+    if primary is not None:
+        blocks.append({"type": "section", "fields": _primary_fields(primary, owner)})
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _cut(f"*Evidence*\n```{table}```")},
+                "text": {"type": "mrkdwn", "text": _cut(f"*Business impact*\n{primary['business_impact']}")},
             }
         )
-    blocks.append(
-        {
-            "type": "actions",
-            "block_id": f"links:{payload['rule']}",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Open runbook"},
-                    "url": payload["runbook"]["url"],
-                    "action_id": "open_runbook",
-                },
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Open dashboard"},
-                    "url": payload["dashboard_url"],
-                    "action_id": "open_dashboard",
-                },
-            ],
-        }
-    )
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
+        table = evidence_table(primary.get("evidence"))
+        if table:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"*Evidence*\n```{table}```")}})
+    if len(alerts) > 1:
+        lines = [_alert_line(a) for a in alerts[:MAX_LISTED_ALERTS]]
+        if len(alerts) > MAX_LISTED_ALERTS:
+            lines.append(f"… and {len(alerts) - MAX_LISTED_ALERTS} more")
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
                     "type": "mrkdwn",
-                    "text": _cut(
-                        f"{payload['flow_description']} · runbook: <{payload['runbook']['url']}|{payload['runbook']['title']}>",
-                        2000,
-                    ),
-                }
-            ],
-        }
-    )
+                    "text": _cut(f"*Alerts in this incident ({len(alerts)})*\n" + "\n".join(lines)),
+                },
+            }
+        )
+    if view.get("suppressed"):
+        lines = [
+            f":link: `{s['rule']}` on {s['flow']} (owner {s['owner']}) since {_when(s['since'])}"
+            for s in view["suppressed"][:MAX_LISTED_ALERTS]
+        ]
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _cut("*Held under this incident*\n" + "\n".join(lines))},
+            }
+        )
+    status = _status_line(view)
+    if status:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(status, 2000)}]})
+    blocks.append({"type": "actions", "block_id": f"incident:{view['incident']}", "elements": _buttons(view, primary)})
     return blocks
 
 
-def resolve_reply(payload: dict[str, Any]) -> str:
-    """The thread line that records a resolve."""
-    return f":white_check_mark: Resolved at {payload['at'][:19].replace('T', ' ')} UTC with value {payload['value_text']} after {payload['duration_text']}."
+def _status_line(view: dict[str, Any]) -> str:
+    parts = []
+    if view["status"] == "resolved":
+        by = f" by {view['resolved_by']}" if view.get("resolved_by") else ""
+        parts.append(f"Resolved{by} at {_when(view['resolved_at'])}")
+    if view.get("acked_by") and view["status"] != "resolved":
+        parts.append(f"Acknowledged by {view['acked_by']} until {_when(view['ack_expires_at'])}")
+    if view.get("silence"):
+        s = view["silence"]
+        parts.append(f"Silenced by {s['author']} until {_when(s['until'])}: {s['reason']}")
+    if view.get("escalations"):
+        parts.append(f"Escalated {view['escalations']} time(s)")
+    return " · ".join(parts)
+
+
+def _buttons(view: dict[str, Any], primary: dict[str, Any] | None) -> list[dict[str, Any]]:
+    elements: list[dict[str, Any]] = []
+    if view["status"] != "resolved":
+        for action_id, label, style in ACTIONS:
+            if action_id == "flowhealth_ack" and view.get("acked_by"):
+                continue
+            button: dict[str, Any] = {
+                "type": "button",
+                "action_id": action_id,
+                "value": str(view["incident"]),
+                "text": {"type": "plain_text", "text": label},
+            }
+            if style:
+                button["style"] = style
+            elements.append(button)
+    if primary is not None:
+        elements.append(
+            {
+                "type": "button",
+                "action_id": "flowhealth_open_runbook",
+                "url": primary["runbook"]["url"],
+                "text": {"type": "plain_text", "text": "Open runbook"},
+            }
+        )
+        elements.append(
+            {
+                "type": "button",
+                "action_id": "flowhealth_open_dashboard",
+                "url": primary["dashboard_url"],
+                "text": {"type": "plain_text", "text": "Open dashboard"},
+            }
+        )
+    return elements

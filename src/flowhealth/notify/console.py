@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from ..store.outbox import ThreadRef
 from .base import Delivery
-from .blocks import evidence_table
+from .blocks import evidence_table, state_word
+
+RULE = "=" * 78
 
 
 class ConsoleNotifier:
@@ -21,8 +24,10 @@ class ConsoleNotifier:
         self._lock = threading.Lock()
 
     def deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
-        with self._lock:
-            self._write(render_text(delivery))
+        text = render_text(delivery)
+        if text:
+            with self._lock:
+                self._write(text)
         return thread or ThreadRef("console", delivery.thread_key)
 
 
@@ -32,33 +37,54 @@ def _stdout(text: str) -> None:
 
 
 def render_text(delivery: Delivery) -> str:
-    p = delivery.payload
-    owner = p["owner"]
-    comparison = ">" if p["direction"] == "above" else "<"
-    rule = "=" * 78
-    if p["kind"] == "resolved":
-        lines = [
-            rule,
-            f"RESOLVED  {p['flow']} · {p['rule']}  → {owner['channel']}",
-            f"  {p['summary']}",
-            f"  value at resolve: {p['value_text']} (threshold {comparison} {p['threshold_text']}), was firing for {p['duration_text']}",
-            f"  owner: {owner['name']} ({owner['team']})   runbook: {p['runbook']['url']}",
-            rule,
-        ]
-        return "\n".join(lines)
+    payload = delivery.payload
+    if delivery.kind == "post":
+        return f"→ {delivery.channel}: {payload['text']}"
+    view = payload["view"]
+    if delivery.kind == "open":
+        return render_incident(view)
+    lines = []
+    if payload.get("thread_line"):
+        lines.append(
+            f"  ↳ incident #{view['incident']} ({view['flow']}, {view['owner']['channel']}): {payload['thread_line']}"
+        )
+    if view["status"] == "resolved":
+        lines.append(render_incident(view))
+    return "\n".join(lines)
+
+
+def render_incident(view: dict[str, Any]) -> str:
+    owner = view["owner"]
+    alerts = view["alerts"]
+    word = state_word(view).upper()
+    if word == "RESOLVED":
+        lines = [RULE, f"RESOLVED  incident #{view['incident']}  {view['flow']}  → {owner['channel']}"]
+        for a in alerts:
+            comparison = ">" if a["direction"] == "above" else "<"
+            lines.append(f"  {a['rule']}: {a['summary']}")
+            lines.append(
+                f"    value at resolve: {a['value_text']} (threshold {comparison} {a['threshold_text']}), was firing for {a['duration_text']}"
+            )
+        lines.append(f"  owner: {owner['name']} ({owner['team']})")
+        return "\n".join([*lines, RULE])
+    primary = alerts[0]
+    comparison = ">" if primary["direction"] == "above" else "<"
     lines = [
-        rule,
-        f"FIRING [{p['severity'].upper()}]  {p['flow']} · {p['rule']}  → {owner['channel']} {owner.get('oncall') or ''}".rstrip(),
-        f"  {p['summary']}",
-        f"  business impact: {p['business_impact']}",
-        f"  value: {p['value_text']} {comparison} threshold {p['threshold_text']}, since {p['since'][:19].replace('T', ' ')} UTC",
-        f"  owner: {owner['name']} ({owner['team']})",
-        f"  runbook: {p['runbook']['url']}",
-        f"  dashboard: {p['dashboard_url']}",
+        RULE,
+        f"{word} [{view['severity'].upper()}]  {view['flow']} · {primary['rule']}  → {owner['channel']} {owner.get('oncall') or ''}".rstrip(),
+        f"  {primary['summary']}",
+        f"  business impact: {primary['business_impact']}",
+        f"  value: {primary['value_text']} {comparison} threshold {primary['threshold_text']}, since {primary['since'][:19].replace('T', ' ')} UTC",
+        f"  owner: {owner['name']} ({owner['team']})   incident #{view['incident']}",
+        f"  runbook: {primary['runbook']['url']}",
+        f"  dashboard: {primary['dashboard_url']}",
     ]
-    table = evidence_table(p.get("evidence"))
+    table = evidence_table(primary.get("evidence"))
     if table:
         lines.append("  evidence:")
         lines.extend(f"    {line}" for line in table.splitlines())
-    lines.append(rule)
-    return "\n".join(lines)
+    for other in alerts[1:]:
+        lines.append(f"  also: {other['rule']}: {other['summary']} [{other['status']}]")
+    for child in view.get("suppressed", []):
+        lines.append(f"  held under this incident: {child['rule']} on {child['flow']}")
+    return "\n".join([*lines, RULE])

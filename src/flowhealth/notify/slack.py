@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from ..errors import DeliveryRejected, DeliveryRetryable
 from ..store.outbox import ThreadRef
 from .base import Delivery
-from .blocks import alert_blocks, fallback_text, resolve_reply
+from .blocks import fallback_text, incident_blocks
 
 METADATA_EVENT = "flowhealth_notification"
 # Errors that retrying cannot fix without someone changing configuration.
@@ -70,18 +70,15 @@ class SlackNotifier:
 
     def _deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
         payload = delivery.payload
-        blocks, text = alert_blocks(payload), fallback_text(payload)
-        if thread is None or thread.channel_id == "console":
-            channel_id = self._post_once(delivery.channel, delivery, text=text, blocks=blocks)
-            return channel_id
+        if delivery.kind == "post":
+            return self._post_once(delivery.channel, delivery, text=payload["text"])
+        view = payload["view"]
+        text, blocks = fallback_text(view), incident_blocks(view)
+        if delivery.kind == "open" or thread is None or thread.channel_id == "console":
+            return self._post_once(delivery.channel, delivery, text=text, blocks=blocks)
         self._client.chat_update(channel=thread.channel_id, ts=thread.message_ts, text=text, blocks=blocks)
-        if delivery.kind == "resolved":
-            self._post_once(
-                thread.channel_id,
-                delivery,
-                text=resolve_reply(payload),
-                thread_ts=thread.message_ts,
-            )
+        if payload.get("thread_line"):
+            self._post_once(thread.channel_id, delivery, text=payload["thread_line"], thread_ts=thread.message_ts)
         return thread
 
     def _post_once(

@@ -73,9 +73,15 @@ class AlertState(SQLModel, table=True):
     firing_since: datetime | None = _opt_time()
     last_true_at: datetime | None = _opt_time()
     last_value: float | None = None
-    incident: int = Field(default=0, description="Counts firings; names one notification thread.")
+    incident: int = Field(default=0, description="Counts firings of this series.")
     owner: str = Field(max_length=64)
     updated_at: datetime = _time()
+    reason: str = Field(default="threshold", max_length=16, description="threshold or no_data.")
+    unknown_since: datetime | None = _opt_time()
+    incident_id: int | None = Field(default=None, index=True, description="The incident it belongs to.")
+    resolved_at: datetime | None = _opt_time()
+    resolved_value: float | None = None
+    evidence: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class AlertEvent(SQLModel, table=True):
@@ -126,3 +132,54 @@ class NotificationThread(SQLModel, table=True):
     channel_id: str = Field(max_length=96)
     message_ts: str = Field(max_length=64)
     created_at: datetime = _time()
+
+
+class Incident(SQLModel, table=True):
+    """Alerts of one owner and group key (e.g. one flow): one Slack message, acked and escalated together."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_key: str = Field(max_length=512, index=True)
+    team: str = Field(max_length=64)
+    status: str = Field(max_length=16, index=True, description="open or resolved.")
+    severity: str = Field(max_length=16)
+    opened_at: datetime = _time()
+    notified_at: datetime | None = _opt_time()
+    resolved_at: datetime | None = _opt_time()
+    resolved_by: str | None = Field(default=None, max_length=128)
+    acked_by: str | None = Field(default=None, max_length=128)
+    acked_at: datetime | None = _opt_time()
+    ack_expires_at: datetime | None = _opt_time()
+    escalations: int = 0
+    next_escalation_at: datetime | None = _opt_time()
+    parent_id: int | None = Field(default=None, description="Incident this one is suppressed under.")
+    view_hash: str = Field(default="", max_length=64, description="What the message last said.")
+    message_seq: int = Field(default=0, description="Numbers this incident's outbox messages.")
+    updated_at: datetime = _time()
+
+
+class IncidentEvent(SQLModel, table=True):
+    """Every human or automatic action on an incident: acked, escalated, silenced, resolved."""
+
+    __tablename__ = "incident_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(index=True)
+    event: str = Field(max_length=32)
+    at: datetime = _time()
+    actor: str | None = Field(default=None, max_length=128)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Silence(SQLModel, table=True):
+    """Mutes notifications of matching alerts between two times; matchers are label equalities."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    matchers: str = Field(sa_column=Column(Text, nullable=False), description="JSON object of label: value.")
+    starts_at: datetime = _time()
+    ends_at: datetime = _time()
+    author: str = Field(max_length=128)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _time()
+    expired_at: datetime | None = _opt_time()
+    announced_start: bool = False
+    announced_end: bool = False

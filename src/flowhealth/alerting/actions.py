@@ -1,0 +1,222 @@
+"""Acknowledge, resolve and silence: one implementation behind Slack buttons, the API and the CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from ..clock import Clock
+from ..errors import FlowHealthError
+from ..model.model import Model
+from ..store.db import transaction
+from ..store.tables import AlertState, Incident, IncidentEvent, Silence
+from .incidents import DEFAULT_ACK_TTL, IncidentManager
+from .silences import create_silence, expire_silence
+
+
+class ActionError(FlowHealthError):
+    """The action cannot be done: unknown incident, already resolved, bad silence."""
+
+
+class NotFound(ActionError):
+    """No such incident or silence."""
+
+
+class Actions:
+    """Operations people perform on incidents and silences."""
+
+    def __init__(self, model: Model, engine: Engine, clock: Clock, incidents: IncidentManager) -> None:
+        self.model = model
+        self.engine = engine
+        self.clock = clock
+        self.incidents = incidents
+
+    def _find(self, session: Session, ref: str) -> Incident:
+        """An incident by number ("42", "#42") or by a rule with an open incident."""
+        text = ref.strip().lstrip("#")
+        if text.isdigit():
+            incident = session.get(Incident, int(text))
+            if incident is None:
+                raise NotFound(f"no incident {text}")
+            return incident
+        rows = session.exec(
+            select(Incident)
+            .join(AlertState, col(AlertState.incident_id) == col(Incident.id))
+            .where(AlertState.rule == text, Incident.status == "open")
+            .order_by(col(Incident.id).desc())
+        ).first()
+        if rows is None:
+            raise NotFound(f"no open incident for '{ref}' (give an incident number or a firing rule)")
+        return rows
+
+    def _refresh(self, session: Session, incident: Incident, line: str) -> None:
+        if incident.notified_at is None:
+            return  # nothing was posted yet; the first message will show the new state
+        states = list(session.exec(select(AlertState)).all())
+        ctx = self.incidents.context(session, states, self.clock.now())
+        members = self.incidents.members(incident, states, ctx)
+        self.incidents.send_update(session, incident, members, states, ctx, line)
+
+    def ack(self, ref: str, actor: str, ttl: timedelta = DEFAULT_ACK_TTL) -> Incident:
+        """Take ownership: escalation stops until the acknowledgement expires."""
+        now = self.clock.now()
+        with transaction(self.engine) as session:
+            incident = self._find(session, ref)
+            if incident.status != "open":
+                raise ActionError(f"incident {incident.id} is already resolved")
+            incident.acked_by, incident.acked_at, incident.ack_expires_at = actor, now, now + ttl
+            session.add(incident)
+            session.add(
+                IncidentEvent(
+                    incident_id=incident.id or 0,
+                    event="acked",
+                    at=now,
+                    actor=actor,
+                    detail=f"until {incident.ack_expires_at.isoformat()}",
+                )
+            )
+            self._refresh(
+                session, incident, f":eyes: Acknowledged by {actor} until {incident.ack_expires_at:%Y-%m-%d %H:%M} UTC."
+            )
+            return incident
+
+    def resolve(self, ref: str, actor: str) -> Incident:
+        """Close the incident; alerts still firing stay quiet until they clear and fire again."""
+        now = self.clock.now()
+        with transaction(self.engine) as session:
+            incident = self._find(session, ref)
+            if incident.status != "open":
+                raise ActionError(f"incident {incident.id} is already resolved")
+            incident.status, incident.resolved_at, incident.resolved_by, incident.updated_at = (
+                "resolved",
+                now,
+                actor,
+                now,
+            )
+            session.add(incident)
+            session.add(IncidentEvent(incident_id=incident.id or 0, event="resolved", at=now, actor=actor))
+            self._refresh(session, incident, f":white_check_mark: Resolved by {actor}.")
+            return incident
+
+    def silence_incident(self, ref: str, actor: str, until: datetime, reason: str) -> Silence:
+        """Silence what the incident is about (its owner and group) until a time."""
+        now = self.clock.now()
+        with transaction(self.engine) as session:
+            incident = self._find(session, ref)
+            matchers = {"team": incident.team, **_group_matchers(incident.group_key)}
+            silence = create_silence(
+                session,
+                self.model,
+                matchers=matchers,
+                starts_at=now,
+                ends_at=until,
+                author=actor,
+                reason=reason,
+                now=now,
+            )
+            session.add(
+                IncidentEvent(
+                    incident_id=incident.id or 0,
+                    event="silenced",
+                    at=now,
+                    actor=actor,
+                    detail=f"silence {silence.id} until {until.isoformat()}",
+                )
+            )
+            self._refresh(session, incident, f":zzz: Silenced by {actor} until {until:%Y-%m-%d %H:%M} UTC: {reason}")
+            return silence
+
+    def silence(
+        self, matchers: dict[str, str], ends_at: datetime, author: str, reason: str, starts_at: datetime | None = None
+    ) -> Silence:
+        """A silence by matchers (flow, system, team, rule, severity)."""
+        now = self.clock.now()
+        with transaction(self.engine) as session:
+            silence = create_silence(
+                session,
+                self.model,
+                matchers=matchers,
+                starts_at=starts_at or now,
+                ends_at=ends_at,
+                author=author,
+                reason=reason,
+                now=now,
+            )
+            self._refresh_silenced(
+                session, silence, f":zzz: Silenced by {author} until {ends_at:%Y-%m-%d %H:%M} UTC: {reason}"
+            )
+            return silence
+
+    def expire(self, silence_id: int, actor: str) -> Silence:
+        """End a silence now; alerts it muted are shown again if they still hold."""
+        now = self.clock.now()
+        with transaction(self.engine) as session:
+            if session.get(Silence, silence_id) is None:
+                raise NotFound(f"no silence {silence_id}")
+            silence = expire_silence(session, silence_id, now)
+            self._refresh_silenced(session, silence, f":bell: Silence #{silence_id} ended by {actor}.")
+            return silence
+
+    def _refresh_silenced(self, session: Session, silence: Silence, line: str) -> None:
+        session.flush()
+        for incident in session.exec(select(Incident).where(Incident.status == "open")).all():
+            states = list(session.exec(select(AlertState)).all())
+            ctx = self.incidents.context(session, states, self.clock.now())
+            members = self.incidents.members(incident, states, ctx)
+            touched = (
+                any(m.silence is not None and m.silence.id == silence.id for m in members)
+                or silence.expired_at is not None
+            )
+            if touched and incident.notified_at is not None:
+                self.incidents.send_update(
+                    session, incident, members, states, ctx, line if silence.expired_at is None else None
+                )
+
+    def list_incidents(self, include_resolved: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        with Session(self.engine) as session:
+            query = select(Incident).order_by(col(Incident.id).desc()).limit(limit)
+            if not include_resolved:
+                query = query.where(Incident.status == "open")
+            incidents = session.exec(query).all()
+            states = list(session.exec(select(AlertState).where(col(AlertState.incident_id).is_not(None))).all())
+        out = []
+        for incident in incidents:
+            alerts = [s for s in states if s.incident_id == incident.id]
+            out.append(
+                {
+                    "incident": incident.id,
+                    "status": incident.status,
+                    "team": incident.team,
+                    "group": incident.group_key.split("|", 1)[1],
+                    "severity": incident.severity,
+                    "opened_at": incident.opened_at.isoformat(),
+                    "acked_by": incident.acked_by,
+                    "ack_expires_at": incident.ack_expires_at.isoformat() if incident.ack_expires_at else None,
+                    "escalations": incident.escalations,
+                    "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+                    "resolved_by": incident.resolved_by,
+                    "alerts": [{"rule": s.rule, "state": s.state, "value": s.last_value} for s in alerts],
+                }
+            )
+        return out
+
+    def list_silences(self, include_expired: bool = False) -> list[Silence]:
+        now = self.clock.now()
+        with Session(self.engine) as session:
+            rows = list(session.exec(select(Silence).order_by(col(Silence.id))).all())
+        return [s for s in rows if include_expired or (s.expired_at is None and s.ends_at > now)]
+
+
+def _group_matchers(group_key: str) -> dict[str, str]:
+    _, _, groups = group_key.partition("|")
+    out: dict[str, str] = {}
+    for part in groups.split(","):
+        key, _, value = part.partition("=")
+        if key == "signal":
+            out["flow"] = value.split("/", 1)[0]
+        elif key in ("flow", "rule"):
+            out[key] = value
+    return out

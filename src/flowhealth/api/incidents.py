@@ -1,0 +1,135 @@
+"""Incidents and silences: list them, and acknowledge, resolve or silence behind the API token."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field, model_validator
+
+from ..alerting.actions import ActionError, NotFound
+from ..alerting.silences import SilenceError
+from ..model.durations import Duration
+from ..store.tables import Silence
+from .deps import RuntimeDep, WriteAccess
+
+router = APIRouter(tags=["incidents"])
+
+
+class Actor(BaseModel):
+    actor: str = Field(min_length=1, max_length=128, description="Who does this (shown in Slack and history).")
+
+
+class AckRequest(Actor):
+    ttl: Duration | None = Field(default=None, description="How long the acknowledgement holds (default 4h).")
+
+
+class SilenceWindow(BaseModel):
+    duration: Duration | None = Field(default=None, description="From now, e.g. 2h.")
+    until: datetime | None = Field(default=None, description="An aware timestamp, e.g. 2026-01-05T18:00:00Z.")
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_end(self) -> SilenceWindow:
+        if (self.duration is None) == (self.until is None):
+            raise ValueError("give exactly one of 'duration' or 'until'")
+        if self.until is not None and self.until.tzinfo is None:
+            raise ValueError("'until' needs a time zone, e.g. 2026-01-05T18:00:00Z")
+        return self
+
+    def end(self, now: datetime) -> datetime:
+        return self.until.astimezone(UTC) if self.until is not None else now + (self.duration or timedelta(0))
+
+
+class IncidentSilenceRequest(Actor, SilenceWindow):
+    pass
+
+
+class SilenceRequest(SilenceWindow):
+    author: str = Field(min_length=1, max_length=128)
+    matchers: dict[str, str] = Field(description="Any of flow, system, team, rule, severity.")
+    starts_at: datetime | None = None
+
+
+def _silence_json(silence: Silence) -> dict[str, Any]:
+    import json
+
+    return {
+        "id": silence.id,
+        "matchers": json.loads(silence.matchers),
+        "starts_at": silence.starts_at.isoformat(),
+        "ends_at": silence.ends_at.isoformat(),
+        "author": silence.author,
+        "reason": silence.reason,
+        "expired_at": silence.expired_at.isoformat() if silence.expired_at else None,
+    }
+
+
+def _fail(exc: Exception) -> HTTPException:
+    if isinstance(exc, NotFound):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, SilenceError):
+        return HTTPException(422, str(exc))
+    return HTTPException(409, str(exc))
+
+
+@router.get("/api/v1/incidents", summary="Open incidents (all=true: the last 100, resolved too)")
+def list_incidents(runtime: RuntimeDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
+    return runtime.actions.list_incidents(include_resolved=all)
+
+
+@router.post("/api/v1/incidents/{ref}/ack", dependencies=[WriteAccess], summary="Acknowledge: stops escalation")
+def ack(ref: str, body: AckRequest, runtime: RuntimeDep) -> dict[str, Any]:
+    ttl = body.ttl or timedelta(hours=runtime.settings.ack_ttl_hours)
+    try:
+        incident = runtime.actions.ack(ref, body.actor, ttl)
+    except ActionError as exc:
+        raise _fail(exc) from None
+    return {"incident": incident.id, "acked_by": incident.acked_by, "ack_expires_at": incident.ack_expires_at}
+
+
+@router.post("/api/v1/incidents/{ref}/resolve", dependencies=[WriteAccess], summary="Resolve by hand")
+def resolve(ref: str, body: Actor, runtime: RuntimeDep) -> dict[str, Any]:
+    try:
+        incident = runtime.actions.resolve(ref, body.actor)
+    except ActionError as exc:
+        raise _fail(exc) from None
+    return {"incident": incident.id, "status": incident.status, "resolved_by": incident.resolved_by}
+
+
+@router.post(
+    "/api/v1/incidents/{ref}/silence", dependencies=[WriteAccess], summary="Silence what the incident is about"
+)
+def silence_incident(ref: str, body: IncidentSilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
+    try:
+        silence = runtime.actions.silence_incident(ref, body.actor, body.end(runtime.clock.now()), body.reason)
+    except (ActionError, SilenceError) as exc:
+        raise _fail(exc) from None
+    return _silence_json(silence)
+
+
+@router.get("/api/v1/silences", summary="Active and pending silences (all=true: expired too)")
+def list_silences(runtime: RuntimeDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
+    return [_silence_json(s) for s in runtime.actions.list_silences(include_expired=all)]
+
+
+@router.post("/api/v1/silences", dependencies=[WriteAccess], status_code=201, summary="Create a silence by matchers")
+def create_silence(body: SilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
+    now = runtime.clock.now()
+    try:
+        silence = runtime.actions.silence(body.matchers, body.end(now), body.author, body.reason, body.starts_at)
+    except SilenceError as exc:
+        raise _fail(exc) from None
+    return _silence_json(silence)
+
+
+@router.delete("/api/v1/silences/{silence_id}", dependencies=[WriteAccess], summary="Expire a silence now")
+def expire_silence(
+    silence_id: int, runtime: RuntimeDep, actor: Annotated[str, Query(min_length=1)] = "api"
+) -> dict[str, Any]:
+    try:
+        silence = runtime.actions.expire(silence_id, actor)
+    except ActionError as exc:
+        raise _fail(exc) from None
+    return _silence_json(silence)
