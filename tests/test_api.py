@@ -115,6 +115,8 @@ def test_runbooks_are_served_as_markdown(runtime: Runtime) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/markdown")
     assert "## Recovery steps" in response.text
+    builtin = client(runtime).get("/runbooks/probe-failing")
+    assert builtin.status_code == 200 and "## Recovery steps" in builtin.text
     missing = client(runtime).get("/runbooks/nope")
     assert missing.status_code == 404 and missing.json() == {"detail": "no runbook 'nope'"}
 

@@ -90,3 +90,44 @@ def test_every_command_explains_itself(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.output and len(result.output.splitlines()) > 4
+
+
+def test_ack_and_silence_from_the_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowhealth.clock import SystemClock
+    from tests.support.alerting import make_rig
+    from tests.support.alerting_model import write_alerting_model
+
+    model_dir = tmp_path / "m"
+    rig = make_rig(write_alerting_model(model_dir), tmp_path, SystemClock())  # type: ignore[arg-type]
+    rig.observe("orders", "delay", 1800)
+    rig.evaluator.evaluate()
+    monkeypatch.setenv("FLOWHEALTH_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    listed = runner.invoke(app, ["incidents", "-m", str(model_dir)])
+    assert listed.exit_code == 0 and "shop-team" in listed.output and "orders-late(firing)" in listed.output
+    acked = runner.invoke(app, ["ack", "orders-late", "--as", "alice", "--for", "30m", "-m", str(model_dir)])
+    assert acked.exit_code == 0 and acked.output.strip() == "acknowledged incident 1 for 30m"
+    assert rig.messages()[-1]["thread_line"].startswith(":eyes: Acknowledged by alice until ")
+    created = runner.invoke(
+        app,
+        [
+            "silence",
+            "create",
+            "--system",
+            "erp",
+            "--for",
+            "2h",
+            "--reason",
+            "cutover",
+            "--as",
+            "ops",
+            "-m",
+            str(model_dir),
+        ],
+    )
+    assert created.exit_code == 0 and created.output.startswith("silence 1 until ")
+    listed = runner.invoke(app, ["silence", "list", "-m", str(model_dir)])
+    assert '{"system": "erp"}' in listed.output and "by ops" in listed.output
+    bad = runner.invoke(app, ["silence", "create", "--flow", "nope", "--reason", "x", "-m", str(model_dir)])
+    assert bad.exit_code == 1 and "unknown flow 'nope'" in bad.output
+    missing = runner.invoke(app, ["resolve", "42", "-m", str(model_dir)])
+    assert missing.exit_code == 1 and "no incident 42" in missing.output

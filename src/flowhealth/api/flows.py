@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import PlainTextResponse
 from sqlmodel import Session, select
 
+from ..model.model import PROBE_FAILING
 from ..store.tables import AlertState, ProbeState, SignalValue
 from ..store.types import labels_of
 from .deps import RuntimeDep
 
 router = APIRouter(tags=["flows"])
+BUILTIN_RUNBOOKS = Path(__file__).resolve().parent.parent / "alerting" / "runbooks"
 
 
 @router.get("/api/v1/flows", summary="Every flow with its owner, signals and their current values")
@@ -81,6 +84,9 @@ def list_alerts(runtime: RuntimeDep) -> list[dict[str, Any]]:
 @router.get("/runbooks/{runbook_id}", response_class=PlainTextResponse, summary="A runbook's Markdown")
 def runbook(runbook_id: str, runtime: RuntimeDep) -> PlainTextResponse:
     book = runtime.model.runbooks.get(runbook_id)
-    if book is None:
-        raise HTTPException(404, f"no runbook '{runbook_id}'")
-    return PlainTextResponse(book.text, media_type="text/markdown; charset=utf-8")
+    if book is not None:
+        return PlainTextResponse(book.text, media_type="text/markdown; charset=utf-8")
+    builtin = BUILTIN_RUNBOOKS / f"{runbook_id}.md"
+    if runbook_id == PROBE_FAILING and builtin.is_file():
+        return PlainTextResponse(builtin.read_text(encoding="utf-8"), media_type="text/markdown; charset=utf-8")
+    raise HTTPException(404, f"no runbook '{runbook_id}'")
