@@ -262,3 +262,49 @@ def test_restart_mid_incident_sends_nothing_twice(rig: Rig, tmp_path: Path, stat
     second.tick()
     assert [m["kind"] for m in second.messages()] == ["open", "update"]
     assert second.messages()[-1]["thread_line"] == ":white_check_mark: Resolved after 11m: orders-late at 10s."
+
+
+def test_many_flows_failing_at_once_become_a_handful_of_messages(tmp_path: Path) -> None:
+    flows = "\n".join(
+        f"""  f{i:03d}:
+    description: Flow {i}.
+    object: order
+    source_of_truth: shop
+    targets: [erp]
+    pattern: api
+    latency_class: same-day
+    owner: shop-team
+    signals:
+      delay: {{kind: delay, description: Delay., probe: {{kind: push}}}}"""
+        for i in range(60)
+    )
+    rules = "\n".join(
+        f"""  r{i:03d}:
+    flow: f{i:03d}
+    signal: delay
+    above: 60
+    severity: warning
+    summary: "Flow {i} is late"
+    business_impact: Late.
+    runbook: rb"""
+        for i in range(60)
+    )
+    from flowhealth.model import load_model
+    from tests.support.alerting_model import write_alerting_model
+
+    root = tmp_path / "m"
+    write_alerting_model(root)
+    (root / "flows" / "many.yaml").write_text("flows:\n" + flows + "\n")
+    (root / "alert_rules" / "many.yaml").write_text("rules:\n" + rules + "\n")
+    rig = make_rig(load_model(root), tmp_path, FakeClock(MONDAY_10_BERLIN))
+    for i in range(60):
+        rig.observe(f"f{i:03d}", "delay", 600)
+    rig.tick()
+    opened = [m for m in rig.messages() if m["kind"] == "open"]
+    assert len(opened) == 6  # five flows on their own, then one storm message for the rest
+    storm = opened[-1]["view"]
+    assert storm["title"] == "Alert storm: 55 alerts on 55 flows (f005, f006, f007 and 52 more), grouped in one message"
+    rig.observe("f000", "delay", 10)
+    rig.observe("f059", "delay", 10)
+    rig.tick()
+    assert len([m for m in rig.messages() if m["kind"] == "open"]) == 6

@@ -19,9 +19,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -78,6 +79,7 @@ class Evaluator:
         self._metrics = metrics
         self._hook = hook or CycleHook()
         self.evidence = evidence
+        self._staleness: dict[tuple[str, str], timedelta | None] = {}
 
     def evaluate(self) -> list[Transition]:
         """Run one cycle; state changes and their notifications commit together."""
@@ -99,6 +101,12 @@ class Evaluator:
 
     def staleness(self, flow: str, signal: str) -> timedelta | None:
         """How old a value may be before it counts as unknown (None: never)."""
+        key = (flow, signal)
+        if key not in self._staleness:
+            self._staleness[key] = self._staleness_of(flow, signal)
+        return self._staleness[key]
+
+    def _staleness_of(self, flow: str, signal: str) -> timedelta | None:
         probe = self._model.signal(flow, signal).probe
         if isinstance(probe, PushProbe):
             return None if probe.expect_every is None else probe.expect_every * 2
@@ -107,18 +115,29 @@ class Evaluator:
 
     def _series(self, session: Session, now: datetime) -> dict[tuple[str, str], dict[str, float | None]]:
         series: dict[tuple[str, str], dict[str, float | None]] = {}
-        for row in session.exec(select(SignalValue)).all():
-            if row.flow not in self._model.flows or row.signal not in self._model.flows[row.flow].signals:
-                continue
-            horizon = self.staleness(row.flow, row.signal)
-            fresh = horizon is None or now - row.observed_at <= horizon
-            series.setdefault((row.flow, row.signal), {})[row.labels] = row.value if fresh else None
+        horizons: dict[tuple[str, str], timedelta | None] = {}
+        table = SignalValue.__table__.c  # type: ignore[attr-defined]
+        columns = sa_select(table.flow, table.signal, table.labels, table.value, table.observed_at)
+        # Plain rows, not ORM objects: this reads every series every cycle.
+        for flow, signal, labels, value, observed_at in session.connection().execute(columns):
+            observed_at = observed_at.replace(tzinfo=UTC) if observed_at.tzinfo is None else observed_at
+            key = (flow, signal)
+            if key not in horizons:
+                known = flow in self._model.flows and signal in self._model.flows[flow].signals
+                horizons[key] = self.staleness(flow, signal) if known else timedelta(-1)
+            horizon = horizons[key]
+            if horizon == timedelta(-1):
+                continue  # a signal no longer in the model
+            fresh = horizon is None or now - observed_at <= horizon
+            series.setdefault(key, {})[labels] = value if fresh else None
         return series
 
     def _cycle(self, session: Session, now: datetime) -> list[Transition]:
         series = self._series(session, now)
         failures = {(p.flow, p.signal): float(p.consecutive_failures) for p in session.exec(select(ProbeState)).all()}
-        states = {(s.rule, s.labels): s for s in session.exec(select(AlertState)).all()}
+        states: dict[str, dict[str, AlertState]] = {}
+        for s in session.exec(select(AlertState)).all():
+            states.setdefault(s.rule, {})[s.labels] = s
         transitions: list[Transition] = []
         for rule_id, rule in sorted(self._model.all_rules().items()):
             if self._model.is_builtin(rule_id):
@@ -126,9 +145,9 @@ class Evaluator:
                 values: dict[str, float | None] = {} if seen is None else {"{}": seen}
             else:
                 values = series.get((rule.flow, rule.signal), {})
-            keys = set(values) | {labels for (r, labels) in states if r == rule_id}
-            for labels in sorted(keys):
-                state = states.get((rule_id, labels))
+            known = states.get(rule_id, {})
+            for labels in sorted(set(values) | set(known)):
+                state = known.get(labels)
                 transition = self._step(
                     session, rule_id, rule, labels, state, labels in values, values.get(labels), now
                 )

@@ -23,9 +23,23 @@ from .calendar import in_business_hours, window_active
 from .evaluator import FIRING, CycleHook, EvidenceFn, Transition
 from .payload import Links, format_value
 from .silences import active_silences, identity, matchers_of, silencing
-from .view import SEVERITY_ORDER, Member, incident_view, view_hash
+from .view import SEVERITY_ORDER, Member, essence_hash, incident_view
 
 DEFAULT_ACK_TTL = timedelta(hours=4)
+STORM_THRESHOLD = 5  # new incidents of one team within STORM_WINDOW before flood control
+STORM_WINDOW = timedelta(minutes=2)
+
+
+def storm_key(team: str) -> str:
+    return f"{team}|storm"
+
+
+def _recent(incidents: list[Incident], team: str, now: datetime) -> int:
+    return sum(
+        1
+        for i in incidents
+        if i.team == team and i.opened_at >= now - STORM_WINDOW and not i.group_key.endswith("|storm")
+    )
 
 
 @dataclass
@@ -36,6 +50,14 @@ class Context:
     silences: list[Silence]
     held_systems: dict[str, str]  # system -> maintenance window id
     down: dict[str, AlertState] = field(default_factory=dict)  # system -> alert marking it down
+    by_incident: dict[int, list[AlertState]] = field(default_factory=dict)
+    _classified: dict[int, tuple[str, Silence | None, str | None]] = field(default_factory=dict)
+
+    def index(self, states: list[AlertState]) -> None:
+        self.by_incident.clear()
+        for state in states:
+            if state.incident_id is not None:
+                self.by_incident.setdefault(state.incident_id, []).append(state)
 
 
 class IncidentManager(CycleHook):
@@ -53,6 +75,7 @@ class IncidentManager(CycleHook):
         ctx = self.context(session, states, now)
         self._collect_evidence(states, transitions, now)
         incidents = self._attach(session, states, ctx)
+        ctx.index(states)
         fired = {(t.rule, t.labels): t for t in transitions}
         for incident in incidents:
             self._reconcile(session, incident, states, ctx, fired)
@@ -67,10 +90,11 @@ class IncidentManager(CycleHook):
         }
         ctx = Context(now, active_silences(session, now), held)
         for state in states:
+            # Uncached on purpose: `down` is still being filled, and classify() memoizes.
             if (
                 state.state == FIRING
                 and self.model.rule(state.rule).marks_down
-                and self.classify(state, ctx)[0] == "active"
+                and self._classify(state, ctx)[0] == "active"
             ):
                 for system in self.model.rule(state.rule).marks_down:
                     ctx.down.setdefault(system, state)
@@ -78,6 +102,12 @@ class IncidentManager(CycleHook):
 
     def classify(self, state: AlertState, ctx: Context) -> tuple[str, Silence | None, str | None]:
         """active, held (maintenance), silenced, or suppressed (a system it needs is down)."""
+        known = ctx._classified.get(id(state))
+        if known is None or not ctx.down:
+            known = ctx._classified[id(state)] = self._classify(state, ctx)
+        return known
+
+    def _classify(self, state: AlertState, ctx: Context) -> tuple[str, Silence | None, str | None]:
         rule = self.model.rule(state.rule)
         systems = self.model.flow_systems(rule.flow)
         for system in systems:
@@ -128,6 +158,12 @@ class IncidentManager(CycleHook):
                     continue
             key = self.group_key(state)
             incident = by_key.get(key)
+            storm = storm_key(state.owner)
+            if incident is None and (
+                storm in by_key or _recent(open_incidents, state.owner, ctx.now) >= STORM_THRESHOLD
+            ):
+                # Flood control: past a handful of new incidents a team gets one storm message, not 500.
+                key, incident = storm, by_key.get(storm)
             if incident is None:
                 rule = self.model.rule(state.rule)
                 incident = Incident(
@@ -150,9 +186,9 @@ class IncidentManager(CycleHook):
 
     def members(self, incident: Incident, states: list[AlertState], ctx: Context) -> list[Member]:
         out = []
-        for state in states:
-            if state.incident_id != incident.id:
-                continue
+        if not ctx.by_incident:
+            ctx.index(states)
+        for state in ctx.by_incident.get(incident.id or -1, []):
             if state.state != FIRING:
                 if state.resolved_at is not None and state.resolved_at >= incident.opened_at:
                     out.append(Member(state, "resolved"))
@@ -195,18 +231,15 @@ class IncidentManager(CycleHook):
                 self.send_update(session, incident, members, states, ctx, line)
             return
         visible = [m for m in firing if m.status == "active"]
-        incident.severity = min(
-            (m.state for m in (visible or firing)), key=lambda s: SEVERITY_ORDER[self.model.rule(s.rule).severity]
-        ).rule
-        incident.severity = self.model.rule(incident.severity).severity
+        severities = [self.model.rule(m.state.rule).severity for m in (visible or firing)]
+        incident.severity = min(severities, key=SEVERITY_ORDER.__getitem__)
         if incident.notified_at is None:
             if visible:
-                view = incident_view(
-                    self.model, self.links, incident, members, self.suppressed_under(incident, states, ctx), now
-                )
+                suppressed = self.suppressed_under(incident, states, ctx)
+                view = incident_view(self.model, self.links, incident, members, suppressed, now)
                 self._enqueue(session, incident, "open", view, now=now)
                 incident.notified_at = now
-                incident.view_hash = view_hash(view)
+                incident.view_hash = essence_hash(self.model, incident, members, suppressed)
                 incident.next_escalation_at = now + self.escalate_after(incident, firing)
                 session.add(_event(incident, event="notified", at=now))
             session.add(incident)
@@ -244,12 +277,11 @@ class IncidentManager(CycleHook):
         line: str | None,
     ) -> None:
         """Edit the incident's message if it says something new, with an optional thread line."""
-        view = incident_view(
-            self.model, self.links, incident, members, self.suppressed_under(incident, states, ctx), ctx.now
-        )
-        digest = view_hash(view)
+        suppressed = self.suppressed_under(incident, states, ctx)
+        digest = essence_hash(self.model, incident, members, suppressed)
         if digest == incident.view_hash and not line:
-            return
+            return  # building the view renders every alert's templates: only when it changed
+        view = incident_view(self.model, self.links, incident, members, suppressed, ctx.now)
         incident.view_hash = digest
         incident.updated_at = ctx.now
         session.add(incident)

@@ -75,6 +75,12 @@ def incident_view(
     silenced = bool(firing) and all(m.status == "silenced" for m in firing)
     silence = max(silences, key=lambda s: s.ends_at) if silenced and silences else None
     primary = alerts[0] if alerts else None
+    title, flow = (primary["summary"], primary["flow"]) if primary else ("", "")
+    if incident.group_key.endswith("|storm"):
+        flows = sorted({a["flow"] for a in alerts if a["status"] != "resolved"})
+        shown = ", ".join(flows[:3]) + (f" and {len(flows) - 3} more" if len(flows) > 3 else "")
+        title = f"Alert storm: {len(firing)} alerts on {len(flows)} flows ({shown}), grouped in one message"
+        flow = "several flows"
     return {
         "incident": incident.id,
         "team": incident.team,
@@ -86,8 +92,8 @@ def incident_view(
         },
         "status": incident.status,
         "severity": incident.severity,
-        "title": primary["summary"] if primary else "",
-        "flow": primary["flow"] if primary else "",
+        "title": title,
+        "flow": flow,
         "opened_at": incident.opened_at.isoformat(),
         "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
         "resolved_by": incident.resolved_by,
@@ -112,17 +118,17 @@ def incident_view(
     }
 
 
-def view_hash(view: dict[str, Any]) -> str:
+def essence_hash(model: Model, incident: Incident, members: list[Member], suppressed: list[AlertState]) -> str:
     """Changes when the message would say something new; values ticking along do not count."""
     essence = {
-        "status": view["status"],
-        "severity": view["severity"],
-        "acked_by": view["acked_by"],
-        "ack_expires_at": view["ack_expires_at"],
-        "silence": (view["silence"] or {}).get("id"),
-        "alerts": [
-            (a["rule"], json.dumps(a["labels"], sort_keys=True), a["status"], a["kind"]) for a in view["alerts"]
-        ],
-        "suppressed": [(s["rule"], s["flow"]) for s in view["suppressed"]],
+        "status": incident.status,
+        "severity": incident.severity,
+        "acked_by": incident.acked_by,
+        "ack_expires_at": incident.ack_expires_at.isoformat() if incident.ack_expires_at else None,
+        "alerts": sorted(
+            (m.state.rule, m.state.labels, m.status, m.state.state, m.silence.id if m.silence else -1) for m in members
+        ),
+        "suppressed": sorted((s.rule, s.labels) for s in suppressed),
+        "escalations": incident.escalations,
     }
     return hashlib.sha256(json.dumps(essence, sort_keys=True).encode()).hexdigest()

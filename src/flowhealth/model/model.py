@@ -88,10 +88,13 @@ class Model:
             return flow.failure_owners[rule.failure_mode]
         return flow.owner
 
+    @cached_property
+    def _flow_systems(self) -> dict[str, list[str]]:
+        return {flow_id: sorted({flow.source_of_truth, *flow.targets}) for flow_id, flow in self.flows.items()}
+
     def flow_systems(self, flow_id: str) -> list[str]:
         """Systems a flow touches: its source of truth and its targets."""
-        flow = self.flows[flow_id]
-        return sorted({flow.source_of_truth, *flow.targets})
+        return self._flow_systems[flow_id]
 
     def flows_touching(self, system_id: str) -> list[str]:
         return sorted(f for f in self.flows if system_id in self.flow_systems(f))

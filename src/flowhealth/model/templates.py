@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from .durations import format_duration
@@ -47,9 +47,14 @@ def check_template(source: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> Template:
+    return environment().from_string(source)
+
+
 def render(source: str, context: Mapping[str, Any]) -> str:
     """Render a checked template; a failure shows the raw text rather than losing the alert."""
     try:
-        return environment().from_string(source).render(**context)
+        return _compiled(source).render(**context)
     except Exception:
         return source

@@ -16,6 +16,9 @@ from ..errors import ModelIssue
 
 PathKey = tuple[str | int, ...]
 
+# libyaml's composer is ~10x faster and gives the same marks; pure Python where it is missing.
+_COMPOSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @dataclass
 class SourceDoc:
@@ -98,7 +101,7 @@ def load_yaml(path: Path, display: str) -> tuple[SourceDoc | None, list[ModelIss
     except (OSError, UnicodeDecodeError) as exc:
         return None, [ModelIssue(display, 1, "", f"cannot read file: {exc}")]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -94,8 +94,7 @@ def backlog(session: Session) -> tuple[int, datetime | None]:
 
 
 def backoff(attempts: int, retry_after: float | None, *, base: float = 2.0, cap: float = 300.0) -> timedelta:
-    """Exponential backoff, never earlier than the server asked for."""
-    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    """When the server said when (429 Retry-After), then; otherwise exponential backoff."""
     if retry_after is not None:
-        delay = max(delay, retry_after)
-    return timedelta(seconds=delay)
+        return timedelta(seconds=retry_after)
+    return timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))
