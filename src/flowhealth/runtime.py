@@ -90,7 +90,7 @@ class Runtime:
             spec = model.rules[rule_id].evidence
             return None if spec is None else evidence.collect(spec, now)
 
-        runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools))
+        runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools, state=engine))
         evaluator = Evaluator(model, engine, clock, metrics, links, run_evidence)
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
         return cls(settings, model, engine, clock, registry, metrics, runner, evaluator, worker, speed)
