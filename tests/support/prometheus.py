@@ -26,6 +26,7 @@ def _free_port() -> int:
 @contextmanager
 def running_prometheus(work: Path) -> Iterator[str]:
     """Start Prometheus on a free port scraping our exporter every second; yield its base URL."""
+    work.mkdir(parents=True, exist_ok=True)
     binary = shutil.which("prometheus") or "/usr/bin/prometheus"
     registry = CollectorRegistry()
     gauge = Gauge("shop_orders_waiting", "Orders waiting per queue.", ["queue"], registry=registry)

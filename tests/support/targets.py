@@ -90,6 +90,9 @@ def reconcile(url: str) -> Target:
 
 class _Stats(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        seen = getattr(self.server, "seen_authorization", [])
+        seen.append(self.headers.get("authorization"))
+        self.server.seen_authorization = seen  # type: ignore[attr-defined]
         body = json.dumps({"data": {"backlog": 17, "queues": [{"name": "erp"}]}}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")

@@ -62,13 +62,22 @@ class JsonEndpoint:
         except httpx.HTTPError as exc:
             raise ProbeError(f"cannot reach {self.origin}: {type(exc).__name__}") from None
         if response.status_code >= 400:
-            raise ProbeError(f"{self.origin} answered HTTP {response.status_code}")
+            raise ProbeError(f"{self.origin} answered HTTP {response.status_code}{_reason(response)}")
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise ProbeInvalid(
                 f"{self.origin} answered {response.headers.get('content-type', '?')}, not JSON"
             ) from None
+
+
+def _reason(response: httpx.Response) -> str:
+    # APIs such as Prometheus explain a refusal in an `error` field; that text is worth showing.
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {str(error)[:200]}" if error else ""
 
 
 class HttpProbe:
