@@ -15,6 +15,7 @@ from ..errors import FlowHealthError, ModelError
 from ..model.loader import load_model
 from ..model.model import Model
 from ..settings import Settings
+from . import push as push_cmd
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
@@ -250,6 +251,10 @@ def alerts(
             if since
             else f"{r.state:9} {r.rule + labels:34} {r.owner:20} {value:>12}"
         )
+
+
+app.command("push")(push_cmd.push)
+app.command("intervention")(push_cmd.intervention)
 
 
 def main() -> None:
