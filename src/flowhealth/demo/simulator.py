@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS product_import_errors (
     id INTEGER PRIMARY KEY, sku TEXT NOT NULL, error TEXT NOT NULL, failed_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS psp_settlements (
     payment_ref TEXT PRIMARY KEY, currency TEXT NOT NULL, amount REAL NOT NULL, settled_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS erp_ledger (payment_ref TEXT PRIMARY KEY, amount REAL NOT NULL, booked_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS erp_ledger (
+    payment_ref TEXT PRIMARY KEY, currency TEXT NOT NULL, amount REAL NOT NULL, booked_at REAL NOT NULL);
 """
 
 SKUS = [f"SKU-{n:05d}" for n in range(1, 41)]
@@ -122,7 +123,7 @@ class CommerceSimulator:
         ref = f"PSP-{self._order_seq}"
         settled = at + 600
         db.execute("INSERT INTO psp_settlements VALUES (?, ?, ?, ?)", (ref, currency, total, settled))
-        db.execute("INSERT INTO erp_ledger VALUES (?, ?, ?)", (ref, total, settled + 300))
+        db.execute("INSERT INTO erp_ledger VALUES (?, ?, ?, ?)", (ref, currency, total, settled + 300))
         if accepted_at is not None:
             db.execute(
                 "INSERT INTO shipments (order_number, shipped_at, shop_updated_at) VALUES (?, ?, ?)",
