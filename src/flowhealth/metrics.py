@@ -22,6 +22,7 @@ from .model.schema import SignalKind
 from .store.outbox import backlog
 from .store.samples import current_values, probe_states
 from .store.tables import AlertState
+from .store.trend import TRENDS, queue_trends
 from .store.types import labels_of
 
 SIGNAL_METRICS: dict[SignalKind, tuple[str, str]] = {
@@ -146,7 +147,9 @@ class StateCollector(Collector):
             states = probe_states(session)
             alerts = list(session.exec(select(AlertState)).all())
             pending_count, oldest = backlog(session)
+            trends = queue_trends(session, model, self._now())
         yield from self._signals(values)
+        yield self._trends(trends)
         yield from self._probes(states)
         yield from self._alerts(alerts)
         yield from self._thresholds()
@@ -197,6 +200,19 @@ class StateCollector(Collector):
             for labels, value in rows:
                 families[kind].add_metric([labels.get(n, "") for n in label_names[kind]], value)
         yield from (families[k] for k in sorted(families))
+
+    def _trends(self, trends: dict[tuple[str, str, str], str]) -> GaugeMetricFamily:
+        names = sorted({n for (_, _, key) in trends for n in labels_of(key)} - {"flow", "signal", "trend"})
+        family = GaugeMetricFamily(
+            "flowhealth_flow_queue_trend",
+            "Trend of a queue depth over its last samples: 1 for the current one of draining, growing, stalled, empty, unknown.",
+            labels=["flow", "signal", *names, "trend"],
+        )
+        for (flow, signal, key), current in sorted(trends.items()):
+            labels = labels_of(key)
+            for trend in TRENDS:
+                family.add_metric([flow, signal, *(labels.get(n, "") for n in names), trend], float(trend == current))
+        return family
 
     def _probes(self, states: list) -> Iterator[GaugeMetricFamily]:  # type: ignore[type-arg]
         up = GaugeMetricFamily(

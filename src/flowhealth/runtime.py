@@ -95,7 +95,7 @@ class Runtime:
             spec = model.rule(rule_id).evidence
             return None if spec is None else evidence.collect(spec, now)
 
-        runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools))
+        runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools, state=engine))
         incidents = IncidentManager(model, links, run_evidence)
         evaluator = Evaluator(model, engine, clock, metrics, incidents, run_evidence)
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import flows, health, incidents, slack
+from . import flows, health, incidents, push, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -31,4 +31,5 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(flows.router)
     app.include_router(incidents.router)
     app.include_router(slack.router)
+    app.include_router(push.router)
     return app

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from ..model.model import PROBE_FAILING
 from ..store.tables import AlertState, ProbeState, SignalValue
+from ..store.trend import queue_trends
 from ..store.types import labels_of
 from .deps import RuntimeDep
 
@@ -24,6 +25,7 @@ def list_flows(runtime: RuntimeDep) -> list[dict[str, Any]]:
     with Session(runtime.engine) as session:
         values = session.exec(select(SignalValue)).all()
         probes = {(p.flow, p.signal): p for p in session.exec(select(ProbeState)).all()}
+        trends = queue_trends(session, model, runtime.clock.now())
     out = []
     for flow_id, flow in sorted(model.flows.items()):
         signals = []
@@ -33,6 +35,11 @@ def list_flows(runtime: RuntimeDep) -> list[dict[str, Any]]:
                     "labels": labels_of(v.labels),
                     "value": v.value,
                     "observed_at": v.observed_at.isoformat(),
+                    **(
+                        {"trend": trends[(flow_id, signal_id, v.labels)]}
+                        if (flow_id, signal_id, v.labels) in trends
+                        else {}
+                    ),
                 }
                 for v in values
                 if v.flow == flow_id and v.signal == signal_id

@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import FlowHealthError
 from ..settings import Settings
 from . import alerting
+from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 
 app = typer.Typer(
@@ -237,6 +238,10 @@ def alerts(
             if since
             else f"{r.state:9} {r.rule + labels:34} {r.owner:20} {value:>12}"
         )
+
+
+app.command("push")(push_cmd.push)
+app.command("intervention")(push_cmd.intervention)
 
 
 def main() -> None:

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS product_import_errors (
 CREATE TABLE IF NOT EXISTS psp_settlements (
     payment_ref TEXT PRIMARY KEY, currency TEXT NOT NULL, amount REAL NOT NULL, settled_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS erp_heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL, ok INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS erp_ledger (payment_ref TEXT PRIMARY KEY, amount REAL NOT NULL, booked_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS erp_ledger (
+    payment_ref TEXT PRIMARY KEY, currency TEXT NOT NULL, amount REAL NOT NULL, booked_at REAL NOT NULL);
 """
 
 SKUS = [f"SKU-{n:05d}" for n in range(1, 41)]
@@ -124,7 +125,7 @@ class CommerceSimulator:
         ref = f"PSP-{self._order_seq}"
         settled = at + 600
         db.execute("INSERT INTO psp_settlements VALUES (?, ?, ?, ?)", (ref, currency, total, settled))
-        db.execute("INSERT INTO erp_ledger VALUES (?, ?, ?)", (ref, total, settled + 300))
+        db.execute("INSERT INTO erp_ledger VALUES (?, ?, ?, ?)", (ref, currency, total, settled + 300))
         if accepted_at is not None:
             db.execute(
                 "INSERT INTO shipments (order_number, shipped_at, shop_updated_at) VALUES (?, ?, ?)",

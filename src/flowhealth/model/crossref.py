@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import ModelIssue
 from .model import Model
-from .probes import PushProbe, SqlProbe
+from .probes import PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe
 from .templates import check_template
 from .yamlsource import SourceDoc
 
@@ -73,20 +73,14 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
         for signal_id, signal in flow.signals.items():
             probe = signal.probe
             where = ("flows", flow_id, ("signals", signal_id, "probe"))
-            if isinstance(probe, SqlProbe):
-                c.must_exist(
-                    "connection",
-                    probe.connection,
-                    model.connections,
-                    (where[0], where[1], (*where[2], "connection")),
-                )
+            for sub, connection in _probe_connections(probe):
+                c.must_exist("connection", connection, model.connections, (where[0], where[1], (*where[2], *sub)))
+            if isinstance(probe, SqlProbe | PrometheusProbe):
                 for label in probe.label_columns:
                     if label in RESERVED_LABELS:
                         c.report(*where[:2], (*where[2], "label_columns"), f"label '{label}' is reserved")
-                if probe.timeout >= probe.interval:
-                    c.report(*where[:2], (*where[2], "timeout"), "timeout must be shorter than interval")
-            elif not isinstance(probe, PushProbe):  # pragma: no cover - new kinds check themselves
-                pass
+            if not isinstance(probe, PushProbe) and probe.timeout >= probe.interval:
+                c.report(*where[:2], (*where[2], "timeout"), "timeout must be shorter than interval")
     for rule_id, rule in model.rules.items():
         at = ("rules", rule_id)
         if not c.must_exist("flow", rule.flow, model.flows, (*at, ("flow",))):
@@ -166,3 +160,15 @@ def _check_runbook_owners(c: _Checker, model: Model) -> None:
                     f"the Owner section names no known team (known: {known})",
                 )
             )
+
+
+def _probe_connections(probe: object) -> list[tuple[tuple[str, ...], str]]:
+    """(field path, connection name) of every named connection a probe reads."""
+    if isinstance(probe, ReconcileProbe):
+        return [
+            ((side, "connection"), source.connection)
+            for side, source in (("source", probe.source), ("target", probe.target))
+            if hasattr(source, "connection")
+        ]
+    connection = getattr(probe, "connection", None)
+    return [(("connection",), connection)] if isinstance(connection, str) else []

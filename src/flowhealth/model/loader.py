@@ -45,8 +45,10 @@ def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelI
 
 
 # Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.
-_TAGGED_FIELDS = frozenset({"probe", "source", "evidence"})
-_TAGS = frozenset({"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus", "trace"})
+_TAGGED_FIELDS = frozenset({"probe", "source", "target", "evidence"})
+_TAGS = frozenset(
+    {"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus", "interventions", "trace"}
+)
 
 
 def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:

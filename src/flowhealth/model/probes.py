@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .base import Ident, LabelName, Strict
 from .durations import Duration
+
+_INTERVAL = Field(default=timedelta(seconds=60))
+_TIMEOUT = Field(default=timedelta(seconds=10))
 
 
 class SqlProbe(Strict):
@@ -23,8 +26,131 @@ class SqlProbe(Strict):
     query: str = Field(description="SQL; may use the bound parameter :now (epoch seconds).")
     value_column: str | None = Field(default=None, description="Column holding the value (default: first).")
     label_columns: list[LabelName] = Field(default_factory=list)
-    interval: Duration = Field(default=timedelta(seconds=60))
-    timeout: Duration = Field(default=timedelta(seconds=10))
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
+
+
+class HttpProbe(Strict):
+    """GET or POST a JSON endpoint and pick one number out of the answer."""
+
+    kind: Literal["http"]
+    url: str = Field(description="Endpoint URL; may hold ${ENV_VAR} references.")
+    method: Literal["GET", "POST"] = "GET"
+    json_body: dict[str, object] | None = Field(default=None, description="JSON body for POST.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Header values may be ${ENV_VAR} references (tokens)."
+    )
+    path: str = Field(description="Where the number is: `data.orders[0].count`, `$.backlog`, `items.length()`.")
+    verify_tls: bool = Field(default=True, description="Verify the server certificate (turn off only for tests).")
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
+
+
+class RabbitmqProbe(Strict):
+    """A queue's ready messages or consumer count over AMQP (no management plugin)."""
+
+    kind: Literal["rabbitmq"]
+    connection: Ident = Field(description="A connection whose URL is amqp://...")
+    queue: str
+    measure: Literal["ready", "consumers"] = Field(
+        description="ready: messages waiting for delivery; consumers: attached consumers."
+    )
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
+
+
+class RedisProbe(Strict):
+    """A Redis list's length, or a stream consumer group's lag, pending entries and their age."""
+
+    kind: Literal["redis"]
+    connection: Ident = Field(description="A connection whose URL is redis://...")
+    key: str
+    measure: Literal["length", "lag", "pending", "oldest_pending_age", "oldest_waiting_age"]
+    group: str | None = Field(default=None, description="Consumer group; required for stream measures.")
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
+
+    @model_validator(mode="after")
+    def _group_for_streams(self) -> RedisProbe:
+        if self.measure != "length" and self.group is None:
+            raise ValueError(f"measure '{self.measure}' needs the consumer 'group'")
+        return self
+
+
+class NatsProbe(Strict):
+    """A JetStream consumer's pending, unacknowledged or redelivered messages."""
+
+    kind: Literal["nats"]
+    connection: Ident = Field(description="A connection whose URL is nats://...")
+    stream: str
+    consumer: str
+    measure: Literal["pending", "ack_pending", "redelivered"]
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
+
+
+class SqlSource(Strict):
+    """Rows of one side of a reconciliation, from a read-only query."""
+
+    kind: Literal["sql"]
+    connection: Ident
+    query: str = Field(description="Returns key, amount and currency columns; may use :now.")
+
+
+class HttpSource(Strict):
+    """Rows of one side of a reconciliation, from a JSON list in an HTTP answer."""
+
+    kind: Literal["http"]
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    path: str = Field(default="$", description="Where the list of records is in the answer.")
+    verify_tls: bool = True
+
+
+ReconcileSource = Annotated[SqlSource | HttpSource, Field(discriminator="kind")]
+
+
+class ReconcileProbe(Strict):
+    """Compare the records of two sources: counts, per-key sums and a keyed diff, per currency."""
+
+    kind: Literal["reconcile"]
+    source: ReconcileSource
+    target: ReconcileSource
+    measure: Literal["mismatches", "mismatch_amount", "records"] = Field(
+        description="mismatches: records by kind; mismatch_amount: per currency; records: per side."
+    )
+    key: str = Field(default="key", description="Column or field naming the record (payment reference).")
+    amount: str = Field(default="amount")
+    currency: str = Field(default="currency")
+    absolute_tolerance: float = Field(default=0.005, ge=0, description="Amounts closer than this agree.")
+    relative_tolerance: float = Field(default=0.0, ge=0, lt=1, description="... or closer than this share.")
+    evidence_limit: int = Field(default=100, ge=0, le=10000, description="Failing keys kept as evidence.")
+    interval: Duration = Field(default=timedelta(minutes=5))
+    timeout: Duration = Field(default=timedelta(seconds=30))
+
+
+class PrometheusProbe(Strict):
+    """An instant PromQL query against a Prometheus HTTP API."""
+
+    kind: Literal["prometheus"]
+    url: str = Field(description="Prometheus base URL, e.g. ${PROMETHEUS_URL:-http://localhost:9090}.")
+    query: str
+    label_columns: list[LabelName] = Field(
+        default_factory=list, description="Series labels to keep; without, the query must return one series."
+    )
+    headers: dict[str, str] = Field(default_factory=dict)
+    verify_tls: bool = True
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
+
+
+class InterventionsProbe(Strict):
+    """Manual interventions recorded through the API or CLI, counted per reason over a window."""
+
+    kind: Literal["interventions"]
+    window: Duration = Field(default=timedelta(hours=24))
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
 
 
 class PushProbe(Strict):
@@ -36,7 +162,26 @@ class PushProbe(Strict):
     )
 
 
+ScheduledProbe = (
+    SqlProbe
+    | HttpProbe
+    | RabbitmqProbe
+    | RedisProbe
+    | NatsProbe
+    | ReconcileProbe
+    | PrometheusProbe
+    | InterventionsProbe
+)
+
 ProbeSpec = Annotated[
-    SqlProbe | PushProbe,
+    SqlProbe
+    | HttpProbe
+    | RabbitmqProbe
+    | RedisProbe
+    | NatsProbe
+    | ReconcileProbe
+    | PrometheusProbe
+    | InterventionsProbe
+    | PushProbe,
     Field(discriminator="kind"),
 ]

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..store.samples import Reading
+
+if TYPE_CHECKING:
+    from ..store.records import Mismatch
 
 
 class Outcome(StrEnum):
@@ -27,6 +30,13 @@ class Probe(Protocol):
     def run(self, now: datetime) -> Sequence[Reading]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class KeepsEvidence(Protocol):
+    """A probe that also finds failing records, stored beside its samples (never as labels)."""
+
+    def take_evidence(self) -> Sequence[Mismatch] | None: ...
 
 
 def as_number(value: object, *, what: str) -> float:

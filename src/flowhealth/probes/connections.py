@@ -37,9 +37,20 @@ class ConnectionPools:
                 self._engines[name] = self._build(name, connect_timeout)
             return self._engines[name]
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        return self._environ
+
+    def url(self, name: str) -> str:
+        """The connection's URL with its ${ENV} references resolved (ConfigError naming a missing one)."""
+        return resolve(self._connections[name].url, self._environ, where=f"connection '{name}'")
+
+    def pool_size(self, name: str) -> int:
+        return self._connections[name].pool_size
+
     def _build(self, name: str, connect_timeout: float) -> Engine:
         spec = self._connections[name]
-        url_text = resolve(spec.url, self._environ, where=f"connection '{name}'")
+        url_text = self.url(name)
         try:
             url = make_url(url_text)
         except ArgumentError:
@@ -61,7 +72,8 @@ class ConnectionPools:
                     pool_size=spec.pool_size,
                     max_overflow=0,
                     pool_timeout=connect_timeout,
-                    pool_pre_ping=True,
+                    # No pre-ping: a ping to a hung server blocks before any timeout can act;
+                    # SqlQuery retries once on a connection that turns out dead instead.
                     connect_args=connect_args,
                 )
                 if backend != "sqlite"

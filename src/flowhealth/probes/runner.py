@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.engine import Engine
 
@@ -14,9 +14,10 @@ from ..errors import ConfigError, ProbeError, ProbeInvalid, ProbeTimeout, StoreE
 from ..metrics import Metrics
 from ..model.model import Model
 from ..store.db import transaction
+from ..store.records import Mismatch, replace_evidence
 from ..store.samples import Reading, mark_unknown, record_readings
 from ..store.tables import ProbeState
-from .base import Outcome, Probe
+from .base import KeepsEvidence, Outcome, Probe
 from .registry import ProbeContext, build_probe
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class RunResult:
     readings: list[Reading] = field(default_factory=list)
     error: str | None = None
     duration: float = 0.0
+    evidence: Sequence[Mismatch] | None = None
 
 
 class ProbeRunner:
@@ -40,13 +42,14 @@ class ProbeRunner:
         self._engine = engine
         self._clock = clock
         self._metrics = metrics
-        self._ctx = ctx
+        # Probes that count what flowhealth itself stores (interventions) read the state database.
+        self._ctx = ctx if ctx.state is not None else replace(ctx, state=engine)
         self._probes: dict[tuple[str, str], Probe] = {}
 
     def _probe(self, flow: str, signal: str) -> Probe:
         key = (flow, signal)
         if key not in self._probes:
-            self._probes[key] = build_probe(self._model.signal(flow, signal).probe, self._ctx)
+            self._probes[key] = build_probe(self._model.signal(flow, signal).probe, self._ctx, flow)
         return self._probes[key]
 
     def run(self, flow: str, signal: str, *, record: bool = True) -> RunResult:
@@ -56,9 +59,13 @@ class ProbeRunner:
         now = self._clock.now()
         readings: list[Reading] = []
         error: str | None = None
+        evidence: Sequence[Mismatch] | None = None
         try:
-            readings = list(self._probe(flow, signal).run(now))
+            probe = self._probe(flow, signal)
+            readings = list(probe.run(now))
             outcome = Outcome.SUCCESS
+            if isinstance(probe, KeepsEvidence):
+                evidence = probe.take_evidence()
         except ProbeTimeout as exc:
             outcome, error = Outcome.TIMEOUT, str(exc)
         except ProbeInvalid as exc:
@@ -73,7 +80,7 @@ class ProbeRunner:
         self._metrics.probe_duration.labels(flow, signal, kind).observe(duration)
         if error:
             log.warning("probe %s/%s: %s: %s", flow, signal, outcome.value, error)
-        result = RunResult(flow, signal, outcome, readings, error, duration)
+        result = RunResult(flow, signal, outcome, readings, error, duration, evidence)
         if record:
             try:
                 self._record(result, now, kind)
@@ -88,6 +95,8 @@ class ProbeRunner:
         with transaction(self._engine) as session:
             if result.outcome is Outcome.SUCCESS:
                 record_readings(session, result.flow, result.signal, result.readings, now, kind)
+                if result.evidence is not None:
+                    replace_evidence(session, result.flow, result.signal, result.evidence, now)
             else:
                 mark_unknown(session, result.flow, result.signal, now, kind)
             state = session.get(ProbeState, (result.flow, result.signal))
@@ -115,7 +124,7 @@ class ProbeRunner:
         for probe in self._probes.values():
             probe.close()
         self._probes.clear()
-        self._ctx.pools.dispose()
+        self._ctx.close()
 
 
 def scheduled_signals(model: Model) -> Mapping[tuple[str, str], float]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -28,14 +30,21 @@ class SqlQuery:
         self.timeout = timeout
 
     def rows(self, now: datetime, limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        try:
+            return self._rows(now, limit, retry=True)
+        except _Stale:
+            # A pooled connection from before the database restarted: one fresh try, same run.
+            return self._rows(now, limit, retry=False)
+
+    def _rows(self, now: datetime, limit: int | None, *, retry: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
         timer: threading.Timer | None = None
         timed_out = threading.Event()
         try:
             with self.engine.connect() as conn:
-                self._begin_read_only(conn)
-                timer = threading.Timer(self.timeout, self._cancel, args=(conn, timed_out))
+                timer = threading.Timer(self._backstop(conn), self._abort, args=(conn, timed_out))
                 timer.daemon = True
                 timer.start()
+                self._begin_read_only(conn)
                 params = {"now": now.timestamp()} if ":now" in str(self.query) else {}
                 result = conn.execute(self.query, params)
                 columns = list(result.keys())
@@ -47,6 +56,8 @@ class SqlQuery:
         except DBAPIError as exc:
             if timed_out.is_set() or _is_timeout(exc):
                 raise ProbeTimeout(f"query did not finish within {self.timeout:g}s") from None
+            if exc.connection_invalidated and retry:
+                raise _Stale() from None
             raise ProbeError(_describe(exc)) from None
         except SQLAlchemyError as exc:
             raise ProbeError(_describe(exc)) from None
@@ -54,25 +65,51 @@ class SqlQuery:
             if timer is not None:
                 timer.cancel()
 
+    def _backstop(self, conn: SAConnection) -> float:
+        # Servers with their own statement timeout get to use it first (a clean error, the
+        # connection survives); the timer is for a server or network that stopped answering.
+        return self.timeout if conn.dialect.name == "sqlite" else self.timeout + 1.0
+
     def _begin_read_only(self, conn: SAConnection) -> None:
         dialect = conn.dialect.name
         if dialect == "postgresql":
             conn.execute(text("SET TRANSACTION READ ONLY"))
             conn.execute(text(f"SET LOCAL statement_timeout = {int(self.timeout * 1000)}"))
         elif dialect in ("mysql", "mariadb"):
+            # Session variables, set before the transaction starts; SET TRANSACTION applies to the next one.
+            if getattr(conn.dialect, "is_mariadb", False):
+                conn.exec_driver_sql(f"SET SESSION max_statement_time = {self.timeout:.3f}")
+            else:
+                conn.exec_driver_sql(f"SET SESSION max_execution_time = {int(self.timeout * 1000)}")
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     @staticmethod
-    def _cancel(conn: SAConnection, flag: threading.Event) -> None:
-        # The database ignores us if the driver has no cancel; PostgreSQL also has statement_timeout.
+    def _abort(conn: SAConnection, flag: threading.Event) -> None:
         flag.set()
         raw: Any = conn.connection.dbapi_connection
-        for method in ("cancel", "interrupt"):
-            cancel = getattr(raw, method, None)
-            if callable(cancel):
-                with contextlib.suppress(Exception):  # cancelling is best effort
-                    cancel()
+        with contextlib.suppress(Exception):  # best effort: the connection is thrown away anyway
+            if hasattr(raw, "interrupt"):  # sqlite3: stops the running statement
+                raw.interrupt()
                 return
+            sock = _socket_of(raw)
+            if sock is not None:
+                # Wakes the thread blocked reading from a server that stopped answering.
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+
+class _Stale(Exception):
+    """The pooled connection was dead on arrival."""
+
+
+def _socket_of(raw: Any) -> socket.socket | None:
+    pgconn = getattr(raw, "pgconn", None)  # psycopg 3
+    if pgconn is not None:
+        return socket.socket(fileno=os.dup(pgconn.socket))
+    sock = getattr(raw, "_sock", None)  # PyMySQL
+    if isinstance(sock, socket.socket):
+        return socket.socket(fileno=os.dup(sock.fileno()))
+    return None
 
 
 def _is_timeout(exc: DBAPIError) -> bool:
@@ -84,6 +121,9 @@ def _is_timeout(exc: DBAPIError) -> bool:
             "canceling statement",
             "interrupted",
             "max_statement_time",
+            "max_execution_time",
+            "timeout expired",
+            "timed out",
         )
     )
 

@@ -1,0 +1,100 @@
+"""Write endpoints for integrations and people: pushed signal values and manual interventions."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from ..model.base import LabelName
+from ..model.probes import PushProbe
+from ..store.db import transaction
+from ..store.records import Intervention
+from ..store.samples import Reading, record_readings
+from ..store.tables import ProbeState
+from .deps import RuntimeDep, WriteAccess
+
+router = APIRouter(tags=["push"], dependencies=[WriteAccess])
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+
+
+class PushedValue(BaseModel):
+    """A value the integration measured itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: float = Field(allow_inf_nan=False)
+    labels: dict[LabelName, Annotated[str, StringConstraints(max_length=128)]] = Field(default_factory=dict)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _finite(cls, value: object) -> object:
+        # Python's JSON reader accepts NaN; echoed back as a float it would break the 422 answer.
+        return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+class InterventionIn(BaseModel):
+    """A record somebody fixed by hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+    record: Text
+    actor: Text | None = None
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+@router.post("/api/v1/flows/{flow}/signals/{signal}", status_code=status.HTTP_202_ACCEPTED, summary="Push a value")
+def push_value(flow: str, signal: str, body: PushedValue, runtime: RuntimeDep) -> dict[str, Any]:
+    model = runtime.model
+    if flow not in model.flows or signal not in model.flows[flow].signals:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no signal '{signal}' in flow '{flow}'")
+    spec = model.flows[flow].signals[signal]
+    if not isinstance(spec.probe, PushProbe):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"signal '{flow}/{signal}' is measured by a {spec.probe.kind} probe, not pushed"
+        )
+    reserved = {"flow", "signal"} & set(body.labels)
+    if reserved:
+        raise HTTPException(422, f"label(s) {', '.join(sorted(reserved))} are reserved")
+    now = runtime.clock.now()
+    with transaction(runtime.engine) as session:
+        # One label series per push: other series of the signal keep their values.
+        record_readings(session, flow, signal, [Reading(body.value, body.labels)], now, "push", replace_series=False)
+        _succeeded(session, flow, signal, now)
+    runtime.metrics.probe_runs.labels(flow, signal, "push", "success").inc()
+    return {"flow": flow, "signal": signal, "value": body.value, "labels": body.labels, "observed_at": now.isoformat()}
+
+
+def _succeeded(session: Any, flow: str, signal: str, now: datetime) -> None:
+    state = session.get(ProbeState, (flow, signal)) or ProbeState(
+        flow=flow, signal=signal, kind="push", last_outcome="success", last_run_at=now
+    )
+    state.last_outcome, state.last_run_at, state.last_success_at = "success", now, now
+    state.consecutive_failures, state.last_error = 0, None
+    session.add(state)
+
+
+@router.post("/api/v1/flows/{flow}/interventions", status_code=status.HTTP_201_CREATED, summary="Record a manual fix")
+def record_intervention(flow: str, body: InterventionIn, runtime: RuntimeDep) -> dict[str, Any]:
+    if flow not in runtime.model.flows:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flow '{flow}'")
+    now = runtime.clock.now()
+    with transaction(runtime.engine) as session:
+        row = Intervention(
+            flow=flow, reason=body.reason, record=body.record, actor=body.actor, note=body.note, performed_at=now
+        )
+        session.add(row)
+        session.flush()
+        identifier = row.id
+    return {
+        "id": identifier,
+        "flow": flow,
+        "reason": body.reason,
+        "record": body.record,
+        "performed_at": now.isoformat(),
+    }

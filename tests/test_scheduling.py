@@ -1,0 +1,140 @@
+"""The scheduler under the real runtime: slow probes are skipped, not stacked; a hang delays nobody."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from flowhealth.model import Model
+from flowhealth.probes import registry
+from flowhealth.runtime import Runtime
+from flowhealth.settings import Settings
+from flowhealth.store.samples import Reading
+from tests.support.models import write_model
+
+FLOWS = """
+flows:
+  orders:
+    description: Orders reach the ERP.
+    object: order
+    source_of_truth: shop
+    targets: [erp]
+    pattern: queue
+    latency_class: same-day
+    owner: shop-team
+    signals:
+      slow:
+        kind: depth
+        description: Measured by a target that answers slowly or not at all.
+        probe: {kind: http, url: "http://127.0.0.1:PORT/", path: n, interval: 10s, timeout: 5s}
+      fast:
+        kind: depth
+        description: Measured by a healthy target.
+        probe: {kind: http, url: "http://127.0.0.1:1/", path: n, interval: 10s, timeout: 5s}
+"""
+
+SPEED = 20.0  # 10 s intervals run every 0.5 s of real time
+
+
+class Counting:
+    """A stand-in probe that counts runs and how many overlap."""
+
+    kind = "http"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.runs = 0
+        self.active = 0
+        self.most_active = 0
+        self._lock = threading.Lock()
+
+    def run(self, now: datetime) -> list[Reading]:
+        with self._lock:
+            self.runs += 1
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        time.sleep(self.seconds)  # the target's own slowness, not a test wait
+        with self._lock:
+            self.active -= 1
+        return [Reading(1.0)]
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[int]:
+    """Accepts connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    stop.set()
+    server.close()
+    for sock in held:
+        sock.close()
+
+
+def start(model: Model, tmp_path: Path) -> Runtime:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", evaluation_interval=3600)
+    runtime = Runtime.build(settings, model, registry=CollectorRegistry(), environ={}, speed=SPEED)
+    runtime.start()
+    return runtime
+
+
+def test_a_slow_probe_is_skipped_not_stacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slow, fast = Counting(1.2), Counting(0.0)
+    probes = {"slow": slow, "fast": fast}
+    monkeypatch.setitem(
+        registry.FACTORIES, "http", lambda spec, ctx, flow: probes["slow" if "PORT" in spec.url else "fast"]
+    )
+    runtime = start(write_model(tmp_path / "m", FLOWS), tmp_path)
+    try:
+        time.sleep(3.0)  # the scheduler runs on real time; this is the observation window
+    finally:
+        runtime.stop()
+    assert slow.most_active == 1  # never two runs of one probe at once
+    assert slow.runs <= 3  # 3 s / 1.2 s per run, instead of one start every 0.5 s
+    assert fast.runs >= 4
+
+
+def test_one_hanging_target_does_not_delay_the_others(tmp_path: Path, hanging_server: int) -> None:
+    flows = FLOWS.replace("PORT", str(hanging_server))
+    model = write_model(tmp_path / "m", flows)
+    fast_runs = Counting(0.0)
+    original = registry.FACTORIES["http"]
+
+    def factory(spec: object, ctx: registry.ProbeContext, flow: str) -> object:
+        return fast_runs if "127.0.0.1:1/" in spec.url else original(spec, ctx, flow)  # type: ignore[attr-defined]
+
+    registry.FACTORIES["http"] = factory
+    try:
+        runtime = start(model, tmp_path)
+        try:
+            time.sleep(3.0)  # observation window on the real scheduler clock
+            hung = runtime.metrics.registry.get_sample_value(
+                "flowhealth_probe_runs_total",
+                {"flow": "orders", "signal": "slow", "kind": "http", "outcome": "timeout"},
+            )
+        finally:
+            runtime.stop()
+    finally:
+        registry.FACTORIES["http"] = original
+    assert fast_runs.runs >= 5  # every 0.5 s, while the other target hangs for 5 s per run
+    assert not hung  # the hanging run is still waiting for its 5 s timeout: not stacked behind
