@@ -15,6 +15,7 @@ from ..errors import FlowHealthError, ModelError
 from ..model.loader import load_model
 from ..model.model import Model
 from ..settings import Settings
+from . import dashboards, export
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
@@ -27,6 +28,8 @@ probe_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(probe_app, name="probe")
+app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(export.app, name="export")
 
 ModelDir = Annotated[
     Path,
