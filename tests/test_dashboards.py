@@ -30,6 +30,8 @@ from tests.support.services import need_tool
 
 REPO = Path(__file__).resolve().parent.parent
 DYNAMIC_UID = "${__data.fields.dashboard_uid}"
+# The reference deployment's settings, whatever FLOWHEALTH_* the environment holds.
+SETTINGS = Settings(public_url="http://localhost:8000", runbook_base_url=None)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def scraped_metric_names(reference_model: Model, tmp_path_factory: pytest.TempPa
 
 
 def generated(model: Model) -> dict[str, dict[str, Any]]:
-    return {name: json.loads(text) for name, text in build_dashboards(model, Settings().runbook_url).items()}
+    return {name: json.loads(text) for name, text in build_dashboards(model, SETTINGS.runbook_url).items()}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,18 @@ def variable_values(dashboard: dict[str, Any]) -> dict[str, str]:
 
 def test_committed_dashboards_match_the_model() -> None:
     result = CliRunner().invoke(
-        app, ["dashboards", "build", "--check", "--model-dir", str(REPO), "--out", str(REPO / "dashboards")]
+        app,
+        [
+            "dashboards",
+            "build",
+            "--check",
+            "-m",
+            str(REPO),
+            "--out",
+            str(REPO / "dashboards"),
+            "--public-url",
+            "http://localhost:8000",
+        ],
     )
     assert result.exit_code == 0, result.output
 
@@ -77,18 +90,42 @@ def test_check_lists_changed_missing_and_stale_files(tmp_path: Path) -> None:
     (out / f"{flow_dashboard_uid('refunds')}.json").unlink()
     (out / "flowhealth-flow-gone.json").write_text("{}\n")
     runner = CliRunner()
-    result = runner.invoke(app, ["dashboards", "build", "--check", "-m", str(REPO), "--out", str(out)])
+    result = runner.invoke(
+        app,
+        ["dashboards", "build", "--check", "-m", str(REPO), "--out", str(out), "--public-url", "http://localhost:8000"],
+    )
     assert result.exit_code == 1
     for name in (f"{OVERVIEW_UID}.json", "flowhealth-flow-refunds.json", "flowhealth-flow-gone.json"):
         assert name in result.output
-    assert runner.invoke(app, ["dashboards", "build", "-m", str(REPO), "--out", str(out)]).exit_code == 0
-    assert runner.invoke(app, ["dashboards", "build", "--check", "-m", str(REPO), "--out", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["dashboards", "build", "-m", str(REPO), "--out", str(out), "--public-url", "http://localhost:8000"]
+        ).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(
+            app,
+            [
+                "dashboards",
+                "build",
+                "--check",
+                "-m",
+                str(REPO),
+                "--out",
+                str(out),
+                "--public-url",
+                "http://localhost:8000",
+            ],
+        ).exit_code
+        == 0
+    )
     assert not (out / "flowhealth-flow-gone.json").exists()
 
 
 def test_same_model_same_bytes(reference_model: Model) -> None:
-    first = build_dashboards(reference_model, Settings().runbook_url)
-    second = build_dashboards(load_model(REPO), Settings().runbook_url)
+    first = build_dashboards(reference_model, SETTINGS.runbook_url)
+    second = build_dashboards(load_model(REPO), SETTINGS.runbook_url)
     assert first == second
     for text in first.values():
         assert (
@@ -171,7 +208,7 @@ def _override_links(panel: dict[str, Any]) -> list[str]:
 def test_flow_dashboards_link_their_runbooks_and_name_the_owner(
     dashboards: dict[str, dict[str, Any]], reference_model: Model
 ) -> None:
-    settings = Settings()
+    settings = SETTINGS
     for rule in reference_model.rules.values():
         dashboard = dashboards[f"{flow_dashboard_uid(rule.flow)}.json"]
         assert settings.runbook_url(rule.runbook) in [link["url"] for link in dashboard["links"]]
