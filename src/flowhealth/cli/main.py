@@ -13,7 +13,7 @@ import typer
 from .. import __version__
 from ..errors import FlowHealthError
 from ..settings import Settings
-from . import alerting
+from . import alerting, dashboards, export
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 
@@ -28,6 +28,8 @@ probe_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(probe_app, name="probe")
+app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(export.app, name="export")
 
 _load = load_or_exit
 

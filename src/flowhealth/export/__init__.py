@@ -1,0 +1,32 @@
+"""The model exported for the Prometheus ecosystem: rule files, their tests, Alertmanager routing."""
+
+from __future__ import annotations
+
+from ..model.model import Model
+from .alertmanager import alertmanager_config
+from .files import render_yaml
+from .prometheus import ExportLinks, alerting_groups
+from .recording import recording_rules
+from .rule_tests import rule_tests
+
+ALERTS_FILE = "flowhealth-alerts.rules.yml"
+RECORDING_FILE = "flowhealth-recording.rules.yml"
+TESTS_FILE = "flowhealth-alerts.test.yml"
+RULE_FILES_GLOB = "*.rules.yml"
+
+
+def prometheus_files(model: Model, links: ExportLinks) -> dict[str, str]:
+    """`{file name: text}`: alert rules, recording rules, and the promtool tests of the alerts."""
+    command = "export prometheus-rules"
+    return {
+        ALERTS_FILE: render_yaml({"groups": alerting_groups(model, links)}, command),
+        RECORDING_FILE: render_yaml({"groups": recording_rules(model)}, command),
+        TESTS_FILE: render_yaml(rule_tests(model, links, [ALERTS_FILE]), command),
+    }
+
+
+def alertmanager_file(model: Model, token_file: str) -> str:
+    return render_yaml(alertmanager_config(model, token_file=token_file), "export alertmanager")
+
+
+__all__ = ["ExportLinks", "alertmanager_file", "prometheus_files"]
