@@ -35,6 +35,7 @@ from .probes.runner import ProbeRunner, scheduled_signals
 from .settings import Settings
 from .store.db import init_schema, make_engine, transaction
 from .store.samples import prune_samples, retention_cutoff
+from .traces.ingest import TraceService
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Runtime:
     runner: ProbeRunner
     evaluator: Evaluator
     worker: OutboxWorker
+    traces: TraceService
     speed: float = 1.0
     scheduler: BackgroundScheduler | None = field(default=None, init=False)
 
@@ -86,14 +88,18 @@ class Runtime:
         links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
         evidence = EvidenceRunner(pools)
 
+        traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
+
         def run_evidence(rule_id: str, now: Any) -> dict[str, Any] | None:
-            spec = model.rules[rule_id].evidence
-            return None if spec is None else evidence.collect(spec, now)
+            rule = model.rules[rule_id]
+            if rule.evidence is None:
+                return traces.evidence(rule.flow, rule.signal)
+            return evidence.collect(rule.evidence, now)
 
         runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools))
         evaluator = Evaluator(model, engine, clock, metrics, links, run_evidence)
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
-        return cls(settings, model, engine, clock, registry, metrics, runner, evaluator, worker, speed)
+        return cls(settings, model, engine, clock, registry, metrics, runner, evaluator, worker, traces, speed)
 
     def start(self) -> None:
         """Schedule probes, evaluation, delivery and pruning in background threads."""
@@ -102,7 +108,7 @@ class Runtime:
         scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=8),
-                "control": ThreadPoolExecutor(max_workers=3),
+                "control": ThreadPoolExecutor(max_workers=4),
             },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
@@ -136,6 +142,15 @@ class Runtime:
             executor="control",
         )
         scheduler.add_job(self._safe(self.prune), "interval", hours=1, id="prune", executor="control")
+        if self.traces.interval is not None:
+            # Trace signals are recomputed from persisted journeys, which also expire here.
+            scheduler.add_job(
+                self._safe(self.traces.refresh),
+                "interval",
+                seconds=self.traces.interval / self.speed,
+                id="traces",
+                executor="control",
+            )
         scheduler.start()
         self.scheduler = scheduler
         log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))

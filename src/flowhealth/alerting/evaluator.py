@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from ..clock import Clock
 from ..metrics import Metrics
 from ..model.model import Model
-from ..model.probes import PushProbe
+from ..model.probes import PushProbe, TraceProbe
 from ..store.db import transaction
 from ..store.outbox import enqueue
 from ..store.tables import AlertEvent, AlertState, SignalValue
@@ -197,7 +197,9 @@ class Evaluator:
         state.owner = self._model.rule_owner(state.rule)
         transition = self._move(session, state, FIRING, "firing", value, now)
         rule = self._model.rules[state.rule]
-        evidence = self._evidence(state.rule, now) if self._evidence and rule.evidence else None
+        # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
+        traced = isinstance(self._model.signal(rule.flow, rule.signal).probe, TraceProbe)
+        evidence = self._evidence(state.rule, now) if self._evidence and (rule.evidence or traced) else None
         self._notify(session, state, "firing", value, state.pending_since or now, now, evidence)
         return transition
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import flows, health
+from . import flows, health, otlp
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -29,4 +29,5 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(health.router)
     app.include_router(flows.router)
+    app.include_router(otlp.router)
     return app

@@ -6,8 +6,9 @@ from typing import Any
 
 from ..errors import ModelIssue
 from .model import Model
-from .probes import PushProbe, SqlProbe
+from .probes import PushProbe, SqlProbe, TraceProbe
 from .templates import check_template
+from .tracecheck import check_trace_signal
 from .yamlsource import SourceDoc
 
 Origins = dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]]
@@ -85,6 +86,9 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
                         c.report(*where[:2], (*where[2], "label_columns"), f"label '{label}' is reserved")
                 if probe.timeout >= probe.interval:
                     c.report(*where[:2], (*where[2], "timeout"), "timeout must be shorter than interval")
+            elif isinstance(probe, TraceProbe):
+                for sub, message in check_trace_signal(flow, signal.kind.value, probe):
+                    c.report(*where[:2], (*where[2], *sub), message)
             elif not isinstance(probe, PushProbe):  # pragma: no cover - new kinds check themselves
                 pass
     for rule_id, rule in model.rules.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..model.probes import ProbeSpec, PushProbe
+from ..model.probes import ProbeSpec, PushProbe, TraceProbe
 from ..model.probes import SqlProbe as SqlProbeSpec
 from .base import Probe
 from .connections import ConnectionPools
@@ -27,14 +27,15 @@ def _sql(spec: SqlProbeSpec, ctx: ProbeContext) -> Probe:
 
 Factory = Callable[..., Probe]
 
-# Kinds that are scheduled and run by flowhealth. `push` is absent on purpose: its values arrive.
+# Kinds that are scheduled and run by flowhealth. `push` and `trace` are absent on purpose: push
+# values arrive, and trace values are derived from ingested spans (flowhealth.traces).
 FACTORIES: dict[str, Factory] = {
     "sql": _sql,
 }
 
 
 def is_scheduled(spec: ProbeSpec) -> bool:
-    return not isinstance(spec, PushProbe)
+    return not isinstance(spec, PushProbe | TraceProbe)
 
 
 def build_probe(spec: ProbeSpec, ctx: ProbeContext) -> Probe:
