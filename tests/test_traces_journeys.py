@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlmodel import Session, col, select
 
 from flowhealth.clock import FakeClock
+from flowhealth.errors import ModelError
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.journey_tables import Journey
@@ -48,6 +49,9 @@ def test_a_journey_across_three_traces_yields_its_latency(runtime: Runtime, cloc
     assert values(runtime, "latency") == {"": 95.0}
     assert values(runtime, "export_latency") == {"": 30.0}
     assert values(runtime, "in_flight") == {"": 0.0}
+    histogram = {"flow": "orders", "from_stage": "placed", "to_stage": "accepted"}
+    assert runtime.registry.get_sample_value("flowhealth_journey_stage_latency_seconds_count", histogram) == 1.0
+    assert runtime.registry.get_sample_value("flowhealth_journey_stage_latency_seconds_sum", histogram) == 95.0
     p95 = values(runtime, "latency_p95")[""]
     assert p95 is not None and 60 < p95 <= 95  # from histogram buckets, never above the max seen
 
@@ -183,3 +187,25 @@ def test_completed_journeys_fold_into_aggregates_and_abandoned_ones_expire(runti
 def journeys(runtime: Runtime) -> list[str]:
     with Session(runtime.engine) as session:
         return sorted(j.entity_id for j in session.exec(select(Journey)).all())
+
+
+def test_trace_signals_are_checked_against_the_flow_stages(tmp_path: Path) -> None:
+    broken = TRACES_FLOW.replace(
+        "measure: latency, from: placed, to: exported", "measure: latency, from: placed, to: shipped"
+    )
+    broken = broken.replace("probe: {kind: trace, measure: in_flight}", "probe: {kind: trace, measure: latency}")
+    with pytest.raises(ModelError) as caught:
+        write_model(tmp_path / "m", broken)
+    messages = [f"{issue.field}: {issue.message}" for issue in caught.value.issues]
+    assert (
+        "flows.orders.signals.export_latency.probe.to: unknown stage 'shipped' (stages: placed, exported, accepted)"
+        in messages
+    )
+    assert "flows.orders.signals.in_flight.probe.measure: a latency trace signal must be of kind delay" in messages
+    assert all(issue.path.endswith("flows.yaml") and issue.line > 1 for issue in caught.value.issues)
+
+
+def test_a_trace_signal_needs_a_traces_block(tmp_path: Path) -> None:
+    without = TRACES_FLOW[: TRACES_FLOW.index("    traces:")]
+    with pytest.raises(ModelError, match="needs a `traces` block"):
+        write_model(tmp_path / "m", without)
