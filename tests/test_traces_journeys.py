@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flowhealth.clock import FakeClock
@@ -209,3 +210,26 @@ def test_a_trace_signal_needs_a_traces_block(tmp_path: Path) -> None:
     without = TRACES_FLOW[: TRACES_FLOW.index("    traces:")]
     with pytest.raises(ModelError, match="needs a `traces` block"):
         write_model(tmp_path / "m", without)
+
+
+def test_journeys_on_each_state_backend(tmp_path: Path, clock: FakeClock, state_engine: Engine) -> None:
+    model = write_model(tmp_path / "m", TRACES_FLOW, STUCK_RULE)
+    settings = Settings(database_url="sqlite://", public_url="http://fh.test")
+    runtime = Runtime.build(settings, model, clock=clock, engine=state_engine, registry=CollectorRegistry(), environ={})
+    t0 = clock.now().timestamp()
+    payload = request(
+        [
+            business("shop", "placed", "O-1", t0),
+            business("shop", "placed", "O-2", t0, flowhealth_outcome="rejected", flowhealth_reason="no stock"),
+            Span("erp-connector", "SalesOrder.create", t0 + 75, {"erp.ref": "O-1"}),
+        ]
+    )
+    assert runtime.traces.ingest(payload).accepted == 3
+    assert runtime.traces.ingest(payload).redelivered == 3
+    assert values(runtime, "latency") == {"": 75.0}
+    assert values(runtime, "in_flight") == {"": 1.0}
+    assert values(runtime, "rejections") == {"reason=no stock,stage=placed": 1.0}
+    assert runtime.traces.evidence("orders", "oldest") == {
+        "columns": ["order", "last stage", "outcome", "waiting"],
+        "rows": [["O-2", "placed", "rejected: no stock", "0s"]],
+    }
