@@ -7,6 +7,11 @@
     │   ├── ProbeTimeout      ... because the target did not answer in time
     │   └── ProbeInvalid      ... because the target answered with something that is no number
     ├── StoreError            the database failed
+    ├── IngestError           an OTLP export request was refused (traces receiver)
+    │   ├── MalformedPayload  ... its body is not OTLP (HTTP 400)
+    │   ├── PayloadTooLarge   ... its body is too large once decompressed (413)
+    │   ├── UnsupportedMedia  ... content type or encoding is not OTLP/HTTP (415)
+    │   └── Overloaded        ... too many requests in progress; retry later (429)
     └── DeliveryError         a notification could not be delivered (yet)
         ├── DeliveryRetryable ... try again later (network, 5xx, 429 with Retry-After)
         └── DeliveryRejected  ... retrying cannot help (bad token, unknown channel)
@@ -79,3 +84,31 @@ class DeliveryRetryable(DeliveryError):
 
 class DeliveryRejected(DeliveryError):
     """Delivery failed for a reason retrying cannot fix."""
+
+
+class IngestError(FlowHealthError):
+    """An OTLP export request was refused; `status` is the HTTP status to answer with."""
+
+    status = 400
+
+
+class MalformedPayload(IngestError):
+    """The body is not a valid OTLP export request (protobuf or JSON)."""
+
+
+class PayloadTooLarge(IngestError):
+    """The body exceeds the size limit once decompressed."""
+
+    status = 413
+
+
+class UnsupportedMedia(IngestError):
+    """The content type or encoding is not one OTLP/HTTP uses."""
+
+    status = 415
+
+
+class Overloaded(IngestError):
+    """Too many export requests are in progress; the client should retry after a while."""
+
+    status = 429

@@ -72,6 +72,9 @@ SIGNAL_METRICS: dict[SignalKind, tuple[str, str]] = {
 }
 
 PROBE_OUTCOMES = ("success", "timeout", "error", "invalid")
+# Upper bounds (seconds) of journey latency histograms: business latencies run from seconds to days.
+LATENCY_BUCKETS: tuple[float, ...] = (1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+LATENCY_BUCKETS += (172800.0, 604800.0, float("inf"))
 ALERT_STATES = ("pending", "firing")
 
 
@@ -112,6 +115,31 @@ class Metrics:
             "Time one evaluation cycle of all rules takes.",
             registry=registry,
         )
+        self.trace_spans = Counter(
+            "flowhealth_trace_spans_total",
+            "Spans received on /v1/traces: accepted, redelivered (already seen) or rejected (no flow).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.otlp_requests = Counter(
+            "flowhealth_otlp_requests_total",
+            "OTLP export requests by HTTP status code.",
+            ["code"],
+            registry=registry,
+        )
+        self.journey_latency = Histogram(
+            "flowhealth_journey_stage_latency_seconds",
+            "Stage-to-stage latency of business journeys (e.g. order placed to accepted by the ERP).",
+            ["flow", "from_stage", "to_stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.journeys_expired = Counter(
+            "flowhealth_journeys_expired_total",
+            "Journeys abandoned (no span for the flow's horizon) and dropped.",
+            ["flow"],
+            registry=registry,
+        )
         self.notifications = Counter(
             "flowhealth_notifications_total",
             "Notification delivery attempts by outcome.",
@@ -122,8 +150,15 @@ class Metrics:
     def seed(self, model: Model) -> None:
         """Create every labelled series at zero so rate() works from the first scrape."""
         for ref in model.signals():
+            if ref.signal.probe.kind == "trace":
+                continue  # derived from spans, never run
             for outcome in PROBE_OUTCOMES:
                 self.probe_runs.labels(ref.flow_id, ref.signal_id, ref.signal.probe.kind, outcome)
+        for outcome in ("accepted", "redelivered", "rejected"):
+            self.trace_spans.labels(outcome)
+        for flow_id, flow in model.flows.items():
+            if flow.traces is not None:
+                self.journeys_expired.labels(flow_id)
         for kind in ("firing", "resolved"):
             for outcome in ("delivered", "retry"):
                 self.notifications.labels(kind, outcome)

@@ -38,6 +38,7 @@ from .probes.runner import ProbeRunner, scheduled_signals
 from .settings import Settings
 from .store.db import init_schema, make_engine, transaction
 from .store.samples import prune_samples, retention_cutoff
+from .traces.ingest import TraceService
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Runtime:
     worker: OutboxWorker
     incidents: IncidentManager
     actions: Actions
+    traces: TraceService
     speed: float = 1.0
     scheduler: BackgroundScheduler | None = field(default=None, init=False)
 
@@ -91,9 +93,14 @@ class Runtime:
         links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
         evidence = EvidenceRunner(pools)
 
+        traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
+
         def run_evidence(rule_id: str, now: Any) -> dict[str, Any] | None:
-            spec = model.rule(rule_id).evidence
-            return None if spec is None else evidence.collect(spec, now)
+            rule = model.rule(rule_id)
+            if rule.evidence is None:
+                # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
+                return traces.evidence(rule.flow, rule.signal)
+            return evidence.collect(rule.evidence, now)
 
         runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools, state=engine))
         incidents = IncidentManager(model, links, run_evidence)
@@ -101,7 +108,19 @@ class Runtime:
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
         actions = Actions(model, engine, clock, incidents)
         return cls(
-            settings, model, engine, clock, registry, metrics, runner, evaluator, worker, incidents, actions, speed
+            settings,
+            model,
+            engine,
+            clock,
+            registry,
+            metrics,
+            runner,
+            evaluator,
+            worker,
+            incidents,
+            actions,
+            traces,
+            speed,
         )
 
     def start(self) -> None:
@@ -111,7 +130,7 @@ class Runtime:
         scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=8),
-                "control": ThreadPoolExecutor(max_workers=3),
+                "control": ThreadPoolExecutor(max_workers=4),
             },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
@@ -148,6 +167,15 @@ class Runtime:
         scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         # A skipped run is a metric, not a log line per occurrence: slow probes are skipped, never stacked.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        if self.traces.interval is not None:
+            # Trace signals are recomputed from persisted journeys, which also expire here.
+            scheduler.add_job(
+                self._safe(self.traces.refresh),
+                "interval",
+                seconds=self.traces.interval / self.speed,
+                id="traces",
+                executor="control",
+            )
         scheduler.start()
         self.scheduler = scheduler
         log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))

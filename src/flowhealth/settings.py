@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     evaluation_interval: float = Field(default=15.0, gt=0, description="Seconds between rule evaluations.")
     delivery_interval: float = Field(default=2.0, gt=0, description="Seconds between outbox delivery passes.")
     sample_retention_days: int = Field(default=14, ge=1, description="How long raw samples are kept.")
+    otlp_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest OTLP export body accepted, once decompressed."
+    )
+    otlp_max_pending: int = Field(
+        default=8, ge=1, description="OTLP export requests handled at once; more are answered 429."
+    )
     slack_bot_token: SecretStr | None = Field(
         default=None,
         validation_alias="SLACK_BOT_TOKEN",

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
 from flowhealth.demo.simulator import CommerceSimulator
+from flowhealth.demo.spans import StageEvent, export_request
 from flowhealth.model import Model
 from flowhealth.notify.console import ConsoleNotifier
 from flowhealth.probes.runner import scheduled_signals
@@ -33,8 +34,12 @@ class DemoStack:
         """Move simulated time, let the stack work, measure every signal and evaluate the rules."""
         self.clock.advance(seconds)
         self.simulator.step()
+        journeys = self.simulator.drain_journeys()
+        if journeys:
+            self.runtime.traces.ingest(export_request(journeys))
         for flow, signal in sorted(scheduled_signals(self.runtime.model)):
             self.runtime.runner.run(flow, signal)
+        self.runtime.traces.refresh()
         self.runtime.evaluator.evaluate()
 
     def break_things(self) -> None:
@@ -42,6 +47,10 @@ class DemoStack:
         from flowhealth.store.db import transaction
         from flowhealth.store.records import Intervention
 
+        # The middleware's span says the same as the ERP's rejection table.
+        self.runtime.traces.ingest(
+            export_request([StageEvent("SO-1", "exported", self.clock.now().timestamp(), "unknown_sku")])
+        )
         # The agent also records the fix, as `flowhealth intervention` would.
         with transaction(self.runtime.engine) as session:
             session.add(

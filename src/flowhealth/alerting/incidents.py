@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from ..model.durations import format_duration
 from ..model.model import Model
+from ..model.probes import TraceProbe
 from ..store.outbox import enqueue
 from ..store.tables import AlertState, Incident, IncidentEvent, OutboxMessage, Silence
 from ..store.types import labels_of
@@ -132,7 +133,10 @@ class IncidentManager(CycleHook):
         for state in states:
             if (state.rule, state.labels) in fired:
                 evidence = None
-                if self.evidence is not None and self.model.rule(state.rule).evidence is not None:
+                rule = self.model.rule(state.rule)
+                # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
+                traced = isinstance(self.model.signal(rule.flow, rule.signal).probe, TraceProbe)
+                if self.evidence is not None and (rule.evidence is not None or traced):
                     evidence = self.evidence(state.rule, now)
                 state.evidence = json.dumps(evidence) if evidence else None
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import flows, health, incidents, push, slack
+from . import flows, health, incidents, otlp, push, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -32,4 +32,5 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(incidents.router)
     app.include_router(slack.router)
     app.include_router(push.router)
+    app.include_router(otlp.router)
     return app

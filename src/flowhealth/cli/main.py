@@ -190,7 +190,8 @@ def probe_run(
         for name in signals:
             spec = model.flows[flow].signals[name]
             if not is_scheduled(spec.probe):
-                typer.echo(f"{flow}/{name}: pushed by the integration; nothing to run")
+                source = "derived from spans" if spec.probe.kind == "trace" else "pushed by the integration"
+                typer.echo(f"{flow}/{name}: {source}; nothing to run")
                 continue
             result = runner.run(flow, name, record=False)
             unit = spec.unit

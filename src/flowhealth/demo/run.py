@@ -21,6 +21,7 @@ from ..runtime import Runtime, default_notifier
 from ..settings import Settings
 from ..store.tables import AlertEvent
 from .simulator import CommerceSimulator, Scenario
+from .spans import export_request
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ def run_demo(
         while time.monotonic() - started < timeout or keep_running:
             for event in simulator.step():
                 say(f"[{clock.now():%H:%M} simulated] {event}")
+            journeys = simulator.drain_journeys()
+            if journeys:  # the shop, middleware and ERP connector report their spans
+                runtime.traces.ingest(export_request(journeys))
             fired, resolved = _alert_events(runtime)
             if not keep_running and fired and set(fired) <= set(resolved) and _outbox_empty(runtime):
                 break

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..clock import Clock
+from .spans import StageEvent
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS shop_orders (
@@ -72,6 +73,7 @@ class CommerceSimulator:
         self._order_seq = 100000
         self._lock = threading.Lock()
         self.events: list[str] = []
+        self._journeys: list[StageEvent] = []
         self._announced: set[str] = set()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
@@ -109,9 +111,17 @@ class CommerceSimulator:
                 t += self.random.expovariate(self.scenario.orders_per_minute / 60)
             db.execute("COMMIT")
 
+    def drain_journeys(self) -> list[StageEvent]:
+        """Stage events since the last call: what the three systems' spans would report."""
+        with self._lock:
+            events, self._journeys = self._journeys, []
+            return events
+
     def _place_order(self, db: sqlite3.Connection, at: float, accepted_at: float | None = None) -> str:
         self._order_seq += 1
         number = f"SO-{self._order_seq}"
+        if accepted_at is None:  # history before the demo is quiet; new orders start a journey
+            self._journeys += [StageEvent(number, "placed", at), StageEvent(number, "exported", at + 2)]
         currency = self.random.choice(CURRENCIES)
         total = round(self.random.uniform(19, 480), 2)
         db.execute(
@@ -153,6 +163,7 @@ class CommerceSimulator:
                         (end - 15,),
                     ).fetchall()
                     for (number,) in waiting:
+                        self._journeys.append(StageEvent(number, "accepted", end))
                         db.execute(
                             "UPDATE shop_orders SET erp_accepted_at = ? WHERE order_number = ?",
                             (end, number),

@@ -6,8 +6,9 @@ from typing import Any
 
 from ..errors import ModelIssue
 from .model import Model
-from .probes import PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe
+from .probes import PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe, TraceProbe
 from .templates import check_template
+from .tracecheck import check_trace_signal
 from .yamlsource import SourceDoc
 
 Origins = dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]]
@@ -79,7 +80,10 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
                 for label in probe.label_columns:
                     if label in RESERVED_LABELS:
                         c.report(*where[:2], (*where[2], "label_columns"), f"label '{label}' is reserved")
-            if not isinstance(probe, PushProbe) and probe.timeout >= probe.interval:
+            if isinstance(probe, TraceProbe):
+                for sub, message in check_trace_signal(flow, signal.kind.value, probe):
+                    c.report(*where[:2], (*where[2], *sub), message)
+            elif not isinstance(probe, PushProbe) and probe.timeout >= probe.interval:
                 c.report(*where[:2], (*where[2], "timeout"), "timeout must be shorter than interval")
     for rule_id, rule in model.rules.items():
         at = ("rules", rule_id)

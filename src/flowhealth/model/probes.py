@@ -162,6 +162,27 @@ class PushProbe(Strict):
     )
 
 
+TraceMeasure = Literal["latency", "in_flight", "oldest", "rejections", "duplicates", "retries", "interventions"]
+TraceStatistic = Literal["p50", "p90", "p95", "p99", "max", "latest"]
+
+
+class TraceProbe(Strict):
+    """Derived from the flow's business spans (see the flow's `traces` block); never scheduled."""
+
+    kind: Literal["trace"]
+    measure: TraceMeasure = Field(
+        description="latency (stage to stage), in_flight, oldest (age of the oldest journey in flight), "
+        "rejections (by stage and reason), duplicates, retries or interventions (by stage)."
+    )
+    from_: Ident | None = Field(default=None, alias="from", description="Latency from this stage (default: first).")
+    to: Ident | None = Field(default=None, description="Latency to this stage (default: the flow's last stage).")
+    statistic: TraceStatistic = Field(default="p95", description="Which latency the value is, over the window.")
+    window: Duration = Field(default=timedelta(hours=1), description="Counts and latencies of this recent past.")
+    interval: Duration = Field(
+        default=timedelta(seconds=30), description="How often the value is recomputed from the journeys."
+    )
+
+
 ScheduledProbe = (
     SqlProbe
     | HttpProbe
@@ -182,6 +203,7 @@ ProbeSpec = Annotated[
     | ReconcileProbe
     | PrometheusProbe
     | InterventionsProbe
-    | PushProbe,
+    | PushProbe
+    | TraceProbe,
     Field(discriminator="kind"),
 ]

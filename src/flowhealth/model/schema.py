@@ -21,6 +21,7 @@ from pydantic import (
 from .base import Ident, LabelName, Strict
 from .durations import Duration, parse_duration
 from .probes import ProbeSpec
+from .traces import FlowTraces
 
 SlackChannel = Annotated[str, StringConstraints(pattern=r"^(#[a-z0-9._-]{1,80}|[CG][A-Z0-9]{6,})$")]
 
@@ -184,6 +185,7 @@ class Flow(Strict):
         description="Failure mode -> owning team, e.g. mapping_error: pim-team.",
     )
     signals: dict[Ident, Signal] = Field(min_length=1)
+    traces: FlowTraces | None = Field(default=None, description="Business journeys from OpenTelemetry spans.")
 
 
 def _threshold(value: Any) -> Any:

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from ..errors import ConfigError
 from ..model import probes as spec
-from ..model.probes import ProbeSpec, PushProbe
+from ..model.probes import ProbeSpec, PushProbe, TraceProbe
 from .base import Probe
 from .clients import SharedClients
 from .connections import ConnectionPools
@@ -107,7 +107,8 @@ def _interventions(s: spec.InterventionsProbe, ctx: ProbeContext, flow: str) -> 
 
 Factory = Callable[..., Probe]
 
-# Kinds that are scheduled and run by flowhealth. `push` is absent on purpose: its values arrive.
+# Kinds that are scheduled and run by flowhealth. `push` and `trace` are absent on purpose: push
+# values arrive, and trace values are derived from ingested spans (flowhealth.traces).
 FACTORIES: dict[str, Factory] = {
     "sql": _sql,
     "http": _http,
@@ -121,7 +122,7 @@ FACTORIES: dict[str, Factory] = {
 
 
 def is_scheduled(probe: ProbeSpec) -> bool:
-    return not isinstance(probe, PushProbe)
+    return not isinstance(probe, PushProbe | TraceProbe)
 
 
 def build_probe(probe: ProbeSpec, ctx: ProbeContext, flow: str = "") -> Probe:

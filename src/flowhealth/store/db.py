@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 from ..errors import ConfigError, StoreError
+from . import journey_tables as _journey_tables  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import records as _records  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import tables as _tables  # noqa: F401
 

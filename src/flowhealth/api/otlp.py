@@ -1,0 +1,73 @@
+"""The OTLP/HTTP trace receiver: `POST /v1/traces`, protobuf or JSON, gzip, never a 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import IngestError, Overloaded, PayloadTooLarge, StoreError
+from ..traces.decode import JSON, BodyReader, media_type, response, status_body
+from ..traces.ingest import IngestResult, TraceService
+from .deps import RuntimeDep
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["traces"])
+
+RETRY_AFTER_BUSY = "1"
+RETRY_AFTER_UNAVAILABLE = "5"
+
+
+@router.post(
+    "/v1/traces",
+    summary="OTLP/HTTP trace export (protobuf or JSON); business spans become journeys",
+    response_class=Response,
+)
+async def export_traces(request: Request, runtime: RuntimeDep) -> Response:
+    metrics = runtime.metrics
+    media = JSON  # errors before the media type is known are answered in JSON
+    try:
+        media = media_type(request.headers.get("content-type"))
+        limit = runtime.settings.otlp_max_body_bytes
+        reader = BodyReader(request.headers.get("content-encoding"), limit)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"the body exceeds {limit} bytes")
+        service = runtime.traces
+        # The gate comes before reading the body, so memory is bounded by capacity x limit.
+        if not service.gate.enter():
+            raise Overloaded("too many export requests in progress; retry later")
+        try:
+            raw = bytearray()
+            async for chunk in request.stream():
+                raw += chunk
+                if len(raw) > limit:
+                    raise PayloadTooLarge(f"the body exceeds {limit} bytes")
+            result = await run_in_threadpool(_ingest, service, reader, media, bytes(raw))
+        finally:
+            service.gate.leave()
+    except IngestError as exc:
+        retry = RETRY_AFTER_BUSY if isinstance(exc, Overloaded) else None
+        return _failure(runtime, media, exc.status, str(exc), retry)
+    except StoreError as exc:
+        log.warning("traces not stored: %s", exc)
+        return _failure(runtime, media, 503, "the state database is unavailable; retry later", RETRY_AFTER_UNAVAILABLE)
+    except Exception:
+        # The exporter keeps the spans and retries; a 500 would make it drop them.
+        log.exception("trace ingestion failed")
+        return _failure(runtime, media, 503, "internal error; retry later", RETRY_AFTER_UNAVAILABLE)
+    metrics.otlp_requests.labels("200").inc()
+    return Response(response(media, result.rejected, result.message), media_type=media)
+
+
+def _ingest(service: TraceService, reader: BodyReader, media: str, raw: bytes) -> IngestResult:
+    reader.feed(raw)
+    return service.ingest_body(media, reader.body())
+
+
+def _failure(runtime: RuntimeDep, media: str, status: int, message: str, retry_after: str | None) -> Response:
+    runtime.metrics.otlp_requests.labels(str(status)).inc()
+    headers = {"Retry-After": retry_after} if retry_after else None
+    return Response(status_body(media, status, message), status_code=status, media_type=media, headers=headers)

@@ -1,0 +1,85 @@
+"""The attribute convention of business spans and the routing of spans to flows.
+
+Spans carry `flowhealth.*` attributes (set by `flowhealth.instrument`), or are mapped in a flow's
+`traces.spans` by `service.name` and span name. Only this module knows the attribute names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..model.model import Model
+from ..model.probes import TraceProbe
+from ..model.traces import FlowTraces, SpanMapping
+
+FLOW = "flowhealth.flow"
+STAGE = "flowhealth.stage"
+ENTITY_TYPE = "flowhealth.entity.type"
+ENTITY_ID = "flowhealth.entity.id"
+OUTCOME = "flowhealth.outcome"
+REASON = "flowhealth.reason"
+SERVICE_NAME = "service.name"  # OpenTelemetry resource semantic convention
+
+OK, REJECTED, RETRIED, MANUAL = "ok", "rejected", "retried", "manual"
+OUTCOMES = frozenset({OK, REJECTED, RETRIED, MANUAL})
+
+MAX_ENTITY_ID = 200
+MAX_REASON = 128
+
+
+@dataclass(frozen=True, slots=True)
+class StageEvent:
+    """One business span: an entity reached (or failed at) a stage of a flow at `at`."""
+
+    key: str  # trace id + span id (hex): ingestion is idempotent on it
+    flow: str
+    stage: str
+    entity_id: str
+    entity_type: str | None
+    outcome: str
+    reason: str
+    at: float  # epoch seconds the span ended: the stage is reached when its work is done
+
+
+@dataclass(frozen=True)
+class FlowPlan:
+    """What ingestion needs to know about one flow with a `traces` block."""
+
+    flow: str
+    traces: FlowTraces
+    entity_type: str
+    latency_pairs: frozenset[tuple[str, str]]
+
+    @property
+    def stages(self) -> list[str]:
+        return self.traces.stages
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Flows that accept spans, and the span mappings by (service.name, span name)."""
+
+    plans: dict[str, FlowPlan] = field(default_factory=dict)
+    mappings: dict[tuple[str, str], list[tuple[str, SpanMapping]]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: Model) -> Routing:
+        plans: dict[str, FlowPlan] = {}
+        mappings: dict[tuple[str, str], list[tuple[str, SpanMapping]]] = {}
+        for flow_id, flow in sorted(model.flows.items()):
+            if flow.traces is None:
+                continue
+            pairs = {
+                latency_pair(flow.traces, signal.probe)
+                for signal in flow.signals.values()
+                if isinstance(signal.probe, TraceProbe) and signal.probe.measure == "latency"
+            }
+            plans[flow_id] = FlowPlan(flow_id, flow.traces, flow.traces.entity or flow.object, frozenset(pairs))
+            for mapping in flow.traces.spans:
+                mappings.setdefault((mapping.service, mapping.name), []).append((flow_id, mapping))
+        return cls(plans, mappings)
+
+
+def latency_pair(traces: FlowTraces, probe: TraceProbe) -> tuple[str, str]:
+    """The (from, to) stages a latency signal measures; defaults are the first and last stage."""
+    return probe.from_ or traces.stages[0], probe.to or traces.stages[-1]

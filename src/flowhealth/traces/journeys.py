@@ -1,0 +1,269 @@
+"""Stage events to journeys: one row per entity and flow, joined on the entity id (not the trace).
+
+Each batch loads the journeys it touches in one query per flow, applies its events in Python and
+writes them back with executemany. Per-minute aggregates (counts, latency histograms) take what
+later signals need, so completed journeys can be dropped without losing their latencies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.engine import Connection
+
+from ..metrics import LATENCY_BUCKETS
+from ..store.journey_tables import Journey, JourneyCount, JourneyLatency
+from . import convention as c
+
+JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
+COUNT: Table = JourneyCount.__table__  # type: ignore[attr-defined]
+LATENCY: Table = JourneyLatency.__table__  # type: ignore[attr-defined]
+
+MAX_SPAN_KEYS = 64  # per journey; a runaway entity must not grow its row without bound
+_CHUNK = 500  # entity ids per IN (...) query
+
+# Count measures, as stored in journey_count.measure.
+REJECTIONS, RETRIES, DUPLICATES, INTERVENTIONS, EXPIRED = (
+    "rejections",
+    "retries",
+    "duplicates",
+    "interventions",
+    "expired",
+)
+
+
+@dataclass(slots=True)
+class _State:
+    started_at: float
+    last_stage: str
+    last_at: float
+    last_outcome: str
+    last_reason: str
+    completed_at: float | None
+    updated_at: float
+    entity_type: str | None
+    stages: dict[str, float]
+    spans: list[str]
+    new: bool = False
+    changed: bool = False
+
+
+@dataclass
+class Applied:
+    """What one batch changed: spans taken, redeliveries ignored, latencies observed."""
+
+    accepted: int = 0
+    redelivered: int = 0
+    latencies: list[tuple[str, str, str, float]] = field(default_factory=list)
+
+
+def minute_of(at: float) -> int:
+    return int(at // 60) * 60
+
+
+class _Batch:
+    def __init__(self, routing: c.Routing, now: float) -> None:
+        self.routing = routing
+        self.now = now
+        self.applied = Applied()
+        self.counts: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
+        self.latency: dict[tuple[str, str, str, int], list[tuple[float, float]]] = defaultdict(list)
+
+    def step(self, st: _State, ev: c.StageEvent) -> None:
+        if ev.key in st.spans:
+            self.applied.redelivered += 1  # at-least-once delivery: the same span again changes nothing
+            return
+        self.applied.accepted += 1
+        st.changed = True
+        st.spans.append(ev.key)
+        del st.spans[:-MAX_SPAN_KEYS]
+        st.updated_at = self.now
+        st.started_at = min(st.started_at, ev.at)
+        if ev.at >= st.last_at:
+            st.last_stage, st.last_at, st.last_outcome, st.last_reason = ev.stage, ev.at, ev.outcome, ev.reason
+        minute = minute_of(ev.at)
+        if ev.outcome == c.REJECTED:
+            self.counts[(ev.flow, REJECTIONS, ev.stage, ev.reason, minute)] += 1
+            return
+        if ev.outcome == c.RETRIED:
+            self.counts[(ev.flow, RETRIES, ev.stage, "", minute)] += 1
+            return
+        if ev.outcome == c.MANUAL:
+            self.counts[(ev.flow, INTERVENTIONS, ev.stage, "", minute)] += 1
+        if ev.stage in st.stages:
+            self.counts[(ev.flow, DUPLICATES, ev.stage, "", minute)] += 1
+            return
+        st.stages[ev.stage] = ev.at
+        for start, end in self.routing.plans[ev.flow].latency_pairs:
+            # Spans of different systems arrive in any order: measure when the second one comes.
+            if end == ev.stage and start in st.stages:
+                self._observe(ev.flow, start, end, st.stages[start], ev.at)
+            elif start == ev.stage and end in st.stages:
+                self._observe(ev.flow, start, end, ev.at, st.stages[end])
+        if ev.stage == self.routing.plans[ev.flow].traces.end and st.completed_at is None:
+            st.completed_at = self.now
+
+    def _observe(self, flow: str, start: str, end: str, t0: float, t1: float) -> None:
+        seconds = max(0.0, t1 - t0)  # clocks of different systems drift; never a negative latency
+        self.latency[(flow, start, end, minute_of(t1))].append((seconds, t1))
+        self.applied.latencies.append((flow, start, end, seconds))
+
+
+def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], now: float) -> Applied:
+    """Fold a batch of stage events into journeys and aggregates (inside the caller's transaction)."""
+    batch = _Batch(routing, now)
+    grouped: dict[str, dict[str, list[c.StageEvent]]] = defaultdict(lambda: defaultdict(list))
+    for ev in events:
+        grouped[ev.flow][ev.entity_id].append(ev)
+    for flow, entities in grouped.items():
+        states = _load(conn, flow, list(entities))
+        for entity_id, evs in entities.items():
+            evs.sort(key=lambda e: e.at)
+            st = states.get(entity_id)
+            if st is None:
+                first = evs[0]
+                st = _State(
+                    first.at,
+                    first.stage,
+                    first.at,
+                    first.outcome,
+                    first.reason,
+                    None,
+                    now,
+                    first.entity_type,
+                    {},
+                    [],
+                    new=True,
+                )
+                states[entity_id] = st
+            for ev in evs:
+                batch.step(st, ev)
+        _save(conn, flow, states)
+    _save_counts(conn, batch.counts)
+    _save_latency(conn, batch.latency)
+    return batch.applied
+
+
+# The journey columns in the order the driver-level SQL below reads and writes them.
+_COLUMNS = "started_at, last_stage, last_at, last_outcome, last_reason, completed_at, updated_at, stages, spans"
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _load(conn: Connection, flow: str, entity_ids: list[str]) -> dict[str, _State]:
+    # Driver-level SQL: this runs for every span batch, and SQLAlchemy's per-row compile and
+    # result processing cost more than the query itself.
+    states: dict[str, _State] = {}
+    mark = _mark(conn)
+    for i in range(0, len(entity_ids), _CHUNK):
+        chunk = entity_ids[i : i + _CHUNK]
+        sql = (
+            f"SELECT entity_id, entity_type, {_COLUMNS} FROM journey "
+            f"WHERE flow = {mark} AND entity_id IN ({', '.join([mark] * len(chunk))})"
+        )
+        for row in conn.exec_driver_sql(sql, (flow, *chunk)):
+            eid, etype, started, stage, last_at, outcome, reason, completed, updated, stages, spans = row
+            pairs = stages.split()
+            states[eid] = _State(
+                started,
+                stage,
+                last_at,
+                outcome,
+                reason or "",
+                completed,
+                updated,
+                etype,
+                {pairs[j]: float(pairs[j + 1]) for j in range(0, len(pairs), 2)},
+                spans.split(),
+            )
+    return states
+
+
+def _values(st: _State) -> tuple[Any, ...]:
+    # Stages as "name time name time", span keys space-separated: both are identifiers without
+    # spaces, and this is several times cheaper than JSON on the hot path.
+    stages = " ".join(f"{name} {at!r}" for name, at in st.stages.items())
+    return (
+        st.started_at,
+        st.last_stage,
+        st.last_at,
+        st.last_outcome,
+        st.last_reason or None,
+        st.completed_at,
+        st.updated_at,
+        stages,
+        " ".join(st.spans),
+    )
+
+
+def _save(conn: Connection, flow: str, states: dict[str, _State]) -> None:
+    mark = _mark(conn)
+    inserts = [(flow, eid, st.entity_type, *_values(st)) for eid, st in states.items() if st.new and st.changed]
+    updates = [(*_values(st), flow, eid) for eid, st in states.items() if st.changed and not st.new]
+    if inserts:
+        marks = ", ".join([mark] * 12)
+        conn.exec_driver_sql(
+            f"INSERT INTO journey (flow, entity_id, entity_type, {_COLUMNS}) VALUES ({marks})", inserts
+        )
+    if updates:
+        sets = ", ".join(f"{name} = {mark}" for name in _COLUMNS.split(", "))
+        conn.exec_driver_sql(f"UPDATE journey SET {sets} WHERE flow = {mark} AND entity_id = {mark}", updates)
+
+
+def _save_counts(conn: Connection, counts: dict[tuple[str, str, str, str, int], int]) -> None:
+    for (flow, measure, stage, reason, minute), n in counts.items():
+        add_count(conn, flow, measure, stage, reason, minute, n)
+
+
+def add_count(conn: Connection, flow: str, measure: str, stage: str, reason: str, minute: int, n: int) -> None:
+    """Add `n` to one per-minute counter, creating it when missing."""
+    key = (
+        (COUNT.c.flow == flow)
+        & (COUNT.c.measure == measure)
+        & (COUNT.c.stage == stage)
+        & (COUNT.c.reason == reason)
+        & (COUNT.c.minute == minute)
+    )
+    if conn.execute(update(COUNT).where(key).values(count=COUNT.c["count"] + n)).rowcount == 0:
+        conn.execute(
+            insert(COUNT).values(flow=flow, measure=measure, stage=stage, reason=reason, minute=minute, count=n)
+        )
+
+
+def _save_latency(conn: Connection, latency: dict[tuple[str, str, str, int], list[tuple[float, float]]]) -> None:
+    for (flow, start, end, minute), observed in latency.items():
+        key = (
+            (LATENCY.c.flow == flow)
+            & (LATENCY.c.from_stage == start)
+            & (LATENCY.c.to_stage == end)
+            & (LATENCY.c.minute == minute)
+        )
+        found = conn.execute(select(LATENCY).where(key)).first()
+        row = found._mapping if found is not None else None  # Row.count is tuple.count: use the mapping
+        buckets = json.loads(row["buckets"]) if row is not None else [0] * len(LATENCY_BUCKETS)
+        count, total, top = (row["count"], row["total"], row["max"]) if row is not None else (0, 0.0, 0.0)
+        last, last_at = (row["last"], row["last_at"]) if row is not None else (0.0, float("-inf"))
+        for seconds, at in observed:
+            buckets[next(i for i, bound in enumerate(LATENCY_BUCKETS) if seconds <= bound)] += 1
+            count, total, top = count + 1, total + seconds, max(top, seconds)
+            if at >= last_at:
+                last, last_at = seconds, at
+        values = {
+            "count": count,
+            "total": total,
+            "max": top,
+            "last": last,
+            "last_at": last_at,
+            "buckets": json.dumps(buckets),
+        }
+        if row is None:
+            conn.execute(insert(LATENCY).values(flow=flow, from_stage=start, to_stage=end, minute=minute, **values))
+        else:
+            conn.execute(update(LATENCY).where(key).values(**values))
