@@ -127,6 +127,7 @@ class Runtime:
         """Schedule probes, evaluation, delivery and pruning in background threads."""
         if self.scheduler is not None:
             return
+        self.runner.batch_writes()
         scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=8),

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -15,10 +16,10 @@ from ..metrics import Metrics
 from ..model.model import Model
 from ..store.db import transaction
 from ..store.records import Mismatch, replace_evidence
-from ..store.samples import Reading, mark_unknown, record_readings
-from ..store.tables import ProbeState
+from ..store.samples import Reading, mark_unknown, record_probe_state, record_readings
 from .base import KeepsEvidence, Outcome, Probe
 from .registry import ProbeContext, build_probe
+from .writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class ProbeRunner:
         # Probes that count what flowhealth itself stores (interventions) read the state database.
         self._ctx = ctx if ctx.state is not None else replace(ctx, state=engine)
         self._probes: dict[tuple[str, str], Probe] = {}
+        self._writer: BatchWriter[tuple[RunResult, datetime, str]] | None = None
 
     def _probe(self, flow: str, signal: str) -> Probe:
         key = (flow, signal)
@@ -88,39 +90,41 @@ class ProbeRunner:
                 log.error("probe %s/%s: result not stored: %s", flow, signal, exc)
         return result
 
-    def _record(self, result: RunResult, now: object, kind: str) -> None:
-        from datetime import datetime
+    def _record(self, result: RunResult, now: datetime, kind: str) -> None:
+        if self._writer is not None:
+            self._writer.submit((result, now, kind))
+            return
+        self._write_batch([(result, now, kind)])
 
-        assert isinstance(now, datetime)
+    def batch_writes(self, every: float = 0.25) -> None:
+        """From now on, record results in batches from a background thread (the runtime does)."""
+        if self._writer is None:
+            self._writer = BatchWriter(self._write_batch, every)
+
+    def _write_batch(self, batch: list[tuple[RunResult, datetime, str]]) -> None:
         with transaction(self._engine) as session:
-            if result.outcome is Outcome.SUCCESS:
-                record_readings(session, result.flow, result.signal, result.readings, now, kind)
-                if result.evidence is not None:
-                    replace_evidence(session, result.flow, result.signal, result.evidence, now)
-            else:
-                mark_unknown(session, result.flow, result.signal, now, kind)
-            state = session.get(ProbeState, (result.flow, result.signal))
-            if state is None:
-                state = ProbeState(
+            for result, now, kind in batch:
+                if result.outcome is Outcome.SUCCESS:
+                    record_readings(session, result.flow, result.signal, result.readings, now, kind)
+                    if result.evidence is not None:
+                        replace_evidence(session, result.flow, result.signal, result.evidence, now)
+                else:
+                    mark_unknown(session, result.flow, result.signal, now, kind)
+                record_probe_state(
+                    session,
                     flow=result.flow,
                     signal=result.signal,
                     kind=kind,
-                    last_outcome=result.outcome.value,
-                    last_run_at=now,
+                    outcome=result.outcome.value,
+                    now=now,
+                    duration=result.duration,
+                    error=result.error,
                 )
-            state.kind = kind
-            state.last_outcome = result.outcome.value
-            state.last_run_at = now
-            state.last_duration_seconds = result.duration
-            state.last_error = result.error
-            if result.outcome is Outcome.SUCCESS:
-                state.last_success_at = now
-                state.consecutive_failures = 0
-            else:
-                state.consecutive_failures += 1
-            session.add(state)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         for probe in self._probes.values():
             probe.close()
         self._probes.clear()

@@ -73,8 +73,8 @@ class SqlQuery:
     def _begin_read_only(self, conn: SAConnection) -> None:
         dialect = conn.dialect.name
         if dialect == "postgresql":
-            conn.execute(text("SET TRANSACTION READ ONLY"))
-            conn.execute(text(f"SET LOCAL statement_timeout = {int(self.timeout * 1000)}"))
+            # One round trip for both: this runs before every probe query.
+            conn.exec_driver_sql(f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {int(self.timeout * 1000)}")
         elif dialect in ("mysql", "mariadb"):
             # Session variables, set before the transaction starts; SET TRANSACTION applies to the next one.
             if getattr(conn.dialect, "is_mariadb", False):

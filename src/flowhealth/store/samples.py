@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert, update
 from sqlmodel import Session, col, select
 
 from .tables import ProbeState, Sample, SignalValue
 from .types import labels_key
+from .upsert import upsert
+
+_SAMPLE: Table = Sample.__table__  # type: ignore[attr-defined]
+_VALUE: Table = SignalValue.__table__  # type: ignore[attr-defined]
+_STATE: Table = ProbeState.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -41,69 +47,78 @@ def record_readings(
     removed: the source said they are gone (a reason with no rejections left), which resolves
     their alerts, unlike a failed run, which makes them unknown (see `mark_unknown`).
     """
-    seen: set[str] = set()
+    # Core statements, not ORM objects: this runs once per probe run, thousands of times a minute.
+    conn = session.connection()
+    rows = {}
     for reading in readings:
-        key = reading.key
-        seen.add(key)
-        session.add(
-            Sample(
-                flow=flow,
-                signal=signal,
-                labels=key,
-                value=reading.value,
-                observed_at=observed_at,
-                source=source,
-            )
-        )
-        current = session.get(SignalValue, (flow, signal, key))
-        if current is None:
-            session.add(
-                SignalValue(
-                    flow=flow,
-                    signal=signal,
-                    labels=key,
-                    value=reading.value,
-                    observed_at=observed_at,
-                    source=source,
-                )
-            )
-        else:
-            current.value, current.observed_at, current.source = reading.value, observed_at, source
-            session.add(current)
+        rows[reading.key] = {
+            "flow": flow,
+            "signal": signal,
+            "labels": reading.key,
+            "value": reading.value,
+            "observed_at": observed_at,
+            "source": source,
+        }
+    if rows:
+        conn.execute(insert(_SAMPLE), list(rows.values()))
+        upsert(conn, _VALUE, list(rows.values()), ["flow", "signal", "labels"])
     if replace_series:
-        stale = session.exec(select(SignalValue).where(SignalValue.flow == flow, SignalValue.signal == signal)).all()
-        for row in stale:
-            if row.labels not in seen:
-                session.delete(row)
+        gone = delete(_VALUE).where(_VALUE.c.flow == flow, _VALUE.c.signal == signal)
+        if rows:
+            gone = gone.where(_VALUE.c.labels.not_in(list(rows)))
+        conn.execute(gone)
 
 
 def mark_unknown(session: Session, flow: str, signal: str, observed_at: datetime, source: str) -> None:
     """The source failed: every series of the signal becomes unknown, never frozen."""
-    rows = session.exec(select(SignalValue).where(SignalValue.flow == flow, SignalValue.signal == signal)).all()
-    if not rows:
-        session.add(
-            SignalValue(
-                flow=flow,
-                signal=signal,
-                labels="{}",
-                value=None,
-                observed_at=observed_at,
-                source=source,
-            )
-        )
-    for row in rows:
-        row.value, row.observed_at, row.source = None, observed_at, source
-        session.add(row)
-    session.add(
-        Sample(
-            flow=flow,
-            signal=signal,
-            labels="{}",
-            value=None,
-            observed_at=observed_at,
-            source=source,
-        )
+    conn = session.connection()
+    changed = conn.execute(
+        update(_VALUE)
+        .where(_VALUE.c.flow == flow, _VALUE.c.signal == signal)
+        .values(value=None, observed_at=observed_at, source=source)
     )
+    row = {"flow": flow, "signal": signal, "labels": "{}", "value": None, "observed_at": observed_at, "source": source}
+    if not changed.rowcount:
+        conn.execute(insert(_VALUE), [row])
+    conn.execute(insert(_SAMPLE), [row])
+
+
+def record_probe_state(
+    session: Session,
+    *,
+    flow: str,
+    signal: str,
+    kind: str,
+    outcome: str,
+    now: datetime,
+    duration: float,
+    error: str | None,
+) -> None:
+    """The probe's last run; failures counted in SQL so concurrent writers cannot lose one."""
+    table = _STATE
+    success = outcome == "success"
+    row = {
+        "flow": flow,
+        "signal": signal,
+        "kind": kind,
+        "last_outcome": outcome,
+        "last_run_at": now,
+        "last_success_at": now if success else None,
+        "last_duration_seconds": duration,
+        "consecutive_failures": 0 if success else 1,
+        "last_error": error,
+    }
+    changes: dict[str, Any] = {
+        "kind": kind,
+        "last_outcome": outcome,
+        "last_run_at": now,
+        "last_duration_seconds": duration,
+        "last_error": error,
+        "consecutive_failures": 0 if success else table.c.consecutive_failures + 1,
+    }
+    if success:
+        changes["last_success_at"] = now
+    upsert(session.connection(), table, [row], ["flow", "signal"], changes)
 
 
 def current_values(session: Session) -> list[SignalValue]:

@@ -1,0 +1,69 @@
+"""Records probe results in batches: one transaction for many runs instead of one per run.
+
+A transaction per run costs more CPU than most probe queries do (about 1.5 ms against 0.6 ms
+on this machine), which is what limits how many probes one process can keep on schedule. A
+result waiting here when the process dies is measured again at the probe's next run; nothing
+a client was told about is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from ..errors import StoreError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class BatchWriter(Generic[T]):
+    """A background thread handing everything submitted so far to `write`, every `every` seconds."""
+
+    def __init__(self, write: Callable[[list[T]], None], every: float = 0.25, max_batch: int = 1000) -> None:
+        self._write = write
+        self._every = every
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[T | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="probe-results", daemon=True)
+        self._thread.start()
+
+    def submit(self, item: T) -> None:
+        self._queue.put(item)
+
+    def close(self) -> None:
+        """Write what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        running = True
+        while running:
+            batch: list[T] = []
+            try:
+                first = self._queue.get(timeout=self._every)
+            except queue.Empty:
+                continue
+            if first is None:
+                running = False
+            else:
+                batch.append(first)
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    running = False
+                    break
+                batch.append(item)
+            if batch:
+                try:
+                    self._write(batch)
+                except StoreError as exc:
+                    log.error("%d probe results not stored: %s", len(batch), exc)
+                except Exception:
+                    log.exception("%d probe results not stored", len(batch))
