@@ -19,6 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from ..errors import ProbeError, ProbeInvalid, ProbeTimeout
 from ..store.samples import Reading
 from .base import as_number
+from .watchdog import WATCHDOG, Deadline
 
 
 class SqlQuery:
@@ -37,13 +38,11 @@ class SqlQuery:
             return self._rows(now, limit, retry=False)
 
     def _rows(self, now: datetime, limit: int | None, *, retry: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
-        timer: threading.Timer | None = None
+        timer: Deadline | None = None
         timed_out = threading.Event()
         try:
             with self.engine.connect() as conn:
-                timer = threading.Timer(self._backstop(conn), self._abort, args=(conn, timed_out))
-                timer.daemon = True
-                timer.start()
+                timer = WATCHDOG.after(self._backstop(conn), lambda: self._abort(conn, timed_out))
                 self._begin_read_only(conn)
                 params = {"now": now.timestamp()} if ":now" in str(self.query) else {}
                 result = conn.execute(self.query, params)
