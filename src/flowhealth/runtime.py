@@ -165,6 +165,12 @@ class Runtime:
             executor="control",
         )
         scheduler.add_job(self._safe(self.prune), "interval", hours=1, id="prune", executor="control")
+        if self.settings.review_channel:
+            from .hypercare.schedule import review_job, review_trigger
+
+            job = review_job(self.settings, self.model, self.engine, self.clock)
+            trigger = review_trigger(self.settings.review_schedule)
+            scheduler.add_job(self._safe(job), trigger, id="weekly-review", executor="control")
         scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         # A skipped run is a metric, not a log line per occurrence: slow probes are skipped, never stacked.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         description="Slack Web API base URL (tests point it at a local server).",
     )
 
+    review_channel: str | None = Field(
+        default=None, description="Slack channel for the weekly hypercare review; unset: no scheduled review."
+    )
+    review_schedule: str = Field(
+        default="0 8 * * mon", description="When the weekly review is posted: a crontab line, in UTC."
+    )
+
     def runbook_url(self, runbook: str) -> str:
         base = self.runbook_base_url or f"{self.public_url.rstrip('/')}/runbooks/"
         return f"{base.rstrip('/')}/{runbook}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -75,3 +76,18 @@ flows:
           interval: {interval}
           timeout: {timeout}
 {extra}"""
+
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def reference_without_stock_reconciliation(root: Path) -> Path:
+    """The reference deployment with one real readiness gap: nothing reconciles stock."""
+    for sub in ("flows", "alert_rules", "runbooks"):
+        shutil.copytree(REPO / sub, root / sub)
+    catalog = root / "flows/catalog.yaml"
+    text = catalog.read_text()
+    catalog.write_text(text[: text.index("      stock_mismatches:")] + text[text.index("      stock_age:") :])
+    rules = root / "alert_rules/catalog.yaml"
+    rules.write_text(rules.read_text().split("\n  stock-mismatch:")[0] + "\n")
+    return root

@@ -26,6 +26,18 @@ class Message:
     thread_ts: str | None
     metadata: dict[str, Any] | None
     edits: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UploadedFile:
+    """A file uploaded with files.getUploadURLExternal + POST + files.completeUploadExternal."""
+
+    id: str
+    filename: str
+    content: bytes = b""
+    title: str | None = None
+    channel: str | None = None
 
 
 @dataclass
@@ -37,6 +49,8 @@ class FakeSlack:
     failures: deque[tuple[str, Any]] = field(default_factory=deque)
     down: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+    base_url: str = ""
     _seq: int = 0
 
     def channel_id(self, name_or_id: str) -> str | None:
@@ -118,9 +132,44 @@ class FakeSlack:
                 for m in reversed(found)
             ]
             return 200, {"ok": True, "messages": out, "has_more": False, "response_metadata": {"next_cursor": ""}}
+        if method == "files.getUploadURLExternal":
+            self._seq += 1
+            file_id = f"F{self._seq:08d}"
+            self.files[file_id] = UploadedFile(file_id, str(args.get("filename", "")))
+            return 200, {"ok": True, "file_id": file_id, "upload_url": f"{self.base_url}upload/{file_id}"}
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(args)
         if method == "auth.test":
             return 200, {"ok": True, "user_id": "UBOT", "team_id": "T1"}
         return 200, {"ok": False, "error": "unknown_method"}
+
+    def _complete_upload(self, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        listed = args.get("files") or "[]"
+        entries = json.loads(listed) if isinstance(listed, str) else listed
+        cid = self.channel_id(str(args.get("channel_id", "")))
+        if args.get("channel_id") and cid is None:
+            return 200, {"ok": False, "error": "channel_not_found"}
+        shared = []
+        for entry in entries:
+            uploaded = self.files.get(entry["id"])
+            if uploaded is None or not uploaded.content:
+                return 200, {"ok": False, "error": "file_not_found"}
+            uploaded.title, uploaded.channel = entry.get("title"), cid
+            shared.append({"id": uploaded.id, "name": uploaded.filename, "title": uploaded.title})
+        if cid is not None:
+            self._seq += 1
+            ts = f"{int(time.time())}.{self._seq:06d}"
+            text = str(args.get("initial_comment", ""))
+            self.messages.append(Message(cid, ts, text, [], None, None, files=[f["id"] for f in shared]))
+        return 200, {"ok": True, "files": shared}
+
+    def receive_upload(self, file_id: str, data: bytes) -> int:
+        with self.lock:
+            uploaded = self.files.get(file_id)
+            if uploaded is None:
+                return 404
+            uploaded.content = data
+            return 200
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -128,7 +177,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode()
+        body = self.rfile.read(length)
+        if self.path.startswith("/api/upload/"):
+            # Upload URLs carry their own authorisation, as Slack's do: no bearer token here.
+            status = self.server.slack.receive_upload(self.path.rsplit("/", 1)[-1], body)
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"OK")
+            return
+        raw = body.decode()
         if self.headers.get("Content-Type", "").startswith("application/json"):
             args = json.loads(raw or "{}")
         else:
@@ -173,6 +231,7 @@ class SlackServer:
         self.token = token
         self._server = _Server(self.slack, token)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.slack.base_url = self.base_url
 
     @property
     def base_url(self) -> str:

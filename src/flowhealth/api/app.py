@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import flows, health, incidents, otlp, push, slack
+from . import board, flows, health, incidents, otlp, push, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -33,4 +33,5 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.include_router(slack.router)
     app.include_router(push.router)
     app.include_router(otlp.router)
+    app.include_router(board.router)
     return app

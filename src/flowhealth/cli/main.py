@@ -13,7 +13,7 @@ import typer
 from .. import __version__
 from ..errors import FlowHealthError
 from ..settings import Settings
-from . import alerting, dashboards, export
+from . import alerting, dashboards, export, hypercare
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 
@@ -243,6 +243,8 @@ def alerts(
         )
 
 
+app.command()(hypercare.readiness)
+app.command()(hypercare.review)
 app.command("push")(push_cmd.push)
 app.command("intervention")(push_cmd.intervention)
 

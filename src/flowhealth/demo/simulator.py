@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS refunds (
     id INTEGER PRIMARY KEY, order_number TEXT NOT NULL, approved_at REAL NOT NULL,
     psp_confirmed_at REAL, psp_status TEXT NOT NULL DEFAULT 'pending');
 CREATE TABLE IF NOT EXISTS shop_stock (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS erp_stock (sku TEXT PRIMARY KEY, quantity INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS product_imports (id INTEGER PRIMARY KEY, imported_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS shop_prices (sku TEXT PRIMARY KEY, price REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS erp_prices (sku TEXT PRIMARY KEY, price REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS price_imports (id INTEGER PRIMARY KEY, imported_at REAL NOT NULL);
@@ -104,6 +106,9 @@ class CommerceSimulator:
                     (sku, self.random.randint(0, 400), now - 60),
                 )
             db.execute("INSERT INTO price_imports (imported_at) VALUES (?)", (now - 1800,))
+            db.execute("INSERT INTO product_imports (imported_at) VALUES (?)", (now - 3600,))
+            # The ERP's stock equals the shop's: the stock sync works before the demo starts.
+            db.execute("INSERT OR REPLACE INTO erp_stock SELECT sku, quantity FROM shop_stock")
             db.execute("INSERT OR REPLACE INTO erp_heartbeat VALUES (1, ?, 1)", (now - 30,))
             t = now - 7200
             while t < now - 60:
@@ -181,6 +186,8 @@ class CommerceSimulator:
                 )
                 if end - (db.execute("SELECT MAX(imported_at) FROM price_imports").fetchone()[0] or 0) > 1800:
                     db.execute("INSERT INTO price_imports (imported_at) VALUES (?)", (end,))
+                if end - (db.execute("SELECT MAX(imported_at) FROM product_imports").fetchone()[0] or 0) > 3600:
+                    db.execute("INSERT INTO product_imports (imported_at) VALUES (?)", (end,))
                 db.execute("COMMIT")
             elapsed = now - self.started
             outage_end = self.scenario.outage_start + self.scenario.outage_length

@@ -68,6 +68,22 @@ class SlackNotifier:
         except (urllib.error.URLError, ConnectionError, TimeoutError, SlackClientError) as exc:
             raise DeliveryRetryable(f"Slack unreachable: {type(exc).__name__}") from None
 
+    def upload(self, channel: str, *, text: str, filename: str, content: str, title: str) -> str:
+        """Post a file to a channel with a message (files_upload_v2); returns the file id."""
+        try:
+            response = self._client.files_upload_v2(
+                channel=self._channel_id(channel),
+                content=content,
+                filename=filename,
+                title=title,
+                initial_comment=text,
+            )
+        except SlackApiError as exc:
+            raise _map_api_error(exc) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError, SlackClientError) as exc:
+            raise DeliveryRetryable(f"Slack unreachable: {type(exc).__name__}") from None
+        return str(response["file"]["id"])
+
     def _deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
         payload = delivery.payload
         if delivery.kind == "post":

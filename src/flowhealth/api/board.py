@@ -1,0 +1,31 @@
+"""The flow board: `GET /` for people, `GET /api/v1/board` for machines; read-only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from ..hypercare.board import board_data
+from ..hypercare.board_html import DEFAULT_REFRESH, render_board
+from .deps import RuntimeDep
+
+router = APIRouter(tags=["board"])
+
+
+def _board(runtime: RuntimeDep) -> dict[str, Any]:
+    return board_data(runtime.model, runtime.engine, runtime.clock.now(), runtime.incidents.links)
+
+
+@router.get("/", response_class=HTMLResponse, summary="The flow board for on-call and hypercare")
+def board_page(
+    runtime: RuntimeDep,
+    refresh: Annotated[int, Query(ge=1, le=3600, description="Seconds between reloads.")] = DEFAULT_REFRESH,
+) -> HTMLResponse:
+    return HTMLResponse(render_board(_board(runtime), refresh), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/api/v1/board", summary="The flow board's data")
+def board_json(runtime: RuntimeDep) -> dict[str, Any]:
+    return _board(runtime)

@@ -1,0 +1,1 @@
+"""Hypercare: the readiness checklist, the weekly review, and the live flow board."""

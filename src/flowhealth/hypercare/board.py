@@ -1,0 +1,156 @@
+"""What the flow board shows: every flow's owner, status, signals against thresholds, incidents, fixes today."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from ..alerting.payload import Links, format_value
+from ..alerting.silences import active_silences, identity, silencing
+from ..model.durations import format_duration
+from ..model.model import Model
+from ..store.records import Intervention
+from ..store.tables import AlertState, Incident, SignalValue
+from ..store.types import labels_of
+from .history import incident_flow
+
+STATUS_ORDER = {"firing": 0, "pending": 1, "silenced": 2, "no data": 3, "ok": 4}
+
+
+def _thresholds(model: Model, flow_id: str, signal_id: str) -> list[dict[str, Any]]:
+    out = []
+    for rule_id, rule in sorted(model.rules.items()):
+        if rule.flow == flow_id and rule.signal == signal_id:
+            direction, threshold = model.rule_threshold(rule_id)
+            out.append({"rule": rule_id, "direction": direction, "value": threshold, "severity": rule.severity})
+    return out
+
+
+def _breached(value: float | None, thresholds: list[dict[str, Any]]) -> bool:
+    if value is None:
+        return False
+    return any(value > t["value"] if t["direction"] == "above" else value < t["value"] for t in thresholds)
+
+
+def _signals(model: Model, flow_id: str, values: list[SignalValue]) -> list[dict[str, Any]]:
+    out = []
+    for signal_id, signal in sorted(model.flows[flow_id].signals.items()):
+        thresholds = _thresholds(model, flow_id, signal_id)
+        for t in thresholds:
+            t["text"] = f"{t['direction']} {format_value(t['value'], signal.unit, {})}"
+        series = [v for v in values if v.flow == flow_id and v.signal == signal_id]
+        out.append(
+            {
+                "signal": signal_id,
+                "kind": signal.kind.value,
+                "description": signal.description,
+                "thresholds": thresholds,
+                "series": [
+                    {
+                        "labels": labels_of(v.labels),
+                        "value": v.value,
+                        "text": format_value(v.value, signal.unit, labels_of(v.labels)),
+                        "breached": _breached(v.value, thresholds),
+                        "observed_at": v.observed_at.isoformat(),
+                    }
+                    for v in series
+                ],
+            }
+        )
+    return out
+
+
+def _status(alerts: list[tuple[AlertState, bool]], signals: list[dict[str, Any]]) -> str:
+    firing = [silenced for state, silenced in alerts if state.state == "firing"]
+    if firing and not all(firing):
+        return "firing"
+    if any(state.state == "pending" for state, _ in alerts):
+        return "pending"
+    if firing:
+        return "silenced"
+    if not any(s["value"] is not None for sig in signals for s in sig["series"]):
+        return "no data"
+    return "ok"
+
+
+def _incident(
+    model: Model, links: Links, incident: Incident, states: list[AlertState], now: datetime
+) -> dict[str, Any]:
+    rules = sorted({s.rule for s in states if s.incident_id == incident.id and s.rule in model.all_rules()})
+    runbooks = sorted({model.rule(r).runbook for r in rules})
+    acked = incident.acked_by is not None and (incident.ack_expires_at is None or incident.ack_expires_at > now)
+    return {
+        "id": incident.id,
+        "severity": incident.severity,
+        "team": incident.team,
+        "opened_at": incident.opened_at.isoformat(),
+        "age": format_duration(now - incident.opened_at),
+        "acked": acked,
+        "acked_by": incident.acked_by if acked else None,
+        "escalations": incident.escalations,
+        "rules": rules,
+        "runbooks": [{"id": rb, "url": links.runbook(rb)} for rb in runbooks],
+    }
+
+
+def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dict[str, Any]:
+    """The board as data: the HTML page and /api/v1/board both render this."""
+    midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+    with Session(engine) as session:
+        values = list(session.exec(select(SignalValue)).all())
+        states = list(session.exec(select(AlertState)).all())
+        incidents = list(session.exec(select(Incident).where(Incident.status == "open")).all())
+        silences = active_silences(session, now)
+        fixes = list(session.exec(select(Intervention).where(col(Intervention.performed_at) >= midnight)).all())
+    rules = model.all_rules()
+    flows: list[dict[str, Any]] = []
+    for flow_id, flow in sorted(model.flows.items()):
+        alerts = [
+            (s, silencing(silences, identity(model, s.rule, s.owner)) is not None)
+            for s in states
+            if s.rule in rules and rules[s.rule].flow == flow_id and s.state in ("pending", "firing")
+        ]
+        signals = _signals(model, flow_id, values)
+        team = model.teams.get(flow.owner)
+        today = [i for i in fixes if i.flow == flow_id]
+        flows.append(
+            {
+                "flow": flow_id,
+                "description": flow.description,
+                "object": flow.object,
+                "criticality": flow.criticality,
+                "owner": {"team": flow.owner, "name": team.name if team and team.name else flow.owner},
+                "status": _status(alerts, signals),
+                "alerts": [
+                    {
+                        "rule": s.rule,
+                        "state": s.state,
+                        "silenced": silenced,
+                        "owner": s.owner,
+                        "value": format_value(
+                            s.last_value, model.signal(flow_id, rules[s.rule].signal).unit, labels_of(s.labels)
+                        ),
+                        "since": format_duration(now - (s.firing_since or s.pending_since or now)),
+                        "runbook": {"id": rules[s.rule].runbook, "url": links.runbook(rules[s.rule].runbook)},
+                    }
+                    for s, silenced in sorted(alerts, key=lambda a: (a[0].state != "firing", a[0].rule))
+                ],
+                "signals": signals,
+                "incidents": [
+                    _incident(model, links, i, states, now)
+                    for i in sorted(incidents, key=lambda i: i.opened_at)
+                    if incident_flow(model, i.group_key) == flow_id
+                ],
+                "interventions_today": {"count": len(today), "by_reason": dict(Counter(i.reason for i in today))},
+            }
+        )
+    flows.sort(key=lambda f: (STATUS_ORDER[f["status"]], f["flow"]))
+    return {
+        "generated_at": now.isoformat(),
+        "counts": dict(Counter(f["status"] for f in flows)),
+        "flows": flows,
+    }

@@ -1,0 +1,192 @@
+"""What happened in a period, read from the store: incidents with their timings, alert firings, fixes, samples."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from ..model.model import Model
+from ..store.records import Intervention
+from ..store.tables import AlertEvent, Incident, IncidentEvent, Sample, Silence
+
+# An incident that cleared on its own this fast, with nobody acknowledging or resolving it, told
+# people something they did not need to act on.
+NOISE_MAX_DURATION = timedelta(minutes=15)
+FLAP_FIRINGS = 3  # firings of one alert series within the period that make it flapping
+
+
+@dataclass(frozen=True)
+class IncidentFacts:
+    """One incident as the review sees it at the end of the period."""
+
+    id: int
+    flow: str | None
+    team: str
+    severity: str
+    opened_at: datetime
+    acked_at: datetime | None
+    acked_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+    @property
+    def tta(self) -> float | None:
+        return None if self.acked_at is None else (self.acked_at - self.opened_at).total_seconds()
+
+    @property
+    def ttr(self) -> float | None:
+        return None if self.resolved_at is None else (self.resolved_at - self.opened_at).total_seconds()
+
+    @property
+    def noise(self) -> bool:
+        """Resolved by itself, quickly, without anyone acknowledging or resolving it."""
+        return (
+            self.resolved_at is not None
+            and self.resolved_by is None
+            and self.acked_at is None
+            and self.resolved_at - self.opened_at <= NOISE_MAX_DURATION
+        )
+
+
+@dataclass(frozen=True)
+class SeriesPeak:
+    flow: str
+    signal: str
+    labels: dict[str, str]
+    peak: float | None
+    last: float | None
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything of one period the figures are computed from."""
+
+    start: datetime
+    end: datetime
+    incidents: list[IncidentFacts]
+    firings: list[AlertEvent]
+    interventions: list[Intervention]
+    silences: list[Silence]
+    series: list[SeriesPeak]
+
+
+def incident_flow(model: Model, group_key: str) -> str | None:
+    """The flow an incident is about, from its group key (team|flow=..., rule=..., signal=flow/...)."""
+    _, _, rest = group_key.partition("|")
+    parts = dict(p.split("=", 1) for p in rest.split(",") if "=" in p)
+    if "flow" in parts:
+        return parts["flow"]
+    if "signal" in parts:
+        return parts["signal"].split("/", 1)[0]
+    if "rule" in parts and parts["rule"] in model.all_rules():
+        return model.rule(parts["rule"]).flow
+    return None  # grouped per team, or a storm spanning several flows
+
+
+def _incidents(session: Session, model: Model, start: datetime, end: datetime) -> list[IncidentFacts]:
+    rows = session.exec(select(Incident).where(col(Incident.opened_at) >= start, col(Incident.opened_at) < end)).all()
+    ids = [r.id for r in rows]
+    first_ack: dict[int, IncidentEvent] = {}
+    if ids:
+        events = session.exec(
+            select(IncidentEvent)
+            .where(col(IncidentEvent.incident_id).in_(ids), IncidentEvent.event == "acked", col(IncidentEvent.at) < end)
+            .order_by(col(IncidentEvent.at))
+        ).all()
+        for event in events:
+            first_ack.setdefault(event.incident_id, event)
+    out = []
+    for r in rows:
+        assert r.id is not None
+        ack = first_ack.get(r.id)
+        # Seen from the end of the period: what happened later has not happened yet.
+        resolved = r.resolved_at if r.resolved_at is not None and r.resolved_at <= end else None
+        out.append(
+            IncidentFacts(
+                r.id,
+                incident_flow(model, r.group_key),
+                r.team,
+                r.severity,
+                r.opened_at,
+                ack.at if ack else None,
+                ack.actor if ack else None,
+                resolved,
+                r.resolved_by if resolved else None,
+            )
+        )
+    return sorted(out, key=lambda i: i.opened_at)
+
+
+def _series(session: Session, model: Model, start: datetime, end: datetime) -> list[SeriesPeak]:
+    """Peak and last value of every series of the signal kinds the review reports on."""
+    wanted = {
+        (ref.flow_id, ref.signal_id)
+        for ref in model.signals()
+        if ref.signal.kind.value in ("delay", "staleness", "rejections", "mismatches", "mismatch_amount")
+    }
+    window = (col(Sample.observed_at) >= start, col(Sample.observed_at) < end)
+    key = (col(Sample.flow), col(Sample.signal), col(Sample.labels))
+    # Five columns are past sqlmodel's typed select overloads, so this one is plain SQLAlchemy.
+    rows = session.execute(
+        sa_select(*key, func.max(Sample.value), func.max(Sample.observed_at)).where(*window).group_by(*key)
+    )
+    last_at: dict[tuple[str, str, str], datetime] = {}
+    peak_of: dict[tuple[str, str, str], float | None] = {}
+    for f, s, lb, peak, at in rows.all():
+        if (f, s) in wanted:
+            last_at[(f, s, lb)], peak_of[(f, s, lb)] = at, peak
+    out = []
+    for (flow, signal, labels), at in sorted(last_at.items()):
+        last = session.exec(
+            select(Sample.value).where(
+                Sample.flow == flow, Sample.signal == signal, Sample.labels == labels, Sample.observed_at == at
+            )
+        ).first()
+        out.append(SeriesPeak(flow, signal, json.loads(labels), peak_of[(flow, signal, labels)], last))
+    return out
+
+
+def load_history(engine: Engine, model: Model, start: datetime, end: datetime) -> History:
+    """Read one period [start, end) from the state database."""
+    with Session(engine) as session:
+        firings = list(
+            session.exec(
+                select(AlertEvent)
+                .where(AlertEvent.event == "firing", col(AlertEvent.at) >= start, col(AlertEvent.at) < end)
+                .order_by(col(AlertEvent.at))
+            ).all()
+        )
+        interventions = list(
+            session.exec(
+                select(Intervention)
+                .where(col(Intervention.performed_at) >= start, col(Intervention.performed_at) < end)
+                .order_by(col(Intervention.performed_at))
+            ).all()
+        )
+        silences = list(
+            session.exec(select(Silence).where(col(Silence.created_at) >= start, col(Silence.created_at) < end)).all()
+        )
+        return History(
+            start,
+            end,
+            _incidents(session, model, start, end),
+            firings,
+            interventions,
+            silences,
+            _series(session, model, start, end),
+        )
+
+
+def flapping(firings: list[AlertEvent]) -> dict[tuple[str, str, str], int]:
+    """(flow, rule, labels) -> firings, for series that fired at least FLAP_FIRINGS times."""
+    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for event in firings:
+        counts[(event.flow, event.rule, event.labels)] += 1
+    return {k: n for k, n in counts.items() if n >= FLAP_FIRINGS}

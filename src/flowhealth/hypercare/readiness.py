@@ -1,0 +1,257 @@
+"""The go-live readiness checklist of the operating model, computed per flow from the model and the store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from ..model.model import Model
+from ..model.probes import ReconcileProbe, TraceProbe
+from ..model.runbooks import REQUIRED_SECTIONS
+from ..model.schema import Flow, SignalKind
+from ..probes.runner import scheduled_signals
+from ..store.tables import ProbeState
+
+Status = Literal["pass", "fail", "n/a"]
+
+# Failure modes whose name contains one of these own retries, dead letters and replays by hand.
+RETRY_MODE_WORDS = ("retry", "retries", "dead_letter", "deadletter", "dlq", "replay", "redeliver", "manual_fix")
+# Objects the seeds name as needing periodic reconciliation: orders, payments, inventory.
+CRITICAL_OBJECT_WORDS = ("order", "payment", "settlement", "inventory", "stock")
+GATED = ("critical", "high")
+END_TO_END_TRACE_MEASURES = ("oldest", "in_flight")
+
+CHECKS: dict[str, str] = {
+    "system_of_record": "System of record agreed",
+    "failure_owners": "Owner per failure mode",
+    "retry_owner": "Retry / dead-letter handling owned",
+    "reconciliation": "Reconciliation of critical objects",
+    "end_to_end": "Monitoring covers the flow end to end",
+    "alert_runbooks": "Every alert has a complete runbook",
+    "runbook_owners": "Every runbook's owner exists",
+    "probes_succeeding": "Probes currently succeeding",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the checklist: pass, fail or not applicable, and why."""
+
+    id: str
+    title: str
+    status: Status
+    why: str
+
+
+@dataclass(frozen=True)
+class FlowReadiness:
+    """The checklist of one flow."""
+
+    flow: str
+    criticality: str
+    owner: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
+
+    @property
+    def ready(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "criticality": self.criticality,
+            "owner": self.owner,
+            "ready": self.ready,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+
+def _check(check_id: str, status: Status, why: str) -> Check:
+    return Check(check_id, CHECKS[check_id], status, why)
+
+
+def system_of_record(model: Model, flow: Flow) -> Check:
+    """The source of truth is a known system with an owner team, and the flow has an owner team."""
+    source = model.systems.get(flow.source_of_truth)
+    if source is None:
+        return _check("system_of_record", "fail", f"source of truth '{flow.source_of_truth}' is not a known system")
+    if source.owner not in model.teams:
+        return _check(
+            "system_of_record", "fail", f"system '{flow.source_of_truth}' is owned by unknown team '{source.owner}'"
+        )
+    if flow.owner not in model.teams:
+        return _check("system_of_record", "fail", f"flow owner '{flow.owner}' is not a known team")
+    return _check("system_of_record", "pass", f"{flow.source_of_truth}, owned by {source.owner}")
+
+
+def failure_owners(model: Model, flow: Flow) -> Check:
+    """Critical and high flows name an owner per failure mode, and every owner is a team."""
+    unknown = sorted(f"{mode} → {team}" for mode, team in flow.failure_owners.items() if team not in model.teams)
+    if unknown:
+        return _check("failure_owners", "fail", "unknown owner team: " + ", ".join(unknown))
+    if not flow.failure_owners:
+        if flow.criticality in GATED:
+            return _check("failure_owners", "fail", f"a {flow.criticality} flow declares no failure_owners")
+        return _check("failure_owners", "n/a", f"none declared; optional for {flow.criticality} flows")
+    modes = ", ".join(f"{mode} → {team}" for mode, team in sorted(flow.failure_owners.items()))
+    return _check("failure_owners", "pass", modes)
+
+
+def retry_owner(model: Model, flow: Flow) -> Check:
+    """A failure mode about retries, dead letters or manual replay has an owner team."""
+    modes = {m: t for m, t in flow.failure_owners.items() if any(w in m.lower() for w in RETRY_MODE_WORDS)}
+    owned = {m: t for m, t in modes.items() if t in model.teams}
+    if owned:
+        return _check("retry_owner", "pass", ", ".join(f"{m} → {t}" for m, t in sorted(owned.items())))
+    if modes:
+        return _check("retry_owner", "fail", "owner of " + ", ".join(sorted(modes)) + " is not a known team")
+    return _check(
+        "retry_owner", "fail", "no failure mode for retries or dead letters (e.g. failure_owners: {dead_letter: TEAM})"
+    )
+
+
+def is_critical_object(flow: Flow) -> bool:
+    return any(word in flow.object.lower() for word in CRITICAL_OBJECT_WORDS)
+
+
+def reconciliation(model: Model, flow: Flow) -> Check:
+    """Orders, payments and inventory are reconciled by key: a reconcile probe, a mismatches signal or a journey."""
+    if not is_critical_object(flow):
+        return _check("reconciliation", "n/a", f"'{flow.object}' is not an order, payment or inventory object")
+    found = sorted(sid for sid, s in flow.signals.items() if _reconciles(s.probe, s.kind))
+    if found:
+        return _check("reconciliation", "pass", ", ".join(found))
+    return _check(
+        "reconciliation", "fail", f"no reconcile probe, mismatches signal or trace journey for '{flow.object}'"
+    )
+
+
+def _reconciles(probe: object, kind: SignalKind) -> bool:
+    # A trace journey follows every record by key from source to target, so the ones that never
+    # arrive (in flight, oldest) are a keyed consistency check as much as a reconcile probe is.
+    if isinstance(probe, TraceProbe):
+        return probe.measure in END_TO_END_TRACE_MEASURES
+    return isinstance(probe, ReconcileProbe) or kind in (SignalKind.MISMATCHES, SignalKind.MISMATCH_AMOUNT)
+
+
+def _end_to_end_signals(flow: Flow) -> list[str]:
+    out = []
+    for sid, s in sorted(flow.signals.items()):
+        probe = s.probe
+        if isinstance(probe, TraceProbe) and flow.traces is not None:
+            path = (probe.from_ or flow.traces.stages[0], probe.to or flow.traces.end)
+            spans = probe.measure == "latency" and path == (flow.traces.stages[0], flow.traces.end)
+            if spans or probe.measure in END_TO_END_TRACE_MEASURES:
+                out.append(sid)
+        elif isinstance(probe, ReconcileProbe) or (s.kind.is_time and not isinstance(probe, TraceProbe)):
+            # A delay/staleness probe reads the far end; a reconcile probe compares source with target.
+            out.append(sid)
+    return out
+
+
+def end_to_end(model: Model, flow: Flow) -> Check:
+    """Something measures the object arriving at the far end, not only a hop or an error count."""
+    found = _end_to_end_signals(flow)
+    if found:
+        return _check("end_to_end", "pass", ", ".join(found))
+    kinds = ", ".join(sorted({s.kind.value for s in flow.signals.values()}))
+    return _check(
+        "end_to_end",
+        "fail",
+        f"only {kinds} signals: add a delay/staleness probe, a reconciliation or a trace journey to the last stage",
+    )
+
+
+def _rules_of(model: Model, flow_id: str) -> dict[str, str]:
+    return {rid: r.runbook for rid, r in sorted(model.rules.items()) if r.flow == flow_id}
+
+
+def alert_runbooks(model: Model, flow_id: str) -> Check:
+    """The flow has alert rules, and each links a runbook with every required section filled in."""
+    rules = _rules_of(model, flow_id)
+    if not rules:
+        return _check("alert_runbooks", "fail", "no alert rule for this flow")
+    problems = []
+    for rule_id, runbook_id in rules.items():
+        book = model.runbooks.get(runbook_id)
+        if book is None:
+            problems.append(f"{rule_id}: runbook '{runbook_id}' does not exist")
+            continue
+        missing = [s for s in REQUIRED_SECTIONS if not book.sections.get(s)]
+        if missing:
+            problems.append(f"{rule_id}: runbook '{runbook_id}' lacks {', '.join(missing)}")
+    if problems:
+        return _check("alert_runbooks", "fail", "; ".join(problems))
+    return _check("alert_runbooks", "pass", f"{len(rules)} rule(s): {', '.join(sorted(set(rules.values())))}")
+
+
+def runbook_owners(model: Model, flow_id: str) -> Check:
+    """Each runbook the flow's alerts link names an existing team in its Owner section."""
+    books = sorted({rb for rb in _rules_of(model, flow_id).values() if rb in model.runbooks})
+    if not books:
+        return _check("runbook_owners", "fail", "no runbook to check")
+    problems = []
+    for book_id in books:
+        body = model.runbooks[book_id].sections.get("owner", "")
+        words = set(body.replace("`", " ").replace(",", " ").split())
+        if not words & set(model.teams):
+            problems.append(f"'{book_id}' names no known team as owner")
+    if problems:
+        return _check("runbook_owners", "fail", "; ".join(problems))
+    return _check("runbook_owners", "pass", f"{len(books)} runbook(s)")
+
+
+def probes_succeeding(flow_id: str, expected: list[str], states: dict[tuple[str, str], ProbeState] | None) -> Check:
+    """From the store: every scheduled probe of the flow ran, and its last run succeeded."""
+    if states is None:
+        return _check("probes_succeeding", "n/a", "no state database given")
+    if not expected:
+        return _check("probes_succeeding", "n/a", "no scheduled probes (pushed or trace signals)")
+    ran = [s for s in expected if (flow_id, s) in states]
+    if not ran:
+        return _check("probes_succeeding", "n/a", "no probe has run against this database yet")
+    failing = [
+        f"{s}: {states[(flow_id, s)].last_outcome}" for s in ran if states[(flow_id, s)].last_outcome != "success"
+    ]
+    never = [f"{s}: never ran" for s in expected if s not in ran]
+    if failing or never:
+        return _check("probes_succeeding", "fail", ", ".join(failing + never))
+    return _check("probes_succeeding", "pass", f"{len(ran)} probe(s) succeeding")
+
+
+def probe_states(engine: Engine) -> dict[tuple[str, str], ProbeState]:
+    with Session(engine) as session:
+        return {(p.flow, p.signal): p for p in session.exec(select(ProbeState)).all()}
+
+
+def check_readiness(model: Model, engine: Engine | None = None) -> list[FlowReadiness]:
+    """The checklist for every flow; store checks only when a state database is given."""
+    states = probe_states(engine) if engine is not None else None
+    scheduled = scheduled_signals(model)
+    out = []
+    for flow_id, flow in sorted(model.flows.items()):
+        expected = sorted(s for (f, s) in scheduled if f == flow_id)
+        checks = [
+            system_of_record(model, flow),
+            failure_owners(model, flow),
+            retry_owner(model, flow),
+            reconciliation(model, flow),
+            end_to_end(model, flow),
+            alert_runbooks(model, flow_id),
+            runbook_owners(model, flow_id),
+            probes_succeeding(flow_id, expected, states),
+        ]
+        out.append(FlowReadiness(flow_id, flow.criticality, flow.owner, checks))
+    return out
+
+
+def blocking(results: list[FlowReadiness]) -> list[FlowReadiness]:
+    """Critical flows that fail a check: these hold a go-live."""
+    return [r for r in results if r.criticality == "critical" and not r.ready]

@@ -1,0 +1,220 @@
+"""The weekly hypercare review: figures per flow and overall for a period, beside the period before."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy.engine import Engine
+
+from ..model.model import Model
+from .history import History, IncidentFacts, flapping, load_history
+from .readiness import FlowReadiness, check_readiness
+
+OVERALL = "*"
+Direction = Literal["better", "worse", "same"]
+
+
+@dataclass
+class Figures:
+    """The review's numbers for one flow (or all flows) in one period."""
+
+    incidents: int = 0
+    open_incidents: int = 0
+    tta_median: float | None = None
+    tta_worst: float | None = None
+    ttr_median: float | None = None
+    ttr_worst: float | None = None
+    unacknowledged: int = 0
+    staleness_breaches: int = 0
+    worst_staleness: float | None = None
+    interventions: int = 0
+    interventions_by_reason: dict[str, int] = field(default_factory=dict)
+    interventions_by_actor: dict[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    mismatches: dict[str, float] = field(default_factory=dict)  # currency -> records at period end
+    mismatch_amount: dict[str, float] = field(default_factory=dict)  # currency -> amount at period end
+    noisy_incidents: int = 0
+    flapping: dict[str, int] = field(default_factory=dict)  # "rule{labels}" -> firings
+    silences: int = 0
+    daily_incidents: list[int] = field(default_factory=list)
+    daily_interventions: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One headline figure against the period before; lower is better for every one of them."""
+
+    name: str
+    current: float | None
+    previous: float | None
+    direction: Direction | None  # None: nothing to compare
+
+
+@dataclass
+class Review:
+    """The whole report: both periods, per flow and overall, and the open ownership questions."""
+
+    start: datetime
+    end: datetime
+    flows: dict[str, Figures]
+    previous: dict[str, Figures]
+    readiness: list[FlowReadiness]
+    history: History
+
+    @property
+    def overall(self) -> Figures:
+        return self.flows[OVERALL]
+
+    def changes(self, flow: str = OVERALL) -> list[Change]:
+        return compare(self.flows[flow], self.previous[flow])
+
+
+def _median_worst(values: list[float]) -> tuple[float | None, float | None]:
+    return (statistics.median(values), max(values)) if values else (None, None)
+
+
+def _days(history: History) -> int:
+    return max(1, math.ceil((history.end - history.start) / timedelta(days=1)))
+
+
+def _daily(history: History, moments: list[datetime]) -> list[int]:
+    out = [0] * _days(history)
+    for moment in moments:
+        out[min(len(out) - 1, int((moment - history.start) / timedelta(days=1)))] += 1
+    return out
+
+
+def _incident_figures(f: Figures, incidents: list[IncidentFacts], history: History) -> None:
+    f.incidents = len(incidents)
+    f.open_incidents = sum(1 for i in incidents if i.resolved_at is None)
+    f.unacknowledged = sum(1 for i in incidents if i.acked_at is None)
+    f.tta_median, f.tta_worst = _median_worst([i.tta for i in incidents if i.tta is not None])
+    f.ttr_median, f.ttr_worst = _median_worst([i.ttr for i in incidents if i.ttr is not None])
+    f.noisy_incidents = sum(1 for i in incidents if i.noise)
+    f.daily_incidents = _daily(history, [i.opened_at for i in incidents])
+
+
+def _per_currency(history: History, flows: set[str], signals: set[tuple[str, str]]) -> dict[str, float]:
+    """Sum each signal's last values per currency, then take the largest signal per flow and currency.
+
+    Flows often measure the same mismatches twice (a SQL count and a keyed reconciliation), so
+    adding signals together would double-count.
+    """
+    per_signal: dict[tuple[str, str], dict[str, float]] = {}
+    for s in history.series:
+        if s.flow in flows and (s.flow, s.signal) in signals and s.last is not None:
+            sums = per_signal.setdefault((s.flow, s.signal), {})
+            currency = s.labels.get("currency", "")
+            sums[currency] = sums.get(currency, 0.0) + s.last
+    per_flow: dict[tuple[str, str], float] = {}
+    for (flow, _), counts in per_signal.items():
+        for currency, value in counts.items():
+            per_flow[(flow, currency)] = max(per_flow.get((flow, currency), 0.0), value)
+    out: dict[str, float] = {}
+    for (_, currency), value in per_flow.items():
+        out[currency] = out.get(currency, 0.0) + value
+    return {c: v for c, v in sorted(out.items()) if v}
+
+
+def figures(model: Model, history: History, flows: set[str]) -> Figures:
+    """The figures of the given flows in one period."""
+    f = Figures()
+    _incident_figures(
+        f, [i for i in history.incidents if i.flow in flows or (i.flow is None and len(flows) > 1)], history
+    )
+    time_rules = {
+        rid
+        for rid, r in model.all_rules().items()
+        if r.flow in model.flows and model.signal(r.flow, r.signal).kind.is_time
+    }
+    f.staleness_breaches = sum(1 for e in history.firings if e.flow in flows and e.rule in time_rules)
+    kinds = {(ref.flow_id, ref.signal_id): ref.signal.kind.value for ref in model.signals()}
+    stale = [
+        s.peak for s in history.series if s.flow in flows and kinds.get((s.flow, s.signal)) in ("delay", "staleness")
+    ]
+    f.worst_staleness = max((p for p in stale if p is not None), default=None)
+    fixes = [i for i in history.interventions if i.flow in flows]
+    f.interventions = len(fixes)
+    f.interventions_by_reason = dict(Counter(i.reason for i in fixes).most_common())
+    f.interventions_by_actor = dict(Counter(i.actor or "unknown" for i in fixes).most_common())
+    f.daily_interventions = _daily(history, [i.performed_at for i in fixes])
+    # Rejection signals count over their own window (e.g. 24h): the peak is what the week saw at worst.
+    for flow in flows:
+        peaks: dict[str, float] = {}
+        for s in history.series:
+            if s.flow == flow and kinds.get((s.flow, s.signal)) == "rejections" and s.peak is not None:
+                peaks[s.signal] = peaks.get(s.signal, 0.0) + s.peak
+        f.rejected += int(max(peaks.values(), default=0.0))
+    of_kind = {k: {key for key, v in kinds.items() if v == k} for k in ("mismatches", "mismatch_amount")}
+    f.mismatches = _per_currency(history, flows, of_kind["mismatches"])
+    f.mismatch_amount = _per_currency(history, flows, of_kind["mismatch_amount"])
+    f.flapping = {
+        f"{rule}{'' if labels == '{}' else labels}": n
+        for (flow, rule, labels), n in sorted(flapping(history.firings).items())
+        if flow in flows
+    }
+    f.silences = sum(1 for s in history.silences if _silence_flows(model, s.matchers) & flows)
+    return f
+
+
+def _silence_flows(model: Model, matchers_json: str) -> set[str]:
+    """Flows a silence could mute, from its matchers."""
+    matchers: dict[str, str] = json.loads(matchers_json)
+    flows = set(model.flows)
+    if "flow" in matchers:
+        flows &= {matchers["flow"]}
+    if "system" in matchers:
+        flows &= set(model.flows_touching(matchers["system"]))
+    if "rule" in matchers and matchers["rule"] in model.all_rules():
+        flows &= {model.rule(matchers["rule"]).flow}
+    if "team" in matchers:
+        owned = {model.rule(r).flow for r in model.all_rules() if model.rule_owner(r) == matchers["team"]}
+        flows &= owned | {f for f, flow in model.flows.items() if flow.owner == matchers["team"]}
+    return flows
+
+
+def _all(model: Model, history: History) -> dict[str, Figures]:
+    out = {flow: figures(model, history, {flow}) for flow in sorted(model.flows)}
+    out[OVERALL] = figures(model, history, set(model.flows))
+    return out
+
+
+def build_review(model: Model, engine: Engine, end: datetime, length: timedelta) -> Review:
+    """The review of [end - length, end) and of the period of the same length before it."""
+    start = end - length
+    history = load_history(engine, model, start, end)
+    before = load_history(engine, model, start - length, start)
+    return Review(start, end, _all(model, history), _all(model, before), check_readiness(model, engine), history)
+
+
+def _total(values: dict[str, float]) -> float:
+    return sum(values.values())
+
+
+def compare(now: Figures, before: Figures) -> list[Change]:
+    """Headline figures with the direction they moved; every one of them is better lower."""
+    pairs: list[tuple[str, float | None, float | None]] = [
+        ("Incidents", now.incidents, before.incidents),
+        ("Median time to acknowledge", now.tta_median, before.tta_median),
+        ("Median time to recover", now.ttr_median, before.ttr_median),
+        ("Staleness breaches", now.staleness_breaches, before.staleness_breaches),
+        ("Manual interventions", now.interventions, before.interventions),
+        ("Rejected payloads (peak)", now.rejected, before.rejected),
+        ("Settlement mismatches", _total(now.mismatches), _total(before.mismatches)),
+        ("Noisy incidents", now.noisy_incidents, before.noisy_incidents),
+        ("Flapping alerts", len(now.flapping), len(before.flapping)),
+        ("Silences", now.silences, before.silences),
+    ]
+    out = []
+    for name, current, previous in pairs:
+        direction: Direction | None = None
+        if current is not None and previous is not None:
+            direction = "same" if current == previous else ("better" if current < previous else "worse")
+        out.append(Change(name, current, previous, direction))
+    return out
