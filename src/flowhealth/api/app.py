@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import flows, health, incidents, otlp, push, slack
+from . import errors, flows, health, incidents, otlp, push, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -27,6 +27,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
 
     app = FastAPI(title="flowhealth", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    errors.install(app)
     app.include_router(health.router)
     app.include_router(flows.router)
     app.include_router(incidents.router)
