@@ -69,7 +69,7 @@ def test_probe_run_prints_values_and_outcomes(tmp_path: Path, monkeypatch: pytes
         conn.execute("CREATE TABLE shop_stock (sku TEXT, updated_at REAL)")
         conn.execute("INSERT INTO shop_stock VALUES ('A', strftime('%s','now') - 120)")
     monkeypatch.setenv("COMMERCE_DB_URL", f"sqlite:///{db}")
-    result = runner.invoke(app, ["probe", "run", "inventory-sync", "--model-dir", str(REPO)])
+    result = runner.invoke(app, ["probe", "run", "inventory-sync", "stock_age", "--model-dir", str(REPO)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("inventory-sync/stock_age: success in ")
     value = float(result.output.splitlines()[1].split()[0])

@@ -26,6 +26,7 @@ from .alerting.evidence import EvidenceRunner
 from .alerting.incidents import IncidentManager
 from .alerting.payload import Links
 from .clock import Clock, SystemClock
+from .errors import StoreError
 from .metrics import Metrics, StateCollector
 from .model.model import Model
 from .notify.base import Notifier
@@ -198,6 +199,9 @@ class Runtime:
         def run() -> None:
             try:
                 job()
+            except StoreError as exc:
+                # The database is away (restart, failover): say so once per run, the next run retries.
+                log.warning("%s skipped: %s", getattr(job, "__qualname__", job), str(exc).splitlines()[0])
             except Exception:
                 log.exception("%s failed", getattr(job, "__qualname__", job))
 

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     evaluation_interval: float = Field(default=15.0, gt=0, description="Seconds between rule evaluations.")
     delivery_interval: float = Field(default=2.0, gt=0, description="Seconds between outbox delivery passes.")
     sample_retention_days: int = Field(default=14, ge=1, description="How long raw samples are kept.")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body accepted on the API (OTLP has its own limit)."
+    )
     otlp_max_body_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest OTLP export body accepted, once decompressed."
     )

@@ -48,6 +48,8 @@ class FakeSlack:
     # Queue of failures for upcoming calls: ("500", method|None), ("500-after-store", ...), ("429", seconds)
     failures: deque[tuple[str, Any]] = field(default_factory=deque)
     down: bool = False
+    # Seconds to hold each chat.postMessage answer after storing the message (a slow or stuck Slack).
+    post_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     files: dict[str, UploadedFile] = field(default_factory=dict)
     base_url: str = ""
@@ -196,6 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         method = self.path.rsplit("/", 1)[-1]
         status, body, headers = self.server.slack.handle(method, args)
+        if method == "chat.postMessage" and self.server.slack.post_delay:
+            time.sleep(self.server.slack.post_delay)
         self._send(status, body, headers)
 
     do_GET = do_POST

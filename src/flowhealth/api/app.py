@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import board, flows, health, incidents, otlp, push, slack
+from . import board, errors, flows, health, incidents, limits, otlp, push, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -27,11 +27,20 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
 
     app = FastAPI(title="flowhealth", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
-    app.include_router(health.router)
-    app.include_router(flows.router)
-    app.include_router(incidents.router)
-    app.include_router(slack.router)
-    app.include_router(push.router)
-    app.include_router(otlp.router)
-    app.include_router(board.router)
+    errors.install(app)
+    settings = runtime.settings
+
+    def limit_for(path: str) -> int | None:
+        # The OTLP route enforces its own (larger) limit, compressed and inflated, and answers in OTLP's format.
+        return None if path == "/v1/traces" else settings.max_body_bytes
+
+    app.add_middleware(limits.BodyLimit, limit_for=limit_for)
+    common, write = errors.COMMON_RESPONSES, {**errors.COMMON_RESPONSES, **errors.WRITE_RESPONSES}
+    app.include_router(health.router, responses=common)
+    app.include_router(flows.router, responses=common)
+    app.include_router(incidents.router, responses=write)
+    app.include_router(slack.router, responses={**common, 400: write[401], 401: write[401]})
+    app.include_router(push.router, responses=write)
+    app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)
+    app.include_router(board.router, responses=common)
     return app

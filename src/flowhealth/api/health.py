@@ -13,13 +13,45 @@ from .deps import RuntimeDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Database and scheduler health; 503 when degraded")
+HEALTH = {
+    "type": "object",
+    "properties": {
+        "status": {"enum": ["ok", "degraded"]},
+        "database": {"type": "string"},
+        "scheduler": {"type": "string"},
+    },
+    "required": ["status", "database", "scheduler"],
+}
+
+
+@router.get(
+    "/healthz",
+    summary="Database and scheduler health; 503 when degraded",
+    response_class=JSONResponse,
+    responses={
+        200: {"content": {"application/json": {"schema": HEALTH}}},
+        503: {"description": "Degraded", "content": {"application/json": {"schema": HEALTH}}},
+    },
+)
 def healthz(runtime: RuntimeDep) -> JSONResponse:
     report = runtime.healthy()
     return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
 
-@router.get("/metrics", summary="Prometheus exposition of flow signals, probes, alerts and the outbox")
+@router.get(
+    "/metrics",
+    summary="Prometheus exposition of flow signals, probes, alerts and the outbox",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format, or OpenMetrics when asked for",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/openmetrics-text": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def metrics(runtime: RuntimeDep, request: Request) -> Response:
     if "application/openmetrics-text" in request.headers.get("accept", ""):
         body = generate_openmetrics(runtime.registry)  # type: ignore[no-untyped-call]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..alerting.actions import ActionError, NotFound
 from ..alerting.silences import SilenceError
@@ -26,6 +26,9 @@ class AckRequest(Actor):
 
 
 class SilenceWindow(BaseModel):
+    # Tell clients (and schemathesis) the rule the validator enforces: exactly one of duration or until.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["duration"]}, {"required": ["until"]}]})
+
     duration: Duration | None = Field(default=None, description="From now, e.g. 2h.")
     until: datetime | None = Field(default=None, description="An aware timestamp, e.g. 2026-01-05T18:00:00Z.")
     reason: str = Field(min_length=1, max_length=2000)
@@ -36,6 +39,11 @@ class SilenceWindow(BaseModel):
             raise ValueError("give exactly one of 'duration' or 'until'")
         if self.until is not None and self.until.tzinfo is None:
             raise ValueError("'until' needs a time zone, e.g. 2026-01-05T18:00:00Z")
+        if self.until is not None:
+            try:
+                self.until.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("'until' is out of range") from None
         return self
 
     def end(self, now: datetime) -> datetime:
@@ -126,7 +134,9 @@ def create_silence(body: SilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
 
 @router.delete("/api/v1/silences/{silence_id}", dependencies=[WriteAccess], summary="Expire a silence now")
 def expire_silence(
-    silence_id: int, runtime: RuntimeDep, actor: Annotated[str, Query(min_length=1)] = "api"
+    silence_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    runtime: RuntimeDep,
+    actor: Annotated[str, Query(min_length=1)] = "api",
 ) -> dict[str, Any]:
     try:
         silence = runtime.actions.expire(silence_id, actor)

@@ -11,6 +11,14 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+# Longer than anything meaningful, short enough that `now + duration` never overflows a datetime.
+MAX_SECONDS = 100 * 365 * 86400.0
+
+
+def _bounded(seconds: float) -> timedelta:
+    if not seconds <= MAX_SECONDS:  # also refuses NaN
+        raise ValueError("a duration cannot be longer than 100 years")
+    return timedelta(seconds=seconds)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -22,7 +30,7 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
+        return _bounded(value)
     if isinstance(value, str):
         text = value.strip()
         pos, total = 0, 0.0
@@ -32,7 +40,7 @@ def parse_duration(value: Any) -> timedelta:
             total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
             pos = match.end()
         if text and pos == len(text):
-            return timedelta(seconds=total)
+            return _bounded(total)
         raise ValueError(f"'{value}' is not a duration; write e.g. 30s, 5m, 1h30m, 2d")
     raise ValueError("a duration is a number of seconds or a string like 30s, 5m, 1h30m")
 

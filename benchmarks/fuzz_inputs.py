@@ -1,0 +1,81 @@
+"""Fuzz the OTLP decoder and the model loader with atheris; prints executions and findings.
+
+    python benchmarks/fuzz_inputs.py --target otlp --seconds 60
+    python benchmarks/fuzz_inputs.py --target model --seconds 60
+
+Only the errors flowhealth maps (IngestError, ModelError) are expected; anything else is a finding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from flowhealth.errors import IngestError, ModelError
+    from flowhealth.model import load_model
+    from flowhealth.traces.decode import JSON, PROTOBUF, BodyReader, parse
+
+REPO = Path(__file__).resolve().parent.parent
+state = {"runs": 0, "findings": 0, "deadline": 0.0}
+
+
+def otlp(data: bytes) -> None:
+    fdp = atheris.FuzzedDataProvider(data)
+    media = PROTOBUF if fdp.ConsumeBool() else JSON
+    encoding = "gzip" if fdp.ConsumeBool() else ""
+    try:
+        reader = BodyReader(encoding, 1024 * 1024)
+        reader.feed(fdp.ConsumeBytes(fdp.remaining_bytes()))
+        parse(media, reader.body())
+    except IngestError:
+        pass
+
+
+def model(root: Path) -> object:
+    def run(data: bytes) -> None:
+        (root / "flows" / "fuzz.yaml").write_bytes(data)
+        with contextlib.suppress(ModelError):
+            load_model(root)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", choices=["otlp", "model"], default="otlp")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="fh-fuzz-"))
+    for sub in ("flows", "alert_rules", "runbooks"):
+        shutil.copytree(REPO / sub, root / sub)
+    target = otlp if args.target == "otlp" else model(root)
+    state["deadline"] = time.monotonic() + args.seconds
+
+    def one(data: bytes) -> None:
+        if time.monotonic() > state["deadline"]:
+            print(f"{args.target}: {state['runs']} executions in {args.seconds:.0f}s, findings: {state['findings']}")
+            sys.stdout.flush()
+            shutil.rmtree(root, ignore_errors=True)
+            os._exit(0 if state["findings"] == 0 else 1)  # atheris turns SystemExit into a crash report
+        state["runs"] += 1
+        try:
+            target(data)  # type: ignore[operator]
+        except Exception as exc:  # a finding: print it and keep fuzzing
+            state["findings"] += 1
+            print(f"FINDING {type(exc).__name__}: {exc!s:.200} input={data[:80]!r}")
+
+    atheris.Setup([sys.argv[0], "-rss_limit_mb=2048"], one)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""A model and a running service for the fault tests: three pushed flows and one traced flow."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from flowhealth.store.tables import OutboxMessage
+from tests.support.otlp import STUCK_RULE, TRACES_FLOW
+from tests.support.slack_server import FakeSlack
+
+TOKEN = "fault-api-token"
+SLACK_TOKEN = "xoxb-fault-token"
+PUSHED = ("f1", "f2", "f3")
+THRESHOLD = 10.0
+
+
+def pushed_flows() -> str:
+    blocks = [
+        f"""
+  {flow}:
+    description: Pushed flow {flow}.
+    object: order
+    source_of_truth: shop
+    targets: [erp]
+    pattern: queue
+    latency_class: same-day
+    owner: shop-team
+    signals:
+      backlog: {{kind: depth, description: Backlog., probe: {{kind: push}}}}
+"""
+        for flow in PUSHED
+    ]
+    return TRACES_FLOW + "".join(blocks)
+
+
+def pushed_rules() -> str:
+    rules = [
+        f"""
+  {flow}-backlog:
+    flow: {flow}
+    signal: backlog
+    above: {THRESHOLD:g}
+    severity: critical
+    summary: "Backlog of {{{{ value }}}}"
+    business_impact: Orders wait.
+    runbook: orders-late
+"""
+        for flow in PUSHED
+    ]
+    return STUCK_RULE + "".join(rules)
+
+
+def outbox(engine: Engine) -> list[OutboxMessage]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
+
+
+def slack_keys(slack: FakeSlack) -> Counter[str]:
+    """How many Slack messages carry each outbox dedup key (from the message metadata)."""
+    with slack.lock:
+        return Counter(
+            str((m.metadata or {}).get("event_payload", {}).get("dedup_key")) for m in slack.messages if m.metadata
+        )
+
+
+def posting_keys(rows: list[OutboxMessage]) -> set[str]:
+    """Dedup keys of outbox messages that create a Slack message (not only edit one)."""
+    return {r.dedup_key for r in rows if r.kind in ("open", "post") or json.loads(r.payload).get("thread_line")}
+
+
+def replies_follow_parents(slack: FakeSlack) -> bool:
+    """Every thread reply was posted after the message it replies to."""
+    with slack.lock:
+        position = {m.ts: i for i, m in enumerate(slack.messages)}
+        return all(
+            m.thread_ts in position and position[m.thread_ts] < i for i, m in enumerate(slack.messages) if m.thread_ts
+        )
+
+
+def delivered_in_order(rows: list[OutboxMessage]) -> bool:
+    """Within a thread, messages were delivered in the order they were queued."""
+    last: dict[str, object] = {}
+    for row in rows:
+        if row.delivered_at is None:
+            return False
+        previous = last.get(row.thread_key)
+        if previous is not None and row.delivered_at < previous:  # type: ignore[operator]
+            return False
+        last[row.thread_key] = row.delivered_at
+    return True
