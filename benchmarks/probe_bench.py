@@ -2,11 +2,14 @@
 
 Prints CPU seconds per 1,000 probe runs, scheduling lag p50/p99 (planned vs actual start) and
 peak memory. Run: `python -m benchmarks.probe_bench [--probes 1000] [--interval 5] [--duration 30]`.
+`--url` runs against an existing database already prepared by `create_database` (used by
+`benchmarks.query_exporter_compare`), `--json` prints the figures as one JSON line instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import resource
 import statistics
@@ -30,39 +33,57 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 
 SPEED = 10.0  # model intervals are whole seconds; the runtime's speed factor makes them short
+PER_FLOW = 100
+POOL_SIZE = 8
+QUERY = "SELECT COUNT(*) FROM bench_orders WHERE bucket = {bucket} AND exported = false"
+
+
+def probe_queries(probes: int) -> list[tuple[str, str, str]]:
+    """(flow, signal, SQL) of every benchmark probe: 100 signals per flow, one bucket each."""
+    return [(f"flow-{n // PER_FLOW}", f"s{n % PER_FLOW}", QUERY.format(bucket=n % PER_FLOW)) for n in range(probes)]
 
 
 def _model(root: Path, url: str, probes: int, interval: float) -> Any:
-    per_flow = 100
-    flows = [f'connections:\n  bench_db: {{url: "{url}", pool_size: 8}}\nflows:\n']
-    for f in range((probes + per_flow - 1) // per_flow):
-        flows.append(
-            f"  flow-{f}:\n    description: Benchmark flow.\n    object: order\n    source_of_truth: shop\n"
-            "    targets: [erp]\n    pattern: queue\n    latency_class: same-day\n    owner: shop-team\n    signals:\n"
-        )
-        for s in range(min(per_flow, probes - f * per_flow)):
+    flows = [f'connections:\n  bench_db: {{url: "{url}", pool_size: {POOL_SIZE}}}\nflows:\n']
+    for flow, signal, query in probe_queries(probes):
+        if signal == "s0":
             flows.append(
-                f"      s{s}:\n        kind: depth\n        description: Waiting orders in bucket {s}.\n"
-                f"        probe:\n          kind: sql\n          connection: bench_db\n"
-                f"          query: SELECT COUNT(*) FROM bench_orders WHERE bucket = {s} AND exported = false\n"
-                f"          interval: {interval * SPEED:g}s\n          timeout: {min(10, interval * SPEED / 2):g}s\n"
+                f"  {flow}:\n    description: Benchmark flow.\n    object: order\n    source_of_truth: shop\n"
+                "    targets: [erp]\n    pattern: queue\n    latency_class: same-day\n    owner: shop-team\n    signals:\n"
             )
+        flows.append(
+            f"      {signal}:\n        kind: depth\n        description: Waiting orders in bucket {signal[1:]}.\n"
+            f"        probe:\n          kind: sql\n          connection: bench_db\n"
+            f"          query: {query}\n"
+            f"          interval: {interval * SPEED:g}s\n          timeout: {probe_timeout(interval):g}s\n"
+        )
     write_model(root, "".join(flows))
     return load_model(root)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--probes", type=int, default=1000)
-    parser.add_argument("--interval", type=float, default=5.0, help="Seconds between runs of one probe.")
-    parser.add_argument("--duration", type=float, default=30.0, help="Measured seconds (after a warm-up interval).")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR)
+def probe_timeout(interval: float) -> float:
+    """Seconds a probe may take (the runtime's speed factor scales intervals, not timeouts)."""
+    return min(10, interval * SPEED / 2)
 
+
+def warm_up(interval: float) -> float:
+    """Seconds from start to the measured window.
+
+    Start-up jitter spreads the first runs over at most 5 s / SPEED, so every probe runs in a burst
+    near the start of each interval. The window opens and (with a duration that is a multiple of
+    the interval) closes half an interval after a burst began, so it holds whole bursts only
+    instead of a varying share of one at each edge.
+    """
+    return 5 + 1.5 * interval
+
+
+def create_database() -> tuple[str, str]:
+    """A fresh database with the 20,000-row table the probes count: (name, URL)."""
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"flowhealth_bench_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     target = create_engine(url)
     with target.begin() as conn:
@@ -73,17 +94,56 @@ def main() -> None:
             )
         )
         conn.execute(text("CREATE INDEX ON bench_orders (bucket, exported)"))
+        conn.execute(text("ANALYZE bench_orders"))
     target.dispose()
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--probes", type=int, default=1000)
+    parser.add_argument("--interval", type=float, default=5.0, help="Seconds between runs of one probe.")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=30.0,
+        help="Measured seconds (after a warm-up); best a multiple of the interval.",
+    )
+    parser.add_argument("--url", help="Use this prepared database instead of creating and dropping one.")
+    parser.add_argument("--json", action="store_true", help="Print the figures as one JSON line.")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+
+    name, url = (None, args.url) if args.url else create_database()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            run(Path(tmp), url, args.probes, args.interval, args.duration)
+            result = run(Path(tmp), url, args.probes, args.interval, args.duration)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        if name is not None:
+            drop_database(name)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"probes: {args.probes} SQL probes on PostgreSQL, every {args.interval:g}s, measured for {args.duration:g}s")
+    print(f"probe runs: {result['runs']:.0f} ({result['runs'] / args.duration:.0f}/s)")
+    print(f"CPU seconds per 1,000 probe runs: {1000 * result['cpu_seconds'] / max(result['runs'], 1):.3f}")
+    if result["lag_runs"]:
+        print(
+            f"scheduling lag: p50 {1000 * result['lag_p50']:.1f} ms, p99 {1000 * result['lag_p99']:.1f} ms"
+            f" ({result['lag_runs']} runs)"
+        )
+    print(f"peak memory (max RSS): {result['peak_rss_mib']:.0f} MiB")
+    print("query-exporter comparison: python -m benchmarks.query_exporter_compare (see benchmarks/README.md)")
 
 
-def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> None:
+def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> dict[str, Any]:
     model = _model(tmp / "model", url, probes, interval)
     settings = Settings(database_url=f"sqlite:///{tmp / 'state.db'}", evaluation_interval=3600)
     runtime = Runtime.build(settings, model, registry=CollectorRegistry(), environ={}, speed=SPEED)
@@ -107,7 +167,7 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> N
     runtime.start()
     assert runtime.scheduler is not None
     runtime.scheduler.add_listener(executed, EVENT_JOB_EXECUTED)
-    time.sleep(interval + 5)  # warm-up: start-up jitter spreads the first runs over up to 5 s
+    time.sleep(warm_up(interval))
     cpu0, runs0 = time.process_time(), _runs(runtime)
     measuring.set()
     time.sleep(duration)
@@ -115,17 +175,15 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> N
     cpu, runs = time.process_time() - cpu0, _runs(runtime) - runs0
     runtime.stop()
     lags.sort()
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"probes: {probes} SQL probes on PostgreSQL, every {interval:g}s, measured for {duration:g}s")
-    print(f"probe runs: {runs:.0f} ({runs / duration:.0f}/s)")
-    print(f"CPU seconds per 1,000 probe runs: {1000 * cpu / max(runs, 1):.3f}")
-    if lags:
-        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-        print(
-            f"scheduling lag: p50 {1000 * statistics.median(lags):.1f} ms, p99 {1000 * p99:.1f} ms ({len(lags)} runs)"
-        )
-    print(f"peak memory (max RSS): {peak_mib:.0f} MiB")
-    print("query-exporter comparison: not made (see benchmarks/README.md)")
+    return {
+        "runs": runs,
+        "cpu_seconds": cpu,
+        "duration": duration,
+        "lag_runs": len(lags),
+        "lag_p50": statistics.median(lags) if lags else None,
+        "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else None,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _runs(runtime: Runtime) -> float:
