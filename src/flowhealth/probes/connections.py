@@ -61,8 +61,14 @@ class ConnectionPools:
         if backend == "mysql" and url.drivername in ("mysql", "mariadb"):
             url = url.set(drivername="mysql+pymysql")
         connect_args: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         if backend == "postgresql" or backend in ("mysql", "mariadb"):
             connect_args["connect_timeout"] = max(1, int(connect_timeout))
+        if backend == "postgresql":
+            # Read-only for the whole session, and autocommit: a probe run is its query alone,
+            # with no BEGIN, SET or ROLLBACK round trips around it.
+            connect_args["options"] = "-c default_transaction_read_only=on"
+            options["isolation_level"] = "AUTOCOMMIT"
         elif backend == "sqlite":
             connect_args["check_same_thread"] = False
         try:
@@ -75,6 +81,7 @@ class ConnectionPools:
                     # No pre-ping: a ping to a hung server blocks before any timeout can act;
                     # SqlQuery retries once on a connection that turns out dead instead.
                     connect_args=connect_args,
+                    **options,
                 )
                 if backend != "sqlite"
                 else create_engine(url, connect_args=connect_args, pool_pre_ping=True)

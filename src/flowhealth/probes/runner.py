@@ -14,9 +14,10 @@ from ..clock import Clock
 from ..errors import ConfigError, ProbeError, ProbeInvalid, ProbeTimeout, StoreError
 from ..metrics import Metrics
 from ..model.model import Model
+from ..store.batch import BatchRecorder, Result
 from ..store.db import transaction
 from ..store.records import Mismatch, replace_evidence
-from ..store.samples import Reading, mark_unknown, record_probe_state, record_readings
+from ..store.samples import Reading
 from .base import KeepsEvidence, Outcome, Probe
 from .registry import ProbeContext, build_probe
 from .writer import BatchWriter
@@ -47,6 +48,7 @@ class ProbeRunner:
         self._ctx = ctx if ctx.state is not None else replace(ctx, state=engine)
         self._probes: dict[tuple[str, str], Probe] = {}
         self._writer: BatchWriter[tuple[RunResult, datetime, str]] | None = None
+        self._recorder = BatchRecorder()
 
     def _probe(self, flow: str, signal: str) -> Probe:
         key = (flow, signal)
@@ -103,23 +105,16 @@ class ProbeRunner:
 
     def _write_batch(self, batch: list[tuple[RunResult, datetime, str]]) -> None:
         with transaction(self._engine) as session:
-            for result, now, kind in batch:
-                if result.outcome is Outcome.SUCCESS:
-                    record_readings(session, result.flow, result.signal, result.readings, now, kind)
-                    if result.evidence is not None:
-                        replace_evidence(session, result.flow, result.signal, result.evidence, now)
-                else:
-                    mark_unknown(session, result.flow, result.signal, now, kind)
-                record_probe_state(
-                    session,
-                    flow=result.flow,
-                    signal=result.signal,
-                    kind=kind,
-                    outcome=result.outcome.value,
-                    now=now,
-                    duration=result.duration,
-                    error=result.error,
-                )
+            self._recorder.write(
+                session,
+                [
+                    Result(r.flow, r.signal, kind, r.outcome.value, r.readings, now, r.duration, r.error)
+                    for r, now, kind in batch
+                ],
+            )
+            for result, now, _ in batch:
+                if result.outcome is Outcome.SUCCESS and result.evidence is not None:
+                    replace_evidence(session, result.flow, result.signal, result.evidence, now)
 
     def close(self) -> None:
         if self._writer is not None:

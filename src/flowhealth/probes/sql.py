@@ -72,8 +72,12 @@ class SqlQuery:
     def _begin_read_only(self, conn: SAConnection) -> None:
         dialect = conn.dialect.name
         if dialect == "postgresql":
-            # One round trip for both: this runs before every probe query.
-            conn.exec_driver_sql(f"SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {int(self.timeout * 1000)}")
+            # Sessions are read-only from connect (ConnectionPools); the timeout is set once per
+            # pooled connection and again only when a probe with another timeout borrows it.
+            millis = int(self.timeout * 1000)
+            if conn.info.get("statement_timeout") != millis:
+                conn.exec_driver_sql(f"SET statement_timeout = {millis}")
+                conn.info["statement_timeout"] = millis
         elif dialect in ("mysql", "mariadb"):
             # Session variables, set before the transaction starts; SET TRANSACTION applies to the next one.
             if getattr(conn.dialect, "is_mariadb", False):

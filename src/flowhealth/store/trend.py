@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session
 
 from ..model.model import Model
 from ..model.schema import SignalKind
@@ -41,23 +42,33 @@ def classify(values: Sequence[float | None]) -> str:
 
 def queue_trends(session: Session, model: Model, now: datetime) -> dict[tuple[str, str, str], str]:
     """(flow, signal, labels key) -> trend, for every depth signal's series."""
+    windows = {
+        (ref.flow_id, ref.signal_id): now
+        - (getattr(ref.signal.probe, "interval", None) or timedelta(minutes=1)) * (WINDOW_SAMPLES * 2)
+        for ref in model.signals()
+        if ref.signal.kind is SignalKind.DEPTH
+    }
+    if not windows:
+        return {}
+    # One query for every depth signal (a scrape with a thousand queues must stay cheap).
+    table = Sample.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        sa_select(table.flow, table.signal, table.labels, table.value, table.observed_at)
+        .where(table.signal.in_(sorted({s for _, s in windows})), table.observed_at >= min(windows.values()))
+        .order_by(table.observed_at, table.id)
+    )
+    rows: dict[tuple[str, str], list[tuple[str, float | None]]] = {key: [] for key in windows}
+    for flow, signal, labels, value, observed_at in session.connection().execute(stmt):
+        since = windows.get((flow, signal))
+        if since is not None and observed_at >= since:
+            rows[(flow, signal)].append((labels, value))
     out: dict[tuple[str, str, str], str] = {}
-    for ref in model.signals():
-        if ref.signal.kind is not SignalKind.DEPTH:
-            continue
-        interval = getattr(ref.signal.probe, "interval", None) or timedelta(minutes=1)
-        since = now - interval * (WINDOW_SAMPLES * 2)
-        stmt = (
-            select(Sample.labels, Sample.value)
-            .where(Sample.flow == ref.flow_id, Sample.signal == ref.signal_id, col(Sample.observed_at) >= since)
-            .order_by(col(Sample.observed_at), col(Sample.id))
-        )
-        rows = session.exec(stmt).all()
-        failed_last = bool(rows) and rows[-1][1] is None and rows[-1][0] == "{}"
+    for (flow, signal), samples in rows.items():
+        failed_last = bool(samples) and samples[-1][1] is None and samples[-1][0] == "{}"
         series: dict[str, list[float | None]] = {}
-        for labels, value in rows:
+        for labels, value in samples:
             if value is not None or labels != "{}" or "{}" in series:
                 series.setdefault(labels, []).append(value)
         for labels, values in series.items():
-            out[(ref.flow_id, ref.signal_id, labels)] = "unknown" if failed_last else classify(values)
+            out[(flow, signal, labels)] = "unknown" if failed_last else classify(values)
     return out
