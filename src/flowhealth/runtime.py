@@ -28,6 +28,7 @@ from .alerting.payload import Links
 from .clock import Clock, SystemClock
 from .errors import StoreError
 from .metrics import Metrics, StateCollector
+from .model.envref import referenced_values
 from .model.model import Model
 from .notify.base import Notifier
 from .notify.console import ConsoleNotifier
@@ -47,6 +48,13 @@ log = logging.getLogger(__name__)
 def phase(name: str) -> float:
     """A stable fraction in [0, 1) for a name, the same in every process and every run."""
     return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def model_secrets(model: Model, environ: Mapping[str, str]) -> frozenset[str]:
+    """Values of every ${ENV} reference in connections and probe specs."""
+    documents: list[object] = [c.model_dump() for c in model.connections.values()]
+    documents += [ref.signal.probe.model_dump() for ref in model.signals()]
+    return referenced_values(documents, environ)
 
 
 def default_notifier(settings: Settings) -> Notifier:
@@ -95,7 +103,8 @@ class Runtime:
         metrics = Metrics(registry)
         metrics.seed(model)
         registry.register(StateCollector(model, engine, clock.now))
-        pools = ConnectionPools(model.connections, environ if environ is not None else os.environ)
+        environ_ = environ if environ is not None else os.environ
+        pools = ConnectionPools(model.connections, environ_)
         links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
         evidence = EvidenceRunner(pools)
 
@@ -108,7 +117,9 @@ class Runtime:
                 return traces.evidence(rule.flow, rule.signal)
             return evidence.collect(rule.evidence, now)
 
-        runner = ProbeRunner(model, engine, clock, metrics, ProbeContext(pools, state=engine))
+        runner = ProbeRunner(
+            model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_))
+        )
         incidents = IncidentManager(model, links, run_evidence)
         evaluator = Evaluator(model, engine, clock, metrics, incidents, run_evidence)
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)

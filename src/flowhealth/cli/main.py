@@ -164,6 +164,7 @@ def probe_run(
     from ..probes.connections import ConnectionPools
     from ..probes.registry import ProbeContext, is_scheduled
     from ..probes.runner import ProbeRunner
+    from ..runtime import model_secrets
     from ..store.db import make_engine
 
     model = _load(model_dir)
@@ -183,7 +184,7 @@ def probe_run(
         make_engine("sqlite://"),
         SystemClock(),
         Metrics(CollectorRegistry()),
-        ProbeContext(ConnectionPools(model.connections, os.environ)),
+        ProbeContext(ConnectionPools(model.connections, os.environ), secrets=model_secrets(model, os.environ)),
     )
     failed = False
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ..errors import ConfigError
 
@@ -27,3 +27,32 @@ def resolve(text: str, environ: Mapping[str, str], *, where: str) -> str:
         raise ConfigError(f"{where}: environment variable {name} is not set")
 
     return _REF.sub(substitute, text)
+
+
+MIN_SECRET_LENGTH = 4  # shorter values ("1", "on") would blank out ordinary words
+
+
+def referenced_values(documents: Iterable[object], environ: Mapping[str, str]) -> frozenset[str]:
+    """The values of every environment variable the documents refer to: what must never be shown."""
+    names: set[str] = set()
+
+    def walk(item: object) -> None:
+        if isinstance(item, str):
+            names.update(references(item))
+        elif isinstance(item, Mapping):
+            for value in item.values():
+                walk(value)
+        elif isinstance(item, list | tuple):
+            for value in item:
+                walk(value)
+
+    for document in documents:
+        walk(document)
+    return frozenset(v for n in names if len(v := environ.get(n, "")) >= MIN_SECRET_LENGTH)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value in a text (an error from a target may echo one back)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text

@@ -30,6 +30,7 @@ class ProbeContext:
     pools: ConnectionPools
     clients: SharedClients = field(default_factory=SharedClients)
     state: Engine | None = None
+    secrets: frozenset[str] = frozenset()  # values of ${ENV} references: scrubbed from every error
 
     def close(self) -> None:
         self.clients.close()

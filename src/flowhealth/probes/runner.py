@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from ..clock import Clock
 from ..errors import ConfigError, ProbeError, ProbeInvalid, ProbeTimeout, StoreError
 from ..metrics import Metrics
+from ..model.envref import redact
 from ..model.model import Model
 from ..store.batch import BatchRecorder, Result
 from ..store.db import transaction
@@ -80,6 +81,9 @@ class ProbeRunner:
             log.exception("probe %s/%s crashed", flow, signal)
             outcome, error = Outcome.ERROR, f"internal error: {type(exc).__name__}"
         duration = time.perf_counter() - started
+        if error and self._ctx.secrets:
+            # A target may echo a credential back in its error (a 401 quoting the token).
+            error = redact(error, self._ctx.secrets)
         self._metrics.probe_runs.labels(flow, signal, kind, outcome.value).inc()
         self._metrics.probe_duration.labels(flow, signal, kind).observe(duration)
         if error:
