@@ -21,33 +21,27 @@ from flowhealth.probes.runner import ProbeRunner, RunResult
 from flowhealth.store.db import init_schema, make_engine
 from flowhealth.store.tables import SignalValue
 from tests.support import targets
-from tests.support.models import write_model
+from tests.support.models import ORDERS_FLOW, write_model
 from tests.support.prometheus import running_prometheus
 from tests.support.services import MARIADB_URL, NATS_ADDR, RABBITMQ_ADDR, REDIS_ADDR, need, need_tool, port_open
 from tests.support.targets import Target
 
 KINDS = ["sql-postgres", "sql-mariadb", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus"]
 
-FLOW = """
+FLOW = (
+    """
 connections:
   target:
     url: "${{TARGET_URL}}"
-flows:
-  orders:
-    description: Orders reach the ERP.
-    object: order
-    source_of_truth: shop
-    targets: [erp]
-    pattern: queue
-    latency_class: same-day
-    owner: shop-team
-    signals:
-      measured:
+"""
+    + ORDERS_FLOW
+    + """      measured:
         kind: {signal_kind}
         description: What the probe under test measures.
         probe:
 {probe}
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -22,24 +22,18 @@ from flowhealth.probes.registry import ProbeContext
 from flowhealth.probes.runner import ProbeRunner, RunResult
 from flowhealth.store.db import init_schema, make_engine
 from tests.support import targets
-from tests.support.models import write_model
+from tests.support.models import ORDERS_FLOW, write_model
 from tests.support.prometheus import running_prometheus
 from tests.support.services import MARIADB_URL, NATS_ADDR, RABBITMQ_ADDR, REDIS_ADDR, need, need_tool, port_open
 
-FLOW = """
+FLOW = (
+    """
 connections:
   target: {{url: "${{TARGET_URL}}"}}
-flows:
-  orders:
-    description: Orders reach the ERP.
-    object: order
-    source_of_truth: shop
-    targets: [erp]
-    pattern: queue
-    latency_class: same-day
-    owner: shop-team
-    signals:
 """
+    + ORDERS_FLOW
+    + """"""
+)
 
 
 def model(root: Path, **probes: str) -> Model:

@@ -17,20 +17,13 @@ from flowhealth.probes import registry
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.samples import Reading
-from tests.support.models import write_model
+from tests.support.models import ORDERS_FLOW, write_model
 
-FLOWS = """
-flows:
-  orders:
-    description: Orders reach the ERP.
-    object: order
-    source_of_truth: shop
-    targets: [erp]
-    pattern: queue
-    latency_class: same-day
-    owner: shop-team
-    signals:
-      slow:
+FLOWS = (
+    """
+"""
+    + ORDERS_FLOW
+    + """      slow:
         kind: depth
         description: Measured by a target that answers slowly or not at all.
         probe: {kind: http, url: "http://127.0.0.1:PORT/", path: n, interval: 10s, timeout: 5s}
@@ -39,6 +32,7 @@ flows:
         description: Measured by a healthy target.
         probe: {kind: http, url: "http://127.0.0.1:1/", path: n, interval: 10s, timeout: 5s}
 """
+)
 
 SPEED = 20.0  # 10 s intervals run every 0.5 s of real time
 

@@ -15,19 +15,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from flowhealth.api.app import create_app
 from flowhealth.runtime import Runtime
+from tests.support.models import ORDERS_FLOW
 
-TRACES_FLOW = """
-flows:
-  orders:
-    description: Orders reach the ERP.
-    object: order
-    source_of_truth: shop
-    targets: [erp]
-    pattern: queue
-    latency_class: same-day
-    owner: shop-team
-    signals:
-      latency:
+TRACES_FLOW = (
+    """
+"""
+    + ORDERS_FLOW
+    + """      latency:
         kind: delay
         description: Placed to accepted.
         probe: {kind: trace, measure: latency, statistic: latest, window: 1h, interval: 30s}
@@ -70,6 +64,7 @@ flows:
       spans:
         - {service: erp-connector, name: SalesOrder.create, stage: accepted, entity_id: erp.ref}
 """
+)
 
 STUCK_RULE = """
 rules:
