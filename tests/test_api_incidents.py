@@ -99,3 +99,10 @@ def test_bad_silences_are_4xx_with_a_reason(api: TestClient, body: dict, status:
         assert response.json()["detail"].startswith(detail)
     else:
         assert response.json()["detail"]  # pydantic says which field and why
+
+
+@pytest.mark.parametrize("ref", ["³", "٣", "9" * 30, "1" * 5000])
+def test_odd_incident_numbers_are_not_found(api: TestClient, ref: str) -> None:
+    # str.isdigit() takes superscripts; ids beyond 64 bits overflow the database; 5,000 digits overflow int().
+    response = api.post(f"/api/v1/incidents/{ref}/ack", json={"actor": "eve"}, headers=AUTH)
+    assert response.status_code == 404

@@ -16,6 +16,8 @@ from ..store.tables import AlertState, Incident, IncidentEvent, Silence
 from .incidents import DEFAULT_ACK_TTL, IncidentManager
 from .silences import create_silence, expire_silence
 
+MAX_ID = 2**63 - 1  # the largest id a database column holds
+
 
 class ActionError(FlowHealthError):
     """The action cannot be done: unknown incident, already resolved, bad silence."""
@@ -37,8 +39,9 @@ class Actions:
     def _find(self, session: Session, ref: str) -> Incident:
         """An incident by number ("42", "#42") or by a rule with an open incident."""
         text = ref.strip().lstrip("#")
-        if text.isdigit():
-            incident = session.get(Incident, int(text))
+        # ASCII digits only: str.isdigit() also takes '³', which int() refuses; ids fit in 64 bits.
+        if text.isascii() and text.isdigit():
+            incident = session.get(Incident, int(text)) if len(text) <= 19 and int(text) <= MAX_ID else None
             if incident is None:
                 raise NotFound(f"no incident {text}")
             return incident

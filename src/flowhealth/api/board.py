@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from ..hypercare.board import board_data
 from ..hypercare.board_html import DEFAULT_REFRESH, render_board
 from .deps import RuntimeDep
+from .schemas import Board
 
 router = APIRouter(tags=["board"])
 
@@ -18,7 +19,12 @@ def _board(runtime: RuntimeDep) -> dict[str, Any]:
     return board_data(runtime.model, runtime.engine, runtime.clock.now(), runtime.incidents.links)
 
 
-@router.get("/", response_class=HTMLResponse, summary="The flow board for on-call and hypercare")
+@router.get(
+    "/",
+    response_class=HTMLResponse,
+    summary="The flow board for on-call and hypercare",
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+)
 def board_page(
     runtime: RuntimeDep,
     refresh: Annotated[int, Query(ge=1, le=3600, description="Seconds between reloads.")] = DEFAULT_REFRESH,
@@ -26,6 +32,6 @@ def board_page(
     return HTMLResponse(render_board(_board(runtime), refresh), headers={"Cache-Control": "no-store"})
 
 
-@router.get("/api/v1/board", summary="The flow board's data")
+@router.get("/api/v1/board", summary="The flow board's data", response_model=Board)
 def board_json(runtime: RuntimeDep) -> dict[str, Any]:
     return _board(runtime)

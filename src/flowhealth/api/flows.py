@@ -14,12 +14,26 @@ from ..store.tables import AlertState, ProbeState, SignalValue
 from ..store.trend import queue_trends
 from ..store.types import labels_of
 from .deps import RuntimeDep
+from .errors import answers
+from .schemas import Alert, Flow
 
 router = APIRouter(tags=["flows"])
+MARKDOWN = "text/markdown"
+
+
+class MarkdownResponse(PlainTextResponse):
+    media_type = MARKDOWN
+
+
 BUILTIN_RUNBOOKS = Path(__file__).resolve().parent.parent / "alerting" / "runbooks"
 
 
-@router.get("/api/v1/flows", summary="Every flow with its owner, signals and their current values")
+@router.get(
+    "/api/v1/flows",
+    summary="Every flow with its owner, signals and their current values",
+    response_model=list[Flow],
+    response_model_exclude_unset=True,  # `trend` only for depth signals
+)
 def list_flows(runtime: RuntimeDep) -> list[dict[str, Any]]:
     model = runtime.model
     with Session(runtime.engine) as session:
@@ -68,7 +82,7 @@ def list_flows(runtime: RuntimeDep) -> list[dict[str, Any]]:
     return out
 
 
-@router.get("/api/v1/alerts", summary="Alerts that are pending or firing")
+@router.get("/api/v1/alerts", summary="Alerts that are pending or firing", response_model=list[Alert])
 def list_alerts(runtime: RuntimeDep) -> list[dict[str, Any]]:
     with Session(runtime.engine) as session:
         states = session.exec(select(AlertState).where(AlertState.state != "inactive")).all()
@@ -88,12 +102,17 @@ def list_alerts(runtime: RuntimeDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/runbooks/{runbook_id}", response_class=PlainTextResponse, summary="A runbook's Markdown")
-def runbook(runbook_id: str, runtime: RuntimeDep) -> PlainTextResponse:
+@router.get(
+    "/runbooks/{runbook_id}",
+    response_class=MarkdownResponse,
+    summary="A runbook's Markdown",
+    responses={200: {"content": {MARKDOWN: {"schema": {"type": "string"}}}}, **answers(404)},
+)
+def runbook(runbook_id: str, runtime: RuntimeDep) -> MarkdownResponse:
     book = runtime.model.runbooks.get(runbook_id)
     if book is not None:
-        return PlainTextResponse(book.text, media_type="text/markdown; charset=utf-8")
+        return MarkdownResponse(book.text)
     builtin = BUILTIN_RUNBOOKS / f"{runbook_id}.md"
     if runbook_id == PROBE_FAILING and builtin.is_file():
-        return PlainTextResponse(builtin.read_text(encoding="utf-8"), media_type="text/markdown; charset=utf-8")
+        return MarkdownResponse(builtin.read_text(encoding="utf-8"))
     raise HTTPException(404, f"no runbook '{runbook_id}'")

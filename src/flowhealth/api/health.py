@@ -9,29 +9,16 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from .deps import RuntimeDep
+from .schemas import Health
 
 router = APIRouter(tags=["health"])
-
-
-HEALTH = {
-    "type": "object",
-    "properties": {
-        "status": {"enum": ["ok", "degraded"]},
-        "database": {"type": "string"},
-        "scheduler": {"type": "string"},
-    },
-    "required": ["status", "database", "scheduler"],
-}
 
 
 @router.get(
     "/healthz",
     summary="Database and scheduler health; 503 when degraded",
     response_class=JSONResponse,
-    responses={
-        200: {"content": {"application/json": {"schema": HEALTH}}},
-        503: {"description": "Degraded", "content": {"application/json": {"schema": HEALTH}}},
-    },
+    responses={200: {"model": Health}, 503: {"description": "Degraded", "model": Health}},
 )
 def healthz(runtime: RuntimeDep) -> JSONResponse:
     report = runtime.healthy()

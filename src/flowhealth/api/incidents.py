@@ -12,7 +12,9 @@ from ..alerting.actions import ActionError, NotFound
 from ..alerting.silences import SilenceError
 from ..model.durations import Duration
 from ..store.tables import Silence
+from . import schemas
 from .deps import RuntimeDep, WriteAccess
+from .errors import REFUSED, answers
 
 router = APIRouter(tags=["incidents"])
 
@@ -82,12 +84,22 @@ def _fail(exc: Exception) -> HTTPException:
     return HTTPException(409, str(exc))
 
 
-@router.get("/api/v1/incidents", summary="Open incidents (all=true: the last 100, resolved too)")
+@router.get(
+    "/api/v1/incidents",
+    summary="Open incidents (all=true: the last 100, resolved too)",
+    response_model=list[schemas.Incident],
+)
 def list_incidents(runtime: RuntimeDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
     return runtime.actions.list_incidents(include_resolved=all)
 
 
-@router.post("/api/v1/incidents/{ref}/ack", dependencies=[WriteAccess], summary="Acknowledge: stops escalation")
+@router.post(
+    "/api/v1/incidents/{ref}/ack",
+    dependencies=[WriteAccess],
+    summary="Acknowledge: stops escalation",
+    response_model=schemas.Acked,
+    responses=answers(401, 403, 404, 409),
+)
 def ack(ref: str, body: AckRequest, runtime: RuntimeDep) -> dict[str, Any]:
     ttl = body.ttl or timedelta(hours=runtime.settings.ack_ttl_hours)
     try:
@@ -97,7 +109,13 @@ def ack(ref: str, body: AckRequest, runtime: RuntimeDep) -> dict[str, Any]:
     return {"incident": incident.id, "acked_by": incident.acked_by, "ack_expires_at": incident.ack_expires_at}
 
 
-@router.post("/api/v1/incidents/{ref}/resolve", dependencies=[WriteAccess], summary="Resolve by hand")
+@router.post(
+    "/api/v1/incidents/{ref}/resolve",
+    dependencies=[WriteAccess],
+    summary="Resolve by hand",
+    response_model=schemas.Resolved,
+    responses=answers(401, 403, 404, 409),
+)
 def resolve(ref: str, body: Actor, runtime: RuntimeDep) -> dict[str, Any]:
     try:
         incident = runtime.actions.resolve(ref, body.actor)
@@ -107,7 +125,11 @@ def resolve(ref: str, body: Actor, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.post(
-    "/api/v1/incidents/{ref}/silence", dependencies=[WriteAccess], summary="Silence what the incident is about"
+    "/api/v1/incidents/{ref}/silence",
+    dependencies=[WriteAccess],
+    summary="Silence what the incident is about",
+    response_model=schemas.Silence,
+    responses={**answers(401, 403, 404, 409), **REFUSED},
 )
 def silence_incident(ref: str, body: IncidentSilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
     try:
@@ -117,12 +139,23 @@ def silence_incident(ref: str, body: IncidentSilenceRequest, runtime: RuntimeDep
     return _silence_json(silence)
 
 
-@router.get("/api/v1/silences", summary="Active and pending silences (all=true: expired too)")
+@router.get(
+    "/api/v1/silences",
+    summary="Active and pending silences (all=true: expired too)",
+    response_model=list[schemas.Silence],
+)
 def list_silences(runtime: RuntimeDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
     return [_silence_json(s) for s in runtime.actions.list_silences(include_expired=all)]
 
 
-@router.post("/api/v1/silences", dependencies=[WriteAccess], status_code=201, summary="Create a silence by matchers")
+@router.post(
+    "/api/v1/silences",
+    dependencies=[WriteAccess],
+    status_code=201,
+    summary="Create a silence by matchers",
+    response_model=schemas.Silence,
+    responses={**answers(401, 403), **REFUSED},
+)
 def create_silence(body: SilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
     now = runtime.clock.now()
     try:
@@ -132,7 +165,13 @@ def create_silence(body: SilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
     return _silence_json(silence)
 
 
-@router.delete("/api/v1/silences/{silence_id}", dependencies=[WriteAccess], summary="Expire a silence now")
+@router.delete(
+    "/api/v1/silences/{silence_id}",
+    dependencies=[WriteAccess],
+    summary="Expire a silence now",
+    response_model=schemas.Silence,
+    responses=answers(401, 403, 404),
+)
 def expire_silence(
     silence_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     runtime: RuntimeDep,

@@ -8,13 +8,37 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import IngestError, Overloaded, PayloadTooLarge, StoreError
-from ..traces.decode import JSON, BodyReader, media_type, response, status_body
+from ..traces.decode import JSON, PROTOBUF, BodyReader, media_type, response, status_body
 from ..traces.ingest import IngestResult, TraceService
 from .deps import RuntimeDep
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["traces"])
+
+# The body is read by hand (protobuf or JSON, maybe gzip); the schemas here are the OTLP/HTTP wire formats.
+_REQUEST = {
+    "required": True,
+    "description": "An ExportTraceServiceRequest (gzip allowed with Content-Encoding)",
+    "content": {
+        JSON: {"schema": {"type": "object", "properties": {"resourceSpans": {"type": "array"}}}},
+        PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+_PARTIAL = {
+    "type": "object",
+    "properties": {
+        # int64 is a string in protobuf's JSON mapping
+        "rejectedSpans": {"type": ["string", "integer"]},
+        "errorMessage": {"type": "string"},
+    },
+}
+_EXPORTED = {
+    "content": {
+        JSON: {"schema": {"type": "object", "properties": {"partialSuccess": _PARTIAL}}},
+        PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
+    }
+}
 
 RETRY_AFTER_BUSY = "1"
 RETRY_AFTER_UNAVAILABLE = "5"
@@ -24,6 +48,8 @@ RETRY_AFTER_UNAVAILABLE = "5"
     "/v1/traces",
     summary="OTLP/HTTP trace export (protobuf or JSON); business spans become journeys",
     response_class=Response,
+    responses={200: {"description": "An ExportTraceServiceResponse, in the request's media type", **_EXPORTED}},
+    openapi_extra={"requestBody": _REQUEST},
 )
 async def export_traces(request: Request, runtime: RuntimeDep) -> Response:
     metrics = runtime.metrics
@@ -33,7 +59,8 @@ async def export_traces(request: Request, runtime: RuntimeDep) -> Response:
         limit = runtime.settings.otlp_max_body_bytes
         reader = BodyReader(request.headers.get("content-encoding"), limit)
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        # ASCII digits only ('³' is a digit to str.isdigit()); a number too long to read is over any limit.
+        if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
             raise PayloadTooLarge(f"the body exceeds {limit} bytes")
         service = runtime.traces
         # The gate comes before reading the body, so memory is bounded by capacity x limit.

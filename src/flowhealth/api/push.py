@@ -9,15 +9,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from ..model.base import LabelName
+from ..model.base import LABEL_PATTERN, LabelName
 from ..model.probes import PushProbe
 from ..store.db import transaction
 from ..store.records import Intervention
 from ..store.samples import Reading, record_readings
 from ..store.tables import ProbeState
 from .deps import RuntimeDep, WriteAccess
+from .errors import answers
+from .schemas import InterventionRecorded, Pushed
 
-router = APIRouter(tags=["push"], dependencies=[WriteAccess])
+router = APIRouter(tags=["push"], dependencies=[WriteAccess], responses=answers(401, 403))
+RESERVED = ("flow", "signal")  # the metric's own labels
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
 
@@ -28,13 +31,26 @@ class PushedValue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     value: float = Field(allow_inf_nan=False)
-    labels: dict[LabelName, Annotated[str, StringConstraints(max_length=128)]] = Field(default_factory=dict)
+    labels: dict[LabelName, Annotated[str, StringConstraints(max_length=128)]] = Field(
+        default_factory=dict,
+        description=f"Label names match {LABEL_PATTERN}; {', '.join(RESERVED)} are reserved.",
+        # Only names of the pattern (pydantic documents the pattern, not that other names are refused).
+        json_schema_extra={"additionalProperties": False, "propertyNames": {"not": {"enum": list(RESERVED)}}},
+    )
 
     @field_validator("value", mode="before")
     @classmethod
     def _finite(cls, value: object) -> object:
         # Python's JSON reader accepts NaN; echoed back as a float it would break the 422 answer.
         return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+    @field_validator("labels")
+    @classmethod
+    def _not_reserved(cls, labels: dict[str, str]) -> dict[str, str]:
+        reserved = set(RESERVED) & set(labels)
+        if reserved:
+            raise ValueError(f"label(s) {', '.join(sorted(reserved))} are reserved")
+        return labels
 
 
 class InterventionIn(BaseModel):
@@ -48,7 +64,13 @@ class InterventionIn(BaseModel):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
-@router.post("/api/v1/flows/{flow}/signals/{signal}", status_code=status.HTTP_202_ACCEPTED, summary="Push a value")
+@router.post(
+    "/api/v1/flows/{flow}/signals/{signal}",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Push a value",
+    response_model=Pushed,
+    responses=answers(404, 409),
+)
 def push_value(flow: str, signal: str, body: PushedValue, runtime: RuntimeDep) -> dict[str, Any]:
     model = runtime.model
     if flow not in model.flows or signal not in model.flows[flow].signals:
@@ -58,9 +80,6 @@ def push_value(flow: str, signal: str, body: PushedValue, runtime: RuntimeDep) -
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"signal '{flow}/{signal}' is measured by a {spec.probe.kind} probe, not pushed"
         )
-    reserved = {"flow", "signal"} & set(body.labels)
-    if reserved:
-        raise HTTPException(422, f"label(s) {', '.join(sorted(reserved))} are reserved")
     now = runtime.clock.now()
     with transaction(runtime.engine) as session:
         # One label series per push: other series of the signal keep their values.
@@ -79,7 +98,13 @@ def _succeeded(session: Any, flow: str, signal: str, now: datetime) -> None:
     session.add(state)
 
 
-@router.post("/api/v1/flows/{flow}/interventions", status_code=status.HTTP_201_CREATED, summary="Record a manual fix")
+@router.post(
+    "/api/v1/flows/{flow}/interventions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a manual fix",
+    response_model=InterventionRecorded,
+    responses=answers(404),
+)
 def record_intervention(flow: str, body: InterventionIn, runtime: RuntimeDep) -> dict[str, Any]:
     if flow not in runtime.model.flows:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flow '{flow}'")

@@ -11,12 +11,13 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from slack_sdk.signature import SignatureVerifier
 from sqlmodel import Session
 
-from ..alerting.actions import ActionError
+from ..alerting.actions import MAX_ID, ActionError
 from ..alerting.calendar import next_morning
 from ..alerting.silences import SilenceError
 from ..runtime import Runtime
 from ..store.tables import Incident
 from .deps import RuntimeDep
+from .errors import answers
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["slack"])
@@ -25,7 +26,13 @@ MAX_BODY = 64 * 1024
 SILENCES = {"flowhealth_silence_1h": timedelta(hours=1), "flowhealth_silence_4h": timedelta(hours=4)}
 
 
-@router.post("/slack/interactions", summary="Slack interactivity request URL (signed by Slack)")
+@router.post(
+    "/slack/interactions",
+    summary="Slack interactivity request URL (signed by Slack)",
+    # Slack only looks at the status. 503 also when no signing secret is configured.
+    responses={200: {"description": "Applied (or nothing to do); the body is empty"}, **answers(400, 401)},
+    response_class=Response,
+)
 async def interactions(request: Request, runtime: RuntimeDep) -> Response:
     secret = runtime.settings.slack_signing_secret
     if secret is None or not secret.get_secret_value():
@@ -78,7 +85,9 @@ def _apply(runtime: Runtime, action_id: str, value: str, actor: str) -> None:
 
 def _team_timezone(runtime: Runtime, incident_ref: str) -> str:
     with Session(runtime.engine) as session:
-        incident = session.get(Incident, int(incident_ref)) if incident_ref.isdigit() else None
+        digits = incident_ref.isascii() and incident_ref.isdigit() and len(incident_ref) <= 19
+        number = int(incident_ref) if digits else 0
+        incident = session.get(Incident, number) if 0 < number <= MAX_ID else None
     if incident is None:
         return "UTC"
     hours = runtime.model.teams[incident.team].business_hours

@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 Ident = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
-LabelName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
+LABEL_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+LabelName = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
 
 
 class Strict(BaseModel):

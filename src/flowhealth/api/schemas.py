@@ -1,0 +1,199 @@
+"""The JSON the API answers with, as pydantic models: the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Timestamp = str  # ISO 8601 with offset, as `datetime.isoformat()` writes it
+
+
+class ErrorDetail(BaseModel):
+    """Every 4xx/5xx from our own checks: one sentence saying what is wrong."""
+
+    detail: str = Field(description="What is wrong, in one sentence.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str = Field(description="'ok', or 'unreachable: <error type>'.")
+    scheduler: Literal["running", "stopped"]
+
+
+class Series(BaseModel):
+    labels: dict[str, str]
+    value: float | None
+    observed_at: Timestamp
+    trend: str | None = Field(default=None, description="Depth signals: rising, falling, flat or unknown.")
+
+
+class FlowSignal(BaseModel):
+    signal: str
+    kind: str
+    unit: str
+    probe: str = Field(description="The probe kind: sql, http, push, trace, …")
+    probe_outcome: str | None
+    series: list[Series]
+
+
+class Flow(BaseModel):
+    flow: str
+    object: str
+    owner: str
+    latency_class: str
+    criticality: str
+    signals: list[FlowSignal]
+
+
+class Alert(BaseModel):
+    rule: str
+    labels: dict[str, str]
+    flow: str | None
+    state: Literal["pending", "firing"]
+    owner: str | None
+    value: float | None
+    pending_since: Timestamp | None
+    firing_since: Timestamp | None
+    incident: int | None
+
+
+class IncidentAlert(BaseModel):
+    rule: str
+    state: str
+    value: float | None
+
+
+class Incident(BaseModel):
+    incident: int
+    status: Literal["open", "resolved"]
+    team: str
+    group: str
+    severity: str
+    opened_at: Timestamp
+    acked_by: str | None
+    ack_expires_at: Timestamp | None
+    escalations: int
+    resolved_at: Timestamp | None
+    resolved_by: str | None
+    alerts: list[IncidentAlert]
+
+
+class Acked(BaseModel):
+    incident: int
+    acked_by: str | None
+    ack_expires_at: datetime | None
+
+
+class Resolved(BaseModel):
+    incident: int
+    status: Literal["open", "resolved"]
+    resolved_by: str | None
+
+
+class Silence(BaseModel):
+    id: int
+    matchers: dict[str, str]
+    starts_at: Timestamp
+    ends_at: Timestamp
+    author: str
+    reason: str
+    expired_at: Timestamp | None
+
+
+class Pushed(BaseModel):
+    flow: str
+    signal: str
+    value: float
+    labels: dict[str, str]
+    observed_at: Timestamp
+
+
+class InterventionRecorded(BaseModel):
+    id: int
+    flow: str
+    reason: str
+    record: str
+    performed_at: Timestamp
+
+
+class Link(BaseModel):
+    id: str
+    url: str
+
+
+class BoardOwner(BaseModel):
+    team: str
+    name: str
+
+
+class BoardAlert(BaseModel):
+    rule: str
+    state: Literal["pending", "firing"]
+    silenced: bool
+    owner: str | None
+    value: str = Field(description="The value with its unit, for people.")
+    since: str = Field(description="How long, e.g. 1h5m.")
+    runbook: Link
+
+
+class Threshold(BaseModel):
+    rule: str
+    direction: Literal["above", "below"]
+    value: float
+    severity: str
+    text: str
+
+
+class BoardSeries(BaseModel):
+    labels: dict[str, str]
+    value: float | None
+    text: str
+    breached: bool
+    observed_at: Timestamp
+
+
+class BoardSignal(BaseModel):
+    signal: str
+    kind: str
+    description: str
+    thresholds: list[Threshold]
+    series: list[BoardSeries]
+
+
+class BoardIncident(BaseModel):
+    id: int
+    severity: str
+    team: str
+    opened_at: Timestamp
+    age: str
+    acked: bool
+    acked_by: str | None
+    escalations: int
+    rules: list[str]
+    runbooks: list[Link]
+
+
+class InterventionsToday(BaseModel):
+    count: int
+    by_reason: dict[str, int]
+
+
+class BoardFlow(BaseModel):
+    flow: str
+    description: str
+    object: str
+    criticality: str
+    owner: BoardOwner
+    status: Literal["firing", "pending", "silenced", "no data", "ok"]
+    alerts: list[BoardAlert]
+    signals: list[BoardSignal]
+    incidents: list[BoardIncident]
+    interventions_today: InterventionsToday
+
+
+class Board(BaseModel):
+    generated_at: Timestamp
+    counts: dict[str, int] = Field(description="How many flows have each status.")
+    flows: list[BoardFlow]
