@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Table, delete, insert, update
 from sqlmodel import Session, col, select
@@ -83,44 +82,6 @@ def mark_unknown(session: Session, flow: str, signal: str, observed_at: datetime
     conn.execute(insert(_SAMPLE), [row])
 
 
-def record_probe_state(
-    session: Session,
-    *,
-    flow: str,
-    signal: str,
-    kind: str,
-    outcome: str,
-    now: datetime,
-    duration: float,
-    error: str | None,
-) -> None:
-    """The probe's last run; failures counted in SQL so concurrent writers cannot lose one."""
-    table = _STATE
-    success = outcome == "success"
-    row = {
-        "flow": flow,
-        "signal": signal,
-        "kind": kind,
-        "last_outcome": outcome,
-        "last_run_at": now,
-        "last_success_at": now if success else None,
-        "last_duration_seconds": duration,
-        "consecutive_failures": 0 if success else 1,
-        "last_error": error,
-    }
-    changes: dict[str, Any] = {
-        "kind": kind,
-        "last_outcome": outcome,
-        "last_run_at": now,
-        "last_duration_seconds": duration,
-        "last_error": error,
-        "consecutive_failures": 0 if success else table.c.consecutive_failures + 1,
-    }
-    if success:
-        changes["last_success_at"] = now
-    upsert(session.connection(), table, [row], ["flow", "signal"], changes)
-
-
 def current_values(session: Session) -> list[SignalValue]:
     return list(session.exec(select(SignalValue)).all())
 
@@ -133,11 +94,6 @@ def prune_samples(session: Session, older_than: datetime) -> int:
     """Drop raw samples past retention; current values and alert history stay."""
     result = session.connection().execute(delete(Sample).where(col(Sample.observed_at) < older_than))
     return int(result.rowcount or 0)
-
-
-def history(session: Session, flow: str, signal: str, since: datetime) -> Iterable[Sample]:
-    stmt = select(Sample).where(Sample.flow == flow, Sample.signal == signal, Sample.observed_at >= since)
-    return session.exec(stmt.order_by(Sample.observed_at)).all()  # type: ignore[arg-type]
 
 
 def retention_cutoff(now: datetime, days: int) -> datetime:
