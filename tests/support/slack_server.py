@@ -27,6 +27,8 @@ class Message:
     metadata: dict[str, Any] | None
     edits: int = 0
     files: list[str] = field(default_factory=list)
+    # When the server stored the message (epoch seconds): for latency measurements.
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass
