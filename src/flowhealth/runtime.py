@@ -168,7 +168,7 @@ class Runtime:
                 name=f"probe {flow}/{signal}",
             )
         scheduler.add_job(
-            self._safe(self.evaluator.evaluate),
+            self._safe(self.evaluate_and_deliver),
             "interval",
             seconds=self.settings.evaluation_interval / self.speed,
             id="evaluate",
@@ -203,6 +203,15 @@ class Runtime:
         scheduler.start()
         self.scheduler = scheduler
         log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))
+
+    def evaluate_and_deliver(self) -> None:
+        """One evaluation cycle, then at once a delivery pass for what it queued.
+
+        Waiting for the next scheduled delivery pass added up to its interval to every
+        notification's latency; the scheduled passes remain for retries and backoff.
+        """
+        self.evaluator.evaluate()
+        self.worker.run_once()
 
     def _on_skipped(self, event: JobEvent) -> None:
         kind, _, rest = str(event.job_id).partition(":")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -39,8 +40,14 @@ class OutboxWorker:
         self._metrics = metrics
         self._batch = batch
         self._channel_free_at: dict[str, float] = {}
+        self._pass = threading.Lock()
 
     def run_once(self) -> PassReport:
+        """Deliver what is due; passes never overlap (two at once could post one message twice)."""
+        with self._pass:
+            return self._run_once()
+
+    def _run_once(self) -> PassReport:
         report = PassReport()
         with transaction(self._engine) as session:
             due = due_messages(session, self._clock.now(), self._batch)
