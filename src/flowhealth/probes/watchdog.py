@@ -36,12 +36,14 @@ class Watchdog:
 
     def after(self, seconds: float, action: Callable[[], None]) -> Deadline:
         deadline = Deadline()
+        entry = (time.monotonic() + seconds, next(self._order), deadline, action)
         with self._wake:
-            heapq.heappush(self._heap, (time.monotonic() + seconds, next(self._order), deadline, action))
+            heapq.heappush(self._heap, entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="probe-watchdog", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0] is entry:
+                self._wake.notify()  # only an earlier deadline needs the sleeping thread to wake
         return deadline
 
     def _loop(self) -> None:
