@@ -124,7 +124,9 @@ def test_every_dashboard_query_returns_data(
     binary = need_tool("prometheus")
     work = tmp_path / "prometheus"
     (work / "rules").mkdir(parents=True)
-    files = prometheus_files(reference_model, ExportLinks("http://grafana.test", "http://flowhealth.test"))
+    files = prometheus_files(
+        reference_model, ExportLinks(grafana_url="http://grafana.test", public_url="http://flowhealth.test")
+    )
     for name, text in files.items():
         if name.endswith(".rules.yml"):
             (work / "rules" / name).write_text(text)

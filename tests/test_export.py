@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 RULES_DIR = REPO / "deploy" / "prometheus" / "rules"
 ALERTMANAGER_YML = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
 # The reference deployment's links: Grafana and flowhealth as docker-compose publishes them.
-REFERENCE_LINKS = ExportLinks("http://localhost:3000", "http://localhost:8000")
+REFERENCE_LINKS = ExportLinks(grafana_url="http://localhost:3000", public_url="http://localhost:8000")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -62,5 +62,6 @@ class Settings(BaseSettings):
     )
 
     def runbook_url(self, runbook: str) -> str:
-        base = self.runbook_base_url or f"{self.public_url.rstrip('/')}/runbooks/"
-        return f"{base.rstrip('/')}/{runbook}"
+        from .alerting.payload import Links
+
+        return Links(self.public_url, self.grafana_url, self.runbook_base_url).runbook(runbook)

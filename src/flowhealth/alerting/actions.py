@@ -165,9 +165,10 @@ class Actions:
 
     def _refresh_silenced(self, session: Session, silence: Silence, line: str) -> None:
         session.flush()
+        # One read of the alert states and one context for every open incident.
+        states = list(session.exec(select(AlertState)).all())
+        ctx = self.incidents.context(session, states, self.clock.now())
         for incident in session.exec(select(Incident).where(Incident.status == "open")).all():
-            states = list(session.exec(select(AlertState)).all())
-            ctx = self.incidents.context(session, states, self.clock.now())
             members = self.incidents.members(incident, states, ctx)
             touched = (
                 any(m.silence is not None and m.silence.id == silence.id for m in members)

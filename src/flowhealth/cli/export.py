@@ -46,7 +46,9 @@ def prometheus_rules(
 
     model = load_or_exit(model_dir)
     settings = Settings()
-    links = ExportLinks(settings.grafana_url, settings.public_url, settings.runbook_base_url)
+    links = ExportLinks(
+        public_url=settings.public_url, grafana_url=settings.grafana_url, runbook_base_url=settings.runbook_base_url
+    )
     _sync(prometheus_files(model, links), out, check, "rule files", "export prometheus-rules")
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from ..alerting.payload import Links
 from ..links import flow_dashboard_url
 from ..metrics import SIGNAL_METRICS
 from ..model.durations import format_duration
@@ -16,17 +16,8 @@ from .templates import NotTranslatable, translate
 ALERT_ONLY_LABELS = ("alertname", "alertstate", "severity", "team")
 
 
-@dataclass(frozen=True)
-class ExportLinks:
-    """Where annotations point: Grafana for dashboards, flowhealth (or elsewhere) for runbooks."""
-
-    grafana_url: str
-    public_url: str
-    runbook_base_url: str | None = None
-
-    def runbook(self, runbook: str) -> str:
-        base = self.runbook_base_url or f"{self.public_url.rstrip('/')}/runbooks/"
-        return f"{base.rstrip('/')}/{runbook}"
+# Where annotations point is the same `Links` the notifications use (dashboards and runbooks).
+ExportLinks = Links
 
 
 def _number(value: float) -> str:
