@@ -72,9 +72,16 @@ class IncidentManager(CycleHook):
     # -- the cycle ---------------------------------------------------------------------------
 
     def after_cycle(self, session: Session, now: datetime, transitions: list[Transition]) -> None:
+        # Evidence queries reach into the flow's systems and may run up to their timeout: they run
+        # before this transaction writes anything (the next query flushes the cycle's states), so
+        # no other writer of the state database waits on them.
+        evidence = self._collect_evidence(transitions, now)
         states = list(session.exec(select(AlertState)).all())
+        fired_now = {(t.rule, t.labels) for t in transitions if t.event == "firing"}
+        for state in states:
+            if (state.rule, state.labels) in fired_now:
+                state.evidence = evidence[state.rule]
         ctx = self.context(session, states, now)
-        self._collect_evidence(states, transitions, now)
         incidents = self._attach(session, states, ctx)
         ctx.index(states)
         fired = {(t.rule, t.labels): t for t in transitions}
@@ -128,17 +135,20 @@ class IncidentManager(CycleHook):
         values = {"flow": rule.flow, "rule": state.rule, "team": state.owner, "signal": f"{rule.flow}/{rule.signal}"}
         return f"{state.owner}|" + ",".join(f"{key}={values[key]}" for key in sorted(rule.group_by))
 
-    def _collect_evidence(self, states: list[AlertState], transitions: list[Transition], now: datetime) -> None:
-        fired = {(t.rule, t.labels) for t in transitions if t.event == "firing"}
-        for state in states:
-            if (state.rule, state.labels) in fired:
-                evidence = None
-                rule = self.model.rule(state.rule)
-                # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
-                traced = isinstance(self.model.signal(rule.flow, rule.signal).probe, TraceProbe)
-                if self.evidence is not None and (rule.evidence is not None or traced):
-                    evidence = self.evidence(state.rule, now)
-                state.evidence = json.dumps(evidence) if evidence else None
+    def _collect_evidence(self, transitions: list[Transition], now: datetime) -> dict[str, str | None]:
+        """Evidence of every rule that fired this cycle, as stored JSON (None: none to show)."""
+        out: dict[str, str | None] = {}
+        for t in transitions:
+            if t.event != "firing" or t.rule in out:
+                continue
+            evidence = None
+            rule = self.model.rule(t.rule)
+            # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
+            traced = isinstance(self.model.signal(rule.flow, rule.signal).probe, TraceProbe)
+            if self.evidence is not None and (rule.evidence is not None or traced):
+                evidence = self.evidence(t.rule, now)
+            out[t.rule] = json.dumps(evidence) if evidence else None
+        return out
 
     def _attach(self, session: Session, states: list[AlertState], ctx: Context) -> list[Incident]:
         open_incidents = list(session.exec(select(Incident).where(Incident.status == "open")).all())

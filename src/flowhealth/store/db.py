@@ -16,6 +16,7 @@ from ..errors import ConfigError, StoreError
 from . import journey_tables as _journey_tables  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import records as _records  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import tables as _tables  # noqa: F401
+from .sqlite_writers import SerializedWriters
 
 
 def make_engine(url: str) -> Engine:
@@ -27,9 +28,11 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Writers of this process queue on a lock of their own instead of SQLite's sleep-and-retry.
+            kwargs["connect_args"]["factory"] = SerializedWriters
     elif parsed.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": 5}
     try:

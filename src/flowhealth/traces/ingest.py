@@ -19,7 +19,7 @@ from ..metrics import Metrics
 from ..model.model import Model
 from ..model.probes import TraceProbe
 from ..store.db import transaction
-from ..store.samples import record_readings
+from ..store.samples import Reading, record_readings
 from . import aggregate, journeys
 from .convention import Routing
 from .decode import parse
@@ -101,16 +101,23 @@ class TraceService:
         return IngestResult(applied.accepted, extracted.rejected_count, applied.redelivered, extracted.message())
 
     def refresh(self) -> None:
-        """Expire journeys, prune aggregates and record the current value of every trace signal."""
+        """Expire journeys, prune aggregates and record the current value of every trace signal.
+
+        Short steps, not one long transaction: the signal values are read outside any write
+        transaction, so the minutes of journeys behind them never hold the state database's single
+        writer (SQLite) while evaluation cycles and probe results wait for it.
+        """
         now = self._clock.now()
         ts = now.timestamp()
-        with self._lock, transaction(self._engine) as session:
-            conn = session.connection()
-            for flow_id, plan in self.routing.plans.items():
-                windows = [r.signal.probe.window for r in self.signals if r.flow_id == flow_id]  # type: ignore[union-attr]
-                retention = max([MIN_RETENTION, *windows]).total_seconds()
-                expired = aggregate.expire(conn, flow_id, plan.traces, retention, ts)
-                self._metrics.journeys_expired.labels(flow_id).inc(expired)
+        for flow_id, plan in self.routing.plans.items():
+            windows = [r.signal.probe.window for r in self.signals if r.flow_id == flow_id]  # type: ignore[union-attr]
+            retention = max([MIN_RETENTION, *windows]).total_seconds()
+            # One transaction per flow: a waiting writer gets its turn between flows.
+            with self._lock, transaction(self._engine) as session:
+                expired = aggregate.expire(session.connection(), flow_id, plan.traces, retention, ts)
+            self._metrics.journeys_expired.labels(flow_id).inc(expired)
+        readings: list[tuple[str, str, list[Reading]]] = []
+        with self._engine.connect() as conn:
             seen: dict[str, bool] = {}
             for ref in self.signals:
                 traces = ref.flow.traces
@@ -120,7 +127,11 @@ class TraceService:
                 if not seen[ref.flow_id]:
                     continue  # no span yet: the signal has no value, which is not an error
                 values = aggregate.readings(conn, ref.flow_id, traces, ref.signal.probe, ts)
-                record_readings(session, ref.flow_id, ref.signal_id, values, now, "trace")
+                readings.append((ref.flow_id, ref.signal_id, values))
+            conn.rollback()
+        with transaction(self._engine) as session:
+            for flow_id, signal_id, values in readings:
+                record_readings(session, flow_id, signal_id, values, now, "trace")
 
     def evidence(self, flow_id: str, signal_id: str) -> dict[str, Any] | None:
         """The journeys behind a trace signal (oldest in flight first), for alert messages."""
