@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection as SAConnection
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -68,6 +68,7 @@ class SqlQuery:
         self.query = text(query)
         self.timeout = timeout
         self._uses_now = ":now" in str(self.query)  # str() compiles: once here, not per run
+        self._driver: _DriverStatement | None = None
 
     def rows(
         self, now: datetime, limit: int | None = None, lease: Lease | None = None
@@ -93,9 +94,15 @@ class SqlQuery:
             conn = lease.connection(self.engine)
             timer = WATCHDOG.after(self._backstop(conn), lambda: self._abort(conn, timed_out))
             self._begin_read_only(conn)
-            result = conn.execute(self.query, {"now": now.timestamp()} if self._uses_now else None)
-            columns = list(result.keys())
-            rows = [tuple(row) for row in (result.fetchmany(limit) if limit else result.fetchall())]
+            driver = self._driver
+            if driver is None or driver.dialect is not conn.dialect:
+                driver = self._driver = _DriverStatement(self.query, conn.dialect)
+            if driver.sql is None:
+                result = conn.execute(self.query, {"now": now.timestamp()} if self._uses_now else None)
+                columns = list(result.keys())
+                rows = [tuple(row) for row in (result.fetchmany(limit) if limit else result.fetchall())]
+            else:
+                columns, rows = driver.run(conn, now, limit)
             if conn.in_transaction():
                 conn.rollback()
             return columns, rows
@@ -153,6 +160,50 @@ class SqlQuery:
                 # Wakes the thread blocked reading from a server that stopped answering.
                 sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+class _DriverStatement:
+    """A probe query compiled once for a dialect and run on the driver's own cursor.
+
+    SQLAlchemy's execution context and result object cost about as much CPU as a small query
+    itself; a probe needs neither (its text has no typed columns to convert). Errors still go
+    through SQLAlchemy's handling, so they are wrapped, and a dead connection is invalidated
+    (with the rest of the pool), exactly as `Connection.execute` does. Queries with parameters
+    other than `:now` keep `Connection.execute` (`sql` is None), which reports the missing value.
+    """
+
+    __slots__ = ("dialect", "names", "sql", "uses_now")
+
+    def __init__(self, query: TextClause, dialect: Dialect) -> None:
+        self.dialect = dialect
+        compiled = query.compile(dialect=dialect)
+        binds = set(compiled.binds)
+        self.sql: str | None = compiled.string if binds <= {"now"} else None
+        self.uses_now = "now" in binds
+        # Positional drivers take one value per placeholder, in order; the others a dict.
+        self.names: list[str] | None = list(compiled.positiontup or ()) if dialect.positional else None
+
+    def _params(self, stamp: float) -> Any:
+        if self.names is not None:
+            return (stamp,) * len(self.names)
+        return {"now": stamp} if self.uses_now else {}  # always a dict: the driver then unescapes %%
+
+    def run(self, conn: SAConnection, now: datetime, limit: int | None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        sql = self.sql
+        assert sql is not None
+        params = self._params(now.timestamp())
+        cursor = conn.connection.cursor()
+        try:
+            try:
+                cursor.execute(sql, params)
+                columns = [d[0] for d in cursor.description]
+                rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
+            except Exception as exc:
+                conn._handle_dbapi_exception(exc, sql, params, cursor, None)  # raises it wrapped, like execute()
+                raise
+        finally:
+            cursor.close()
+        return columns, [row if type(row) is tuple else tuple(row) for row in rows]
 
 
 class _Stale(Exception):
