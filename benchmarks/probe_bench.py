@@ -68,10 +68,11 @@ def probe_timeout(interval: float) -> float:
 def warm_up(interval: float) -> float:
     """Seconds from start to the measured window.
 
-    Start-up jitter spreads the first runs over at most 5 s / SPEED, so every probe runs in a burst
-    near the start of each interval. The window opens and (with a duration that is a multiple of
-    the interval) closes half an interval after a burst began, so it holds whole bursts only
-    instead of a varying share of one at each edge.
+    query-exporter (see `query_exporter_compare`) runs every query in a burst at the start of each
+    interval; flowhealth spreads its probes over the interval by their fixed phases. The window
+    opens half an interval after a burst began and (with a duration that is a multiple of the
+    interval) spans whole intervals, so both sides count every query exactly once per interval
+    instead of a varying share of a burst at each edge.
     """
     return 5 + 1.5 * interval
 
