@@ -114,19 +114,15 @@ def test_a_group_runs_every_probe_on_one_pooled_connection(target_url: str, tmp_
     checkouts: list[object] = []
     event.listen(pools.engine("shop_db", connect_timeout=5.0), "checkout", lambda *args: checkouts.append(args))
     results: list[tuple[str, float | None]] = []
-    original = runner._record
-
-    def record(result: Any, now: datetime, kind: str) -> None:
-        results.append((result.signal, result.readings[0].value))
-        original(result, now, kind)
-
-    runner._record = record  # type: ignore[method-assign]
+    runner.on_start = lambda flow, signal: results.append((signal, None))
+    runner.on_result = lambda result: results.append((result.signal, result.readings[0].value))
     try:
         runner.run_group(ProbeGroup([("orders", "b0"), ("orders", "b1"), ("orders", "b2")]))
         runner.run_group(ProbeGroup([("orders", "b0"), ("orders", "b1"), ("orders", "b2")]))
     finally:
         runner.close()
-    assert results == [("b0", 1.0), ("b1", 2.0), ("b2", 3.0)] * 2
+    # one after the other, in order: each starts after the one before it ended
+    assert results == [("b0", None), ("b0", 1.0), ("b1", None), ("b1", 2.0), ("b2", None), ("b2", 3.0)] * 2
     assert len(checkouts) == 2  # one checkout per group run, not one per probe
     assert [runs(metrics, f"b{n}") for n in range(3)] == [2.0, 2.0, 2.0]
 

@@ -100,8 +100,10 @@ class ProbeRunner:
         self._lock = threading.Lock()
         self._writer: BatchWriter[tuple[RunResult, datetime, str]] | None = None
         self._recorder = BatchRecorder()
-        # Called with (flow, signal) just before each scheduled run starts; benchmarks time runs with it.
+        # For measurements (benchmarks): called with (flow, signal) just before each scheduled run
+        # starts, and with its result just after it ended.
         self.on_start: Callable[[str, str], None] | None = None
+        self.on_result: Callable[[RunResult], None] | None = None
 
     def _entry(self, flow: str, signal: str) -> _Entry:
         entry = self._entries.get((flow, signal))
@@ -136,7 +138,7 @@ class ProbeRunner:
             entries = group._entries = tuple(self._entry(flow, signal) for flow, signal in group.keys)
         this_round = next(group._rounds)
         lease = Lease()
-        hook = self.on_start
+        hook, done = self.on_start, self.on_result
         try:
             for entry in entries:
                 if entry.round > this_round:
@@ -148,7 +150,9 @@ class ProbeRunner:
                 try:
                     if hook is not None:
                         hook(entry.flow, entry.signal)
-                    self._run(entry, lease, True)
+                    result = self._run(entry, lease, True)
+                    if done is not None:
+                        done(result)
                 finally:
                     entry.running.release()
         finally:
