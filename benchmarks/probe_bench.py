@@ -17,7 +17,6 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +68,11 @@ def probe_timeout(interval: float) -> float:
 def warm_up(interval: float) -> float:
     """Seconds from start to the measured window.
 
-    Start-up jitter spreads the first runs over at most 5 s / SPEED, so every probe runs in a burst
-    near the start of each interval. The window opens and (with a duration that is a multiple of
-    the interval) closes half an interval after a burst began, so it holds whole bursts only
-    instead of a varying share of one at each edge.
+    query-exporter (see `query_exporter_compare`) runs every query in a burst at the start of each
+    interval; flowhealth spreads its probes over the interval by their fixed phases. The window
+    opens half an interval after a burst began and (with a duration that is a multiple of the
+    interval) spans whole intervals, so both sides count every query exactly once per interval
+    instead of a varying share of a burst at each edge.
     """
     return 5 + 1.5 * interval
 
@@ -150,22 +150,24 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> d
     started: dict[tuple[str, str], float] = {}
     lags: list[float] = []
     measuring = threading.Event()
-    original = runtime.runner.run
+    slots: dict[str, tuple[tuple[str, str], ...]] = {}
 
-    def timed_run(flow: str, signal: str) -> Any:
-        started[(flow, signal)] = time.time()
-        return original(flow, signal)
+    def on_start(flow: str, signal: str) -> None:
+        started[(flow, signal)] = time.time()  # just before the probe's query, after its group's earlier probes
 
-    runtime.runner.run = timed_run  # type: ignore[method-assign]
+    runtime.runner.on_start = on_start
 
     def executed(event: JobExecutionEvent) -> None:
-        if measuring.is_set() and event.job_id.startswith("probe:"):
-            _, flow, signal = event.job_id.split(":", 2)
-            planned: datetime = event.scheduled_run_time
-            lags.append(started[(flow, signal)] - planned.timestamp())
+        # A slot's job runs its probes one after the other: each probe's lag is its own start minus the
+        # slot's planned start, so the wait behind the probes before it in the slot counts.
+        if measuring.is_set() and event.job_id.startswith("probe"):
+            planned = event.scheduled_run_time.timestamp()
+            # A probe skipped in this round has no start after the planned time, and no lag.
+            lags.extend(started[key] - planned for key in slots[event.job_id] if started.get(key, 0.0) >= planned)
 
     runtime.start()
     assert runtime.scheduler is not None
+    slots.update((job.id, job.args[0].keys) for job in runtime.scheduler.get_jobs() if job.id.startswith("probe"))
     runtime.scheduler.add_listener(executed, EVENT_JOB_EXECUTED)
     time.sleep(warm_up(interval))
     cpu0, runs0 = time.process_time(), _runs(runtime)

@@ -418,19 +418,18 @@ class Soak:
 
     def instrument(self, runtime: Any) -> None:
         """Record when a probe sees a crossing and when the cycle that fires its rule ends."""
-        run_probe, evaluate = runtime.runner.run, runtime.evaluator.evaluate
+        evaluate = runtime.evaluator.evaluate
 
-        def observed_run(flow: str, signal: str, **kwargs: Any) -> Any:
-            result = run_probe(flow, signal, **kwargs)
-            crossing = self.active.get(flow)
+        def observed_run(result: Any) -> None:
+            # The runner's hook, called as each scheduled probe run ends (probes run in slot groups).
+            crossing = self.active.get(result.flow)
             if (
                 crossing is not None
                 and crossing.observed_at is None
-                and signal == "backlog"
+                and result.signal == "backlog"
                 and any((r.value or 0) > THRESHOLD for r in result.readings)
             ):
                 crossing.observed_at = time.time()
-            return result
 
         def timed_evaluate() -> Any:
             transitions = evaluate()
@@ -443,7 +442,7 @@ class Soak:
             return transitions
 
         # Instance attributes, set before start(): the scheduler's jobs call these.
-        runtime.runner.run = observed_run
+        runtime.runner.on_result = observed_run
         runtime.evaluator.evaluate = timed_evaluate
 
     # -- events

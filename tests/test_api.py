@@ -88,7 +88,7 @@ def test_metrics_show_signals_probes_and_alerts(runtime: Runtime) -> None:
 
 def test_a_failed_probe_makes_the_signal_absent_not_frozen(runtime: Runtime, model: Model) -> None:
     runtime.runner.run("orders", "delay")
-    runtime.runner._probes.clear()
+    runtime.runner._entries.clear()
     runtime.runner._ctx.pools._environ = {}  # type: ignore[attr-defined]
     runtime.runner._ctx.pools.dispose()
     runtime.runner._ctx.pools._connections["shop_db"] = model.connections["shop_db"].model_copy(

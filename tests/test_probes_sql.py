@@ -181,3 +181,50 @@ def test_answers_that_are_no_number_are_invalid(tmp_path: Path, clock: FakeClock
     runner, _, _ = make_runner(model, tmp_path, clock)
     result = runner.run("orders", "delay")
     assert (result.outcome, result.error) == (Outcome.INVALID, message)
+
+
+@pytest.mark.parametrize(
+    ("query", "value"),
+    [
+        ("SELECT COUNT(*) FROM rejections WHERE reason LIKE 'bad%'", 2.0),  # a literal % reaches the database as %
+        ("SELECT COUNT(*) FROM rejections WHERE :now > 0 AND :now < :now + 1", 3.0),  # :now, more than once
+        ("SELECT COUNT(*) FROM rejections WHERE reason = 'a::b'", 0.0),
+    ],
+)
+def test_query_text_is_sent_as_written(
+    target_url: str, tmp_path: Path, clock: FakeClock, query: str, value: float
+) -> None:
+    model = write_model(tmp_path / "m", orders_flow(target_url, query))
+    runner, _, _ = make_runner(model, tmp_path, clock)
+    result = runner.run("orders", "delay")
+    runner.close()
+    assert (result.outcome, result.error, [r.value for r in result.readings]) == (Outcome.SUCCESS, None, [value])
+
+
+def test_a_parameter_other_than_now_is_an_error_naming_it(target_url: str, tmp_path: Path, clock: FakeClock) -> None:
+    model = write_model(tmp_path / "m", orders_flow(target_url, "SELECT COUNT(*) FROM rejections WHERE id = :id"))
+    runner, _, _ = make_runner(model, tmp_path, clock)
+    result = runner.run("orders", "delay")
+    runner.close()
+    assert result.outcome is Outcome.ERROR
+    assert "id" in (result.error or "")
+
+
+def test_connections_killed_by_the_server_are_replaced_within_the_run(
+    postgres_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    model = write_model(tmp_path / "m", orders_flow(postgres_url, "SELECT 7"))
+    runner, _, _ = make_runner(model, tmp_path, clock)
+    assert runner.run("orders", "delay").outcome is Outcome.SUCCESS
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # what a database restart does to every pooled connection
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+    results = [runner.run("orders", "delay") for _ in range(3)]
+    runner.close()
+    assert [(r.outcome, r.readings[0].value if r.readings else None) for r in results] == [(Outcome.SUCCESS, 7.0)] * 3

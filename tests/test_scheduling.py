@@ -101,9 +101,13 @@ def test_a_slow_probe_is_skipped_not_stacked(tmp_path: Path, monkeypatch: pytest
     runtime = start(write_model(tmp_path / "m", FLOWS), tmp_path)
     try:
         time.sleep(3.0)  # the scheduler runs on real time; this is the observation window
+        skipped = runtime.registry.get_sample_value(
+            "flowhealth_probe_runs_skipped_total", {"flow": "orders", "signal": "slow"}
+        )
     finally:
         runtime.stop()
     assert slow.most_active == 1  # never two runs of one probe at once
+    assert skipped is not None and skipped >= 1  # the runs that were due meanwhile are counted
     assert slow.runs <= 3  # 3 s / 1.2 s per run, instead of one start every 0.5 s
     assert fast.runs >= 4
 

@@ -6,7 +6,6 @@ and the demo make their own (clock, registry, notifier, database).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Mapping
@@ -36,18 +35,15 @@ from .notify.delivery import OutboxWorker
 from .notify.slack import SlackNotifier
 from .probes.connections import ConnectionPools
 from .probes.registry import ProbeContext
-from .probes.runner import ProbeRunner, scheduled_signals
+from .probes.runner import ProbeGroup, ProbeRunner, scheduled_signals
+from .probes.slots import phase as phase
+from .probes.slots import plan_slots
 from .settings import Settings
 from .store.db import init_schema, make_engine, transaction
 from .store.samples import prune_samples, retention_cutoff
 from .traces.ingest import TraceService
 
 log = logging.getLogger(__name__)
-
-
-def phase(name: str) -> float:
-    """A stable fraction in [0, 1) for a name, the same in every process and every run."""
-    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) / 2**32
 
 
 def model_secrets(model: Model, environ: Mapping[str, str]) -> frozenset[str]:
@@ -82,6 +78,7 @@ class Runtime:
     traces: TraceService
     speed: float = 1.0
     scheduler: BackgroundScheduler | None = field(default=None, init=False)
+    _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def build(
@@ -153,19 +150,21 @@ class Runtime:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
-        for (flow, signal), interval in sorted(scheduled_signals(self.model).items()):
-            seconds = interval / self.speed
-            # Each probe keeps a fixed phase within its interval, from a hash of its name: a thousand
-            # probes spread evenly instead of all starting at once, and every restart keeps the spread.
-            first = timedelta(seconds=phase(f"{flow}/{signal}") * seconds)
+        now = datetime.now(UTC)
+        self._slot_keys = {}
+        for slot in plan_slots(self.runner.scheduling(self.speed), self.settings.probe_slot / self.speed):
+            # A slot's probes run one after the other from one job; a second round of a group may
+            # start while the first is held up (its probes still running are skipped, not stacked).
+            self._slot_keys[slot.job_id] = slot.keys
             scheduler.add_job(
-                self.runner.run,
+                self.runner.run_group,
                 "interval",
-                args=(flow, signal),
-                seconds=seconds,
-                next_run_time=datetime.now(UTC) + first,
-                id=f"probe:{flow}:{signal}",
-                name=f"probe {flow}/{signal}",
+                args=(ProbeGroup(slot.keys),),
+                seconds=slot.interval,
+                next_run_time=now + timedelta(seconds=slot.offset),
+                id=slot.job_id,
+                name=f"probes {slot.job_id}",
+                max_instances=1 if len(slot.keys) == 1 else 2,
             )
         scheduler.add_job(
             self._safe(self.evaluate_and_deliver),
@@ -214,9 +213,8 @@ class Runtime:
         self.worker.run_once()
 
     def _on_skipped(self, event: JobEvent) -> None:
-        kind, _, rest = str(event.job_id).partition(":")
-        if kind == "probe":
-            flow, _, signal = rest.partition(":")
+        # The scheduler skipped a whole slot: none of its probes ran.
+        for flow, signal in self._slot_keys.get(str(event.job_id), ()):
             self.metrics.probe_skipped.labels(flow, signal).inc()
 
     @staticmethod

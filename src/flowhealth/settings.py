@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(default=None, description="Bearer token for write endpoints.")
     evaluation_interval: float = Field(default=15.0, gt=0, description="Seconds between rule evaluations.")
     delivery_interval: float = Field(default=2.0, gt=0, description="Seconds between outbox delivery passes.")
+    probe_slot: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds per scheduler slot: SQL probes of one connection due in one slot run from one job.",
+    )
     sample_retention_days: int = Field(default=14, ge=1, description="How long raw samples are kept.")
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted on the API (OTLP has its own limit)."

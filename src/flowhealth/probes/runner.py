@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -15,12 +17,16 @@ from ..errors import ConfigError, ProbeError, ProbeInvalid, ProbeTimeout, StoreE
 from ..metrics import Metrics
 from ..model.envref import redact
 from ..model.model import Model
+from ..model.probes import ProbeSpec
+from ..model.probes import SqlProbe as SqlSpec
 from ..store.batch import BatchRecorder, Result
 from ..store.db import transaction
 from ..store.records import Mismatch, replace_evidence
 from ..store.samples import Reading
 from .base import KeepsEvidence, Outcome, Probe
 from .registry import ProbeContext, build_probe
+from .slots import Scheduled
+from .sql import Lease, SqlProbe
 from .writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,49 @@ class RunResult:
     evidence: Sequence[Mismatch] | None = None
 
 
+class _Entry:
+    """One probe of the model: its instance (built at its first run), pre-labelled metrics, a run lock."""
+
+    __slots__ = (
+        "duration",
+        "evidence",
+        "flow",
+        "kind",
+        "probe",
+        "round",
+        "running",
+        "runs",
+        "shares",
+        "signal",
+        "skipped",
+    )
+
+    def __init__(self, flow: str, signal: str, kind: str, metrics: Metrics) -> None:
+        self.flow = flow
+        self.signal = signal
+        self.kind = kind
+        self.probe: Probe | None = None
+        self.shares = False  # runs on a group's borrowed connection (SQL probes)
+        self.evidence = False  # keeps evidence (KeepsEvidence): checked once, not per run
+        self.running = threading.Lock()  # held while a scheduled run is going: the next one is skipped
+        self.round = 0  # the group round that last ran this probe
+        # labels() once per probe, not on every run.
+        self.runs = {o: metrics.probe_runs.labels(flow, signal, kind, o.value) for o in Outcome}
+        self.duration = metrics.probe_duration.labels(flow, signal, kind)
+        self.skipped = metrics.probe_skipped.labels(flow, signal)
+
+
+class ProbeGroup:
+    """Probes the scheduler runs from one job, one after the other (see `probes.slots`)."""
+
+    __slots__ = ("_entries", "_rounds", "keys")
+
+    def __init__(self, keys: Sequence[tuple[str, str]]) -> None:
+        self.keys = tuple(keys)
+        self._entries: tuple[_Entry, ...] | None = None
+        self._rounds = itertools.count(1)
+
+
 class ProbeRunner:
     """Owns the probe instances of a model and runs them on demand (the scheduler calls it)."""
 
@@ -47,30 +96,82 @@ class ProbeRunner:
         self._metrics = metrics
         # Probes that count what flowhealth itself stores (interventions) read the state database.
         self._ctx = ctx if ctx.state is not None else replace(ctx, state=engine)
-        self._probes: dict[tuple[str, str], Probe] = {}
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._lock = threading.Lock()
         self._writer: BatchWriter[tuple[RunResult, datetime, str]] | None = None
         self._recorder = BatchRecorder()
+        # For measurements (benchmarks): called with (flow, signal) just before each scheduled run
+        # starts, and with its result just after it ended.
+        self.on_start: Callable[[str, str], None] | None = None
+        self.on_result: Callable[[RunResult], None] | None = None
 
-    def _probe(self, flow: str, signal: str) -> Probe:
-        key = (flow, signal)
-        if key not in self._probes:
-            self._probes[key] = build_probe(self._model.signal(flow, signal).probe, self._ctx, flow)
-        return self._probes[key]
+    def _entry(self, flow: str, signal: str) -> _Entry:
+        entry = self._entries.get((flow, signal))
+        if entry is None:
+            with self._lock:
+                entry = self._entries.get((flow, signal))
+                if entry is None:
+                    kind = self._model.signal(flow, signal).probe.kind
+                    entry = self._entries[(flow, signal)] = _Entry(flow, signal, kind, self._metrics)
+        return entry
+
+    def _probe(self, entry: _Entry) -> Probe:
+        if entry.probe is None:
+            probe = build_probe(self._model.signal(entry.flow, entry.signal).probe, self._ctx, entry.flow)
+            entry.shares = isinstance(probe, SqlProbe)
+            entry.evidence = isinstance(probe, KeepsEvidence)
+            entry.probe = probe
+        return entry.probe
 
     def run(self, flow: str, signal: str, *, record: bool = True) -> RunResult:
         """Run the probe of one signal; store what it saw (or that it saw nothing)."""
-        kind = self._model.signal(flow, signal).probe.kind
+        return self._run(self._entry(flow, signal), None, record)
+
+    def run_group(self, group: ProbeGroup) -> None:
+        """Run a scheduler slot's probes one after the other; SQL probes share one pooled connection.
+
+        A probe whose previous run is still going is skipped and counted, never stacked; the
+        others of the group run.
+        """
+        entries = group._entries
+        if entries is None:
+            entries = group._entries = tuple(self._entry(flow, signal) for flow, signal in group.keys)
+        this_round = next(group._rounds)
+        lease = Lease()
+        hook, done = self.on_start, self.on_result
+        try:
+            for entry in entries:
+                if entry.round > this_round:
+                    continue  # a later round of this group ran it while this one was held up
+                if not entry.running.acquire(blocking=False):
+                    entry.skipped.inc()
+                    continue
+                entry.round = this_round
+                try:
+                    if hook is not None:
+                        hook(entry.flow, entry.signal)
+                    result = self._run(entry, lease, True)
+                    if done is not None:
+                        done(result)
+                finally:
+                    entry.running.release()
+        finally:
+            lease.close()
+
+    def _run(self, entry: _Entry, lease: Lease | None, record: bool) -> RunResult:
+        flow, signal = entry.flow, entry.signal
         started = time.perf_counter()
         now = self._clock.now()
         readings: list[Reading] = []
         error: str | None = None
         evidence: Sequence[Mismatch] | None = None
         try:
-            probe = self._probe(flow, signal)
-            readings = list(probe.run(now))
+            probe = entry.probe if entry.probe is not None else self._probe(entry)
+            shared = lease is not None and entry.shares
+            readings = probe.run_shared(now, lease) if shared else list(probe.run(now))  # type: ignore[attr-defined]
             outcome = Outcome.SUCCESS
-            if isinstance(probe, KeepsEvidence):
-                evidence = probe.take_evidence()
+            if entry.evidence:
+                evidence = probe.take_evidence()  # type: ignore[attr-defined]
         except ProbeTimeout as exc:
             outcome, error = Outcome.TIMEOUT, str(exc)
         except ProbeInvalid as exc:
@@ -84,14 +185,14 @@ class ProbeRunner:
         if error and self._ctx.secrets:
             # A target may echo a credential back in its error (a 401 quoting the token).
             error = redact(error, self._ctx.secrets)
-        self._metrics.probe_runs.labels(flow, signal, kind, outcome.value).inc()
-        self._metrics.probe_duration.labels(flow, signal, kind).observe(duration)
+        entry.runs[outcome].inc()
+        entry.duration.observe(duration)
         if error:
             log.warning("probe %s/%s: %s: %s", flow, signal, outcome.value, error)
         result = RunResult(flow, signal, outcome, readings, error, duration, evidence)
         if record:
             try:
-                self._record(result, now, kind)
+                self._record(result, now, entry.kind)
             except StoreError as exc:
                 log.error("probe %s/%s: result not stored: %s", flow, signal, exc)
         return result
@@ -120,14 +221,27 @@ class ProbeRunner:
                 if result.outcome is Outcome.SUCCESS and result.evidence is not None:
                     replace_evidence(session, result.flow, result.signal, result.evidence, now)
 
+    def scheduling(self, speed: float = 1.0) -> dict[tuple[str, str], Scheduled]:
+        """Every scheduled probe with its interval (seconds of real time) and the connection it may share."""
+        out: dict[tuple[str, str], Scheduled] = {}
+        for key, interval in scheduled_signals(self._model).items():
+            out[key] = Scheduled(interval / speed, _shares(self._model.signal(*key).probe))
+        return out
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        for probe in self._probes.values():
-            probe.close()
-        self._probes.clear()
+        for entry in self._entries.values():
+            if entry.probe is not None:
+                entry.probe.close()
+        self._entries.clear()
         self._ctx.close()
+
+
+def _shares(probe: ProbeSpec) -> str | None:
+    """SQL probes of one connection may share a slot's job and its pooled connection."""
+    return f"sql:{probe.connection}" if isinstance(probe, SqlSpec) else None
 
 
 def scheduled_signals(model: Model) -> Mapping[tuple[str, str], float]:

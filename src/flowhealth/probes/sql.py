@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection as SAConnection
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -22,6 +21,45 @@ from .base import as_number
 from .watchdog import WATCHDOG, Deadline
 
 
+class Lease:
+    """One pooled connection borrowed for several queries in a row, checked out at first use.
+
+    A slot's probes of one connection run back to back on one lease: one pool checkout for the
+    group instead of one per probe. After an error the connection goes back (or is thrown away)
+    and the next query checks out a fresh one.
+    """
+
+    __slots__ = ("_conn", "_engine")
+
+    def __init__(self) -> None:
+        self._engine: Engine | None = None
+        self._conn: SAConnection | None = None
+
+    def connection(self, engine: Engine) -> SAConnection:
+        if self._conn is not None:
+            if self._engine is engine:
+                return self._conn
+            self.close()
+        self._conn = engine.connect()
+        self._engine = engine
+        return self._conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection is discarded by the pool
+                conn.close()
+
+
+class _Flag:
+    """Set by the watchdog when it aborted a query (cheaper than a threading.Event per run)."""
+
+    __slots__ = ("set",)
+
+    def __init__(self) -> None:
+        self.set = False
+
+
 class SqlQuery:
     """Runs one query read-only against an engine; shared by probes and evidence queries."""
 
@@ -29,37 +67,60 @@ class SqlQuery:
         self.engine = engine
         self.query = text(query)
         self.timeout = timeout
+        self._uses_now = ":now" in str(self.query)  # str() compiles: once here, not per run
+        self._driver: _DriverStatement | None = None
 
-    def rows(self, now: datetime, limit: int | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def rows(
+        self, now: datetime, limit: int | None = None, lease: Lease | None = None
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        own = lease is None
+        borrowed = Lease() if lease is None else lease
         try:
-            return self._rows(now, limit, retry=True)
-        except _Stale:
-            # A pooled connection from before the database restarted: one fresh try, same run.
-            return self._rows(now, limit, retry=False)
+            try:
+                return self._rows(borrowed, now, limit, retry=True)
+            except _Stale:
+                # A pooled connection from before the database restarted: one fresh try, same run.
+                return self._rows(borrowed, now, limit, retry=False)
+        finally:
+            if own:
+                borrowed.close()
 
-    def _rows(self, now: datetime, limit: int | None, *, retry: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def _rows(
+        self, lease: Lease, now: datetime, limit: int | None, *, retry: bool
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
         timer: Deadline | None = None
-        timed_out = threading.Event()
+        timed_out = _Flag()
         try:
-            with self.engine.connect() as conn:
-                timer = WATCHDOG.after(self._backstop(conn), lambda: self._abort(conn, timed_out))
-                self._begin_read_only(conn)
-                params = {"now": now.timestamp()} if ":now" in str(self.query) else {}
-                result = conn.execute(self.query, params)
+            conn = lease.connection(self.engine)
+            timer = WATCHDOG.after(self._backstop(conn), lambda: self._abort(conn, timed_out))
+            self._begin_read_only(conn)
+            driver = self._driver
+            if driver is None or driver.dialect is not conn.dialect:
+                driver = self._driver = _DriverStatement(self.query, conn.dialect)
+            if driver.sql is None:
+                result = conn.execute(self.query, {"now": now.timestamp()} if self._uses_now else None)
                 columns = list(result.keys())
                 rows = [tuple(row) for row in (result.fetchmany(limit) if limit else result.fetchall())]
+            else:
+                columns, rows = driver.run(conn, now, limit)
+            if conn.in_transaction():
                 conn.rollback()
-                return columns, rows
+            return columns, rows
         except PoolTimeout:
             raise ProbeTimeout("no free connection in the pool within the timeout") from None
         except DBAPIError as exc:
-            if timed_out.is_set() or _is_timeout(exc):
+            lease.close()
+            if timed_out.set or _is_timeout(exc):
                 raise ProbeTimeout(f"query did not finish within {self.timeout:g}s") from None
             if exc.connection_invalidated and retry:
                 raise _Stale() from None
             raise ProbeError(_describe(exc)) from None
         except SQLAlchemyError as exc:
+            lease.close()
             raise ProbeError(_describe(exc)) from None
+        except BaseException:
+            lease.close()
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
@@ -87,8 +148,8 @@ class SqlQuery:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
     @staticmethod
-    def _abort(conn: SAConnection, flag: threading.Event) -> None:
-        flag.set()
+    def _abort(conn: SAConnection, flag: _Flag) -> None:
+        flag.set = True
         raw: Any = conn.connection.dbapi_connection
         with contextlib.suppress(Exception):  # best effort: the connection is thrown away anyway
             if hasattr(raw, "interrupt"):  # sqlite3: stops the running statement
@@ -99,6 +160,50 @@ class SqlQuery:
                 # Wakes the thread blocked reading from a server that stopped answering.
                 sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+
+class _DriverStatement:
+    """A probe query compiled once for a dialect and run on the driver's own cursor.
+
+    SQLAlchemy's execution context and result object cost about as much CPU as a small query
+    itself; a probe needs neither (its text has no typed columns to convert). Errors still go
+    through SQLAlchemy's handling, so they are wrapped, and a dead connection is invalidated
+    (with the rest of the pool), exactly as `Connection.execute` does. Queries with parameters
+    other than `:now` keep `Connection.execute` (`sql` is None), which reports the missing value.
+    """
+
+    __slots__ = ("dialect", "names", "sql", "uses_now")
+
+    def __init__(self, query: TextClause, dialect: Dialect) -> None:
+        self.dialect = dialect
+        compiled = query.compile(dialect=dialect)
+        binds = set(compiled.binds)
+        self.sql: str | None = compiled.string if binds <= {"now"} else None
+        self.uses_now = "now" in binds
+        # Positional drivers take one value per placeholder, in order; the others a dict.
+        self.names: list[str] | None = list(compiled.positiontup or ()) if dialect.positional else None
+
+    def _params(self, stamp: float) -> Any:
+        if self.names is not None:
+            return (stamp,) * len(self.names)
+        return {"now": stamp} if self.uses_now else {}  # always a dict: the driver then unescapes %%
+
+    def run(self, conn: SAConnection, now: datetime, limit: int | None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        sql = self.sql
+        assert sql is not None
+        params = self._params(now.timestamp())
+        cursor = conn.connection.cursor()
+        try:
+            try:
+                cursor.execute(sql, params)
+                columns = [d[0] for d in cursor.description]
+                rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
+            except Exception as exc:
+                conn._handle_dbapi_exception(exc, sql, params, cursor, None)  # raises it wrapped, like execute()
+                raise
+        finally:
+            cursor.close()
+        return columns, [row if type(row) is tuple else tuple(row) for row in rows]
 
 
 class _Stale(Exception):
@@ -152,7 +257,11 @@ class SqlProbe:
         self._label_columns = list(label_columns)
 
     def run(self, now: datetime) -> list[Reading]:
-        columns, rows = self._query.rows(now)
+        return self.run_shared(now, None)
+
+    def run_shared(self, now: datetime, lease: Lease | None) -> list[Reading]:
+        """Run on the group's borrowed connection (the scheduler's slots), or on its own."""
+        columns, rows = self._query.rows(now, lease=lease)
         if self._value_column is not None and self._value_column not in columns:
             raise ProbeInvalid(f"the query returned no column '{self._value_column}' (got {', '.join(columns)})")
         missing = [c for c in self._label_columns if c not in columns]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -41,16 +42,19 @@ class BatchWriter(Generic[T]):
 
     def _loop(self) -> None:
         running = True
+        behind = False  # the last batch was full: write the next one without waiting
         while running:
             batch: list[T] = []
-            try:
-                first = self._queue.get(timeout=self._every)
-            except queue.Empty:
-                continue
+            first = self._queue.get()
             if first is None:
                 running = False
             else:
                 batch.append(first)
+            if running and not behind:
+                # Let the batch fill for `every` seconds: writing as soon as one result arrived made
+                # batches of a few results, each paying for a transaction. Sleeping (rather than
+                # waiting on the queue) also spares the submitting threads a wake-up per result.
+                time.sleep(self._every)
             while len(batch) < self._max_batch:
                 try:
                     item = self._queue.get_nowait()
@@ -60,6 +64,7 @@ class BatchWriter(Generic[T]):
                     running = False
                     break
                 batch.append(item)
+            behind = len(batch) >= self._max_batch
             if batch:
                 try:
                     self._write(batch)

@@ -27,7 +27,7 @@ class Reading:
 
     @property
     def key(self) -> str:
-        return labels_key(dict(self.labels))
+        return labels_key(dict(self.labels)) if self.labels else "{}"
 
 
 def record_readings(
