@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ from flowhealth.probes.slots import Scheduled, phase, plan_slots
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.db import init_schema, make_engine
-from flowhealth.store.samples import Reading
 from tests.support.models import ORDERS_FLOW, write_model
+from tests.support.stand_ins import StandInProbe
 
 
 def signal(connection: str, name: str, query: str) -> str:
@@ -142,44 +141,14 @@ def test_a_failing_probe_leaves_the_rest_of_its_group_running(
     assert runs(metrics, "ok") == 1.0
 
 
-class Blocking:
-    """A stand-in probe that holds its run until released, counting runs and overlaps."""
-
-    kind = "sql"
-
-    def __init__(self, blocks: bool) -> None:
-        self.blocks = blocks
-        self.release = threading.Event()
-        self.entered = threading.Event()
-        self.runs = 0
-        self.active = 0
-        self.most_active = 0
-        self._lock = threading.Lock()
-
-    def run(self, now: datetime) -> list[Reading]:
-        with self._lock:
-            self.runs += 1
-            self.active += 1
-            self.most_active = max(self.most_active, self.active)
-        self.entered.set()
-        if self.blocks:
-            self.release.wait(30)  # the target never answering, until the test ends
-        with self._lock:
-            self.active -= 1
-        return [Reading(1.0)]
-
-    def close(self) -> None:
-        self.release.set()
-
-
 @pytest.fixture
-def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Blocking]]:
+def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, StandInProbe]]:
     """SQL probes replaced by stand-ins: signals named hung* block, the others answer at once."""
-    made: dict[str, Blocking] = {}
+    made: dict[str, StandInProbe] = {}
 
-    def factory(spec: Any, ctx: registry.ProbeContext, flow: str) -> Blocking:
+    def factory(spec: Any, ctx: registry.ProbeContext, flow: str) -> StandInProbe:
         name = spec.query.split()[-1]  # the queries below end in the signal's name
-        made[name] = Blocking(name.startswith("hung"))
+        made[name] = StandInProbe(blocks=name.startswith("hung"))
         return made[name]
 
     monkeypatch.setitem(registry.FACTORIES, "sql", factory)
@@ -194,7 +163,7 @@ def skipped(registry_: CollectorRegistry, signal: str) -> float:
 
 
 def test_a_probe_still_running_is_skipped_and_counted_while_its_group_runs(
-    tmp_path: Path, clock: FakeClock, stand_ins: dict[str, Blocking]
+    tmp_path: Path, clock: FakeClock, stand_ins: dict[str, StandInProbe]
 ) -> None:
     body = signal("shop_db", "hung", "SELECT 1 AS hung") + signal("shop_db", "fine", "SELECT 1 AS fine")
     model = model_of(tmp_path / "m", {"shop_db": "sqlite://"}, body)
@@ -217,7 +186,7 @@ def test_a_probe_still_running_is_skipped_and_counted_while_its_group_runs(
     assert skipped(metrics.registry, "fine") == 0.0
 
 
-def stand_ins_ready(made: dict[str, Blocking], name: str) -> bool:
+def stand_ins_ready(made: dict[str, StandInProbe], name: str) -> bool:
     deadline = time.monotonic() + 10
     while name not in made and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -264,7 +233,7 @@ def test_every_probe_of_a_slot_runs_under_the_scheduler(tmp_path: Path, target_u
         runtime.stop()
 
 
-def test_a_hanging_connection_delays_no_probe_of_another(tmp_path: Path, stand_ins: dict[str, Blocking]) -> None:
+def test_a_hanging_connection_delays_no_probe_of_another(tmp_path: Path, stand_ins: dict[str, StandInProbe]) -> None:
     body = signal("stuck_db", "hung", "SELECT 1 AS hung") + signal("stuck_db", "mate", "SELECT 1 AS mate")
     body += signal("other_db", "a", "SELECT 1 AS a") + signal("other_db", "b", "SELECT 1 AS b")
     model = model_of(tmp_path / "m", {"stuck_db": "sqlite://", "other_db": "sqlite://"}, body)

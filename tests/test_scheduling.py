@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,8 @@ from flowhealth.model import Model
 from flowhealth.probes import registry
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
-from flowhealth.store.samples import Reading
 from tests.support.models import ORDERS_FLOW, write_model
+from tests.support.stand_ins import StandInProbe
 
 FLOWS = (
     """
@@ -35,32 +34,6 @@ FLOWS = (
 )
 
 SPEED = 20.0  # 10 s intervals run every 0.5 s of real time
-
-
-class Counting:
-    """A stand-in probe that counts runs and how many overlap."""
-
-    kind = "http"
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.runs = 0
-        self.active = 0
-        self.most_active = 0
-        self._lock = threading.Lock()
-
-    def run(self, now: datetime) -> list[Reading]:
-        with self._lock:
-            self.runs += 1
-            self.active += 1
-            self.most_active = max(self.most_active, self.active)
-        time.sleep(self.seconds)  # the target's own slowness, not a test wait
-        with self._lock:
-            self.active -= 1
-        return [Reading(1.0)]
-
-    def close(self) -> None:
-        """Nothing to close."""
 
 
 @pytest.fixture
@@ -93,7 +66,7 @@ def start(model: Model, tmp_path: Path) -> Runtime:
 
 
 def test_a_slow_probe_is_skipped_not_stacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    slow, fast = Counting(1.2), Counting(0.0)
+    slow, fast = StandInProbe("http", seconds=1.2), StandInProbe("http", seconds=0.0)
     probes = {"slow": slow, "fast": fast}
     monkeypatch.setitem(
         registry.FACTORIES, "http", lambda spec, ctx, flow: probes["slow" if "PORT" in spec.url else "fast"]
@@ -115,7 +88,7 @@ def test_a_slow_probe_is_skipped_not_stacked(tmp_path: Path, monkeypatch: pytest
 def test_one_hanging_target_does_not_delay_the_others(tmp_path: Path, hanging_server: int) -> None:
     flows = FLOWS.replace("PORT", str(hanging_server))
     model = write_model(tmp_path / "m", flows)
-    fast_runs = Counting(0.0)
+    fast_runs = StandInProbe("http", seconds=0.0)
     original = registry.FACTORIES["http"]
 
     def factory(spec: object, ctx: registry.ProbeContext, flow: str) -> object:

@@ -199,10 +199,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"ok": False, "error": "invalid_auth"}, {})
             return
         method = self.path.rsplit("/", 1)[-1]
-        status, body, headers = self.server.slack.handle(method, args)
+        status, answer, headers = self.server.slack.handle(method, args)
         if method == "chat.postMessage" and self.server.slack.post_delay:
             time.sleep(self.server.slack.post_delay)
-        self._send(status, body, headers)
+        self._send(status, answer, headers)
 
     do_GET = do_POST
 
