@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flowhealth.cli.main import app
-from tests.support.models import write_model
+from tests.support.models import ORDERS_FLOW, write_model
 from tests.support.service import ServeProcess
 from tests.support.slack_server import SlackServer
 
@@ -33,21 +33,14 @@ CANARIES = {
     "SLACK_BOT_TOKEN": "xoxb-canary-slack-3d9f",
 }
 
-FLOWS = """
+FLOWS = (
+    """
 connections:
   shop_db:
     url: "postgresql://flowhealth:${SHOP_DB_PASSWORD}@127.0.0.1:1/shop"
-flows:
-  orders:
-    description: Orders reach the ERP.
-    object: order
-    source_of_truth: shop
-    targets: [erp]
-    pattern: queue
-    latency_class: same-day
-    owner: shop-team
-    signals:
-      delay:
+"""
+    + ORDERS_FLOW
+    + """      delay:
         kind: delay
         description: Oldest order not exported.
         probe: {kind: push}
@@ -66,6 +59,7 @@ flows:
           interval: 1s
           timeout: 500ms
 """
+)
 
 RULES = """
 rules:

@@ -36,7 +36,6 @@ from .notify.slack import SlackNotifier
 from .probes.connections import ConnectionPools
 from .probes.registry import ProbeContext
 from .probes.runner import ProbeGroup, ProbeRunner, scheduled_signals
-from .probes.slots import phase as phase
 from .probes.slots import plan_slots
 from .settings import Settings
 from .store.db import init_schema, make_engine, transaction

@@ -166,7 +166,7 @@ class ProbeRunner:
         error: str | None = None
         evidence: Sequence[Mismatch] | None = None
         try:
-            probe = entry.probe if entry.probe is not None else self._probe(entry)
+            probe = self._probe(entry)
             shared = lease is not None and entry.shares
             readings = probe.run_shared(now, lease) if shared else list(probe.run(now))  # type: ignore[attr-defined]
             outcome = Outcome.SUCCESS

@@ -145,16 +145,11 @@ class BatchRecorder:
                 )
                 continue
             stamp = at(r.at)
-            if len(r.readings) == 1:
-                key = r.readings[0].key
-                samples.append((r.flow, r.signal, key, r.readings[0].value, stamp, r.kind))
-                self._forget_vanished(conn, r.flow, r.signal, {key})
-            else:
-                rows = {
-                    reading.key: (r.flow, r.signal, reading.key, reading.value, stamp, r.kind) for reading in r.readings
-                }
-                samples.extend(rows.values())
-                self._forget_vanished(conn, r.flow, r.signal, set(rows))
+            rows = {
+                reading.key: (r.flow, r.signal, reading.key, reading.value, stamp, r.kind) for reading in r.readings
+            }
+            samples.extend(rows.values())
+            self._forget_vanished(conn, r.flow, r.signal, set(rows))
             succeeded.append((r.flow, r.signal, r.kind, r.outcome, stamp, stamp, r.duration, 0, r.error))
         if statements.raw is not None:
             sample_sql, values_sql, succeeded_sql = statements.raw

@@ -128,7 +128,6 @@ class TraceService:
                     continue  # no span yet: the signal has no value, which is not an error
                 values = aggregate.readings(conn, ref.flow_id, traces, ref.signal.probe, ts)
                 readings.append((ref.flow_id, ref.signal_id, values))
-            conn.rollback()
         with transaction(self._engine) as session:
             for flow_id, signal_id, values in readings:
                 record_readings(session, flow_id, signal_id, values, now, "trace")
