@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from flowhealth.hypercare.report_md import render_markdown
-from flowhealth.hypercare.review import OVERALL, build_review
+from flowhealth.hypercare.review import OVERALL, _silence_flows, build_review
 from flowhealth.model import Model, load_model
+from flowhealth.store.tables import Silence
 from tests.support.hypercare_history import END, seed
 from tests.support.models import reference_without_stock_reconciliation
 
@@ -69,3 +71,22 @@ def test_markdown_report(state_engine: Engine, tmp_path: Path) -> None:
     assert "- flapping: inventory-stale fired 3 times" in text
     assert "by carla until 2025-03-04 01:00: ERP patch rehearsal" in text
     assert "- **inventory-sync** (critical): Reconciliation of critical objects:" in text
+
+
+def test_a_silence_counts_in_the_flows_whose_alerts_it_mutes(reference_model: Model) -> None:
+    # The same matching as the alerting layer: a silence of the ERP's critical alerts is no
+    # silence for a flow on the ERP whose rules are all warnings (price-sync, say).
+    silence = Silence(
+        matchers=json.dumps({"severity": "critical", "system": "erp"}),
+        starts_at=END,
+        ends_at=END,
+        author="ops",
+        reason="ERP patching",
+        created_at=END,
+    )
+    assert _silence_flows(reference_model, silence) == {
+        "erp-connectivity",
+        "inventory-sync",
+        "order-export",
+        "payment-settlement",
+    }

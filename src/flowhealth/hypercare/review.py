@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections import Counter
@@ -12,7 +11,9 @@ from typing import Literal
 
 from sqlalchemy.engine import Engine
 
+from ..alerting.silences import identity, matchers_of
 from ..model.model import Model
+from ..store.tables import Silence
 from .history import History, IncidentFacts, flapping, load_history
 from .readiness import FlowReadiness, check_readiness
 
@@ -159,24 +160,18 @@ def figures(model: Model, history: History, flows: set[str]) -> Figures:
         for (flow, rule, labels), n in sorted(flapping(history.firings).items())
         if flow in flows
     }
-    f.silences = sum(1 for s in history.silences if _silence_flows(model, s.matchers) & flows)
+    f.silences = sum(1 for s in history.silences if _silence_flows(model, s) & flows)
     return f
 
 
-def _silence_flows(model: Model, matchers_json: str) -> set[str]:
-    """Flows a silence could mute, from its matchers."""
-    matchers: dict[str, str] = json.loads(matchers_json)
-    flows = set(model.flows)
-    if "flow" in matchers:
-        flows &= {matchers["flow"]}
-    if "system" in matchers:
-        flows &= set(model.flows_touching(matchers["system"]))
-    if "rule" in matchers and matchers["rule"] in model.all_rules():
-        flows &= {model.rule(matchers["rule"]).flow}
-    if "team" in matchers:
-        owned = {model.rule(r).flow for r in model.all_rules() if model.rule_owner(r) == matchers["team"]}
-        flows &= owned | {f for f, flow in model.flows.items() if flow.owner == matchers["team"]}
-    return flows
+def _silence_flows(model: Model, silence: Silence) -> set[str]:
+    """Flows whose alerts a silence mutes, by the same matching the alerting layer applies."""
+    matchers = matchers_of(silence)
+    return {
+        model.rule(rule_id).flow
+        for rule_id in model.all_rules()
+        if identity(model, rule_id, model.rule_owner(rule_id)).matched_by(matchers)
+    }
 
 
 def _all(model: Model, history: History) -> dict[str, Figures]:
