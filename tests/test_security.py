@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
+from starlette.types import Message
 
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
@@ -95,3 +97,37 @@ def test_bodies_over_the_limit_are_413_declared_or_streamed(app: FastAPI, method
             continue
         streamed = client.request(method, path, content=chunks(), headers=auth)
         assert streamed.status_code == 413, f"{method} {path} (chunked): {streamed.status_code}"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/silences", "/slack/interactions", "/v1/traces"])
+def test_a_declared_length_too_long_to_read_as_a_number_is_413(app: FastAPI, path: str) -> None:
+    # Python refuses to turn more than 4,300 digits into an int; that must not become a 500.
+    # Sent straight to the app: HTTP clients would not forge the header.
+    answers: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Message) -> None:
+        answers.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {TOKEN}".encode()),
+            (b"content-length", b"9" * 5000),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    assert answers[0]["status"] == 413

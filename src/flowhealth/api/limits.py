@@ -28,7 +28,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
+        # A number too long to read (Python refuses over 4,300 digits) is over any limit.
+        if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
             await _too_large(send, limit)
             return
         received = 0
