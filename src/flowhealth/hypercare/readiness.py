@@ -146,8 +146,8 @@ def _end_to_end_signals(flow: Flow) -> list[str]:
     for sid, s in sorted(flow.signals.items()):
         probe = s.probe
         if isinstance(probe, TraceProbe) and flow.traces is not None:
-            path = (probe.from_ or flow.traces.stages[0], probe.to or flow.traces.end)
-            spans = probe.measure == "latency" and path == (flow.traces.stages[0], flow.traces.end)
+            path = flow.traces.path(probe.from_, probe.to)
+            spans = probe.measure == "latency" and path == flow.traces.path(None, None)
             if spans or probe.measure in END_TO_END_TRACE_MEASURES:
                 out.append(sid)
         elif isinstance(probe, ReconcileProbe) or (s.kind.is_time and not isinstance(probe, TraceProbe)):

@@ -32,7 +32,7 @@ def check_trace_signal(flow: Flow, kind: str, probe: TraceProbe) -> list[tuple[t
             issues.append(((field,), f"unknown stage '{stage}' (stages: {known})"))
     if probe.measure == "latency":
         stages = flow.traces.stages
-        start, end = probe.from_ or stages[0], probe.to or stages[-1]
+        start, end = flow.traces.path(probe.from_, probe.to)
         if start in stages and end in stages and stages.index(start) >= stages.index(end):
             issues.append((("to",), f"stage '{end}' must come after '{start}'"))
     return issues

@@ -47,3 +47,7 @@ class FlowTraces(Strict):
     @property
     def end(self) -> str:
         return self.stages[-1]
+
+    def path(self, start: str | None, end: str | None) -> tuple[str, str]:
+        """The (from, to) stages a latency signal measures; defaults are the first and last stage."""
+        return start or self.stages[0], end or self.end

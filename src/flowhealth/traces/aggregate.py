@@ -21,7 +21,6 @@ from ..store.samples import Reading
 from . import convention as c
 from .journeys import COUNT, EXPIRED, JOURNEY, LATENCY, add_count, minute_of
 
-COUNT_MEASURES = {"rejections", "duplicates", "retries", "interventions"}
 EVIDENCE_ROWS = 5
 
 
@@ -43,7 +42,7 @@ def readings(conn: Connection, flow: str, traces: FlowTraces, probe: TraceProbe,
         oldest = conn.execute(_open(flow, func.min(JOURNEY.c.started_at))).scalar_one()
         return [Reading(0.0 if oldest is None else max(0.0, now - float(oldest)))]
     if probe.measure == "latency":
-        start, end = c.latency_pair(traces, probe)
+        start, end = traces.path(probe.from_, probe.to)
         value = latency(conn, flow, start, end, since, probe.statistic)
         return [] if value is None else [Reading(value)]
     stmt = (

@@ -50,10 +50,6 @@ class FlowPlan:
     entity_type: str
     latency_pairs: frozenset[tuple[str, str]]
 
-    @property
-    def stages(self) -> list[str]:
-        return self.traces.stages
-
 
 @dataclass(frozen=True)
 class Routing:
@@ -70,7 +66,7 @@ class Routing:
             if flow.traces is None:
                 continue
             pairs = {
-                latency_pair(flow.traces, signal.probe)
+                flow.traces.path(signal.probe.from_, signal.probe.to)
                 for signal in flow.signals.values()
                 if isinstance(signal.probe, TraceProbe) and signal.probe.measure == "latency"
             }
@@ -78,8 +74,3 @@ class Routing:
             for mapping in flow.traces.spans:
                 mappings.setdefault((mapping.service, mapping.name), []).append((flow_id, mapping))
         return cls(plans, mappings)
-
-
-def latency_pair(traces: FlowTraces, probe: TraceProbe) -> tuple[str, str]:
-    """The (from, to) stages a latency signal measures; defaults are the first and last stage."""
-    return probe.from_ or traces.stages[0], probe.to or traces.stages[-1]

@@ -138,6 +138,6 @@ class TraceService:
         probe = flow.signals[signal_id].probe
         if not isinstance(probe, TraceProbe) or flow.traces is None:
             return None
-        entity = flow.traces.entity or flow.object
+        entity = self.routing.plans[flow_id].entity_type
         with transaction(self._engine) as session:
             return aggregate.evidence(session.connection(), flow_id, entity, probe, self._clock.now().timestamp())
