@@ -26,7 +26,7 @@ from .panels import (
     thresholds,
     timeseries,
 )
-from .texts import KIND_STORIES, one_line, rule_condition, rules_of
+from .texts import KIND_STORIES, one_line, rule_condition
 from .variables import datasource_variable, fixed_flow_variable
 
 FLOW = 'flow="$flow"'
@@ -46,7 +46,7 @@ def _about(model: Model, flow_id: str, runbook_url: Callable[[str], str]) -> str
     lines += [
         f"* **{mode.replace('_', ' ')}** is owned by `{owner}`" for mode, owner in sorted(flow.failure_owners.items())
     ]
-    rules = rules_of(model, flow_id)
+    rules = model.rules_of(flow_id)
     if rules:
         lines += ["", "| alert | signal | fires when | runbook |", "|---|---|---|---|"]
         lines += [
@@ -63,7 +63,7 @@ def _signal_panel(model: Model, flow_id: str, signal_id: str, runbook_url: Calla
     selector = f'{FLOW}, signal="{signal_id}"'
     columns = list(getattr(signal.probe, "label_columns", []))
     legend = " ".join([signal_id, *(f"{{{{{c}}}}}" for c in columns)])
-    rules = rules_of(model, flow_id, signal_id)
+    rules = model.rules_of(flow_id, signal_id)
     queries = [Query(f"max without (instance, job) ({metric}{{{selector}}})", legend)]
     if rules:
         queries.append(
@@ -170,7 +170,7 @@ def flow_detail(model: Model, flow_id: str, runbook_url: Callable[[str], str]) -
             [Query(f"max by (signal) ({SIGNAL_STATUS}{{{FLOW}}})", "{{signal}}")],
         )
     ]
-    if rules_of(model, flow_id):
+    if model.rules_of(flow_id):
         timelines.append(
             state_timeline(
                 f"flow/{flow_id}/alert-timeline",
@@ -192,7 +192,7 @@ def flow_detail(model: Model, flow_id: str, runbook_url: Callable[[str], str]) -
         grid.row(f"flow/{flow_id}/row/probes", "Probes")
         for panel in _probe_panels(flow_id):
             grid.add(panel, 12, 7)
-    runbooks = sorted({model.rules[r].runbook for r in rules_of(model, flow_id)})
+    runbooks = sorted({model.rules[r].runbook for r in model.rules_of(flow_id)})
     links = [
         G.DashboardLink(
             title="Hypercare overview", type="link", uri=f"/d/{OVERVIEW_UID}/", keepTime=True, icon="dashboard"

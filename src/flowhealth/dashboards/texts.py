@@ -45,13 +45,5 @@ def rule_condition(model: Model, rule_id: str) -> str:
     return f"{direction} {format_threshold(kind, threshold)}{held} ({rule.severity}, to {model.rule_owner(rule_id)})"
 
 
-def rules_of(model: Model, flow_id: str, signal_id: str | None = None) -> list[str]:
-    return sorted(
-        rule_id
-        for rule_id, rule in model.rules.items()
-        if rule.flow == flow_id and (signal_id is None or rule.signal == signal_id)
-    )
-
-
 def one_line(text: str) -> str:
     return " ".join(text.split())

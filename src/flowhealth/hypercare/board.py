@@ -14,6 +14,7 @@ from ..alerting.silences import active_silences, identity, silencing
 from ..model.durations import format_duration
 from ..model.model import Model
 from ..store.records import Intervention
+from ..store.samples import current_values
 from ..store.tables import AlertState, Incident, SignalValue
 from ..store.types import labels_of
 from .history import incident_flow
@@ -23,10 +24,11 @@ STATUS_ORDER = {"firing": 0, "pending": 1, "silenced": 2, "no data": 3, "ok": 4}
 
 def _thresholds(model: Model, flow_id: str, signal_id: str) -> list[dict[str, Any]]:
     out = []
-    for rule_id, rule in sorted(model.rules.items()):
-        if rule.flow == flow_id and rule.signal == signal_id:
-            direction, threshold = model.rule_threshold(rule_id)
-            out.append({"rule": rule_id, "direction": direction, "value": threshold, "severity": rule.severity})
+    for rule_id in model.rules_of(flow_id, signal_id):
+        direction, threshold = model.rule_threshold(rule_id)
+        out.append(
+            {"rule": rule_id, "direction": direction, "value": threshold, "severity": model.rules[rule_id].severity}
+        )
     return out
 
 
@@ -101,7 +103,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
     """The board as data: the HTML page and /api/v1/board both render this."""
     midnight = datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
     with Session(engine) as session:
-        values = list(session.exec(select(SignalValue)).all())
+        values = current_values(session)
         states = list(session.exec(select(AlertState)).all())
         incidents = list(session.exec(select(Incident).where(Incident.status == "open")).all())
         silences = active_silences(session, now)

@@ -6,13 +6,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ..model.model import Model
 from ..model.probes import ReconcileProbe, TraceProbe
 from ..model.runbooks import REQUIRED_SECTIONS
 from ..model.schema import Flow, SignalKind
 from ..probes.runner import scheduled_signals
+from ..store.samples import probe_states
 from ..store.tables import ProbeState
 
 Status = Literal["pass", "fail", "n/a"]
@@ -170,7 +171,7 @@ def end_to_end(model: Model, flow: Flow) -> Check:
 
 
 def _rules_of(model: Model, flow_id: str) -> dict[str, str]:
-    return {rid: r.runbook for rid, r in sorted(model.rules.items()) if r.flow == flow_id}
+    return {rule_id: model.rules[rule_id].runbook for rule_id in model.rules_of(flow_id)}
 
 
 def alert_runbooks(model: Model, flow_id: str) -> Check:
@@ -226,14 +227,14 @@ def probes_succeeding(flow_id: str, expected: list[str], states: dict[tuple[str,
     return _check("probes_succeeding", "pass", f"{len(ran)} probe(s) succeeding")
 
 
-def probe_states(engine: Engine) -> dict[tuple[str, str], ProbeState]:
+def _probe_states(engine: Engine) -> dict[tuple[str, str], ProbeState]:
     with Session(engine) as session:
-        return {(p.flow, p.signal): p for p in session.exec(select(ProbeState)).all()}
+        return {(p.flow, p.signal): p for p in probe_states(session)}
 
 
 def check_readiness(model: Model, engine: Engine | None = None) -> list[FlowReadiness]:
     """The checklist for every flow; store checks only when a state database is given."""
-    states = probe_states(engine) if engine is not None else None
+    states = _probe_states(engine) if engine is not None else None
     scheduled = scheduled_signals(model)
     out = []
     for flow_id, flow in sorted(model.flows.items()):

@@ -78,6 +78,14 @@ class Model:
     def signal(self, flow_id: str, signal_id: str) -> Signal:
         return self.flows[flow_id].signals[signal_id]
 
+    def rules_of(self, flow_id: str, signal_id: str | None = None) -> list[str]:
+        """The ids of a flow's rules (of one signal, if given), sorted."""
+        return sorted(
+            rule_id
+            for rule_id, rule in self.rules.items()
+            if rule.flow == flow_id and (signal_id is None or rule.signal == signal_id)
+        )
+
     def rule_owner(self, rule_id: str) -> str:
         """The team an alert of this rule goes to: override, failure-mode owner, flow owner."""
         rule = self.rule(rule_id)
