@@ -133,24 +133,33 @@ def _series(session: Session, model: Model, start: datetime, end: datetime) -> l
     }
     window = (col(Sample.observed_at) >= start, col(Sample.observed_at) < end)
     key = (col(Sample.flow), col(Sample.signal), col(Sample.labels))
-    # Five columns are past sqlmodel's typed select overloads, so this one is plain SQLAlchemy.
-    rows = session.execute(
-        sa_select(*key, func.max(Sample.value), func.max(Sample.observed_at)).where(*window).group_by(*key)
+    # Past sqlmodel's typed select overloads, so this one is plain SQLAlchemy. One query: each
+    # series' peak and last time in the window, joined back to the sample at that last time.
+    grouped = (
+        sa_select(*key, func.max(Sample.value).label("peak"), func.max(Sample.observed_at).label("last_at"))
+        .where(*window)
+        .group_by(*key)
+        .subquery()
     )
-    last_at: dict[tuple[str, str, str], datetime] = {}
-    peak_of: dict[tuple[str, str, str], float | None] = {}
-    for f, s, lb, peak, at in rows.all():
+    sample = Sample.__table__  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa_select(grouped.c.flow, grouped.c.signal, grouped.c.labels, grouped.c.peak, sample.c.value).join_from(
+            grouped,
+            sample,
+            (sample.c.flow == grouped.c.flow)
+            & (sample.c.signal == grouped.c.signal)
+            & (sample.c.labels == grouped.c.labels)
+            & (sample.c.observed_at == grouped.c.last_at),
+        )
+    )
+    found: dict[tuple[str, str, str], tuple[float | None, float | None]] = {}
+    for f, s, lb, peak, last in rows.all():
         if (f, s) in wanted:
-            last_at[(f, s, lb)], peak_of[(f, s, lb)] = at, peak
-    out = []
-    for (flow, signal, labels), at in sorted(last_at.items()):
-        last = session.exec(
-            select(Sample.value).where(
-                Sample.flow == flow, Sample.signal == signal, Sample.labels == labels, Sample.observed_at == at
-            )
-        ).first()
-        out.append(SeriesPeak(flow, signal, json.loads(labels), peak_of[(flow, signal, labels)], last))
-    return out
+            found.setdefault((f, s, lb), (peak, last))  # two samples at one instant: either is the last
+    return [
+        SeriesPeak(flow, signal, json.loads(labels), peak, last)
+        for (flow, signal, labels), (peak, last) in sorted(found.items())
+    ]
 
 
 def load_history(engine: Engine, model: Model, start: datetime, end: datetime) -> History:
