@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from flowhealth.alerting.actions import incident_number
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
 from flowhealth.runtime import Runtime
@@ -132,3 +133,12 @@ def test_without_a_signing_secret_interactivity_is_off(runtime: Runtime) -> None
         "/slack/interactions", content=body, headers=signed(body)
     )
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("ref", "number"),
+    [("42", 42), ("#42", 42), (" #7 ", 7), ("0", None), ("³", None), ("9" * 20, None), ("orders-late", None)],
+)
+def test_an_incident_reference_reads_the_same_for_a_button_and_a_command(ref: str, number: int | None) -> None:
+    # Buttons (which pick the team's time zone for "until tomorrow") and slash commands read it alike.
+    assert incident_number(ref) == number

@@ -27,6 +27,16 @@ class NotFound(ActionError):
     """No such incident or silence."""
 
 
+def incident_number(ref: str) -> int | None:
+    """The incident id a reference names ("42", "#42"); None when it is no incident number."""
+    text = ref.strip().lstrip("#")
+    # ASCII digits only: str.isdigit() also takes '³', which int() refuses; ids fit in 64 bits.
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 class Actions:
     """Operations people perform on incidents and silences."""
 
@@ -39,9 +49,9 @@ class Actions:
     def _find(self, session: Session, ref: str) -> Incident:
         """An incident by number ("42", "#42") or by a rule with an open incident."""
         text = ref.strip().lstrip("#")
-        # ASCII digits only: str.isdigit() also takes '³', which int() refuses; ids fit in 64 bits.
         if text.isascii() and text.isdigit():
-            incident = session.get(Incident, int(text)) if len(text) <= 19 and int(text) <= MAX_ID else None
+            number = incident_number(text)
+            incident = session.get(Incident, number) if number is not None else None
             if incident is None:
                 raise NotFound(f"no incident {text}")
             return incident

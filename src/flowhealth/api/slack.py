@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from slack_sdk.signature import SignatureVerifier
 from sqlmodel import Session
 
-from ..alerting.actions import MAX_ID, ActionError
+from ..alerting.actions import ActionError, incident_number
 from ..alerting.calendar import next_morning
 from ..alerting.silences import SilenceError
 from ..runtime import Runtime
@@ -85,9 +85,8 @@ def _apply(runtime: Runtime, action_id: str, value: str, actor: str) -> None:
 
 def _team_timezone(runtime: Runtime, incident_ref: str) -> str:
     with Session(runtime.engine) as session:
-        digits = incident_ref.isascii() and incident_ref.isdigit() and len(incident_ref) <= 19
-        number = int(incident_ref) if digits else 0
-        incident = session.get(Incident, number) if 0 < number <= MAX_ID else None
+        number = incident_number(incident_ref)
+        incident = session.get(Incident, number) if number is not None else None
     if incident is None:
         return "UTC"
     hours = runtime.model.teams[incident.team].business_hours
