@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..links import flow_dashboard_url
-from ..model.durations import format_duration
+from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.templates import render
 
@@ -30,7 +30,7 @@ def format_value(value: float | None, unit: str, labels: dict[str, str]) -> str:
         return "unknown"
     if unit == "seconds":
         return format_duration(value)
-    number = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    number = format_number(value)
     if unit == "amount":
         return f"{number} {labels.get('currency', '')}".strip()
     return f"{number} {unit}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model.durations import format_duration
+from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.schema import SignalKind
 
@@ -33,7 +33,7 @@ KIND_STORIES: dict[SignalKind, str] = {
 def format_threshold(kind: SignalKind, value: float) -> str:
     if kind.is_time:
         return format_duration(value)
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return format_number(value)
 
 
 def rule_condition(model: Model, rule_id: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from ..alerting.payload import Links
 from ..links import flow_dashboard_url
 from ..metrics import SIGNAL_METRICS
-from ..model.durations import format_duration
+from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.schema import SignalKind
 from .templates import NotTranslatable, translate
@@ -18,10 +18,6 @@ ALERT_ONLY_LABELS = ("alertname", "alertstate", "severity", "team")
 
 # Where annotations point is the same `Links` the notifications use (dashboards and runbooks).
 ExportLinks = Links
-
-
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def promql_number(value: float) -> str:
@@ -64,7 +60,9 @@ def _literals(model: Model, rule_id: str) -> dict[str, str]:
     signal = model.signal(rule.flow, rule.signal)
     _, threshold = model.rule_threshold(rule_id)
     shown = (
-        format_duration(threshold) if signal.kind in (SignalKind.DELAY, SignalKind.STALENESS) else _number(threshold)
+        format_duration(threshold)
+        if signal.kind in (SignalKind.DELAY, SignalKind.STALENESS)
+        else format_number(threshold)
     )
     return {
         "flow": rule.flow,
@@ -74,7 +72,7 @@ def _literals(model: Model, rule_id: str) -> dict[str, str]:
         "severity": rule.severity,
         "threshold": shown,
         "threshold|duration": format_duration(threshold),
-        "threshold|number": _number(threshold),
+        "threshold|number": format_number(threshold),
     }
 
 

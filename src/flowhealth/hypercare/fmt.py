@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model.durations import format_duration
+from ..model.durations import format_duration, format_number
 from .review import Change
 
 ARROWS = {"better": "▼ better", "worse": "▲ worse", "same": "= same", None: "-"}
@@ -13,9 +13,7 @@ def duration(seconds: float | None) -> str:
 
 
 def number(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return "-" if value is None else format_number(value)
 
 
 def per_currency(values: dict[str, float], amount: bool = False) -> str:

@@ -1,4 +1,5 @@
-"""Durations as people write them in YAML: ``30s``, ``5m``, ``1h30m``, ``2d``, or plain seconds."""
+"""Durations as people write them in YAML: ``30s``, ``5m``, ``1h30m``, ``2d``, or plain seconds;
+and durations and numbers as people read them in messages, dashboards and reports."""
 
 from __future__ import annotations
 
@@ -72,3 +73,9 @@ Duration = Annotated[
         }
     ),
 ]
+
+
+def format_number(value: float, digits: int = 2) -> str:
+    """1,250 or 1,250.50: thousands separated, decimals only when there are any."""
+    number = float(value)
+    return f"{number:,.0f}" if number.is_integer() else f"{number:,.{digits}f}"

@@ -9,16 +9,13 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from .durations import format_duration
+from .durations import format_duration, format_number
 
 TEMPLATE_VARIABLES = frozenset({"value", "threshold", "flow", "signal", "unit", "labels", "owner", "severity", "since"})
 
 
 def _number(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "unknown"
-    number = float(value)
-    return f"{number:,.0f}" if number.is_integer() else f"{number:,.{digits}f}"
+    return "unknown" if value is None else format_number(value, digits)
 
 
 def _duration(value: Any) -> str:
