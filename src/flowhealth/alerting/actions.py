@@ -13,7 +13,7 @@ from ..errors import FlowHealthError
 from ..model.model import Model
 from ..store.db import transaction
 from ..store.tables import AlertState, Incident, IncidentEvent, Silence
-from .incidents import DEFAULT_ACK_TTL, IncidentManager
+from .incidents import DEFAULT_ACK_TTL, IncidentManager, group_matchers
 from .silences import create_silence, expire_silence
 
 MAX_ID = 2**63 - 1  # the largest id a database column holds
@@ -119,7 +119,7 @@ class Actions:
         now = self.clock.now()
         with transaction(self.engine) as session:
             incident = self._find(session, ref)
-            matchers = {"team": incident.team, **_group_matchers(incident.group_key)}
+            matchers = {"team": incident.team, **group_matchers(incident.group_key)}
             silence = create_silence(
                 session,
                 self.model,
@@ -222,15 +222,3 @@ class Actions:
         with Session(self.engine) as session:
             rows = list(session.exec(select(Silence).order_by(col(Silence.id))).all())
         return [s for s in rows if include_expired or (s.expired_at is None and s.ends_at > now)]
-
-
-def _group_matchers(group_key: str) -> dict[str, str]:
-    _, _, groups = group_key.partition("|")
-    out: dict[str, str] = {}
-    for part in groups.split(","):
-        key, _, value = part.partition("=")
-        if key == "signal":
-            out["flow"] = value.split("/", 1)[0]
-        elif key in ("flow", "rule"):
-            out[key] = value
-    return out

@@ -35,6 +35,19 @@ def storm_key(team: str) -> str:
     return f"{team}|storm"
 
 
+def group_matchers(group_key: str) -> dict[str, str]:
+    """The flow and rule an incident's group key (`IncidentManager.group_key`) names, where it names them."""
+    _, _, groups = group_key.partition("|")
+    out: dict[str, str] = {}
+    for part in groups.split(","):
+        key, _, value = part.partition("=")
+        if key == "signal":
+            out["flow"] = value.split("/", 1)[0]
+        elif key in ("flow", "rule"):
+            out[key] = value
+    return out
+
+
 def _recent(incidents: list[Incident], team: str, now: datetime) -> int:
     return sum(
         1

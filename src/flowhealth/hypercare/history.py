@@ -12,6 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from ..alerting.incidents import group_matchers
 from ..model.model import Model
 from ..store.records import Intervention
 from ..store.tables import AlertEvent, Incident, IncidentEvent, Sample, Silence
@@ -79,12 +80,9 @@ class History:
 
 def incident_flow(model: Model, group_key: str) -> str | None:
     """The flow an incident is about, from its group key (team|flow=..., rule=..., signal=flow/...)."""
-    _, _, rest = group_key.partition("|")
-    parts = dict(p.split("=", 1) for p in rest.split(",") if "=" in p)
+    parts = group_matchers(group_key)
     if "flow" in parts:
         return parts["flow"]
-    if "signal" in parts:
-        return parts["signal"].split("/", 1)[0]
     if "rule" in parts and parts["rule"] in model.all_rules():
         return model.rule(parts["rule"]).flow
     return None  # grouped per team, or a storm spanning several flows
