@@ -54,9 +54,7 @@ def model_secrets(model: Model, environ: Mapping[str, str]) -> frozenset[str]:
 
 def default_notifier(settings: Settings) -> Notifier:
     """Slack when a bot token is set, the console otherwise."""
-    if settings.slack_bot_token is not None and settings.slack_bot_token.get_secret_value():
-        return SlackNotifier.from_token(settings.slack_bot_token.get_secret_value(), settings.slack_base_url)
-    return ConsoleNotifier()
+    return SlackNotifier.from_settings(settings) or ConsoleNotifier()
 
 
 @dataclass

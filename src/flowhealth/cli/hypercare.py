@@ -79,12 +79,12 @@ def review(
         written = write_reports(result, out)
         typer.echo(f"wrote {written.markdown} and {written.html}")
     if post is not None:
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        if not token:
+        slack = SlackNotifier.from_settings(settings)
+        if slack is None:
             typer.echo("error: --post needs SLACK_BOT_TOKEN", err=True)
             raise typer.Exit(1)
         try:
-            file_id = post_review(SlackNotifier.from_token(token, settings.slack_base_url), post, result)
+            file_id = post_review(slack, post, result)
         except DeliveryError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None

@@ -39,12 +39,12 @@ def review_job(settings: Settings, model: Model, engine: Engine, clock: Clock) -
 
     def run() -> str | None:
         review = build_review(model, engine, clock.now(), REVIEW_PERIOD)
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        if not token:
+        slack = SlackNotifier.from_settings(settings)
+        if slack is None:
             log.warning("weekly review (no SLACK_BOT_TOKEN, not posted):\n%s", slack_summary(review))
             return None
         try:
-            return post_review(SlackNotifier.from_token(token, settings.slack_base_url), channel, review)
+            return post_review(slack, channel, review)
         except DeliveryError:
             log.exception("weekly review could not be posted to %s", channel)
             return None

@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from ..errors import DeliveryRejected, DeliveryRetryable
+from ..settings import Settings
 from ..store.outbox import ThreadRef
 from .base import Delivery
 from .blocks import fallback_text, incident_blocks
@@ -59,6 +60,12 @@ class SlackNotifier:
     @classmethod
     def from_token(cls, token: str, base_url: str, timeout: int = 10) -> SlackNotifier:
         return cls(WebClient(token=token, base_url=base_url, timeout=timeout))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackNotifier | None:
+        """A notifier with the configured bot token, or None when no token is set."""
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        return cls.from_token(token, settings.slack_base_url) if token else None
 
     def deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
         try:
