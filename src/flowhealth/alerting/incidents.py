@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from ..links import Links
 from ..model.durations import format_duration
 from ..model.model import Model
 from ..model.probes import TraceProbe
@@ -21,10 +22,12 @@ from ..store.outbox import enqueue
 from ..store.tables import AlertState, Incident, IncidentEvent, OutboxMessage, Silence
 from ..store.types import labels_of
 from .calendar import in_business_hours, window_active
+from .enums import MemberStatus
 from .evaluator import FIRING, CycleHook, EvidenceFn, Transition
-from .payload import Links, format_value
+from .payload import format_value
 from .silences import active_silences, identity, matchers_of, silencing
 from .view import SEVERITY_ORDER, Member, essence_hash, incident_view
+from .view_models import IncidentView
 
 DEFAULT_ACK_TTL = timedelta(hours=4)
 STORM_THRESHOLD = 5  # new incidents of one team within STORM_WINDOW before flood control
@@ -65,7 +68,7 @@ class Context:
     held_systems: dict[str, str]  # system -> maintenance window id
     down: dict[str, AlertState] = field(default_factory=dict)  # system -> alert marking it down
     by_incident: dict[int, list[AlertState]] = field(default_factory=dict)
-    _classified: dict[int, tuple[str, Silence | None, str | None]] = field(default_factory=dict)
+    _classified: dict[int, tuple[MemberStatus, Silence | None, str | None]] = field(default_factory=dict)
 
     def index(self, states: list[AlertState]) -> None:
         self.by_incident.clear()
@@ -121,27 +124,27 @@ class IncidentManager(CycleHook):
                     ctx.down.setdefault(system, state)
         return ctx
 
-    def classify(self, state: AlertState, ctx: Context) -> tuple[str, Silence | None, str | None]:
+    def classify(self, state: AlertState, ctx: Context) -> tuple[MemberStatus, Silence | None, str | None]:
         """active, held (maintenance), silenced, or suppressed (a system it needs is down)."""
         known = ctx._classified.get(id(state))
         if known is None or not ctx.down:
             known = ctx._classified[id(state)] = self._classify(state, ctx)
         return known
 
-    def _classify(self, state: AlertState, ctx: Context) -> tuple[str, Silence | None, str | None]:
+    def _classify(self, state: AlertState, ctx: Context) -> tuple[MemberStatus, Silence | None, str | None]:
         rule = self.model.rule(state.rule)
         systems = self.model.flow_systems(rule.flow)
         for system in systems:
             if system in ctx.held_systems:
-                return "held", None, f"maintenance window {ctx.held_systems[system]}"
+                return MemberStatus.HELD, None, f"maintenance window {ctx.held_systems[system]}"
         silence = silencing(ctx.silences, identity(self.model, state.rule, state.owner))
         if silence is not None:
-            return "silenced", silence, f"silenced by {silence.author}"
+            return MemberStatus.SILENCED, silence, f"silenced by {silence.author}"
         for system in systems:
             parent = ctx.down.get(system)
             if parent is not None and system not in rule.marks_down:
-                return "suppressed", None, f"{system} is down ({parent.rule})"
-        return "active", None, None
+                return MemberStatus.SUPPRESSED, None, f"{system} is down ({parent.rule})"
+        return MemberStatus.ACTIVE, None, None
 
     def group_key(self, state: AlertState) -> str:
         rule = self.model.rule(state.rule)
@@ -218,7 +221,7 @@ class IncidentManager(CycleHook):
         for state in ctx.by_incident.get(incident.id or -1, []):
             if state.state != FIRING:
                 if state.resolved_at is not None and state.resolved_at >= incident.opened_at:
-                    out.append(Member(state, "resolved"))
+                    out.append(Member(state, MemberStatus.RESOLVED))
                 continue
             status, silence, note = self.classify(state, ctx)
             out.append(Member(state, status, silence, note))
@@ -358,9 +361,9 @@ class IncidentManager(CycleHook):
         if target is not None:
             view = incident_view(self.model, self.links, incident, members, [], now)
             text = (
-                f":rotating_light: Escalated to {target.oncall or target.name}: {view['title']} "
-                f"(flow {view['flow']}, owned by {team.name or incident.team} in {team.slack_channel}, "
-                f"unacknowledged for {waited}). Runbook: {view['alerts'][0]['runbook']['url'] if view['alerts'] else ''}"
+                f":rotating_light: Escalated to {target.oncall or target.name}: {view.title} "
+                f"(flow {view.flow}, owned by {team.name or incident.team} in {team.slack_channel}, "
+                f"unacknowledged for {waited}). Runbook: {view.runbook.url if view.runbook else ''}"
             )
             self._enqueue(session, incident, "post", view, channel=target.slack_channel, text=text, now=now)
 
@@ -422,7 +425,7 @@ class IncidentManager(CycleHook):
         session: Session,
         incident: Incident,
         kind: str,
-        view: dict[str, object],
+        view: IncidentView,
         *,
         now: datetime,
         thread_line: str | None = None,
@@ -431,7 +434,7 @@ class IncidentManager(CycleHook):
     ) -> None:
         assert incident.id is not None
         thread_key = f"incident:{incident.id}"
-        payload = {"view": view, "thread_line": thread_line, "text": text}
+        payload = {"view": view.model_dump(mode="json"), "thread_line": thread_line, "text": text}
         if kind == "update" and thread_line is None:
             # A newer picture replaces an undelivered older one: the message shows the latest state.
             waiting = session.exec(
