@@ -22,11 +22,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..evidence import EvidenceTable
 from ..model.schema import Severity
 from .enums import NoticeKind
 from .view_models import (
     AlertView,
-    EvidenceTable,
     IncidentView,
     Owner,
     RunbookLink,

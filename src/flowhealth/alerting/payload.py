@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ..evidence import EvidenceTable
 from ..links import Links, flow_dashboard_url
 from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.templates import render
-from .view_models import AlertKind, AlertView, EvidenceTable, Owner, RunbookLink
+from .view_models import AlertKind, AlertView, Owner, RunbookLink
 
 __all__ = ["Links", "build_alert", "format_value", "owner_of"]
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..evidence import EvidenceTable
 from ..links import Links
 from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
@@ -15,7 +16,7 @@ from .enums import MEMBER_ORDER, IncidentStatus, MemberStatus
 from .enums import AlertState as State
 from .payload import build_alert, owner_of
 from .silences import matchers_of
-from .view_models import AlertView, EvidenceTable, IncidentView, SilenceInfo, SuppressedAlert, as_severity
+from .view_models import AlertView, IncidentView, SilenceInfo, SuppressedAlert, as_severity
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 

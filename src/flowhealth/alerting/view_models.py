@@ -15,6 +15,7 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..evidence import EvidenceTable
 from ..model.schema import Severity
 from .enums import IncidentStatus, MemberStatus
 
@@ -35,17 +36,6 @@ def as_severity(text: str) -> Severity:
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class EvidenceTable(_Frozen):
-    """The first affected records behind an alert (order ids, messages), or why there are none."""
-
-    columns: list[str] = Field(default_factory=list)
-    rows: list[list[str | int | float | None]] = Field(default_factory=list)
-    error: str | None = None  # set when the evidence query failed; rows are then empty
-
-    def __bool__(self) -> bool:
-        return bool(self.rows) or bool(self.error)
 
 
 class Owner(_Frozen):
