@@ -92,17 +92,10 @@ def incident_view(
     alerts = [alert_view(model, links, m, incident.id, now) for m in members]
     alerts.sort(key=lambda a: (MEMBER_ORDER[a.status], SEVERITY_ORDER[a.severity], a.rule, str(a.labels)))
     team = model.teams[incident.team]
-    silences = [m.silence for m in members if m.status == MemberStatus.SILENCED and m.silence is not None]
-    firing = [m for m in members if m.state.state == State.FIRING]
-    silenced = bool(firing) and all(m.status == MemberStatus.SILENCED for m in firing)
-    silence = max(silences, key=lambda s: s.ends_at) if silenced and silences else None
-    primary = alerts[0] if alerts else None
-    title, flow = (primary.summary, primary.flow) if primary else ("", "")
+    silence = _shown_silence(members)
+    title, flow = (alerts[0].summary, alerts[0].flow) if alerts else ("", "")
     if incident.group_key.endswith("|storm"):
-        flows = sorted({a.flow for a in alerts if a.status != MemberStatus.RESOLVED})
-        shown = ", ".join(flows[:3]) + (f" and {len(flows) - 3} more" if len(flows) > 3 else "")
-        title = f"Alert storm: {len(firing)} alerts on {len(flows)} flows ({shown}), grouped in one message"
-        flow = "several flows"
+        title, flow = _storm_title(alerts, members), "several flows"
     return IncidentView(
         incident=incident.id,
         team=incident.team,
@@ -125,6 +118,22 @@ def incident_view(
             for s in sorted(suppressed, key=lambda s: (s.rule, s.labels))
         ],
     )
+
+
+def _shown_silence(members: list[Member]) -> Silence | None:
+    """The silence a message shows: when every firing alert is silenced, the one lasting longest."""
+    firing = [m for m in members if m.state.state == State.FIRING]
+    if not firing or any(m.status != MemberStatus.SILENCED for m in firing):
+        return None
+    silences = [m.silence for m in members if m.status == MemberStatus.SILENCED and m.silence is not None]
+    return max(silences, key=lambda s: s.ends_at) if silences else None
+
+
+def _storm_title(alerts: list[AlertView], members: list[Member]) -> str:
+    firing = sum(1 for m in members if m.state.state == State.FIRING)
+    flows = sorted({a.flow for a in alerts if a.status != MemberStatus.RESOLVED})
+    shown = ", ".join(flows[:3]) + (f" and {len(flows) - 3} more" if len(flows) > 3 else "")
+    return f"Alert storm: {firing} alerts on {len(flows)} flows ({shown}), grouped in one message"
 
 
 def essence_hash(model: Model, incident: Incident, members: list[Member], suppressed: list[AlertState]) -> str:
