@@ -61,9 +61,14 @@ def test_cli_check_reports_drift(tmp_path: Path) -> None:
 def test_rules_carry_owner_links_and_durations(reference_model: Model) -> None:
     groups = yaml.safe_load(prometheus_files(reference_model, REFERENCE_LINKS)[ALERTS_FILE])["groups"]
     rules = {r["alert"]: r for g in groups for r in g["rules"]}
-    assert set(rules) == set(reference_model.rules)
+    assert set(rules) == {*reference_model.rules, "probe-failing"}
     delayed = rules["order-export-delayed"]
-    assert delayed["expr"] == 'flowhealth_flow_delay_seconds{flow="order-export", signal="export_delay"} > 900'
+    series = 'flowhealth_flow_delay_seconds{flow="order-export", signal="export_delay"}'
+    assert delayed["expr"] == (
+        f"{series} > 900 or (last_over_time({series}[1d])"
+        ' and ignoring (alertname, alertstate, severity, team) ALERTS{alertname="order-export-delayed", alertstate="firing"}'
+        ' and on (flow, signal) (flowhealth_probe_up{flow="order-export", signal="export_delay"} == 0))'
+    )
     assert (delayed["for"], delayed["keep_firing_for"]) == ("5m", "2m")
     assert delayed["labels"] == {
         "severity": "critical",
@@ -74,6 +79,7 @@ def test_rules_carry_owner_links_and_durations(reference_model: Model) -> None:
     assert delayed["annotations"] == {
         "summary": "Orders are not reaching the ERP: the oldest paid order has waited {{ $value | humanizeDuration }}",
         "description": " ".join(reference_model.rules["order-export-delayed"].business_impact.split()),
+        "value": "{{ $value | humanizeDuration }}",
         "runbook_url": "http://localhost:8000/runbooks/order-export-delay",
         "dashboard_url": "http://localhost:3000/d/flowhealth-flow-order-export/?var-flow=order-export",
     }
@@ -81,8 +87,26 @@ def test_rules_carry_owner_links_and_durations(reference_model: Model) -> None:
         "{{ $value | humanize }} {{ $labels.currency }} settlements do not match the ERP ledger"
     )
     # price-import-stale has no threshold: the next-cycle latency class default (26h) applies, as in flowhealth.
-    assert rules["price-import-stale"]["expr"].endswith("> 93600")
+    assert rules["price-import-stale"]["expr"].startswith(
+        'flowhealth_flow_staleness_seconds{flow="price-sync", signal="price_age"} > 93600 or '
+    )
     assert "ALERTS{" in alert_expr(reference_model, "erp-unreachable")
+
+
+def test_probe_failing_alerts_are_exported_per_probed_signal_and_owned_like_flowhealths(reference_model: Model) -> None:
+    groups = yaml.safe_load(prometheus_files(reference_model, REFERENCE_LINKS)[ALERTS_FILE])["groups"]
+    failing = [r for g in groups for r in g["rules"] if r["alert"] == "probe-failing"]
+    builtin = reference_model.builtin_rules
+    assert {(r["labels"]["flow"], r["labels"]["signal"]) for r in failing} == {
+        (b.flow, b.signal) for b in builtin.values()
+    }
+    export_delay = next(r for r in failing if r["labels"]["signal"] == "export_delay")
+    assert (
+        export_delay["expr"]
+        == 'flowhealth_probe_consecutive_failures{flow="order-export", signal="export_delay"} > 2.5'
+    )
+    assert export_delay["labels"]["team"] == reference_model.rule_owner("probe-failing:order-export/export_delay")
+    assert export_delay["annotations"]["runbook_url"] == "http://localhost:8000/runbooks/probe-failing"
 
 
 def test_promtool_checks_and_unit_tests_the_rules(reference_model: Model, tmp_path: Path) -> None:
@@ -96,11 +120,28 @@ def test_promtool_checks_and_unit_tests_the_rules(reference_model: Model, tmp_pa
     names = {c["name"] for c in cases}
     for rule in reference_model.rules:
         assert {
-            f"{rule}: fires once breached for its 'for'",
+            f"{rule}: fires at the first evaluation its 'for' has passed",
             f"{rule}: stays quiet on the safe side of the threshold",
+            f"{rule}: stays quiet at the threshold itself",
+            f"{rule}: keeps firing for keep_firing_for from the first false evaluation, then resolves",
         } <= names
-    assert "erp-unreachable: hysteresis: holds between recovery_threshold and threshold, clears past it" in names
-    assert "order-export-delayed: keeps firing for keep_firing_for after it clears" in names
+    assert "erp-unreachable: hysteresis: holds at the threshold, clears at recovery_threshold" in names
+    assert "order-export-delayed: holds while the probe is down, resolves once it measures a cleared value" in names
+    assert "probe-failing order-export/export_delay: fires at failed run 3, resolves when it works" in names
+
+
+def test_generated_tests_pin_keep_firing_for_and_the_hysteresis_band(reference_model: Model, tmp_path: Path) -> None:
+    """Shortening keep_firing_for by one minute, or moving the recovery threshold, fails the tests."""
+    promtool = need_tool("promtool")
+    out = write(prometheus_files(reference_model, REFERENCE_LINKS), tmp_path)
+    rules = out / ALERTS_FILE
+    original = rules.read_text()
+    rules.write_text(original.replace("keep_firing_for: 2m", "keep_firing_for: 1m"))
+    tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
+    assert "order-export-delayed: keeps firing for keep_firing_for" in tested.stdout + tested.stderr
+    rules.write_text(original.replace("> 60 and ignoring", "> 30 and ignoring"))  # a narrower band
+    tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
+    assert "erp-unreachable: hysteresis" in tested.stdout + tested.stderr
 
 
 def test_the_generated_tests_catch_a_wrong_threshold(reference_model: Model, tmp_path: Path) -> None:
@@ -109,7 +150,10 @@ def test_the_generated_tests_catch_a_wrong_threshold(reference_model: Model, tmp
     rules = out / ALERTS_FILE
     rules.write_text(rules.read_text().replace("> 900", "> 1000"))
     tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
-    assert tested.returncode != 0 and "order-export-delayed: fires once breached" in tested.stdout + tested.stderr
+    assert (
+        tested.returncode != 0
+        and "order-export-delayed: fires at the first evaluation" in tested.stdout + tested.stderr
+    )
 
 
 def test_committed_promql_files_pass_promtool() -> None:
