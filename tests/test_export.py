@@ -270,3 +270,35 @@ maintenance_windows:
             "location": "America/New_York",
         },
     ]
+
+
+def test_a_no_data_rule_is_exported_and_its_generated_test_passes(tmp_path: Path) -> None:
+    promtool = need_tool("promtool")
+    rules = """
+rules:
+  orders-late:
+    flow: orders
+    signal: delay
+    above: 15m
+    for: 1m
+    no_data: alerting
+    no_data_after: 3m
+    severity: critical
+    summary: "Oldest order waits {{ value | duration }}"
+    business_impact: Orders are not shipped.
+    runbook: orders-late
+"""
+    model = write_model(tmp_path / "m", orders_flow("sqlite:///x.db", "SELECT 1"), rules)
+    files = prometheus_files(model, REFERENCE_LINKS)
+    twins = [r for g in yaml.safe_load(files[ALERTS_FILE])["groups"] for r in g["rules"] if r["alert"] == "orders-late"]
+    no_data = next(r for r in twins if r["labels"].get("reason") == "no_data")
+    assert no_data["expr"] == (
+        'flowhealth_probe_up{flow="orders", signal="delay"} == 0'
+        ' unless on (flow, signal) ALERTS{alertname="orders-late", alertstate="firing", reason!="no_data"}'
+    )
+    assert no_data["for"] == "3m" and no_data["labels"]["team"] == "shop-team"
+    out = write(files, tmp_path / "rules")
+    tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    names = [case["name"] for case in yaml.safe_load((out / TESTS_FILE).read_text())["tests"]]
+    assert "orders-late: fires 'no data' once the probe has failed for no_data_after" in names

@@ -232,6 +232,11 @@ class Evaluator:
     def _unknown(
         self, session: Session, rule_id: str, rule: AlertRule, labels: str, state: AlertState | None, now: datetime
     ) -> Transition | None:
+        if rule.no_data != "ok" and state is not None and state.state == FIRING:
+            # A held alert counts as still true, so keep_firing_for restarts once data is back
+            # (as the exported rule's hold term does in Prometheus).
+            state.last_true_at = state.updated_at = now
+            session.add(state)
         if rule.no_data == "keep_last":
             return None
         if state is None:

@@ -93,9 +93,11 @@ def no_data_rule(model: Model, rule_id: str, links: Links, labels: dict[str, str
     if condition is None:
         return None
     after = format_duration(no_data_after(model, rule_id))
+    # A firing threshold alert holds through the outage instead, as in flowhealth.
+    firing = f'ALERTS{{alertname="{rule_id}", alertstate="firing", {NO_DATA_LABEL[0]}!="{NO_DATA_LABEL[1]}"}}'
     return {
         "alert": rule_id,
-        "expr": condition,
+        "expr": f"{condition} unless on (flow, signal) {firing}",
         "for": after,
         "labels": {**labels, NO_DATA_LABEL[0]: NO_DATA_LABEL[1]},
         "annotations": {
