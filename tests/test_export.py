@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from flowhealth.cli.main import app
+from flowhealth.errors import ModelError
 from flowhealth.export import ALERTS_FILE, TESTS_FILE, ExportLinks, alertmanager_file, prometheus_files
 from flowhealth.export.alertmanager import DEFAULT_TOKEN_FILE, default_team
 from flowhealth.export.prometheus import alert_expr
@@ -302,3 +303,54 @@ rules:
     assert tested.returncode == 0, tested.stdout + tested.stderr
     names = [case["name"] for case in yaml.safe_load((out / TESTS_FILE).read_text())["tests"]]
     assert "orders-late: fires 'no data' once the probe has failed for no_data_after" in names
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("22:00", "24:00", [(["friday"], "22:00", "24:00")]),
+        ("22:00", "00:00", [(["friday"], "22:00", "24:00")]),
+        ("00:00", "24:00", [(["friday"], "00:00", "24:00")]),
+        ("22:00", "02:30", [(["friday"], "22:00", "24:00"), (["saturday"], "00:00", "02:30")]),
+    ],
+)
+def test_windows_ending_at_or_crossing_midnight_export_as_intervals_amtool_accepts(
+    tmp_path: Path, start: str, end: str, expected: list[tuple[list[str], str, str]]
+) -> None:
+    amtool = need_tool("amtool")
+    window = f"""
+maintenance_windows:
+  late:
+    systems: [erp]
+    timezone: Europe/Berlin
+    weekdays: [fri]
+    start: "{start}"
+    end: "{end}"
+    reason: Late batch
+"""
+    model = write_model(tmp_path / "m", orders_flow("sqlite:///x.db", "SELECT 1") + window)
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(alertmanager_file(model, "/secrets/token"))
+    checked = run(amtool, "check-config", str(config))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    [exported] = yaml.safe_load(config.read_text())["time_intervals"]
+    assert [
+        (i["weekdays"], i["times"][0]["start_time"], i["times"][0]["end_time"]) for i in exported["time_intervals"]
+    ] == expected
+
+
+def test_a_window_of_no_length_is_refused_with_its_location(tmp_path: Path) -> None:
+    window = """
+maintenance_windows:
+  empty:
+    systems: [erp]
+    timezone: Europe/Berlin
+    weekdays: [fri]
+    start: "00:00"
+    end: "00:00"
+    reason: Nothing
+"""
+    root = tmp_path / "m"
+    with pytest.raises(ModelError) as error:
+        write_model(root, orders_flow("sqlite:///x.db", "SELECT 1") + window)
+    assert "maintenance_windows.empty.end" in str(error.value) and "00:00 to 24:00" in str(error.value)
