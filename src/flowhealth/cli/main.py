@@ -108,12 +108,23 @@ def serve(
 
     _logging(verbose)
     model = _load(model_dir)
+    settings = Settings(model_dir=model_dir)
+    _wait_for_database(settings.database_url, host, port)
     try:
-        runtime = Runtime.build(Settings(model_dir=model_dir), model)
+        runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="info" if verbose else "warning")
+
+
+def _wait_for_database(url: str, host: str, port: int) -> None:
+    """Retry the database with backoff, /healthz answering 503 degraded meanwhile."""
+    from ..api.waiting import degraded_healthz
+    from ..store.wait import wait_for_database
+
+    with degraded_healthz(host, port):
+        wait_for_database(url)
 
 
 @app.command()
