@@ -140,9 +140,9 @@ def test_the_collector_forwards_otlp_traces_to_flowhealth(compose: dict[str, Any
     assert all(p in config["processors"] for p in pipeline["processors"])
 
 
-EXACT_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-[a-z0-9.]+)?$")
+EXACT_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-[a-z0-9.]+)*$")
 # PostgreSQL numbers its releases major.minor since 10: 16.4 is one exact release.
-EXACT_POSTGRES_TAG = re.compile(r"^\d+\.\d+(-[a-z0-9.]+)?$")
+EXACT_POSTGRES_TAG = re.compile(r"^\d+\.\d+(-[a-z0-9.]+)*$")
 
 
 def test_every_service_is_healthchecked_restarted_and_waits_for_healthy_dependencies(compose: dict[str, Any]) -> None:
