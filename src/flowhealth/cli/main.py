@@ -136,7 +136,7 @@ def demo(
     timeout: Annotated[
         float | None,
         typer.Option(
-            help="Stop after this many real seconds at the latest, also with --keep-running (0: never). [default: 240, 1200 with --prometheus]"
+            help="Stop after this many real seconds at the latest, also with --keep-running (0: never). [default: 240, 2100 with --prometheus]"
         ),
     ] = None,
     keep_running: Annotated[

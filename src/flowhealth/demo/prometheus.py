@@ -1,8 +1,9 @@
 """`flowhealth demo --prometheus`: the outage at real speed, and a Prometheus configuration that
 scrapes the demo and evaluates the exported rules, so a local Prometheus fires them too.
 
-Prometheus counts `for` in real time, so the 30x demo is too fast for it; at real speed the ERP
-outage below makes `erp-unreachable` fire about eight minutes in (heartbeat older than 5m, for 2m).
+Prometheus counts `for` in real time, so the 30x demo is too fast for it. At real speed the ERP
+stops importing orders a minute in; the oldest paid order has waited 15 minutes about sixteen
+minutes in, and `order-export-delayed` (for 5m) fires about 22 minutes in, in both.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from ..export import ExportLinks, prometheus_files
 from ..model.model import Model
 from .simulator import Scenario
 
-# The outage starts a minute in and lasts long enough for the heartbeat rule (5m + 2m for) and a
-# few scrapes more; 14 minutes is then enough for flowhealth to fire and resolve.
-REAL_SPEED_SCENARIO = Scenario(outage_start=timedelta(minutes=1), outage_length=timedelta(minutes=11))
-REAL_SPEED_TIMEOUT = 20 * 60.0
-WATCHED_RULE = "erp-unreachable"
+# The outage starts a minute in and lasts past the firing of order-export-delayed (15m + 5m for)
+# by a few scrapes; 35 minutes are then enough for flowhealth to fire and resolve it.
+REAL_SPEED_SCENARIO = Scenario(outage_start=timedelta(minutes=1), outage_length=timedelta(minutes=25))
+REAL_SPEED_TIMEOUT = 35 * 60.0
+WATCHED_RULE = "order-export-delayed"
 SCRAPE_INTERVAL = "15s"
 
 
@@ -47,6 +48,6 @@ def recipe(config: Path, work_dir: Path) -> list[str]:
     return [
         "  real speed for Prometheus: start it in another terminal with",
         f"    prometheus --config.file={config} --storage.tsdb.path={work_dir / 'prometheus-data'}",
-        f"  then watch http://localhost:9090/alerts: {WATCHED_RULE} fires about 8 minutes in, "
-        "as in flowhealth; it resolves after the outage (about 12 minutes in).",
+        f"  then watch http://localhost:9090/alerts: {WATCHED_RULE} fires about 22 minutes in, "
+        "as in flowhealth; it resolves after the outage (about 27 minutes in).",
     ]
