@@ -354,3 +354,41 @@ maintenance_windows:
     with pytest.raises(ModelError) as error:
         write_model(root, orders_flow("sqlite:///x.db", "SELECT 1") + window)
     assert "maintenance_windows.empty.end" in str(error.value) and "00:00 to 24:00" in str(error.value)
+
+
+def test_generated_tests_pass_for_hysteresis_with_keep_firing_for_and_below_rules(tmp_path: Path) -> None:
+    """The case issue 20 found: recovery_threshold and keep_firing_for together (and a 'below' twin)."""
+    promtool = need_tool("promtool")
+    rules = """
+rules:
+  orders-late:
+    flow: orders
+    signal: delay
+    above: 15m
+    recovery_threshold: 5m
+    for: 3m
+    keep_firing_for: 90s
+    severity: critical
+    summary: "Oldest order waits {{ value | duration }}"
+    business_impact: Orders are not shipped.
+    runbook: orders-late
+  orders-too-fresh:
+    flow: orders
+    signal: delay
+    below: 60
+    recovery_threshold: 120
+    for: 2m
+    keep_firing_for: 3m
+    severity: info
+    summary: "Oldest order waits only {{ value }} s"
+    business_impact: None.
+    runbook: orders-late
+"""
+    model = write_model(tmp_path / "m", orders_flow("sqlite:///x.db", "SELECT 1"), rules)
+    out = write(prometheus_files(model, REFERENCE_LINKS), tmp_path / "rules")
+    tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    names = [case["name"] for case in yaml.safe_load((out / TESTS_FILE).read_text())["tests"]]
+    for rule in ("orders-late", "orders-too-fresh"):
+        assert f"{rule}: hysteresis: holds at the threshold, clears at recovery_threshold" in names
+        assert f"{rule}: keeps firing for keep_firing_for from the first false evaluation, then resolves" in names
