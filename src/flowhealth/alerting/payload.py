@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from ..links import flow_dashboard_url
-from ..model.durations import format_duration, format_number
+from ..model.durations import format_duration
 from ..model.model import Model
 from ..model.templates import render
+from ..model.units import format_quantity
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,8 @@ class Links:
 
 
 def format_value(value: float | None, unit: str, labels: dict[str, str]) -> str:
-    if value is None:
-        return "unknown"
-    if unit == "seconds":
-        return format_duration(value)
-    number = format_number(value)
-    if unit == "amount":
-        return f"{number} {labels.get('currency', '')}".strip()
-    return f"{number} {unit}"
+    """A series' value in human units (`550 ms`, `1 payload`); amounts carry the series' currency."""
+    return format_quantity(value, unit, labels.get("currency", ""))
 
 
 def build_payload(

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..runtime import Runtime
+from ..web.history import BandSource, no_bands
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -39,3 +40,9 @@ def require_token(
 
 
 WriteAccess = Depends(require_token)
+
+
+def runtime_bands(runtime: Runtime) -> BandSource:
+    """Where charts get expected bands from: a runtime that keeps baselines offers `expected_band`."""
+    source: BandSource | None = getattr(runtime, "expected_band", None)
+    return source or no_bands
