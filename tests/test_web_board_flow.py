@@ -16,7 +16,7 @@ from tests.support.browser import artifacts_dir, chromium, serious_violations
 from tests.support.demo_stack import DemoStack, build_demo_stack, free_port, serve
 
 pytestmark = pytest.mark.slow
-HOSTILE = '<img src=x onerror="document.title=\'pwned\'">'
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
 
 
 def _seed_day(stack: DemoStack) -> None:
@@ -28,12 +28,22 @@ def _seed_day(stack: DemoStack) -> None:
             at = first + timedelta(minutes=minutes)
             spike = timedelta(hours=10) <= at - first < timedelta(hours=12)
             session.add(
-                Sample(flow="order-export", signal="export_delay", value=1800.0 if spike else 0.55, observed_at=at, source="sql")
+                Sample(
+                    flow="order-export",
+                    signal="export_delay",
+                    value=1800.0 if spike else 0.55,
+                    observed_at=at,
+                    source="sql",
+                )
             )
         for event, hours, value in (("firing", 10.25, 1800.0), ("resolved", 12, 0.55)):
             session.add(
                 AlertEvent(
-                    rule="order-export-delayed", flow="order-export", event=event, at=first + timedelta(hours=hours), value=value
+                    rule="order-export-delayed",
+                    flow="order-export",
+                    event=event,
+                    at=first + timedelta(hours=hours),
+                    value=value,
                 )
             )
         session.add(

@@ -117,7 +117,7 @@ def line_chart(
             chart.firing.append(Span(x0, max(1.5, x1 - x0), period.rule))
     chart.ticks = [Tick(x_of(at), text) for at, text in ticks]
     peak = max(peaks, default=None)
-    chart.top_text = fmt(peak) if peak is not None else "no data"
+    chart.top_text = fmt(peak) if peak is not None else "no samples in range"
     words = [f"{name}: peak {chart.top_text}" if name else f"peak {chart.top_text}"]
     if thresholds:
         words.append("threshold " + ", ".join(text for _, text in thresholds))

@@ -63,7 +63,8 @@ def _owners(model: Model, flow_id: str) -> list[Owner]:
 
     out = [named("the flow", flow.owner)]
     out += [named(f"failure mode {mode}", team) for mode, team in sorted(flow.failure_owners.items())]
-    for rule_id, rule in sorted(model.all_rules().items()):
+    # Built-in probe-failing rules go to the flow's owner; listing one per signal says nothing new.
+    for rule_id, rule in sorted(model.rules.items()):
         if rule.flow == flow_id:
             why = f"failure mode {rule.failure_mode}" if rule.failure_mode else "the flow's owner"
             out.append(named(f"rule {rule_id} ({why})", model.rule_owner(rule_id)))

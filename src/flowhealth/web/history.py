@@ -84,12 +84,12 @@ def _bin_of(at: datetime, start: datetime, width: timedelta, bins: int) -> int:
 def signal_histories(
     session: Session, model: Model, start: datetime, end: datetime, bins: int, flows: set[str] | None = None
 ) -> dict[tuple[str, str], SignalHistory]:
-    """(flow, signal) -> its series binned over the range; each bin keeps its peak (what alerting cares about)."""
+    """(flow, signal) -> its series binned over [start, end]; each bin keeps its peak (what alerting cares about)."""
     width = (end - start) / bins
     # Five columns: past sqlmodel's typed select overloads, so plain SQLAlchemy.
     stmt = sa_select(
         col(Sample.flow), col(Sample.signal), col(Sample.labels), col(Sample.value), col(Sample.observed_at)
-    ).where(col(Sample.observed_at) >= start, col(Sample.observed_at) < end)
+    ).where(col(Sample.observed_at) >= start, col(Sample.observed_at) <= end)  # `end` is usually now: include it
     if flows is not None:
         stmt = stmt.where(col(Sample.flow).in_(sorted(flows)))
     peaks: dict[tuple[str, str, str], list[float | None]] = defaultdict(lambda: [None] * bins)
@@ -120,7 +120,7 @@ def firing_periods(
     """rule -> the periods its series were firing that overlap [start, end)."""
     stmt = (
         select(AlertEvent)
-        .where(col(AlertEvent.at) >= start - FIRING_LOOKBACK, col(AlertEvent.at) < end)
+        .where(col(AlertEvent.at) >= start - FIRING_LOOKBACK, col(AlertEvent.at) <= end)
         .where(col(AlertEvent.event).in_(["firing", "resolved"]))
         .order_by(col(AlertEvent.at), col(AlertEvent.id))
     )

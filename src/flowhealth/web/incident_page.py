@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -15,7 +16,7 @@ from ..alerting.payload import format_value
 from ..model.durations import format_duration
 from ..model.model import Model
 from ..store.outbox import thread_ref
-from ..store.tables import AlertEvent, AlertState, Incident, IncidentEvent
+from ..store.tables import AlertEvent, AlertState, Incident, IncidentEvent, Silence
 from ..store.types import labels_of
 
 # Slack resolves a channel and message timestamp to the message in whichever workspace holds it.
@@ -92,11 +93,12 @@ class IncidentPage:
     children: list[str] = field(default_factory=list)  # alerts suppressed under this incident's outage
 
 
-def _scope(model: Model, incident: Incident, states: list[AlertState]) -> set[tuple[str, str]] | set[str]:
+def _scope(model: Model, incident: Incident, states: list[AlertState]) -> set[str]:
     """Rules whose alerts the incident is about: its members, and whatever its group key matches for its team."""
     group = group_matchers(incident.group_key)
     rules = {s.rule for s in states if s.incident_id == incident.id}
-    for rule_id, rule in model.all_rules().items():
+    # Built-in probe-failing rules join only as members: matching every flow's one per signal is noise.
+    for rule_id, rule in model.rules.items():
         if model.rule_owner(rule_id) != incident.team:
             continue
         values = {"flow": rule.flow, "rule": rule_id, "signal": f"{rule.flow}/{rule.signal}", "team": incident.team}
@@ -112,7 +114,21 @@ def _unit_text(model: Model, rule_id: str, value: float | None, labels: str) -> 
     return format_value(value, model.signal(rule.flow, rule.signal).unit, labels_of(labels))
 
 
-def _incident_entry(event: IncidentEvent) -> Entry:
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)")
+
+
+def _human_time(match: re.Match[str]) -> str:
+    return datetime.fromisoformat(match.group(0)).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _silence_reason(session: Session, detail: str | None) -> str | None:
+    # actions.silence_incident writes "silence <id> until <time>"; the reason lives on the silence.
+    match = re.match(r"silence (\d+) ", detail or "")
+    silence = session.get(Silence, int(match.group(1))) if match else None
+    return silence.reason if silence else None
+
+
+def _incident_entry(event: IncidentEvent, session: Session) -> Entry:
     step = _INCIDENT_STEPS.get(event.event, Step.OTHER)
     who = f" by {event.actor}" if event.actor else ""
     texts = {
@@ -126,7 +142,9 @@ def _incident_entry(event: IncidentEvent) -> Entry:
     }
     text = texts.get(step, event.event)
     if step in (Step.ACKED, Step.SILENCED) and event.detail:
-        text += f" ({event.detail})"
+        text += f" ({_ISO.sub(_human_time, event.detail)})"
+    if step is Step.SILENCED and (reason := _silence_reason(session, event.detail)):
+        text += f": {reason}"
     return Entry(event.at, step, text, event.actor)
 
 
@@ -141,7 +159,7 @@ def incident_page(
     rules = _scope(model, incident, states)
     until = incident.resolved_at or now
     timeline = [
-        _incident_entry(e)
+        _incident_entry(e, session)
         for e in session.exec(
             select(IncidentEvent).where(IncidentEvent.incident_id == number).order_by(col(IncidentEvent.at))
         ).all()
