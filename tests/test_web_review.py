@@ -54,10 +54,18 @@ def test_people_acting_is_not_noise_and_peaks_count(reference_model: Model, stat
 
 def test_markdown_and_slack_carry_the_incident_list(reference_model: Model, state_engine: Engine) -> None:
     review = _review(reference_model, state_engine)
-    review.sections.append(Section("Mapping changes", ["when", "mapping"], [["Mon", "sku <v2>"]], "From the model's history."))
+    review.sections.append(
+        Section("Mapping changes", ["when", "mapping"], [["Mon", "sku <v2>"]], "From the model's history.")
+    )
     text = render_markdown(review)
-    assert "- **#8** critical order-export, opened Sat 08 06:00: never acknowledged; recovered after 10m; fixed by hand" in text
-    assert "- **#9** critical inventory-sync, opened Sat 08 09:00: never acknowledged; recovered after 8m; silenced by erin" in text
+    assert (
+        "- **#8** critical order-export, opened Sat 08 06:00: never acknowledged; recovered after 10m; fixed by hand"
+        in text
+    )
+    assert (
+        "- **#9** critical inventory-sync, opened Sat 08 09:00: never acknowledged; recovered after 8m; silenced by erin"
+        in text
+    )
     assert "| Silences | 3 | 0 | ▲ more |" in text
     assert "## Mapping changes\n\nFrom the model's history.\n\n| when | mapping |" in text
 

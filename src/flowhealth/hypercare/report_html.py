@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -19,8 +20,9 @@ def over_time(review: Review, counts: list[int], name: str, *, width: int, heigh
     """Counts per hour or day as a line, a point per bucket."""
     bucket = review.bucket
     points = [Point(review.start + bucket * i, float(n)) for i, n in enumerate(counts)]
-    form = "%H:%M" if bucket < timedelta(days=1) else "%a %d"
-    ticks = [(p.at, p.at.strftime(form)) for p in points[:: max(1, len(points) // 6)]] if axis else []
+    form = "%H:%M" if bucket < timedelta(days=1) else "%a"
+    # At most four labels: the chart is a card's width, and SVG text must not collide.
+    ticks = [(p.at, p.at.strftime(form)) for p in points[:: max(1, math.ceil(len(points) / 4))]] if axis else []
     chart = line_chart(
         review.start,
         review.end,

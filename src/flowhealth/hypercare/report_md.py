@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .fmt import arrow, change_value, duration, per_currency
+from .history import Outcome
 from .review import OVERALL, Review
 
 
@@ -45,9 +46,11 @@ def render_markdown(review: Review) -> str:
     for i in review.history.incidents:
         ack = f"acknowledged after {duration(i.tta)} by {i.acked_by}" if i.tta is not None else "never acknowledged"
         ended = f"recovered after {duration(i.ttr)}; {i.outcome.value}" if i.ttr is not None else "still open"
+        silenced = f" by {i.silenced_by}" if i.outcome is Outcome.SILENCED else ""
+        if i.silenced_by and not silenced:
+            silenced = f" (silenced by {i.silenced_by})"
         lines.append(
-            f"- **#{i.id}** {i.severity} {i.flow or i.team}, opened {i.opened_at:%a %d %H:%M}: {ack}; {ended}"
-            + (f" by {i.silenced_by}" if i.silenced_by else "")
+            f"- **#{i.id}** {i.severity} {i.flow or i.team}, opened {i.opened_at:%a %d %H:%M}: {ack}; {ended}{silenced}"
         )
         for e in review.timelines.get(i.id, []):
             lines.append(f"  - {e.at:%a %H:%M} {e.text}" + (f": {e.value}" if e.value else ""))
