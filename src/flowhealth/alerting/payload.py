@@ -25,6 +25,10 @@ class Links:
         base = self.runbook_base_url or f"{self.public_url.rstrip('/')}/runbooks/"
         return f"{base.rstrip('/')}/{runbook_id}"
 
+    def incident(self, number: int) -> str:
+        """The incident's page on this service: its timeline, evidence and runbook."""
+        return f"{self.public_url.rstrip('/')}/incidents/{number}"
+
 
 def format_value(value: float | None, unit: str, labels: dict[str, str]) -> str:
     """A series' value in human units (`550 ms`, `1 payload`); amounts carry the series' currency."""
@@ -97,5 +101,6 @@ def build_payload(
             "url": links.runbook(rule.runbook),
         },
         "dashboard_url": flow_dashboard_url(links.grafana_url, rule.flow),
+        "incident_url": links.incident(incident),
         "evidence": evidence,
     }

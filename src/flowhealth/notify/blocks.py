@@ -174,6 +174,15 @@ def _buttons(view: dict[str, Any], primary: dict[str, Any] | None) -> list[dict[
             if style:
                 button["style"] = style
             elements.append(button)
+    if primary is not None and primary.get("incident_url"):
+        elements.append(
+            {
+                "type": "button",
+                "action_id": "flowhealth_open_incident",
+                "url": primary["incident_url"],
+                "text": {"type": "plain_text", "text": "Open incident"},
+            }
+        )
     if primary is not None:
         elements.append(
             {
