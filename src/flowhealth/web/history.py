@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement, Float, Integer, cast, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -77,8 +78,17 @@ class SignalHistory:
     series: list[Series] = field(default_factory=list)
 
 
-def _bin_of(at: datetime, start: datetime, width: timedelta, bins: int) -> int:
-    return min(bins - 1, max(0, int((at - start) / width)))
+def _bin_expression(session: Session, start: datetime, width: timedelta) -> ColumnElement[int]:
+    """The bin number of a sample, computed by the database: the board must not pull a day of raw samples."""
+    seconds = width.total_seconds()
+    epoch: ColumnElement[float]
+    if session.get_bind().dialect.name == "sqlite":
+        # Stored as naive UTC text; strftime('%s') reads it as UTC. Rows are at or after `start`, so
+        # truncating to an integer is the floor.
+        epoch = cast(func.strftime("%s", col(Sample.observed_at)), Float)
+        return cast((epoch - start.timestamp()) / seconds, Integer)
+    epoch = cast(func.extract("epoch", col(Sample.observed_at)), Float)  # naive UTC timestamp: epoch seconds
+    return cast(func.floor((epoch - start.timestamp()) / seconds), Integer)
 
 
 def signal_histories(
@@ -86,21 +96,22 @@ def signal_histories(
 ) -> dict[tuple[str, str], SignalHistory]:
     """(flow, signal) -> its series binned over [start, end]; each bin keeps its peak (what alerting cares about)."""
     width = (end - start) / bins
-    # Five columns: past sqlmodel's typed select overloads, so plain SQLAlchemy.
-    stmt = sa_select(
-        col(Sample.flow), col(Sample.signal), col(Sample.labels), col(Sample.value), col(Sample.observed_at)
-    ).where(col(Sample.observed_at) >= start, col(Sample.observed_at) <= end)  # `end` is usually now: include it
+    number = _bin_expression(session, start, width).label("bin")
+    key = (col(Sample.flow), col(Sample.signal), col(Sample.labels))
+    stmt = (
+        sa_select(*key, number, func.max(col(Sample.value)))
+        .where(col(Sample.observed_at) >= start, col(Sample.observed_at) <= end)  # `end` is usually now
+        .group_by(*key, number)
+    )
     if flows is not None:
         stmt = stmt.where(col(Sample.flow).in_(sorted(flows)))
     peaks: dict[tuple[str, str, str], list[float | None]] = defaultdict(lambda: [None] * bins)
-    for flow, signal, labels, value, observed_at in session.execute(stmt).yield_per(5000):
-        if flow not in model.flows or signal not in model.flows[flow].signals:
-            continue
-        row = peaks[(flow, signal, labels)]
-        i = _bin_of(observed_at, start, width, bins)
-        peak = row[i]
-        if value is not None and (peak is None or value > peak):
-            row[i] = value
+    for flow, signal, labels, i, peak in session.execute(stmt):
+        if flow in model.flows and signal in model.flows[flow].signals and peak is not None:
+            row = peaks[(flow, signal, labels)]
+            j = min(bins - 1, max(0, int(i)))  # a sample at exactly `end` belongs to the last bin
+            current = row[j]
+            row[j] = peak if current is None else max(current, peak)
     out: dict[tuple[str, str], SignalHistory] = {}
     for flow_id, flow in model.flows.items():
         if flows is not None and flow_id not in flows:
