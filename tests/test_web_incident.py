@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from flowhealth.clock import FakeClock
+from flowhealth.model import load_model
 from flowhealth.notify.console import ConsoleNotifier
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
@@ -164,4 +165,36 @@ def test_board_token_keeps_the_pages_private(tmp_path: Path) -> None:
         # Never a redirect to another site.
         answer = httpx.post(f"{base}/login", content="token=b0ard&next=//evil.test/", timeout=10)
         assert answer.status_code == 303 and answer.headers["location"] == "/"
+    runtime.stop()
+
+
+def test_board_since_of_a_refired_alert_and_labels_holding_html(tmp_path: Path) -> None:
+    root = tmp_path / "model"
+    write_alerting_model(root)
+    rules = root / "alert_rules" / "rules.yaml"
+    rules.write_text(rules.read_text().replace("    above: 15m\n", "    above: 15m\n    for: 5m\n", 1))
+    runtime = Runtime.build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}"),
+        load_model(root),
+        clock=FakeClock(),
+        registry=CollectorRegistry(),
+        notifier=ConsoleNotifier(write=lambda _text: None),
+        environ={},
+    )
+    _minutes(runtime, 10, delay=1200)  # pending, then firing
+    _minutes(runtime, 30, delay=0)  # resolved
+    _minutes(runtime, 2, delay=1200)  # pending again, two minutes now
+    with transaction(runtime.engine) as session:
+        labels = {"reason": '<img src=x onerror="document.title=1">'}
+        record_readings(session, "orders", "rejected", [Reading(1, labels)], runtime.clock.now(), "push")
+    with serve(runtime, free_port()) as base, chromium() as browser:
+        board = httpx.get(f"{base}/api/v1/board", timeout=10).json()
+        orders = next(f for f in board["flows"] if f["flow"] == "orders")
+        [alert] = orders["alerts"]
+        assert (alert["rule"], alert["state"], alert["since"]) == ("orders-late", "pending", "1m")  # not its firing 37m ago
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/")
+        flow = page.locator("#flow-orders")
+        assert labels["reason"] in flow.inner_text() and "1 payload" in flow.inner_text()
+        assert flow.locator("img").count() == 0 and page.title() != "1"
     runtime.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ..hypercare.board import board_data
 from ..hypercare.board_html import DEFAULT_REFRESH, render_board
+from ..web.charts import LineChart
 from ..web.signal_charts import signal_charts
 from .access import gate, may_read
 from .deps import RuntimeDep, runtime_bands
@@ -17,6 +18,7 @@ from .errors import answers
 from .schemas import Board
 
 router = APIRouter(tags=["board"])
+SPARKLINE_TTL = timedelta(seconds=60)
 
 
 def _board(runtime: RuntimeDep) -> dict[str, Any]:
@@ -36,9 +38,20 @@ def board_page(
 ) -> Response:
     if (denied := gate(request, runtime)) is not None:
         return denied
+    return HTMLResponse(
+        render_board(_board(runtime), refresh, _sparklines(request, runtime)), headers={"Cache-Control": "no-store"}
+    )
+
+
+def _sparklines(request: Request, runtime: RuntimeDep) -> dict[tuple[str, str], LineChart]:
+    """Every signal's last 24 h; kept for a minute, since a day of samples is a scan and boards reload often."""
     now = runtime.clock.now()
+    cached: tuple[datetime, dict[tuple[str, str], LineChart]] | None = getattr(request.app.state, "sparklines", None)
+    if cached is not None and timedelta(0) <= now - cached[0] < SPARKLINE_TTL:
+        return cached[1]
     charts = signal_charts(runtime.model, runtime.engine, now - timedelta(hours=24), now, bands=runtime_bands(runtime))
-    return HTMLResponse(render_board(_board(runtime), refresh, charts), headers={"Cache-Control": "no-store"})
+    request.app.state.sparklines = (now, charts)
+    return charts
 
 
 @router.get("/api/v1/board", summary="The flow board's data", response_model=Board, responses=answers(401))
