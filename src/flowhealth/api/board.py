@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..hypercare.board import board_data
@@ -13,7 +13,7 @@ from ..hypercare.board_html import DEFAULT_REFRESH, render_board
 from ..web.charts import LineChart
 from ..web.signal_charts import signal_charts
 from .access import gate, may_read
-from .deps import RuntimeDep, runtime_bands
+from .deps import ClockDep, EngineDep, LinksDep, ModelDep, RuntimeDep, runtime_bands
 from .errors import answers
 from .schemas import Board
 
@@ -21,8 +21,11 @@ router = APIRouter(tags=["board"])
 SPARKLINE_TTL = timedelta(seconds=60)
 
 
-def _board(runtime: RuntimeDep) -> dict[str, Any]:
-    return board_data(runtime.model, runtime.engine, runtime.clock.now(), runtime.incidents.links)
+def _board(model: ModelDep, engine: EngineDep, clock: ClockDep, links: LinksDep) -> dict[str, Any]:
+    return board_data(model, engine, clock.now(), links)
+
+
+BoardDep = Annotated[dict[str, Any], Depends(_board)]
 
 
 @router.get(
@@ -34,12 +37,13 @@ def _board(runtime: RuntimeDep) -> dict[str, Any]:
 def board_page(
     request: Request,
     runtime: RuntimeDep,
+    board: BoardDep,
     refresh: Annotated[int, Query(ge=1, le=3600, description="Seconds between reloads.")] = DEFAULT_REFRESH,
 ) -> Response:
     if (denied := gate(request, runtime)) is not None:
         return denied
     return HTMLResponse(
-        render_board(_board(runtime), refresh, _sparklines(request, runtime)), headers={"Cache-Control": "no-store"}
+        render_board(board, refresh, _sparklines(request, runtime)), headers={"Cache-Control": "no-store"}
     )
 
 
@@ -55,7 +59,7 @@ def _sparklines(request: Request, runtime: RuntimeDep) -> dict[tuple[str, str], 
 
 
 @router.get("/api/v1/board", summary="The flow board's data", response_model=Board, responses=answers(401))
-def board_json(request: Request, runtime: RuntimeDep) -> dict[str, Any]:
+def board_json(request: Request, runtime: RuntimeDep, board: BoardDep) -> dict[str, Any]:
     if not may_read(request, runtime):
         raise HTTPException(401, "the board needs FLOWHEALTH_BOARD_TOKEN", headers={"WWW-Authenticate": "Bearer"})
-    return _board(runtime)
+    return board

@@ -54,7 +54,7 @@ def incident(number: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request,
     if (denied := gate(request, runtime)) is not None:
         return denied
     with Session(runtime.engine) as session:
-        page = incident_page(runtime.model, runtime.incidents, session, number, runtime.clock.now())
+        page = incident_page(runtime.model, session, number, runtime.clock.now())
     if page is None:
         raise HTTPException(404, f"no incident {number}")
     books = {rb: runbook_html(text) for rb in page.runbooks if (text := runbook_text(runtime.model, rb)) is not None}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from ..alerting.enums import AlertState as State
 from ..alerting.silences import SilenceError, identity, validate_matchers
 from ..store.tables import AlertState
 from ..store.types import labels_of
@@ -61,7 +62,9 @@ def preview(
     rules = model.all_rules()
     with Session(runtime.engine) as session:
         states = session.exec(
-            select(AlertState).where(col(AlertState.state).in_(["pending", "firing"])).order_by(col(AlertState.rule))
+            select(AlertState)
+            .where(col(AlertState.state).in_([State.PENDING, State.FIRING]))
+            .order_by(col(AlertState.rule))
         ).all()
     return SilencePreview(
         matchers=matchers,

@@ -30,7 +30,8 @@ def readiness(
     """The go-live readiness checklist per flow; exits 1 when a critical flow fails a check."""
     from ..hypercare.readiness import blocking, check_readiness
     from ..hypercare.readiness_text import readiness_json, readiness_table
-    from ..store.db import init_schema, make_engine
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
 
     if output not in ("table", "json"):
         typer.echo("--format must be table or json", err=True)
@@ -39,7 +40,7 @@ def readiness(
     engine = None
     if store:
         engine = make_engine(Settings().database_url)
-        init_schema(engine)
+        require_current(engine)
     results = check_readiness(model, engine)
     typer.echo(readiness_json(results) if output == "json" else readiness_table(results))
     if blocking(results):
@@ -73,7 +74,8 @@ def review(
     from ..hypercare.review import build_review
     from ..model.durations import parse_duration
     from ..notify.slack import SlackNotifier
-    from ..store.db import init_schema, make_engine
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
 
     try:
         length, end = parse_duration(since), _moment(until)
@@ -83,7 +85,7 @@ def review(
     model = load_or_exit(model_dir)
     settings = Settings()
     engine = make_engine(settings.database_url)
-    init_schema(engine)
+    require_current(engine)
     result = build_review(model, engine, end, length)
     if out is None and format is ReviewFormat.PDF:
         typer.echo("error: --format pdf writes a file: give --out DIRECTORY", err=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from ..alerting.enums import AlertState as State
 from ..alerting.payload import Links, format_value
 from ..alerting.silences import active_silences, identity, matchers_of, silencing
 from ..model.durations import format_duration
@@ -165,7 +166,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
                         ),
                         # A series that fired before keeps its old firing_since while pending again.
                         "since": format_duration(
-                            now - ((s.firing_since if s.state == "firing" else s.pending_since) or now)
+                            now - ((s.firing_since if s.state == State.FIRING else s.pending_since) or now)
                         ),
                         "silence": _silence_of(silences, model, s),
                         "runbook": {"id": rules[s.rule].runbook, "url": links.runbook(rules[s.rule].runbook)},

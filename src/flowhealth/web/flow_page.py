@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from ..alerting.payload import Links
+from ..alerting.enums import IncidentStatus
 from ..alerting.silences import identity, matchers_of
 from ..hypercare.board import board_data
 from ..hypercare.history import incident_flow
+from ..links import Links
 from ..model.durations import format_duration
 from ..model.model import Model
 from ..store.records import Intervention
@@ -97,7 +98,7 @@ def flow_page(
     with Session(engine) as session:
         rows = session.exec(
             select(Incident)
-            .where(or_(col(Incident.opened_at) >= start, Incident.status == "open"))
+            .where(or_(col(Incident.opened_at) >= start, Incident.status == IncidentStatus.OPEN))
             .where(col(Incident.opened_at) < end)
             .order_by(col(Incident.opened_at).desc())
         ).all()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, select
 
-from ..alerting.incidents import IncidentManager, group_matchers
+from ..alerting.classify import Context, build_context, group_matchers, members, suppressed_under
+from ..alerting.enums import AlertState as State
+from ..alerting.silences import active_silences
+from ..evidence import EvidenceTable
 from ..hypercare.history import incident_flow
 from ..model.durations import format_duration
 from ..model.model import Model
@@ -35,7 +36,7 @@ class Member:
     fired_at: datetime | None
     resolved_at: datetime | None
     resolved_value: str | None
-    evidence: dict[str, Any] | None
+    evidence: EvidenceTable | None
     runbook: str
 
 
@@ -53,9 +54,7 @@ class IncidentPage:
     children: list[str] = field(default_factory=list)  # alerts suppressed under this incident's outage
 
 
-def incident_page(
-    model: Model, manager: IncidentManager, session: Session, number: int, now: datetime
-) -> IncidentPage | None:
+def incident_page(model: Model, session: Session, number: int, now: datetime) -> IncidentPage | None:
     """The page of incident `number`, or None when there is no such incident."""
     incident = session.get(Incident, number)
     if incident is None:
@@ -64,7 +63,9 @@ def incident_page(
     rules = incident_rules(model, incident, states)
     until = incident.resolved_at or now
     timeline = incident_timeline(model, session, incident, until, states)
-    members = _members(model, manager, session, incident, states, now)
+    ctx = build_context(model, states, active_silences(session, now), now)
+    ctx.index(states)
+    listed = _members(model, incident, states, ctx)
     ref = thread_ref(session, f"incident:{number}")
     slack = f"{SLACK_ARCHIVE}/{ref.channel_id}/p{ref.message_ts.replace('.', '')}" if ref else None
     return IncidentPage(
@@ -73,12 +74,10 @@ def incident_page(
         group=group_matchers(incident.group_key),
         open_for=format_duration(until - incident.opened_at),
         timeline=timeline,
-        members=members,
-        runbooks=sorted(
-            {m.runbook for m in members} | {model.rule(r).runbook for r in rules if r in model.all_rules()}
-        ),
+        members=listed,
+        runbooks=sorted({m.runbook for m in listed} | {model.rule(r).runbook for r in rules if r in model.all_rules()}),
         slack_url=slack,
-        children=_children(model, manager, session, incident, states, now),
+        children=_children(model, incident, states, ctx),
     )
 
 
@@ -86,49 +85,33 @@ def _flow_of(model: Model, incident: Incident) -> str | None:
     return incident_flow(model, incident.group_key)
 
 
-def _members(
-    model: Model,
-    manager: IncidentManager,
-    session: Session,
-    incident: Incident,
-    states: list[AlertState],
-    now: datetime,
-) -> list[Member]:
-    ctx = manager.context(session, states, now)
+def _members(model: Model, incident: Incident, states: list[AlertState], ctx: Context) -> list[Member]:
     out = []
-    for m in manager.members(incident, states, ctx):
+    for m in members(model, incident, ctx):
         s = m.state
         note = m.note
         if m.silence is not None:
             note = f"silence #{m.silence.id} by {m.silence.author} until {m.silence.ends_at:%Y-%m-%d %H:%M} UTC: {m.silence.reason}"
+        firing = s.state == State.FIRING
         out.append(
             Member(
                 rule=s.rule,
                 labels=labels_of(s.labels),
                 state=s.state,
-                status=m.status,
+                status=m.status.value,
                 note=note,
                 value=unit_text(model, s.rule, s.last_value, s.labels),
                 fired_at=s.firing_since,
-                resolved_at=s.resolved_at if s.state != "firing" else None,
-                resolved_value=unit_text(model, s.rule, s.resolved_value, s.labels) if s.state != "firing" else None,
-                evidence=json.loads(s.evidence) if s.evidence else None,
+                resolved_at=None if firing else s.resolved_at,
+                resolved_value=None if firing else unit_text(model, s.rule, s.resolved_value, s.labels),
+                evidence=EvidenceTable.model_validate_json(s.evidence) if s.evidence else None,
                 runbook=model.rule(s.rule).runbook,
             )
         )
     return out
 
 
-def _children(
-    model: Model,
-    manager: IncidentManager,
-    session: Session,
-    incident: Incident,
-    states: list[AlertState],
-    now: datetime,
-) -> list[str]:
-    ctx = manager.context(session, states, now)
+def _children(model: Model, incident: Incident, states: list[AlertState], ctx: Context) -> list[str]:
     return [
-        f"{s.rule} ({model.rule(s.rule).flow}), owner {s.owner}"
-        for s in manager.suppressed_under(incident, states, ctx)
+        f"{s.rule} ({model.rule(s.rule).flow}), owner {s.owner}" for s in suppressed_under(model, incident, states, ctx)
     ]
