@@ -64,10 +64,10 @@ def test_markdown_report(state_engine: Engine, tmp_path: Path) -> None:
     text = render_markdown(build_review(model, state_engine, END, timedelta(days=7)))
     assert text.startswith("# Hypercare review, 2025-03-03 00:00 to 2025-03-10 00:00 UTC\n")
     assert (
-        "- **#2** critical order-export, opened Tue 04 08:00: acknowledged after 20m by ben; recovered after 2h; resolved by a person"
+        "- **#2** critical order-export, opened Wed 05 08:00: acknowledged after 20m by ben; recovered after 2h; resolved by a person"
         in text
     )
-    assert "  - Tue 08:20 Acknowledged by ben" in text
+    assert "  - Wed 08:20 Acknowledged by ben" in text
     assert "| Incidents | 5 | 2 | ▲ worse |" in text
     assert "| Median time to acknowledge | 13m | 10m | ▲ worse |" in text
     assert "| Manual interventions | 5 | 7 | ▼ better |" in text
