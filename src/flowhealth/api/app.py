@@ -9,7 +9,21 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import access, board, errors, flows, health, incidents, limits, otlp, pages, push, silence_preview, slack
+from . import (
+    access,
+    board,
+    errors,
+    flows,
+    health,
+    incidents,
+    limits,
+    otlp,
+    pagerduty,
+    pages,
+    push,
+    silence_preview,
+    slack,
+)
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -41,6 +55,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         flows.router,
         incidents.router,
         slack.router,
+        pagerduty.router,
         push.router,
         board.router,
         pages.router,
