@@ -6,16 +6,21 @@ protocol strictly (tests/support), and what each receiver got is counted: exactl
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
 from flowhealth.alerting.notices import EvidenceTable, read_message
+from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
 from flowhealth.metrics import Metrics
 from flowhealth.model import Model, load_model
@@ -23,6 +28,10 @@ from flowhealth.notify import teams
 from flowhealth.notify.console import ConsoleNotifier
 from flowhealth.notify.delivery import OutboxWorker
 from flowhealth.notify.fanout import Fanout
+from flowhealth.runtime import Runtime
+from flowhealth.settings import Settings
+from flowhealth.store.db import transaction
+from flowhealth.store.samples import Reading, record_readings
 from flowhealth.store.tables import OutboxMessage
 from tests.support.alerting import Rig, make_rig
 from tests.support.alerting_model import FLOWS, RULES
@@ -271,3 +280,83 @@ def test_teams_card_stays_under_the_size_limit_with_huge_evidence(channels: Chan
     assert len(body) <= teams.MAX_BYTES
     assert validate_message(body) == []
     assert b"more rows" in body
+
+
+PD_WEBHOOK_SECRET = "pd-webhook-secret-0123"
+
+
+@pytest.fixture
+def pagerduty_runtime(tmp_path: Path) -> Iterator[tuple[Runtime, FakePagerDuty, list[str]]]:
+    pagerduty = FakePagerDuty()
+    with serve(pagerduty.handle) as pd_url:
+        model_dir = tmp_path / "m"
+        model = model_with_receivers(model_dir, 25)
+        environ = {"PD_SHOP_KEY": PD_KEY}
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'state.db'}",
+            pagerduty_events_url=pd_url,
+            pagerduty_webhook_secret=SecretStr(PD_WEBHOOK_SECRET),
+        )
+        chat: list[str] = []
+        runtime = Runtime.build(
+            settings,
+            model,
+            clock=FakeClock(MONDAY_10_BERLIN),
+            registry=CollectorRegistry(),
+            notifier=ConsoleNotifier(chat.append),
+            environ=environ,
+        )
+        yield runtime, pagerduty, chat
+
+
+def _fire_and_deliver(runtime: Runtime) -> None:
+    with transaction(runtime.engine) as session:
+        record_readings(session, "orders", "delay", [Reading(1800)], runtime.clock.now(), "push")
+    runtime.evaluator.evaluate()
+    runtime.worker.run_once()
+
+
+def test_ack_and_resolve_in_pagerduty_reach_flowhealth(
+    pagerduty_runtime: tuple[Runtime, FakePagerDuty, list[str]],
+) -> None:
+    runtime, pagerduty, chat = pagerduty_runtime
+    _fire_and_deliver(runtime)
+    assert pagerduty.actions(DEDUP) == ["trigger"]
+    client = TestClient(create_app(runtime, manage_runtime=False))
+
+    body, headers = pagerduty.webhook(PD_WEBHOOK_SECRET, "incident.acknowledged", DEDUP, "Jane Doe")
+    assert client.post("/api/v1/pagerduty", content=body, headers=headers).status_code == 202
+    assert client.post("/api/v1/pagerduty", content=body, headers=headers).status_code == 202  # PagerDuty retries
+    [incident] = runtime.actions.list_incidents(include_resolved=True)
+    assert incident["acked_by"] == "Jane Doe (PagerDuty)"
+    runtime.evaluator.evaluate()
+    runtime.clock.advance(5)
+    runtime.worker.run_once()
+    assert any("Acknowledged by Jane Doe (PagerDuty)" in text for text in chat)
+    assert sum("Acknowledged by" in text for text in chat) == 1  # the retried webhook acted once
+
+    body, headers = pagerduty.webhook(PD_WEBHOOK_SECRET, "incident.resolved", DEDUP, "Jane Doe")
+    assert client.post("/api/v1/pagerduty", content=body, headers=headers).status_code == 202
+    [incident] = runtime.actions.list_incidents(include_resolved=True)
+    assert incident["status"] == "resolved" and incident["resolved_by"] == "Jane Doe (PagerDuty)"
+
+
+def test_pagerduty_webhook_signature_is_checked(pagerduty_runtime: tuple[Runtime, FakePagerDuty, list[str]]) -> None:
+    runtime, pagerduty, _chat = pagerduty_runtime
+    _fire_and_deliver(runtime)
+    client = TestClient(create_app(runtime, manage_runtime=False))
+    body, headers = pagerduty.webhook("another-secret", "incident.acknowledged", DEDUP, "Mallory")
+    response = client.post("/api/v1/pagerduty", content=body, headers=headers)
+    assert response.status_code == 401
+    assert "X-PagerDuty-Signature" in response.json()["detail"]
+    body, headers = pagerduty.webhook(PD_WEBHOOK_SECRET, "incident.acknowledged", DEDUP, "Jane")
+    headers["X-PagerDuty-Signature"] = "v1=deadbeef," + headers["X-PagerDuty-Signature"]  # rotation: any may match
+    assert client.post("/api/v1/pagerduty", content=body, headers=headers).status_code == 202
+    bad = client.post("/api/v1/pagerduty", content=b"[]", headers={**headers, "X-PagerDuty-Signature": _sign(b"[]")})
+    assert bad.status_code == 400
+    [incident] = runtime.actions.list_incidents(include_resolved=True)
+    assert incident["acked_by"] == "Jane (PagerDuty)"
+
+
+def _sign(raw: bytes) -> str:
+    return "v1=" + hmac.new(PD_WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 SEVERITIES = {"critical", "error", "warning", "info"}
 ACTIONS = {"trigger", "acknowledge", "resolve"}
 TOP_KEYS = {"routing_key", "event_action", "dedup_key", "payload", "images", "links", "client", "client_url"}
@@ -108,8 +106,8 @@ class FakePagerDuty:
         alert = self.alerts.get(dedup_key)
         return [] if alert is None else [e["event_action"] for e in alert.events]
 
-    def send_webhook(self, url: str, secret: str, event_type: str, dedup_key: str, agent: str) -> httpx.Response:
-        """POST a signed v3 webhook about the alert's incident, as PagerDuty does when someone acts in it."""
+    def webhook(self, secret: str, event_type: str, dedup_key: str, agent: str) -> tuple[bytes, dict[str, str]]:
+        """A signed v3 webhook about the alert's incident, as PagerDuty sends when someone acts in it."""
         alert = self.alerts[dedup_key]
         body = {
             "event": {
@@ -138,7 +136,7 @@ class FakePagerDuty:
             "X-Webhook-Id": uuid.uuid4().hex,
             "User-Agent": "PagerDuty-Webhook/V3.0",
         }
-        return httpx.post(url, content=raw, headers=headers, timeout=5.0)
+        return raw, headers
 
 
 def validate(event: Any) -> list[str]:
