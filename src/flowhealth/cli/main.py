@@ -13,7 +13,7 @@ import typer
 from .. import __version__
 from ..errors import FlowHealthError
 from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare
+from . import alerting, dashboards, db, export, hypercare, routes
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 
@@ -31,6 +31,7 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
 app.add_typer(db.app, name="db")
+app.add_typer(routes.app, name="routes")
 
 _load = load_or_exit
 

@@ -199,3 +199,9 @@ class WebhookNotifier:
         }
         post_json(self._client, url, raw, what=f"webhook ({self._key})", headers=headers)
         return thread or ThreadRef(self._key, delivery.thread_key)
+
+
+if __name__ == "__main__":  # python -m flowhealth.notify.webhook > docs/webhook.schema.json
+    import json
+
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
