@@ -123,8 +123,10 @@ def serve(
 def _wait_for_database(url: str, host: str, port: int) -> None:
     """Retry the database with backoff, /healthz answering 503 degraded meanwhile."""
     from ..api.waiting import degraded_healthz
-    from ..store.wait import wait_for_database
+    from ..store.wait import database_reachable, wait_for_database
 
+    if database_reachable(url):
+        return  # the usual case: no stand-in server, nothing answers before the real API does
     with degraded_healthz(host, port):
         wait_for_database(url)
 
