@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from .notify.console import ConsoleNotifier
 from .notify.delivery import OutboxWorker
 from .notify.slack import SlackNotifier
 from .probes.connections import ConnectionPools
-from .probes.registry import ProbeContext
+from .probes.registry import Factory, ProbeContext
 from .probes.runner import ProbeGroup, ProbeRunner, scheduled_signals
 from .probes.slots import plan_slots
 from .settings import Settings
@@ -89,6 +90,8 @@ class Runtime:
         notifier: Notifier | None = None,
         environ: Mapping[str, str] | None = None,
         speed: float = 1.0,
+        probes: Mapping[str, Factory] | None = None,
+        pacing_clock: Callable[[], float] | None = None,
     ) -> Runtime:
         engine = engine or make_engine(settings.database_url)
         init_schema(engine)
@@ -104,11 +107,13 @@ class Runtime:
         evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence)
 
         runner = ProbeRunner(
-            model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_))
+            model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes)
         )
         incidents = IncidentManager(model, links, evidence)
         evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)
-        worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
+        worker = OutboxWorker(
+            engine, notifier or default_notifier(settings), clock, metrics, pacing_clock=pacing_clock or time.monotonic
+        )
         actions = Actions(model, engine, clock, incidents)
         return cls(
             settings,
