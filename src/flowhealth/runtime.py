@@ -107,7 +107,11 @@ class Runtime:
         evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence)
 
         runner = ProbeRunner(
-            model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes)
+            model,
+            engine,
+            clock,
+            metrics,
+            ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes),
         )
         incidents = IncidentManager(model, links, evidence)
         evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)

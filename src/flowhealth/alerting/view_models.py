@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..evidence import EvidenceTable
 from ..model.schema import Severity
+from .enums import AlertState as AlertStateName
 from .enums import IncidentStatus, MemberStatus
 
 Direction = Literal["above", "below"]
@@ -165,3 +166,26 @@ class IncidentView(_Frozen):
         if self.acked_by:
             return "Acknowledged"
         return "Firing"
+
+
+class IncidentAlertSummary(_Frozen):
+    rule: str
+    state: AlertStateName
+    value: float | None
+
+
+class IncidentSummary(_Frozen):
+    """One line of the incident list (API, CLI): status, owner, acknowledgement, its alerts' states."""
+
+    incident: int
+    status: IncidentStatus
+    team: str
+    group: str  # the group key without the owner, e.g. "flow=orders"
+    severity: str
+    opened_at: datetime
+    acked_by: str | None = None
+    ack_expires_at: datetime | None = None
+    escalations: int = 0
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    alerts: list[IncidentAlertSummary] = Field(default_factory=list)
