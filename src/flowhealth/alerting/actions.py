@@ -220,21 +220,11 @@ class Actions:
         ]
 
     def list_incidents(self, include_resolved: bool = False, limit: int = 100) -> list[dict[str, object]]:
-        """`summaries()` as JSON-ready dicts (times in ISO 8601), for the CLI's --json output."""
-        return [summary_json(s) for s in self.summaries(include_resolved, limit)]
+        """`summaries()` as JSON-ready dicts (times in ISO 8601), for scripts and tests."""
+        return [s.model_dump(mode="json") for s in self.summaries(include_resolved, limit)]
 
     def list_silences(self, include_expired: bool = False) -> list[Silence]:
         now = self.clock.now()
         with Session(self.engine) as session:
             rows = list(session.exec(select(Silence).order_by(col(Silence.id))).all())
         return [s for s in rows if include_expired or (s.expired_at is None and s.ends_at > now)]
-
-
-def summary_json(summary: IncidentSummary) -> dict[str, object]:
-    """An incident summary as the API and the CLI print it: times as `datetime.isoformat()` writes them."""
-    row = summary.model_dump(mode="python")
-    for key in ("opened_at", "ack_expires_at", "resolved_at"):
-        row[key] = row[key].isoformat() if row[key] is not None else None
-    row["status"] = str(summary.status)
-    row["alerts"] = [{"rule": a.rule, "state": str(a.state), "value": a.value} for a in summary.alerts]
-    return row

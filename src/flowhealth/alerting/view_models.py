@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from ..evidence import EvidenceTable
 from ..model.schema import Severity
@@ -189,3 +189,8 @@ class IncidentSummary(_Frozen):
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     alerts: list[IncidentAlertSummary] = Field(default_factory=list)
+
+    @field_serializer("opened_at", "ack_expires_at", "resolved_at")
+    def _iso(self, at: datetime | None) -> str | None:
+        # As `datetime.isoformat()` writes it ("+00:00"), which the API has always answered.
+        return at.isoformat() if at is not None else None

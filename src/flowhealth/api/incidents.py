@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..alerting.actions import ActionError, NotFound, summary_json
+from ..alerting.actions import ActionError, NotFound
 from ..alerting.silences import SilenceError
 from ..model.durations import Duration
 from ..store.tables import Silence
@@ -89,8 +89,8 @@ def _fail(exc: Exception) -> HTTPException:
     summary="Open incidents (all=true: the last 100, resolved too)",
     response_model=list[schemas.Incident],
 )
-def list_incidents(actions: ActionsDep, all: Annotated[bool, Query()] = False) -> list[dict[str, object]]:
-    return [summary_json(s) for s in actions.summaries(include_resolved=all)]
+def list_incidents(actions: ActionsDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
+    return [summary.model_dump() for summary in actions.summaries(include_resolved=all)]
 
 
 @router.post(

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ..alerting.actions import ActionError, Actions, summary_json
+from ..alerting.actions import ActionError, Actions
 from ..alerting.incidents import IncidentManager
 from ..alerting.silences import SilenceError
 from ..clock import SystemClock
@@ -67,7 +67,7 @@ def incidents(
     """List open incidents: owner, severity, acknowledgement, escalations, alerts."""
     rows = _actions(model_dir).summaries(include_resolved=all_incidents)
     if as_json:
-        typer.echo(json.dumps([summary_json(r) for r in rows], indent=2))
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
     if not rows:
         typer.echo("no open incidents" if not all_incidents else "no incidents")
