@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .model.files import ModelLimits
 
 
 class Settings(BaseSettings):
@@ -59,12 +63,27 @@ class Settings(BaseSettings):
         description="Slack Web API base URL (tests point it at a local server).",
     )
 
+    model_max_file_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest model file read (flows/, alert_rules/, runbooks/)."
+    )
+    model_max_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest model read, all files together."
+    )
+    model_max_values: int = Field(
+        default=100_000, ge=1000, description="Most YAML values in the model; bounds how long loading takes."
+    )
+
     review_channel: str | None = Field(
         default=None, description="Slack channel for the weekly hypercare review; unset: no scheduled review."
     )
     review_schedule: str = Field(
         default="0 8 * * mon", description="When the weekly review is posted: a crontab line, in UTC."
     )
+
+    def model_limits(self) -> ModelLimits:
+        from .model.files import ModelLimits
+
+        return ModelLimits(self.model_max_file_bytes, self.model_max_bytes, self.model_max_values)
 
     def runbook_url(self, runbook: str) -> str:
         from .alerting.payload import Links
