@@ -24,6 +24,7 @@ from ..model.durations import format_duration, parse_duration
 from ..settings import Settings
 from ..store.db import init_schema, make_engine
 from .common import ModelDir, load_or_exit
+from .failures import sentence
 
 silence_app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
 
@@ -37,7 +38,7 @@ def _actions(model_dir: Path) -> Actions:
         engine = make_engine(settings.database_url)
         init_schema(engine)
     except FlowHealthError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
     links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
     return Actions(model, engine, SystemClock(), IncidentManager(model, links))

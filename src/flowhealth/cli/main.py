@@ -16,12 +16,14 @@ from ..settings import Settings
 from . import alerting, dashboards, export, hypercare
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
+from .failures import GuardedGroup, sentence
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,  # every command's unhandled error becomes one sentence (cli/failures.py)
 )
 probe_app = typer.Typer(
     help="Run probes by hand, the way you check a new probe before committing it.",
@@ -111,7 +113,7 @@ def serve(
     try:
         runtime = Runtime.build(Settings(model_dir=model_dir), model)
     except FlowHealthError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="info" if verbose else "warning")
 
