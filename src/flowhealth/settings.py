@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     otlp_max_pending: int = Field(
         default=8, ge=1, description="OTLP export requests handled at once; more are answered 429."
     )
+    http_header_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a new connection has to send a complete request head; then closed."
+    )
+    http_body_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds a request's body has to arrive in full once its head is in."
+    )
+    http_idle_timeout: float = Field(
+        default=5.0, ge=1, description="Seconds a kept-alive connection may wait for its next request (whole seconds)."
+    )
+    http_max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Largest request head (request line and headers); larger: 400."
+    )
     slack_bot_token: SecretStr | None = Field(
         default=None,
         validation_alias="SLACK_BOT_TOKEN",

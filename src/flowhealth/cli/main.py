@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 
 from .. import __version__
 from ..errors import FlowHealthError
+from ..redaction import SecretFilter, install, process_secrets
 from ..settings import Settings
 from . import alerting, dashboards, export, hypercare
 from . import push as push_cmd
@@ -41,12 +43,15 @@ app.command()(alerting.resolve)
 app.add_typer(alerting.silence_app, name="silence")
 
 
-def _logging(verbose: bool) -> None:
+def _logging(verbose: bool) -> SecretFilter:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    secrets = SecretFilter()  # learns the values once settings and model are loaded
+    install(secrets)
+    return secrets
 
 
 def _version(value: bool) -> None:
@@ -106,16 +111,27 @@ def serve(
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.server import server_options
     from ..runtime import Runtime
 
-    _logging(verbose)
+    secrets = _logging(verbose)
     model = _load(model_dir)
+    settings = Settings(model_dir=model_dir)
+    secrets.add(process_secrets(settings, model, os.environ))
     try:
-        runtime = Runtime.build(Settings(model_dir=model_dir), model)
+        runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
         typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info" if verbose else "warning")
+    # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter.
+    uvicorn.run(
+        create_app(runtime),
+        host=host,
+        port=port,
+        log_level="info" if verbose else "warning",
+        log_config=None,
+        **server_options(settings),
+    )
 
 
 @app.command()
