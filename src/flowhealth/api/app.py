@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import board, errors, flows, health, incidents, limits, otlp, push, slack
+from . import board, errors, flows, health, incidents, limits, methods, otlp, push, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -35,6 +35,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         return None if path == "/v1/traces" else settings.max_body_bytes
 
     app.add_middleware(limits.BodyLimit, limit_for=limit_for)
+    app.add_middleware(methods.AllowedMethods, routes=lambda: app.router.routes)
     # Answers every route may give; each route documents its own (404, 409, 401/403 behind the token, ...).
     for router in (health.router, flows.router, incidents.router, slack.router, push.router, board.router):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
