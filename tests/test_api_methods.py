@@ -10,14 +10,16 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
-from tests.support.faults import pushed_flows, pushed_rules
+from tests.support.faults import TOKEN, pushed_flows, pushed_rules
 from tests.support.models import write_model
 
+HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 ALL_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -25,7 +27,7 @@ ALL_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
 def app(tmp_path: Path) -> Iterator[FastAPI]:
     model = write_model(tmp_path / "m", pushed_flows(), pushed_rules())
     runtime = Runtime.build(
-        Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}"),
+        Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", api_token=SecretStr(TOKEN)),
         model,
         clock=FakeClock(),
         registry=CollectorRegistry(),
@@ -60,3 +62,22 @@ def test_options_and_405_name_every_method_of_every_path(app: FastAPI) -> None:
 
 def test_an_unknown_path_is_404_for_options_too(app: FastAPI) -> None:
     assert TestClient(app).options("/nowhere").status_code == 404
+
+
+def test_a_malformed_json_body_gets_a_documented_4xx_on_every_route(app: FastAPI) -> None:
+    client = TestClient(app)
+    document = app.openapi()
+    checked = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" not in content:
+                continue
+            url = re.sub(r"\{[^}]+\}", "1", path)
+            answer = client.request(
+                method.upper(), url, content=b'{"not": json', headers={"Content-Type": "application/json"}
+            )
+            assert 400 <= answer.status_code < 500, (method, path, answer.status_code)
+            assert str(answer.status_code) in operation["responses"], (method, path, answer.status_code)
+            checked += 1
+    assert checked >= 6

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import board, errors, flows, health, incidents, limits, methods, otlp, push, slack
+from . import board, errors, flows, health, incidents, limits, methods, openapi_model, otlp, push, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -40,4 +40,5 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     for router in (health.router, flows.router, incidents.router, slack.router, push.router, board.router):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)
+    openapi_model.install(app, runtime.model)
     return app

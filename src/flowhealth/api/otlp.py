@@ -11,6 +11,7 @@ from ..errors import IngestError, Overloaded, PayloadTooLarge, StoreError
 from ..traces.decode import JSON, PROTOBUF, BodyReader, media_type, response, status_body
 from ..traces.ingest import IngestResult, TraceService
 from .deps import RuntimeDep
+from .otlp_schema import OTLP_JSON_REQUEST
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ _REQUEST = {
     "required": True,
     "description": "An ExportTraceServiceRequest (gzip allowed with Content-Encoding)",
     "content": {
-        JSON: {"schema": {"type": "object", "properties": {"resourceSpans": {"type": "array"}}}},
+        JSON: {"schema": OTLP_JSON_REQUEST},
         PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
     },
 }

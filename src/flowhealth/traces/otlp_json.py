@@ -45,10 +45,14 @@ def _check_object(obj: dict[str, Any], where: str) -> None:
             if not isinstance(value, dict):
                 raise MalformedPayload(f"{path} must be an object, not {_kind(value)}")
             _check_object(value, path)
-        elif key in _ENUMS and not (isinstance(value, int) and not isinstance(value, bool)):
-            raise MalformedPayload(
-                f"{path} must be an integer (OTLP/JSON encodes enums as numbers), not {_kind(value)}"
-            )
+        elif key in _ENUMS:
+            # JSON has one number type: 1.0 is the integer 1 (as JSON Schema's "integer" says too).
+            if isinstance(value, float) and value.is_integer():
+                obj[key] = value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise MalformedPayload(
+                    f"{path} must be an integer (OTLP/JSON encodes enums as numbers), not {_kind(value)}"
+                )
         elif key in _IDS and not _is_id(value, _IDS[key]):
             raise MalformedPayload(f"{path} must be {_IDS[key]} hex digits (or empty), not {_kind(value)}")
 
