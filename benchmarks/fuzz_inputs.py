@@ -32,6 +32,12 @@ with atheris.instrument_imports():
 
 REPO = Path(__file__).resolve().parent.parent
 SLOW_SECONDS = 5.0
+SEEDS = [
+    b"teams: &t {loop: *t}\n",
+    b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b]\n",
+    b"a: " + b"[" * 60 + b"]" * 60 + b"\n",
+    b"x: 2026-13-45\ny: &y {k: *y}\n",
+]
 state = {"runs": 0, "findings": 0, "deadline": 0.0, "slowest": 0.0}
 
 
@@ -99,7 +105,13 @@ def main() -> None:
             state["findings"] += 1
             print(f"FINDING slow input ({took:.1f}s): {data[:80]!r}")
 
-    atheris.Setup([sys.argv[0], "-rss_limit_mb=2048"], one)
+    # Seeds for the YAML targets: the hostile shapes of the attack, for mutation to start from.
+    corpus = root / "corpus"
+    corpus.mkdir()
+    if args.target != "otlp":
+        for i, seed in enumerate([*SEEDS, (REPO / "flows" / "orders.yaml").read_bytes()]):
+            (corpus / f"seed{i}").write_bytes(seed)
+    atheris.Setup([sys.argv[0], "-rss_limit_mb=2048", str(corpus)], one)
     atheris.Fuzz()
 
 

@@ -98,6 +98,6 @@ class Settings(BaseSettings):
         return ModelLimits(self.model_max_file_bytes, self.model_max_bytes, self.model_max_values)
 
     def runbook_url(self, runbook: str) -> str:
-        from .alerting.payload import Links
+        from .links import Links
 
         return Links(self.public_url, self.grafana_url, self.runbook_base_url).runbook(runbook)
