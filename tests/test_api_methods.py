@@ -38,8 +38,20 @@ def app(tmp_path: Path) -> Iterator[FastAPI]:
 
 
 def documented(app: FastAPI) -> dict[str, set[str]]:
-    """Each documented path (parameters filled in) and the methods it serves."""
-    return {re.sub(r"\{[^}]+\}", "1", path): {m.upper() for m in ops} for path, ops in app.openapi()["paths"].items()}
+    """Each documented path (parameters filled in) and the methods of every template it matches.
+
+    Templates overlap (`/api/v1/silences/preview` is also `/api/v1/silences/{silence_id}`), and
+    routing follows the templates, so a path's methods are those of all the templates it matches.
+    """
+    templates = {path: {m.upper() for m in ops} for path, ops in app.openapi()["paths"].items()}
+    patterns = [
+        (re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(t)) + "$"), m) for t, m in templates.items()
+    ]
+    paths: dict[str, set[str]] = {}
+    for template in templates:
+        url = re.sub(r"\{[^}]+\}", "1", template)
+        paths[url] = set().union(*(methods for pattern, methods in patterns if pattern.match(url)))
+    return paths
 
 
 def allow(header: str) -> set[str]:

@@ -142,6 +142,9 @@ BROKEN_DATABASES = {
 }
 
 
+WAITED_FOR = {"unreachable", "unknown host"}
+
+
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("case", sorted(BROKEN_DATABASES))
 def test_every_database_command_says_one_sentence(case: str, model_dir: Path, tmp_path: Path) -> None:
@@ -149,7 +152,12 @@ def test_every_database_command_says_one_sentence(case: str, model_dir: Path, tm
     if url == "OLD":
         url = old_schema(tmp_path / "old.db")
     commands = leaf_commands()
-    for name in sorted(TOUCHES_DATABASE):
+    walked = TOUCHES_DATABASE
+    if case in WAITED_FOR:
+        # `serve` waits for a database that is down (backoff, /healthz degraded) instead of exiting:
+        # in a compose stack PostgreSQL often starts after flowhealth (tests/test_faults_database.py).
+        walked = TOUCHES_DATABASE - {"serve"}
+    for name in sorted(walked):
         code, lines = run(arguments(name, commands[name], model_dir, tmp_path), {"FLOWHEALTH_DATABASE_URL": url})
         assert code == 1, (name, lines)
         assert len(lines) == 1, (name, lines)

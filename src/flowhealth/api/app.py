@@ -9,7 +9,22 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import board, errors, flows, health, incidents, limits, methods, openapi_model, otlp, push, slack
+from . import (
+    access,
+    board,
+    errors,
+    flows,
+    health,
+    incidents,
+    limits,
+    methods,
+    openapi_model,
+    otlp,
+    pages,
+    push,
+    silence_preview,
+    slack,
+)
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -37,7 +52,17 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     app.add_middleware(limits.BodyLimit, limit_for=limit_for)
     app.add_middleware(methods.AllowedMethods, routes=lambda: app.router.routes)
     # Answers every route may give; each route documents its own (404, 409, 401/403 behind the token, ...).
-    for router in (health.router, flows.router, incidents.router, slack.router, push.router, board.router):
+    for router in (
+        health.router,
+        flows.router,
+        incidents.router,
+        slack.router,
+        push.router,
+        board.router,
+        pages.router,
+        access.router,
+        silence_preview.router,
+    ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)
     openapi_model.install(app, runtime.model)
