@@ -17,6 +17,8 @@ from . import (
     health,
     incidents,
     limits,
+    methods,
+    openapi_model,
     otlp,
     pagerduty,
     pages,
@@ -49,6 +51,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         return None if path == "/v1/traces" else settings.max_body_bytes
 
     app.add_middleware(limits.BodyLimit, limit_for=limit_for)
+    app.add_middleware(methods.AllowedMethods, routes=lambda: app.router.routes)
     # Answers every route may give; each route documents its own (404, 409, 401/403 behind the token, ...).
     for router in (
         health.router,
@@ -64,4 +67,5 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)
+    openapi_model.install(app, runtime.model)
     return app
