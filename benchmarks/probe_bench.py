@@ -1,7 +1,8 @@
 """1,000 SQL probes on PostgreSQL through the real runtime and scheduler.
 
-Prints CPU seconds per 1,000 probe runs, scheduling lag p50/p99 (planned vs actual start) and
-peak memory. Run: `python -m benchmarks.probe_bench [--probes 1000] [--interval 5] [--duration 30]`.
+Prints CPU seconds per 1,000 probe runs, scheduling lag p50/p99 (planned vs actual start), CPU
+per `/metrics` scrape and peak memory. The process is scraped 3 times a minute throughout (as a
+Prometheus with a 20 s scrape interval would), so probe CPU includes its scrapes. Run: `python -m benchmarks.probe_bench [--probes 1000] [--interval 5] [--duration 30]`.
 `--url` runs against an existing database already prepared by `create_database` (used by
 `benchmarks.query_exporter_compare`), `--json` prints the figures as one JSON line instead.
 """
@@ -27,12 +28,14 @@ from sqlalchemy.engine import make_url
 from tests.support.models import write_model
 from tests.support.services import POSTGRES_ADMIN_URL
 
+from flowhealth.exposition import TextExposition
 from flowhealth.model import load_model
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 
 SPEED = 10.0  # model intervals are whole seconds; the runtime's speed factor makes them short
 PER_FLOW = 100
+SCRAPE_EVERY = 20.0  # seconds: 3 scrapes a minute, included in probe CPU
 POOL_SIZE = 8
 QUERY = "SELECT COUNT(*) FROM bench_orders WHERE bucket = {bucket} AND exported = false"
 
@@ -139,6 +142,10 @@ def main() -> None:
             f"scheduling lag: p50 {1000 * result['lag_p50']:.1f} ms, p99 {1000 * result['lag_p99']:.1f} ms"
             f" ({result['lag_runs']} runs)"
         )
+    print(
+        f"/metrics scrape: {1000 * result['scrape_cpu_seconds']:.1f} ms CPU, {result['scrape_bytes'] / 1e6:.2f} MB,"
+        f" {result['scrape_series']} series ({result['scrapes']} scrapes)"
+    )
     print(f"peak memory (max RSS): {result['peak_rss_mib']:.0f} MiB")
     print("query-exporter comparison: python -m benchmarks.query_exporter_compare (see benchmarks/README.md)")
 
@@ -165,7 +172,25 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> d
             # A probe skipped in this round has no start after the planned time, and no lag.
             lags.extend(started[key] - planned for key in slots[event.job_id] if started.get(key, 0.0) >= planned)
 
+    registry, exposition = runtime.registry, TextExposition()  # what GET /metrics runs
+    scrape_cpu: list[float] = []
+    scrape_size: list[tuple[int, int]] = []
+    stop_scraping = threading.Event()
+
+    def scrape() -> None:
+        # What Prometheus' request costs the process: the whole exposition, timed on this thread.
+        cpu0 = time.thread_time()
+        body = exposition.render(registry)
+        scrape_cpu.append(time.thread_time() - cpu0)
+        scrape_size.append((len(body), sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))))
+
+    def scraper() -> None:
+        while not stop_scraping.wait(SCRAPE_EVERY / 2 if not scrape_cpu else SCRAPE_EVERY):
+            scrape()
+
     runtime.start()
+    scraping = threading.Thread(target=scraper, name="bench-scraper", daemon=True)
+    scraping.start()
     assert runtime.scheduler is not None
     slots.update((job.id, job.args[0].keys) for job in runtime.scheduler.get_jobs() if job.id.startswith("probe"))
     runtime.scheduler.add_listener(executed, EVENT_JOB_EXECUTED)
@@ -175,6 +200,10 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> d
     time.sleep(duration)
     measuring.clear()
     cpu, runs = time.process_time() - cpu0, _runs(runtime) - runs0
+    stop_scraping.set()
+    scraping.join()
+    for _ in range(3):  # a few more, so the per-scrape figure is a median even for a short window
+        scrape()
     runtime.stop()
     lags.sort()
     return {
@@ -184,6 +213,10 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> d
         "lag_runs": len(lags),
         "lag_p50": statistics.median(lags) if lags else None,
         "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else None,
+        "scrapes": len(scrape_cpu),
+        "scrape_cpu_seconds": statistics.median(scrape_cpu),
+        "scrape_bytes": scrape_size[-1][0],
+        "scrape_series": scrape_size[-1][1],
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 

@@ -8,20 +8,21 @@ reports the same truth.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from .model.model import Model
 from .model.schema import SignalKind
 from .store.outbox import backlog
-from .store.samples import current_values, probe_states
-from .store.tables import AlertState
+from .store.tables import AlertState, ProbeState, SignalValue
 from .store.trend import TRENDS, queue_trends
 from .store.types import labels_of
 
@@ -70,6 +71,10 @@ SIGNAL_METRICS: dict[SignalKind, tuple[str, str]] = {
     SignalKind.RECORDS: ("flowhealth_flow_records", "Records counted by a flow's signal."),
     SignalKind.RATIO: ("flowhealth_flow_ratio", "A ratio measured by a flow's signal (0 to 1)."),
 }
+
+# No `*_created` series: the Prometheus text format ingests them as extra gauges nobody queries, and
+# at a thousand probes they were a sixth of every scrape (see docs/decisions.md, issue 19).
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 PROBE_OUTCOMES = ("success", "timeout", "error", "invalid")
 # Upper bounds (seconds) of journey latency histograms: business latencies run from seconds to days.
@@ -171,23 +176,40 @@ class StateCollector(Collector):
         self._model = model
         self._engine = engine
         self._now = now
+        # The model does not change while the collector lives: its families are built once.
+        self._info = self._flow_info()
+        self._threshold_family = next(self._thresholds())
+        self._labels: dict[str, dict[str, str]] = {}
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # state metrics are dynamic; skip describe-time collection
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         model = self._model
+        # Plain rows of the columns used, not ORM objects: a scrape reads thousands of them.
+        tables: tuple[Any, ...] = (SignalValue, ProbeState, AlertState)
+        values_t, states_t, alerts_t = (t.__table__.c for t in tables)
         with Session(self._engine) as session:
-            values = current_values(session)
-            states = probe_states(session)
-            alerts = list(session.exec(select(AlertState)).all())
+            conn = session.connection()
+            values = conn.execute(select(values_t.flow, values_t.signal, values_t.labels, values_t.value)).all()
+            states = conn.execute(
+                select(
+                    states_t.flow,
+                    states_t.signal,
+                    states_t.kind,
+                    states_t.last_outcome,
+                    states_t.consecutive_failures,
+                    states_t.last_success_at,
+                )
+            ).all()
+            alerts = conn.execute(select(alerts_t.rule, alerts_t.state, alerts_t.owner)).all()
             pending_count, oldest = backlog(session)
             trends = queue_trends(session, model, self._now())
         yield from self._signals(values)
         yield self._trends(trends)
         yield from self._probes(states)
         yield from self._alerts(alerts)
-        yield from self._thresholds()
+        yield self._threshold_family
         outbox = GaugeMetricFamily("flowhealth_outbox_pending_messages", "Notifications not delivered yet.")
         outbox.add_metric([], pending_count)
         yield outbox
@@ -197,6 +219,19 @@ class StateCollector(Collector):
         )
         age.add_metric([], max(0.0, (self._now() - oldest).total_seconds()) if oldest else 0.0)
         yield age
+        yield self._info
+
+    def _labels_of(self, key: str) -> dict[str, str]:
+        """Parsed label sets, remembered: the same few keys come back on every scrape."""
+        labels = self._labels.get(key)
+        if labels is None:
+            if len(self._labels) > 100_000:
+                self._labels.clear()
+            labels = self._labels[key] = labels_of(key)
+        return labels
+
+    def _flow_info(self) -> GaugeMetricFamily:
+        model = self._model
         info = GaugeMetricFamily(
             "flowhealth_flow_info",
             "Flows of the model with their owner and latency class.",
@@ -214,9 +249,9 @@ class StateCollector(Collector):
                 ],
                 1,
             )
-        yield info
+        return info
 
-    def _signals(self, values: list) -> Iterator[GaugeMetricFamily]:  # type: ignore[type-arg]
+    def _signals(self, values: Sequence[Any]) -> Iterator[GaugeMetricFamily]:
         families: dict[SignalKind, GaugeMetricFamily] = {}
         label_names: dict[SignalKind, list[str]] = {}
         rows_by_kind: dict[SignalKind, list[tuple[dict[str, str], float]]] = {}
@@ -225,7 +260,7 @@ class StateCollector(Collector):
             if flow is None or row.signal not in flow.signals or row.value is None:
                 continue  # unknown values are absent, never a frozen number
             kind = flow.signals[row.signal].kind
-            labels = {"flow": row.flow, "signal": row.signal, **labels_of(row.labels)}
+            labels = {"flow": row.flow, "signal": row.signal, **self._labels_of(row.labels)}
             rows_by_kind.setdefault(kind, []).append((labels, row.value))
         for kind, rows in rows_by_kind.items():
             names = sorted({name for labels, _ in rows for name in labels} - {"flow", "signal"})
@@ -237,19 +272,19 @@ class StateCollector(Collector):
         yield from (families[k] for k in sorted(families))
 
     def _trends(self, trends: dict[tuple[str, str, str], str]) -> GaugeMetricFamily:
-        names = sorted({n for (_, _, key) in trends for n in labels_of(key)} - {"flow", "signal", "trend"})
+        names = sorted({n for (_, _, key) in trends for n in self._labels_of(key)} - {"flow", "signal", "trend"})
         family = GaugeMetricFamily(
             "flowhealth_flow_queue_trend",
             "Trend of a queue depth over its last samples: 1 for the current one of draining, growing, stalled, empty, unknown.",
             labels=["flow", "signal", *names, "trend"],
         )
         for (flow, signal, key), current in sorted(trends.items()):
-            labels = labels_of(key)
+            labels = self._labels_of(key)
             for trend in TRENDS:
                 family.add_metric([flow, signal, *(labels.get(n, "") for n in names), trend], float(trend == current))
         return family
 
-    def _probes(self, states: list) -> Iterator[GaugeMetricFamily]:  # type: ignore[type-arg]
+    def _probes(self, states: Sequence[Any]) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily(
             "flowhealth_probe_up",
             "1 when the probe's last run succeeded.",
@@ -273,7 +308,7 @@ class StateCollector(Collector):
                 last.add_metric(labels, state.last_success_at.timestamp())
         yield from (up, last, failures)
 
-    def _alerts(self, alerts: list[AlertState]) -> Iterator[GaugeMetricFamily]:
+    def _alerts(self, alerts: Sequence[Any]) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "flowhealth_alerts",
             "Alerts that are pending or firing (1 per alert series), like Prometheus' ALERTS.",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
+from ..exposition import TextExposition
 from .deps import RegistryDep, RuntimeDep
 from .schemas import Health
 
 router = APIRouter(tags=["health"])
+# Line prefixes depend only on a series' name and labels, so one cache serves every registry.
+_TEXT = TextExposition()
 
 
 @router.get(
@@ -43,4 +46,4 @@ def metrics(registry: RegistryDep, request: Request) -> Response:
     if "application/openmetrics-text" in request.headers.get("accept", ""):
         body = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
         return Response(body, media_type=OPENMETRICS_TYPE)
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(_TEXT.render(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,106 @@
+"""The Prometheus text exposition, byte for byte what prometheus-client writes, at a fraction of its CPU.
+
+A scrape at a thousand probes is some 35,000 sample lines, and the same series come back on every
+scrape with new values. prometheus-client formats every line from scratch (label names validated
+and escaped, label values escaped, sorted, joined); here the part of a line before its value,
+`name{labels} `, is built once per series and remembered, so a scrape formats only the values.
+The output is the same as `prometheus_client.generate_latest` (tests/test_exposition.py compares
+them on a live registry); OpenMetrics requests still go through prometheus-client.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from prometheus_client.openmetrics.exposition import (
+    ALLOWUTF8,
+    UNDERSCORES,
+    _escape,
+    escape_label_name,
+    escape_metric_name,
+)
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+
+# Series seen in a long-lived process stay bounded by the model; past this, start over (cheaply).
+MAX_REMEMBERED = 500_000
+# prometheus-client's renaming of OpenMetrics types into the Prometheus text format.
+_TYPE_NAMES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
+_OM_SUFFIXES = ("_created", "_gsum", "_gcount")
+
+
+class TextExposition:
+    """Renders a registry in the Prometheus text format, remembering each series' line prefix."""
+
+    def __init__(self) -> None:
+        self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._values: dict[float, str] = {}
+
+    def render(self, registry: Collector) -> bytes:
+        output: list[str] = []
+        for metric in registry.collect():
+            name, mtype = metric.name, metric.type
+            if mtype == "counter":
+                name += "_total"
+            elif mtype == "info":
+                name += "_info"
+            help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
+            escaped = escape_metric_name(name, UNDERSCORES)
+            output.append(f"# HELP {escaped} {help_text}\n# TYPE {escaped} {_TYPE_NAMES.get(mtype, mtype)}\n")
+            om_names = {metric.name + suffix: suffix for suffix in _OM_SUFFIXES}
+            om_samples: dict[str, list[str]] = {}
+            for sample in metric.samples:
+                suffix = om_names.get(sample.name)
+                if suffix is None:
+                    output.append(self._line(sample))
+                else:
+                    # OpenMetrics-only samples go into a gauge of their own after the family.
+                    om_samples.setdefault(suffix, []).append(self._line(sample))
+            for suffix, lines in sorted(om_samples.items()):
+                om_name = escape_metric_name(metric.name + suffix, UNDERSCORES)
+                output.append(f"# HELP {om_name} {help_text}\n# TYPE {om_name} gauge\n")
+                output.extend(lines)
+        if len(self._prefixes) > MAX_REMEMBERED or len(self._values) > MAX_REMEMBERED:
+            self._prefixes.clear()
+            self._values.clear()
+        return "".join(output).encode("utf-8")
+
+    def _line(self, sample: Sample) -> str:
+        key = (sample.name, tuple(sample.labels.items()))
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = _prefix(sample.name, sample.labels.items())
+        value = self._values.get(sample.value)
+        if value is None or (value == "0.0" and math.copysign(1.0, sample.value) < 0):
+            value = _go_float(sample.value)
+            if value not in ("NaN", "-0.0"):  # NaN never equals itself; -0.0 equals 0.0 but prints apart
+                self._values[sample.value] = value
+        if sample.timestamp is not None:
+            return f"{prefix}{value} {int(float(sample.timestamp) * 1000):d}\n"
+        return f"{prefix}{value}\n"
+
+
+def _prefix(name: str, labels: Iterable[tuple[str, str]]) -> str:
+    pairs = sorted(labels)
+    if not pairs:
+        return f"{escape_metric_name(name, UNDERSCORES)} "
+    inner = ",".join(f'{escape_label_name(k, UNDERSCORES)}="{_escape(v, ALLOWUTF8, False)}"' for k, v in pairs)  # type: ignore[arg-type]
+    return f"{escape_metric_name(name, UNDERSCORES)}{{{inner}}} "
+
+
+def _go_float(number: float) -> str:
+    """prometheus-client's floatToGoString: Go's formatting of a float64."""
+    d = float(number)
+    if d == math.inf:
+        return "+Inf"
+    if d == -math.inf:
+        return "-Inf"
+    if math.isnan(d):
+        return "NaN"
+    s = repr(d)
+    dot = s.find(".")
+    if d > 0 and dot > 6:  # Go switches to exponents sooner than Python
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return s
