@@ -1,0 +1,114 @@
+"""Big models through the real CLI: validate, export prometheus-rules, serve to /healthz, --help.
+
+Run: `python -m benchmarks.big_model_bench [--rules 10000]`. Writes a synthetic model
+(`benchmarks.synthetic`: one flow, one pushed signal and one rule per rule asked for), then times
+each command as its own `flowhealth` process (wall time, and the child's CPU), at half the size
+too, so growth is visible (linear: the full size takes about twice the half). `serve` is timed from
+the process start until `/healthz` answers 200, on a fresh SQLite state database. The anchor for
+`--help` is query-exporter's `--help` in the same run (its virtualenv comes from
+`benchmarks.query_exporter_compare`, created there on first use). Goals (issue 19): serve ≤ 2 s,
+validate ≤ 1.5 s, export ≤ 3 s and linear, --help ≤ 0.3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.synthetic import write_synthetic_model
+
+FLOWHEALTH = Path(sys.executable).parent / "flowhealth"
+LIMITS = {  # 10,000 rules are past the default bounds meant for hostile input
+    "FLOWHEALTH_MODEL_MAX_FILE_BYTES": str(64 << 20),
+    "FLOWHEALTH_MODEL_MAX_BYTES": str(64 << 20),
+    "FLOWHEALTH_MODEL_MAX_VALUES": str(10_000_000),
+}
+GOALS = {"validate": 1.5, "export prometheus-rules": 3.0, "serve to /healthz": 2.0, "--help": 0.3}
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command run to completion."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def serve_to_healthz(model: Path, env: dict[str, str], state: Path) -> float:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**env, "FLOWHEALTH_DATABASE_URL": f"sqlite:///{state}"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [str(FLOWHEALTH), "serve", "-m", str(model), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while proc.poll() is None and time.perf_counter() - start < 120:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return time.perf_counter() - start
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"serve did not answer /healthz (exit {proc.poll()})")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rules", type=int, default=10_000)
+    args = parser.parse_args()
+    env = {**os.environ, **LIMITS}
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
+    rows: dict[str, dict[int, tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (args.rules // 2, args.rules):
+            model = Path(tmp) / f"m{size}"
+            write_synthetic_model(model, flows=size)
+            out = Path(tmp) / f"rules{size}"
+            rows.setdefault("validate", {})[size] = timed([str(FLOWHEALTH), "validate", str(model)], env)
+            rows.setdefault("export prometheus-rules", {})[size] = timed(
+                [str(FLOWHEALTH), "export", "prometheus-rules", "-m", str(model), "--out", str(out)], env
+            )
+            rows.setdefault("serve to /healthz", {})[size] = (
+                serve_to_healthz(model, env, Path(tmp) / f"s{size}.db"),
+                0.0,
+            )
+        rows["--help"] = {0: timed([str(FLOWHEALTH), "--help"], env)}
+        from benchmarks.query_exporter_compare import QE_VENV
+
+        qe = QE_VENV / "bin" / "query-exporter"
+        anchor = timed([str(qe), "--help"], env) if qe.exists() else None
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    print(f"\n{'command':<26} {'half size':>16} {'full size':>16} {'full/half':>9} {'goal':>7}")
+    for name, by_size in rows.items():
+        sizes = sorted(by_size)
+        full_wall, full_cpu = by_size[sizes[-1]]
+        half = f"{by_size[sizes[0]][0]:>7.2f} s" if len(sizes) > 1 else ""
+        growth = f"{full_wall / by_size[sizes[0]][0]:>9.2f}" if len(sizes) > 1 else f"{'':>9}"
+        cpu = f" (CPU {full_cpu:.2f} s)" if full_cpu else ""
+        verdict = "met" if full_wall <= GOALS[name] else "MISSED"
+        print(f"{name:<26} {half:>16} {full_wall:>7.2f} s{cpu:<14} {growth} {GOALS[name]:>5.1f} s {verdict}")
+    if anchor is not None:
+        print(f"{'query-exporter --help':<26} {'':>16} {anchor[0]:>7.2f} s (CPU {anchor[1]:.2f} s)  (anchor)")
+    print(f"sizes: {args.rules // 2:,} and {args.rules:,} rules (one flow and one signal each)")
+
+
+if __name__ == "__main__":
+    main()
