@@ -69,7 +69,9 @@ def thread_ref(session: Session, thread_key: str) -> ThreadRef | None:
 
 
 def save_thread(session: Session, thread_key: str, ref: ThreadRef, now: datetime) -> None:
-    if session.get(NotificationThread, thread_key) is None:
+    """Where the thread's message lives; a re-posted anchor (the old one could not be edited) replaces it."""
+    row = session.get(NotificationThread, thread_key)
+    if row is None:
         session.add(
             NotificationThread(
                 thread_key=thread_key,
@@ -78,6 +80,9 @@ def save_thread(session: Session, thread_key: str, ref: ThreadRef, now: datetime
                 created_at=now,
             )
         )
+    elif (row.channel_id, row.message_ts) != (ref.channel_id, ref.message_ts):
+        row.channel_id, row.message_ts = ref.channel_id, ref.message_ts
+        session.add(row)
 
 
 def backlog(session: Session) -> tuple[int, datetime | None]:
