@@ -131,3 +131,37 @@ def test_evidence_cannot_break_out_of_its_code_block() -> None:
     assert text.count("```") == 2 and "<!here>" not in text
     assert len(text) <= MAX_TEXT
     assert "more rows_" in text
+
+
+def test_a_new_failure_in_an_acknowledged_incident_calls_the_oncall_again(rig: Rig, slack: SlackServer) -> None:
+    worker = worker_for(rig, slack)
+    rig.observe("orders", "delay", 1800)
+    rig.tick()
+    drain(rig, worker)
+    rig.actions.ack("#1", "carol")
+    rig.tick()
+    drain(rig, worker)
+    rig.observe("orders", "depth", 500)  # another rule, another failure: the queue backs up
+    rig.tick()
+    drain(rig, worker)
+    [anchor] = slack.slack.top_level("#shop-alerts")
+    lines = [m.text for m in slack.slack.replies(anchor.ts)]
+    assert any(
+        "New failure while acknowledged by carol: orders-backlog" in line and "@shop-oncall" in line for line in lines
+    )
+    [incident] = rig.incidents()
+    assert incident.acked_by is None, "the old ack does not cover the new failure"
+    assert "Acknowledged by" not in anchor.text
+    rig.actions.ack("#1", "dave")
+    assert rig.incidents()[0].acked_by == "dave"
+
+
+def test_a_second_acknowledgement_keeps_the_first_acker(rig: Rig) -> None:
+    from flowhealth.alerting.actions import AlreadyDone
+
+    rig.observe("orders", "delay", 1800)
+    rig.tick()
+    rig.actions.ack("#1", "carol")
+    with pytest.raises(AlreadyDone, match="already acknowledged by carol"):
+        rig.actions.ack("#1", "dave")
+    assert rig.incidents()[0].acked_by == "carol"
