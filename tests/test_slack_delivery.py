@@ -7,6 +7,7 @@ server; assertions are about what a person sees in the channel.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,35 @@ def test_a_second_acknowledgement_keeps_the_first_acker(rig: Rig) -> None:
     with pytest.raises(AlreadyDone, match="already acknowledged by carol"):
         rig.actions.ack("#1", "dave")
     assert rig.incidents()[0].acked_by == "carol"
+
+
+def test_transient_failures_past_the_bound_become_dead_letters_that_can_be_replayed(
+    rig: Rig, slack: SlackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from flowhealth.cli.main import app
+    from flowhealth.notify.delivery import MAX_TRANSIENT_ATTEMPTS
+
+    worker = worker_for(rig, slack)
+    slack.slack.down = True
+    rig.observe("orders", "delay", 1800)
+    rig.tick()
+    for _ in range(MAX_TRANSIENT_ATTEMPTS + 2):
+        worker.run_once()
+        rig.clock.advance(600)
+    [row] = outbox(rig.engine)
+    assert row.dead_lettered_at is not None and row.delivered_at is None
+
+    monkeypatch.setenv("FLOWHEALTH_DATABASE_URL", str(rig.engine.url))
+    runner = CliRunner()
+    listed = runner.invoke(app, ["outbox", "list", "--json", "-m", str(tmp_path / "m")])
+    assert listed.exit_code == 0, listed.output
+    assert '"state": "dead letter"' in listed.output
+    slack.slack.down = False
+    replayed = runner.invoke(app, ["outbox", "replay", str(row.id), "-m", str(tmp_path / "m")])
+    assert replayed.exit_code == 0, replayed.output
+    # The CLI stamps real time; the rig's clock is in January: catch it up.
+    rig.clock.advance(max(0.0, (datetime.now(UTC) - rig.clock.now()).total_seconds()) + 1)
+    drain(rig, worker)
+    assert len(slack.slack.top_level("#shop-alerts")) == 1

@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import FlowHealthError
 from ..redaction import SecretFilter, install, process_secrets
 from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare, routes
+from . import alerting, dashboards, db, export, hypercare, outbox, routes
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 from .failures import GuardedGroup, sentence
@@ -35,6 +35,7 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
 app.add_typer(db.app, name="db")
+app.add_typer(outbox.app, name="outbox")
 app.add_typer(routes.app, name="routes")
 
 _load = load_or_exit

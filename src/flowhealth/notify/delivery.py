@@ -23,6 +23,9 @@ from .base import Delivery, Notifier
 log = logging.getLogger(__name__)
 
 REJECTED_RETRY_SECONDS = 600.0
+# Transient failures (timeouts, 5xx, 429) are retried with backoff this many times (about an
+# hour with the 5-minute cap), then dead-lettered: listed by `flowhealth outbox`, replayed by hand.
+MAX_TRANSIENT_ATTEMPTS = 16
 UNREADABLE_RETRY_SECONDS = 3600.0  # a row this process cannot read waits for one that can
 
 
@@ -136,6 +139,7 @@ class OutboxWorker:
                 retry_after=retry_after,
                 attempt=attempt,
                 maybe_sent=maybe_sent_before if not_sent else True,
+                transient=isinstance(exc, DeliveryRetryable),
             )
             if isinstance(exc, DeliveryRetryable) and exc.retry_after is not None:
                 # Retry-After speaks for the channel, not just this message: nothing else goes there until then.
@@ -168,7 +172,14 @@ class OutboxWorker:
         return Outcome.DELIVERED
 
     def _settle(
-        self, message_id: int, *, error: str, retry_after: float | None, attempt: int, maybe_sent: bool = True
+        self,
+        message_id: int,
+        *,
+        error: str,
+        retry_after: float | None,
+        attempt: int,
+        maybe_sent: bool = True,
+        transient: bool = False,
     ) -> None:
         with transaction(self._engine) as session:
             row = session.get(OutboxMessage, message_id)
@@ -176,5 +187,8 @@ class OutboxWorker:
                 return
             row.last_error = error[:1000]
             row.maybe_sent = maybe_sent
+            if transient and attempt >= MAX_TRANSIENT_ATTEMPTS:
+                row.dead_lettered_at = self._clock.now()
+                log.error("notification %s dead-lettered after %d attempts: %s", row.dedup_key, attempt, error)
             row.next_attempt_at = self._clock.now() + backoff(attempt, retry_after)
             session.add(row)

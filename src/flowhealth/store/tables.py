@@ -131,6 +131,7 @@ class OutboxMessage(SQLModel, table=True):
     )
     delivered_at: datetime | None = _opt_time()
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    dead_lettered_at: datetime | None = _opt_time()  # retries ran out: `flowhealth outbox replay` sends it again
 
 
 class NotificationThread(SQLModel, table=True):
