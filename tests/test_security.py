@@ -23,7 +23,8 @@ from tests.support.models import write_model
 
 # Not behind the bearer token, each for a reason: OTLP exporters send no token (the receiver only
 # folds spans into journeys), and Slack proves itself with its request signature instead.
-OTHERWISE_GUARDED = {"/v1/traces", "/slack/interactions"}
+# OTLP is open to collectors; Slack and PagerDuty sign their requests (tested with their own signatures).
+OTHERWISE_GUARDED = {"/v1/traces", "/slack/interactions", "/api/v1/pagerduty"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
