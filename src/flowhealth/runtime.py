@@ -104,16 +104,19 @@ class Runtime:
 
         traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
 
-        def run_evidence(rule_id: str, now: Any) -> dict[str, Any] | None:
-            rule = model.rule(rule_id)
-            if rule.evidence is None:
-                # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
-                return traces.evidence(rule.flow, rule.signal)
-            return evidence.collect(rule.evidence, now)
-
         runner = ProbeRunner(
             model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_))
         )
+
+        def run_evidence(rule_id: str, now: Any) -> dict[str, Any] | None:
+            rule = model.rule(rule_id)
+            if rule.evidence is None:
+                # Trace and contract signals bring their own evidence: the journeys (e.g. order ids)
+                # or the failing payloads (redacted) behind the value.
+                found = runner.contract_evidence(rule.flow, rule.signal, now)
+                return found if found is not None else traces.evidence(rule.flow, rule.signal)
+            return evidence.collect(rule.evidence, now)
+
         incidents = IncidentManager(model, links, run_evidence)
         evaluator = Evaluator(model, engine, clock, metrics, incidents, run_evidence)
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
