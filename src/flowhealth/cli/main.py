@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import FlowHealthError
 from ..settings import Settings
 from . import alerting, dashboards, export, hypercare
+from . import evidence as evidence_cmd
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 
@@ -246,6 +247,7 @@ def alerts(
 
 app.command()(hypercare.readiness)
 app.command()(hypercare.review)
+app.command()(evidence_cmd.evidence)
 app.command("push")(push_cmd.push)
 app.command("intervention")(push_cmd.intervention)
 
