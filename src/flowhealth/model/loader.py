@@ -48,7 +48,19 @@ def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelI
 # Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.
 _TAGGED_FIELDS = frozenset({"probe", "source", "target", "evidence"})
 _TAGS = frozenset(
-    {"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "contract", "prometheus", "interventions", "trace"}
+    {
+        "sql",
+        "push",
+        "http",
+        "rabbitmq",
+        "redis",
+        "nats",
+        "reconcile",
+        "contract",
+        "prometheus",
+        "interventions",
+        "trace",
+    }
 )
 
 
