@@ -49,7 +49,7 @@ def test_the_reference_deployment_declares_every_fact(reference_model) -> None:
     assert reference_model.contracts["order-export"].label == "erp-sales-order v2.1.0"
     assert orders.operations is not None and orders.operations.replay is not None
     assert orders.operations.replay[0].step == 6
-    assert reference_model.systems["erp"].release_windows == ["erp-weekly-maintenance"]
+    assert reference_model.systems["erp"].release_windows[0].maintenance_window == "erp-weekly-maintenance"
 
 
 ORDERS = "flows/orders.yaml"

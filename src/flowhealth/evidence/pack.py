@@ -109,14 +109,16 @@ def _ownership(model: Model, flow_id: str) -> list[Ownership]:
     return [row("(flow)", flow.owner), *(row(m, t) for m, t in sorted(flow.failure_owners.items()))]
 
 
-def _window_text(model: Model, window: str | ReleaseWindow) -> str:
-    if isinstance(window, str):
-        mw = model.maintenance_windows[window]
-        days = ", ".join(mw.weekdays)
-        return f"{window}: {days} {mw.start:%H:%M}-{mw.end:%H:%M} {mw.timezone} (maintenance window)"
-    days = ", ".join(window.weekdays)
+def _window_text(model: Model, window: ReleaseWindow) -> str:
     note = f"; {window.note}" if window.note else ""
-    return f"{days} {window.start:%H:%M}-{window.end:%H:%M} {window.timezone}{note}"
+    if window.maintenance_window is not None:
+        mw = model.maintenance_windows[window.maintenance_window]
+        days = ", ".join(mw.weekdays)
+        return f"{days} {mw.start:%H:%M}-{mw.end:%H:%M} {mw.timezone} (maintenance window {window.maintenance_window}){note}"
+    days = ", ".join(window.weekdays or [])
+    start, end = window.start, window.end
+    assert start is not None and end is not None
+    return f"{days} {start:%H:%M}-{end:%H:%M} {window.timezone}{note}"
 
 
 def _systems(model: Model, flow_id: str) -> list[SystemFacts]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from .facts import ReleaseWindow
 from .model import Model
 from .probes import ContractProbe, ReconcileProbe, TraceProbe
 from .runbooks import recovery_steps
@@ -41,18 +40,19 @@ def check_facts(c: Checker, model: Model) -> None:
     for system_id, participant in model.systems.items():
         for i, window in enumerate(participant.release_windows):
             where = ("systems", system_id, ("release_windows", i))
-            if isinstance(window, ReleaseWindow):
+            if window.maintenance_window is None:
                 if window.start == window.end:
                     c.report(where[0], where[1], (*where[2], "end"), "end equals start: the window would be empty")
-                c.timezone(where[0], where[1], (*where[2], "timezone"), window.timezone)
+                c.timezone(where[0], where[1], (*where[2], "timezone"), window.timezone or "")
                 continue
-            if not c.must_exist("maintenance window", window, model.maintenance_windows, where):
+            held = window.maintenance_window
+            if not c.must_exist("maintenance window", held, model.maintenance_windows, where):
                 continue
-            if system_id not in model.maintenance_windows[window].systems:
+            if system_id not in model.maintenance_windows[held].systems:
                 c.report(
                     *where,
-                    f"maintenance window '{window}' does not hold system '{system_id}': "
-                    "add it there, or declare this release window inline",
+                    f"maintenance window '{held}' does not hold system '{system_id}': "
+                    "add it there, or declare this release window with its own times",
                 )
 
 

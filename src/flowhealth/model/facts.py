@@ -109,14 +109,32 @@ class ApiLimits(Strict):
     note: str | None = None
 
 
-class ReleaseWindow(Strict):
-    """A recurring window in which a system may be released (when no maintenance window says the same)."""
+def _window(value: Any) -> Any:
+    # `erp-weekly-maintenance` is the short form of `{maintenance_window: erp-weekly-maintenance}`.
+    return {"maintenance_window": value} if isinstance(value, str) else value
 
-    timezone: str
-    weekdays: list[Annotated[str, StringConstraints(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")]] = Field(min_length=1)
-    start: time
-    end: time
+
+class ReleaseWindow(Strict):
+    """A recurring window in which a system may be released: a maintenance window's, or its own."""
+
+    maintenance_window: Ident | None = Field(
+        default=None, description="Reuse this maintenance window (it must hold the system)."
+    )
+    timezone: str | None = None
+    weekdays: list[Annotated[str, StringConstraints(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$")]] | None = None
+    start: time | None = None
+    end: time | None = None
     note: str | None = None
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> ReleaseWindow:
+        own = [self.timezone, self.weekdays, self.start, self.end]
+        if self.maintenance_window is not None:
+            if any(v is not None for v in own):
+                raise ValueError("give either a maintenance_window or timezone, weekdays, start and end")
+        elif any(v is None for v in own) or not self.weekdays:
+            raise ValueError("a release window of its own needs timezone, weekdays, start and end")
+        return self
 
-ReleaseWindowRef = Ident | ReleaseWindow
+
+ReleaseWindowRef = Annotated[ReleaseWindow, BeforeValidator(_window)]
