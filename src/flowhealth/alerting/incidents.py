@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from ..model.durations import format_duration
 from ..model.model import Model
-from ..model.probes import TraceProbe
+from ..model.probes import ContractProbe, TraceProbe
 from ..store.outbox import enqueue
 from ..store.tables import AlertState, Incident, IncidentEvent, OutboxMessage, Silence
 from ..store.types import labels_of
@@ -156,8 +156,9 @@ class IncidentManager(CycleHook):
                 continue
             evidence = None
             rule = self.model.rule(t.rule)
-            # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
-            traced = isinstance(self.model.signal(rule.flow, rule.signal).probe, TraceProbe)
+            # Trace and contract signals bring their own evidence: the journeys (e.g. order ids) or
+            # the failing payloads (redacted) behind the value.
+            traced = isinstance(self.model.signal(rule.flow, rule.signal).probe, TraceProbe | ContractProbe)
             if self.evidence is not None and (rule.evidence is not None or traced):
                 evidence = self.evidence(t.rule, now)
             out[t.rule] = json.dumps(evidence) if evidence else None
