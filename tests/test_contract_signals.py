@@ -18,7 +18,10 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
+from flowhealth.alerting.payload import Links
 from flowhealth.clock import FakeClock, SystemClock
+from flowhealth.evidence.markdown import render_markdown
+from flowhealth.evidence.pack import build_pack
 from flowhealth.model import Model
 from flowhealth.notify.base import Delivery
 from flowhealth.runtime import Runtime
@@ -29,6 +32,7 @@ from flowhealth.store.types import labels_of
 from tests.support.otlp import serve
 
 REPO = Path(__file__).resolve().parent.parent
+LINKS = Links("http://localhost:8000", "http://localhost:3000")
 EXAMPLE: dict[str, Any] = json.loads((REPO / "contracts/erp-sales-order.example.json").read_text())
 
 
@@ -105,6 +109,7 @@ def test_a_contract_probe_counts_violations_in_postgresql_and_the_alert_shows_th
             ("shipping_address.postal_code", "required"): 1.0,
         }
         rt.evaluate_and_deliver()
+        pack = render_markdown(build_pack(reference_model, rt.engine, LINKS, "order-export", clock.now()))
     finally:
         rt.stop()
     [opened] = [d for d in capture.deliveries if d.kind == "open"]
@@ -118,6 +123,11 @@ def test_a_contract_probe_counts_violations_in_postgresql_and_the_alert_shows_th
     assert "SO-100001" in shown and "customer.email: format" in shown
     assert "[redacted]" in shown
     assert "-at-example.com" not in shown and "Jane Doe" not in shown and "Hauptstrasse" not in shown
+    # The evidence pack keeps the last alert's failing payloads, redacted, beside the current counts.
+    contract = pack.split("## Contract\n", 1)[1].split("\n## ", 1)[0]
+    assert "| contract_violations | customer.email | format | 12 |" in contract
+    assert "Failing payloads (redacted) of the last alert, `order-contract-violations`" in contract
+    assert "SO-100001" in contract and "[redacted]" in contract and "-at-example.com" not in contract
 
 
 @pytest.fixture

@@ -56,6 +56,15 @@ def render_markdown(pack: EvidencePack) -> str:
         if c.example is not None:
             out += ["Example payload (redacted):", ""]
             out += _code(json.dumps(c.redact(c.example), indent=2, sort_keys=True), "json")
+        v = pack.violations
+        out += ["Current violations:", ""]
+        out += _table(["signal", "field", "reason", "payloads"], [[sig, f, r, f"{n:g}"] for sig, f, r, n in v.counts])
+        if v.alert_evidence is not None and v.alert_since is not None:
+            out += [
+                f"Failing payloads (redacted) of the last alert, `{v.alert_rule}` since {v.alert_since:%Y-%m-%d %H:%M} UTC:",
+                "",
+            ]
+            out += _table(v.alert_evidence.get("columns") or ["evidence"], v.alert_evidence.get("rows") or [])
     out += [f"## {next(s)}", ""]
     out += _table(
         ["system", "name", "owner", "identifier", "prefix", "meaning"],

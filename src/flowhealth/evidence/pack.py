@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from ..alerting.payload import Links
 from ..hypercare.history import IncidentFacts, load_history
@@ -16,9 +18,10 @@ from ..model.facts import ApiLimits, Identifier, Operations, ReleaseWindow
 from ..model.model import Model
 from ..model.probes import ReconcileProbe
 from ..model.runbooks import recovery_steps
+from ..model.schema import SignalKind
 from ..store.records import MismatchEvidence, latest_evidence
 from ..store.samples import current_values
-from ..store.tables import SignalValue
+from ..store.tables import AlertState, SignalValue
 from ..store.types import labels_of
 from .alerts import AlertExample, alert_examples
 
@@ -73,6 +76,16 @@ class Reconciliation:
 
 
 @dataclass(frozen=True)
+class Violations:
+    """What the store knows about a contract's violations: current counts and the last alert's payloads."""
+
+    counts: list[tuple[str, str, str, float]]  # signal, field, reason, payloads
+    alert_rule: str | None = None
+    alert_since: datetime | None = None
+    alert_evidence: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class BusinessStatus:
     case: str  # "success" or a failure mode
     owner: str
@@ -89,6 +102,7 @@ class EvidencePack:
     generated_at: datetime
     ownership: list[Ownership]
     contract: LoadedContract | None
+    violations: Violations
     systems: list[SystemFacts]
     alerts: list[AlertExample]
     runbooks: list[RunbookSteps]
@@ -180,6 +194,29 @@ def _labels(text: str) -> dict[str, str]:
     return labels_of(text)
 
 
+def _violations(model: Model, engine: Engine, flow_id: str) -> Violations:
+    flow = model.flows[flow_id]
+    signals = {sid for sid, s in flow.signals.items() if s.kind is SignalKind.CONTRACT_VIOLATIONS}
+    rules = [r for r in model.rules_of(flow_id) if model.rules[r].signal in signals]
+    with Session(engine) as session:
+        counts = [
+            (row.signal, labels_of(row.labels).get("field", ""), labels_of(row.labels).get("reason", ""), row.value)
+            for row in current_values(session)
+            if row.flow == flow_id and row.signal in signals and row.value
+        ]
+        states = [
+            st
+            for st in session.exec(select(AlertState).where(col(AlertState.rule).in_(rules))).all()
+            if st.evidence and st.firing_since is not None
+        ]
+    counts.sort(key=lambda c: (c[0], -c[3], c[1], c[2]))
+    if not states:
+        return Violations(counts)
+    last = max(states, key=lambda st: st.firing_since or datetime.min.replace(tzinfo=UTC))
+    assert last.evidence is not None
+    return Violations(counts, last.rule, last.firing_since, json.loads(last.evidence))
+
+
 def _statuses(model: Model, flow_id: str) -> list[BusinessStatus]:
     flow = model.flows[flow_id]
     out = [BusinessStatus("success", flow.owner, " ".join(flow.description.split()))]
@@ -212,6 +249,7 @@ def build_pack(model: Model, engine: Engine, links: Links, flow_id: str, now: da
         generated_at=now,
         ownership=_ownership(model, flow_id),
         contract=model.contracts.get(flow_id),
+        violations=_violations(model, engine, flow_id),
         systems=_systems(model, flow_id),
         alerts=alert_examples(model, links, flow_id, now),
         runbooks=_runbooks(model, flow_id),
