@@ -38,7 +38,7 @@ def expected_blocks_and_console(model: Model, rule_id: str, number: int) -> tupl
     direction, threshold = model.rule_threshold(rule_id)
     value = threshold / 2 if direction == "below" else (threshold * 2 if threshold > 0 else threshold + 3)
     since = NOW - rule.for_ - timedelta(minutes=5)
-    labels = example_labels(model, rule.flow, rule.signal)
+    labels = example_labels(model, rule.flow, rule.signal, (rule.summary, rule.business_impact))
     state = AlertState(
         rule=rule_id,
         labels=labels_key(labels) if labels else "{}",
@@ -134,3 +134,9 @@ def test_cli_errors_are_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyP
     neither = runner.invoke(app, ["evidence", "-m", str(REPO), "--out", str(tmp_path)])
     assert neither.exit_code == 2
     assert "name one FLOW or give --all" in neither.output
+
+
+def test_a_pack_builds_for_every_flow_of_the_reference(reference_model: Model, engine: object) -> None:
+    for flow in reference_model.flows:
+        markdown = render_markdown(build_pack(reference_model, engine, LINKS, flow, NOW))  # type: ignore[arg-type]
+        assert re.findall(r"^## (.+)$", markdown, flags=re.M) == list(SECTIONS), flow

@@ -5,6 +5,7 @@ renderers, so the pack shows exactly what the on-call engineer will get.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from ..alerting.payload import Links
 from ..alerting.view import Member, incident_view
 from ..model.model import Model
-from ..model.probes import ContractProbe, ReconcileProbe, SqlProbe, TraceProbe
+from ..model.probes import ContractProbe, PrometheusProbe, ReconcileProbe, SqlProbe, TraceProbe
 from ..notify.blocks import fallback_text, incident_blocks
 from ..notify.console import render_incident
 from ..probes.contract import FailingPayload
@@ -32,8 +33,16 @@ class AlertExample:
     console: str
 
 
-def example_labels(model: Model, flow_id: str, signal_id: str) -> dict[str, str]:
+def example_labels(model: Model, flow_id: str, signal_id: str, texts: tuple[str, ...] = ()) -> dict[str, str]:
     """Plausible label values for a signal's series, so summaries that name labels render."""
+    labels = _probe_labels(model, flow_id, signal_id)
+    for text in texts:  # any other label a rule text names gets a placeholder
+        for name in re.findall(r"labels\.([A-Za-z_][A-Za-z0-9_]*)", text):
+            labels.setdefault(name, f"<{name}>")
+    return labels
+
+
+def _probe_labels(model: Model, flow_id: str, signal_id: str) -> dict[str, str]:
     probe = model.signal(flow_id, signal_id).probe
     if isinstance(probe, ContractProbe) or (isinstance(probe, TraceProbe) and probe.measure == "contract_violations"):
         return {"field": "shipping_address.country", "reason": "pattern"}
@@ -45,7 +54,7 @@ def example_labels(model: Model, flow_id: str, signal_id: str) -> dict[str, str]
         )
     if isinstance(probe, TraceProbe) and probe.measure == "rejections":
         return {"stage": "accepted", "reason": "example"}
-    if isinstance(probe, SqlProbe):
+    if isinstance(probe, SqlProbe | PrometheusProbe):
         return {name: f"<{name}>" for name in probe.label_columns}
     return {}
 
@@ -72,7 +81,7 @@ def alert_examples(model: Model, links: Links, flow_id: str, now: datetime) -> l
         rule = model.rules[rule_id]
         owner = model.rule_owner(rule_id)
         direction, threshold = model.rule_threshold(rule_id)
-        labels = example_labels(model, flow_id, rule.signal)
+        labels = example_labels(model, flow_id, rule.signal, (rule.summary, rule.business_impact))
         since = now - rule.for_ - timedelta(minutes=5)
         evidence = _example_evidence(model, flow_id, rule.signal)
         state = AlertState(
