@@ -97,6 +97,9 @@ class ContractProbe:
         counts: Counter[tuple[str, str]] = Counter()
         for _, violations, _ in self._check(now):
             counts.update((v.field, v.reason) for v in violations)
+        if not counts:
+            # One zero series while every payload conforms: the panel shows 0, not "no data".
+            return [Reading(0.0)]
         return [Reading(float(n), {"field": f, "reason": r}) for (f, r), n in sorted(counts.items())]
 
     def failing(self, now: datetime, limit: int) -> list[FailingPayload]:
