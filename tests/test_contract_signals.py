@@ -18,10 +18,10 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
-from flowhealth.alerting.payload import Links
 from flowhealth.clock import FakeClock, SystemClock
-from flowhealth.evidence.markdown import render_markdown
-from flowhealth.evidence.pack import build_pack
+from flowhealth.evidence_pack.markdown import render_markdown
+from flowhealth.evidence_pack.pack import build_pack
+from flowhealth.links import Links
 from flowhealth.model import Model
 from flowhealth.notify.base import Delivery
 from flowhealth.runtime import Runtime
@@ -113,13 +113,15 @@ def test_a_contract_probe_counts_violations_in_postgresql_and_the_alert_shows_th
     finally:
         rt.stop()
     [opened] = [d for d in capture.deliveries if d.kind == "open"]
-    [alert] = opened.payload["view"]["alerts"]
-    assert alert["rule"] == "order-contract-violations"
-    assert alert["labels"] == {"field": "customer.email", "reason": "format"}
-    evidence = alert["evidence"]
-    assert evidence["columns"] == ["order_number", "violations", "contract", "payload (redacted)"]
-    assert {row[2] for row in evidence["rows"]} == {"erp-sales-order v2.1.0"}
-    shown = json.dumps(evidence)
+    assert opened.message.view is not None
+    [alert] = opened.message.view.alerts
+    assert alert.rule == "order-contract-violations"
+    assert alert.labels == {"field": "customer.email", "reason": "format"}
+    evidence = alert.evidence
+    assert evidence is not None
+    assert evidence.columns == ["order_number", "violations", "contract", "payload (redacted)"]
+    assert {row[2] for row in evidence.rows} == {"erp-sales-order v2.1.0"}
+    shown = evidence.model_dump_json()
     assert "SO-100001" in shown and "customer.email: format" in shown
     assert "[redacted]" in shown
     assert "-at-example.com" not in shown and "Jane Doe" not in shown and "Hauptstrasse" not in shown

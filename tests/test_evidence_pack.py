@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flowhealth.alerting.payload import Links
+from flowhealth.alerting.enums import MemberStatus
 from flowhealth.alerting.view import Member, incident_view
 from flowhealth.cli.main import app
-from flowhealth.evidence.alerts import example_labels
-from flowhealth.evidence.html import render_html
-from flowhealth.evidence.markdown import render_markdown
-from flowhealth.evidence.pack import SECTIONS, build_pack
+from flowhealth.evidence_pack.alerts import example_labels
+from flowhealth.evidence_pack.html import render_html
+from flowhealth.evidence_pack.markdown import render_markdown
+from flowhealth.evidence_pack.pack import SECTIONS, build_pack
+from flowhealth.links import Links
 from flowhealth.model import Model
 from flowhealth.notify.blocks import incident_blocks
 from flowhealth.notify.console import render_incident
@@ -52,7 +53,7 @@ def expected_blocks_and_console(model: Model, rule_id: str, number: int) -> tupl
     incident = Incident(
         id=number, team=owner, group_key="g", status="open", severity=rule.severity, opened_at=since, updated_at=NOW
     )
-    view = incident_view(model, LINKS, incident, [Member(state, "active")], [], NOW)
+    view = incident_view(model, LINKS, incident, [Member(state, MemberStatus.ACTIVE)], [], NOW)
     return incident_blocks(view), render_incident(view)
 
 

@@ -29,10 +29,10 @@ def evidence(
     as_json: Annotated[bool, typer.Option("--json", help="List the written files as JSON.")] = False,
 ) -> None:
     """Write the evidence pack a go-live review signs off: owners, contract, identifiers, alerts, runbooks, reconciliation, operations, readiness, incidents."""
-    from ..alerting.payload import Links
-    from ..evidence.html import render_html
-    from ..evidence.markdown import render_markdown
-    from ..evidence.pack import build_pack
+    from ..evidence_pack.html import render_html
+    from ..evidence_pack.markdown import render_markdown
+    from ..evidence_pack.pack import build_pack
+    from ..links import Links
     from ..store.db import init_schema, make_engine
 
     model = load_or_exit(model_dir)

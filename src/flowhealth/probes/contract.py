@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ProbeInvalid
+from ..evidence import EvidenceTable
 from ..model.contracts import LoadedContract, Violation
 from ..store.samples import Reading
 from .jsonpath import pick
@@ -126,7 +127,7 @@ class ContractProbe:
         """Engines and clients belong to the shared pools."""
 
 
-def evidence_table(contract: LoadedContract, key: str, failing: list[FailingPayload]) -> dict[str, Any]:
+def evidence_table(contract: LoadedContract, key: str, failing: list[FailingPayload]) -> EvidenceTable:
     """Failing payloads in the alert evidence format: one row per payload, the contract named."""
     rows = []
     for f in failing:
@@ -135,4 +136,4 @@ def evidence_table(contract: LoadedContract, key: str, failing: list[FailingPayl
             text = text[: MAX_SHOWN_PAYLOAD - 1] + "…"
         broken = "; ".join(f"{v.field}: {v.reason}" for v in f.violations)
         rows.append([f.key, broken, contract.label, text])
-    return {"columns": [key, "violations", "contract", "payload (redacted)"], "rows": rows}
+    return EvidenceTable(columns=[key, "violations", "contract", "payload (redacted)"], rows=rows)

@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from ..clock import Clock
 from ..errors import ConfigError, ProbeError, ProbeInvalid, ProbeTimeout, StoreError
+from ..evidence import EvidenceTable
 from ..metrics import Metrics
 from ..model.envref import redact
 from ..model.model import Model
@@ -234,17 +234,17 @@ class ProbeRunner:
             out[key] = Scheduled(interval / speed, _shares(self._model.signal(*key).probe))
         return out
 
-    def contract_evidence(self, flow: str, signal: str, now: datetime) -> dict[str, Any] | None:
-        """The payloads behind a contract signal, redacted (None for other signals); run when an alert fires."""
+    def contract_evidence(self, flow: str, signal: str) -> EvidenceTable | None:
+        """The payloads behind a contract signal, redacted (None for other signals); read when an alert fires."""
         spec = self._model.signal(flow, signal).probe
         if not isinstance(spec, ContractProbeSpec):
             return None
         try:
             probe = self._probe(self._entry(flow, signal))
             assert isinstance(probe, ContractProbe)
-            failing = probe.failing(now, spec.evidence_limit)
+            failing = probe.failing(self._clock.now(), spec.evidence_limit)
         except (ProbeError, ConfigError) as exc:
-            return {"columns": [], "rows": [], "error": redact(str(exc), self._ctx.secrets)}
+            return EvidenceTable(error=redact(str(exc), self._ctx.secrets))
         contract = self._model.contracts[flow]
         return contract_evidence_table(contract, spec.key or "record", failing)
 

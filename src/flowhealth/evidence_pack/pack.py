@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from ..alerting.payload import Links
 from ..hypercare.history import IncidentFacts, load_history
 from ..hypercare.readiness import FlowReadiness, check_readiness
+from ..links import Links
 from ..model.contracts import LoadedContract
 from ..model.facts import ApiLimits, Identifier, Operations, ReleaseWindow
 from ..model.model import Model

@@ -4,14 +4,15 @@ renderers, so the pack shows exactly what the on-call engineer will get.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..alerting.payload import Links
+from ..alerting.enums import MemberStatus
 from ..alerting.view import Member, incident_view
+from ..evidence import EvidenceTable
+from ..links import Links
 from ..model.model import Model
 from ..model.probes import ContractProbe, PrometheusProbe, ReconcileProbe, SqlProbe, TraceProbe
 from ..notify.blocks import fallback_text, incident_blocks
@@ -65,7 +66,7 @@ def _example_value(direction: str, threshold: float) -> float:
     return threshold * 2 if threshold > 0 else threshold + 3
 
 
-def _example_evidence(model: Model, flow_id: str, signal_id: str) -> dict[str, Any] | None:
+def _example_evidence(model: Model, flow_id: str, signal_id: str) -> EvidenceTable | None:
     contract = model.contracts.get(flow_id)
     probe = model.signal(flow_id, signal_id).probe
     if contract is None or contract.example is None or not isinstance(probe, ContractProbe):
@@ -92,7 +93,7 @@ def alert_examples(model: Model, links: Links, flow_id: str, now: datetime) -> l
             last_value=_example_value(direction, threshold),
             firing_since=since,
             pending_since=since,
-            evidence=json.dumps(evidence) if evidence else None,
+            evidence=evidence.model_dump_json() if evidence else None,
             updated_at=now,
         )
         incident = Incident(
@@ -104,6 +105,6 @@ def alert_examples(model: Model, links: Links, flow_id: str, now: datetime) -> l
             opened_at=since,
             updated_at=now,
         )
-        view = incident_view(model, links, incident, [Member(state, "active")], [], now)
+        view = incident_view(model, links, incident, [Member(state, MemberStatus.ACTIVE)], [], now)
         out.append(AlertExample(rule_id, labels, incident_blocks(view), fallback_text(view), render_incident(view)))
     return out
