@@ -13,7 +13,7 @@ import typer
 from .. import __version__
 from ..errors import FlowHealthError
 from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare
+from . import alerting, dashboards, db, export, hypercare, mappings
 from . import evidence as evidence_cmd
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
@@ -250,6 +250,7 @@ def alerts(
 app.command()(hypercare.readiness)
 app.command()(hypercare.review)
 app.command()(evidence_cmd.evidence)
+app.command("mapping-changes")(mappings.mapping_changes)
 app.command("push")(push_cmd.push)
 app.command("intervention")(push_cmd.intervention)
 

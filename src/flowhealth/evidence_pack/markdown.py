@@ -80,6 +80,19 @@ def render_markdown(pack: EvidencePack) -> str:
             for x in pack.systems
         ],
     )
+    out += ["Mapping changes of the last 4 weeks:", ""]
+    out += _table(
+        ["when (UTC)", "what", "change", "by"],
+        [
+            [
+                f"{r.changed_at:%Y-%m-%d %H:%M}",
+                f"{r.change.aspect.value} {r.change.subject}",
+                f"{r.change.kind.value}: {r.change.before or '—'} → {r.change.after or '—'}",
+                r.changed_by,
+            ]
+            for r in pack.mapping_changes
+        ],
+    )
     out += [f"## {next(s)}", ""]
     for a in pack.alerts:
         out += [f"### {a.rule}", "", "Slack (notification text, then Block Kit blocks):", ""]

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ..hypercare.history import IncidentFacts, load_history
+from ..hypercare.mapping_changes import RecordedChange, recorded_changes
 from ..hypercare.readiness import FlowReadiness, check_readiness
 from ..links import Links
 from ..model.contracts import LoadedContract
@@ -111,6 +112,7 @@ class EvidencePack:
     statuses: list[BusinessStatus]
     readiness: FlowReadiness
     incidents: list[IncidentFacts] = field(default_factory=list)
+    mapping_changes: list[RecordedChange] = field(default_factory=list)
 
 
 def _ownership(model: Model, flow_id: str) -> list[Ownership]:
@@ -258,4 +260,5 @@ def build_pack(model: Model, engine: Engine, links: Links, flow_id: str, now: da
         statuses=_statuses(model, flow_id),
         readiness=readiness,
         incidents=sorted((i for i in history.incidents if i.flow == flow_id), key=lambda i: i.opened_at),
+        mapping_changes=[r for r in recorded_changes(engine, history.start, now) if r.change.flow == flow_id],
     )

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from . import fmt
 from .charts import bars, sparkline
+from .mapping_changes import changes_html
 from .report_md import period_text
 from .review import OVERALL, Review
 from .templates import environment
@@ -40,6 +41,7 @@ def render_html(review: Review) -> str:
             silences=review.history.silences,
             questions=[(r, c) for r in review.readiness for c in r.checks if c.status == "fail"],
             fmt=fmt,
+            mapping_changes=changes_html(review.mapping_changes),
         )
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .fmt import arrow, change_value, duration, per_currency
+from .mapping_changes import changes_markdown
 from .review import OVERALL, Review
 
 
@@ -96,7 +97,8 @@ def render_markdown(review: Review) -> str:
         f"- {s.created_at:%Y-%m-%d %H:%M} by {s.author} until {s.ends_at:%Y-%m-%d %H:%M}: {s.reason} (`{s.matchers}`)"
         for s in review.history.silences
     ] or ["None."]
-    lines += ["", "## Open ownership questions", ""]
+    lines += ["", *changes_markdown(review.mapping_changes)]
+    lines += ["## Open ownership questions", ""]
     questions = [(r, c) for r in review.readiness for c in r.checks if c.status == "fail"]
     lines += [f"- **{r.flow}** ({r.criticality}): {c.title}: {c.why}" for r, c in questions] or ["None."]
     return "\n".join(lines) + "\n"

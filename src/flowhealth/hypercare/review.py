@@ -15,6 +15,7 @@ from ..alerting.silences import identity, matchers_of
 from ..model.model import Model
 from ..store.tables import Silence
 from .history import History, IncidentFacts, flapping, load_history
+from .mapping_changes import ReviewedChange, review_changes
 from .readiness import FlowReadiness, check_readiness
 
 OVERALL = "*"
@@ -67,6 +68,7 @@ class Review:
     previous: dict[str, Figures]
     readiness: list[FlowReadiness]
     history: History
+    mapping_changes: list[ReviewedChange] = field(default_factory=list)
 
     @property
     def overall(self) -> Figures:
@@ -185,7 +187,10 @@ def build_review(model: Model, engine: Engine, end: datetime, length: timedelta)
     start = end - length
     history = load_history(engine, model, start, end)
     before = load_history(engine, model, start - length, start)
-    return Review(start, end, _all(model, history), _all(model, before), check_readiness(model, engine), history)
+    changes = review_changes(engine, start, end, history.incidents)
+    return Review(
+        start, end, _all(model, history), _all(model, before), check_readiness(model, engine), history, changes
+    )
 
 
 def _total(values: dict[str, float]) -> float:
