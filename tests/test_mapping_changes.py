@@ -18,6 +18,8 @@ from flowhealth.cli.main import app
 from flowhealth.clock import FakeClock
 from flowhealth.evidence_pack.markdown import render_markdown as render_pack
 from flowhealth.evidence_pack.pack import build_pack
+from flowhealth.hypercare.history import load_history
+from flowhealth.hypercare.mapping_changes import review_changes
 from flowhealth.hypercare.report_html import render_html
 from flowhealth.hypercare.report_md import render_markdown
 from flowhealth.hypercare.review import build_review
@@ -60,10 +62,12 @@ def test_a_reload_records_the_change_and_the_review_lists_the_incidents_after_it
     assert second.record_mapping_changes() == 2
     engine = make_engine(f"sqlite:///{db}")
     seed(engine)
-    review = build_review(second.model, engine, END, timedelta(days=7))
-    listed = [(r.recorded.change.aspect.value, r.recorded.change.subject) for r in review.mapping_changes]
+    changes = review_changes(
+        engine, END - timedelta(days=7), END, load_history(engine, second.model, START, END).incidents
+    )
+    listed = [(r.recorded.change.aspect.value, r.recorded.change.subject) for r in changes]
     assert listed == [("contract", "erp-sales-order"), ("query", "export_delay")]
-    contract = review.mapping_changes[0]
+    contract = changes[0]
     assert contract.recorded.change.before == "version 2.1.0"
     assert contract.recorded.change.after == "version 2.2.0"
     assert contract.recorded.changed_by == getpass.getuser()  # not a git repository: who runs it
@@ -73,10 +77,14 @@ def test_a_reload_records_the_change_and_the_review_lists_the_incidents_after_it
         timedelta(days=2, hours=8),
         timedelta(days=3, hours=12),
     ]
+    review = build_review(second.model, engine, END, timedelta(days=7))
     markdown = render_markdown(review)
     section = markdown.split("## Mapping changes\n", 1)[1].split("\n## ", 1)[0]
-    assert f"order-export contract `erp-sales-order` by {getpass.getuser()}: version 2.1.0 → version 2.2.0" in section
-    assert "incidents of the flow after it: #2 (" in section and "#3 (" in section
+    row = next(line for line in section.splitlines() if "erp-sales-order" in line)
+    assert "| order-export | contract erp-sales-order | version 2.1.0 → version 2.2.0 |" in row
+    assert f"| {getpass.getuser()} |" in row
+    ids = [f"#{i.id} (" for i in contract.incidents_after]
+    assert all(i in row for i in ids) and len(ids) == 2
     page = render_html(review)
     assert "<h2>Mapping changes</h2>" in page and "version 2.1.0 → version 2.2.0" in page
     # The flow's evidence pack keeps the mapping decisions of the last 4 weeks too.

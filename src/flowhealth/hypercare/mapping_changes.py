@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, select
 
@@ -20,6 +19,7 @@ from ..model.model import Model
 from ..store.db import transaction
 from ..store.mapping_tables import MappingChangeRecord, MappingState
 from .history import IncidentFacts
+from .review import Section
 
 
 @dataclass(frozen=True)
@@ -133,43 +133,31 @@ def review_changes(
     ]
 
 
-def _line(r: ReviewedChange) -> tuple[str, str, str]:
-    c = r.recorded.change
-    what = {
-        ChangeKind.ADDED: f"added: {c.after}",
-        ChangeKind.REMOVED: f"removed (was: {c.before})",
-        ChangeKind.CHANGED: f"{c.before} → {c.after}",
-    }[c.kind]
-    head = f"{r.recorded.changed_at:%Y-%m-%d %H:%M} {c.flow} {c.aspect.value} `{c.subject}` by {r.recorded.changed_by}"
-    after = ", ".join(f"#{i.id} ({i.opened_at:%Y-%m-%d %H:%M}, {i.severity})" for i in r.incidents_after)
-    return head, what, after or "none"
-
-
-def changes_markdown(changes: Sequence[ReviewedChange]) -> list[str]:
-    """The review's "Mapping changes" section as Markdown lines."""
-    lines = ["## Mapping changes", ""]
+def changes_section(changes: Sequence[ReviewedChange]) -> Section:
+    """The review's "Mapping changes" section: what changed, who, when, and the incidents after it."""
+    rows = []
     for r in changes:
-        head, what, after = _line(r)
-        lines += [f"- {head}: {what}; incidents of the flow after it: {after}"]
-    return [*(lines if changes else [*lines, "None recorded."]), ""]
-
-
-def changes_html(changes: Sequence[ReviewedChange]) -> Markup:
-    """The same section for the review page (escaped)."""
-    if not changes:
-        return Markup("<h2>Mapping changes</h2>\n<p>None recorded.</p>\n")
-    rows = Markup("").join(
-        Markup("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n").format(
-            f"{r.recorded.changed_at:%Y-%m-%d %H:%M}",
-            r.recorded.change.flow,
-            f"{r.recorded.change.aspect.value} {r.recorded.change.subject}",
-            r.recorded.changed_by,
-            _line(r)[1],
-            _line(r)[2],
+        c = r.recorded.change
+        what = {
+            ChangeKind.ADDED: f"added: {c.after}",
+            ChangeKind.REMOVED: f"removed (was: {c.before})",
+            ChangeKind.CHANGED: f"{c.before} → {c.after}",
+        }[c.kind]
+        after = ", ".join(f"#{i.id} ({i.opened_at:%Y-%m-%d %H:%M}, {i.severity})" for i in r.incidents_after)
+        rows.append(
+            [
+                f"{r.recorded.changed_at:%Y-%m-%d %H:%M}",
+                c.flow,
+                f"{c.aspect.value} {c.subject}",
+                what,
+                r.recorded.changed_by,
+                after or "none",
+            ]
         )
-        for r in changes
+    note = (
+        "Contract versions, identifiers, span mappings and probe queries that changed in the period, "
+        "beside the incidents of the same flow that opened after them."
+        if rows
+        else "None recorded."
     )
-    return Markup(
-        "<h2>Mapping changes</h2>\n<table><thead><tr><th>when (UTC)</th><th>flow</th><th>what</th><th>who</th>"
-        "<th>change</th><th>incidents after it</th></tr></thead>\n<tbody>\n{}</tbody></table>\n"
-    ).format(rows)
+    return Section("Mapping changes", ["when (UTC)", "flow", "what", "change", "by", "incidents after it"], rows, note)
