@@ -77,7 +77,7 @@ def test_board_shows_24h_sparklines_with_thresholds_and_firing_periods(stack: De
         page.goto(f"{base}/")
         orders = page.locator("#flow-order-export")
         assert orders.get_attribute("data-status") == "firing"
-        delay = orders.locator("svg.spark").first
+        delay = orders.locator("svg.spark[aria-label^='export_delay:']")
         label = delay.get_attribute("aria-label") or ""
         assert "export_delay: peak 30m" in label and "threshold above 15m" in label
         # The seeded spike and today's outage: two firing periods, drawn as shaded spans.
@@ -122,6 +122,10 @@ def test_flow_page_over_a_day_of_history(stack: DemoStack) -> None:
         assert page.request.get(f"{base}/flows/nope").status == 404
         assert page.request.get(f"{base}/flows/order-export?range=99d").status == 422
         assert page.request.get(f"{base}/flows/order-export?range=soon").status == 422
+        # The review of the last day, linked from every page, as a page of this service.
+        page.goto(f"{base}/review?since=24h")
+        assert page.locator("#incidents tr[data-incident]").count() == 1
+        assert page.locator("svg[aria-label^='incidents per hour:']").count() == 1  # a point per hour for a day
 
 
 def test_runbook_is_html_with_the_flow_live_status_on_top(stack: DemoStack) -> None:

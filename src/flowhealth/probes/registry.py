@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from ..errors import ConfigError
 from ..model import probes as spec
 from ..model.contracts import LoadedContract
+from ..model.envref import resolve_strings
 from ..model.probes import ProbeSpec, PushProbe, TraceProbe
 from .base import Probe
 from .clients import SharedClients
@@ -24,6 +25,8 @@ from .reconcile import Fetch, ReconcileProbe, http_fetch, sql_fetch
 from .redis import RedisProbe
 from .sql import SqlProbe, SqlQuery
 
+Factory = Callable[..., Probe]
+
 
 @dataclass(frozen=True)
 class ProbeContext:
@@ -34,6 +37,8 @@ class ProbeContext:
     state: Engine | None = None
     secrets: frozenset[str] = frozenset()  # values of ${ENV} references: scrubbed from every error
     contracts: Mapping[str, LoadedContract] = field(default_factory=dict)  # by flow: what contract probes check
+    # Which factory builds which probe kind; None: the built-in FACTORIES. Tests pass stand-ins here.
+    factories: Mapping[str, Factory] | None = None
 
     def close(self) -> None:
         self.clients.close()
@@ -58,7 +63,8 @@ def _endpoint(
 
 def _http(s: spec.HttpProbe, ctx: ProbeContext, flow: str) -> Probe:
     endpoint = _endpoint(ctx, s.url, s.headers, s.verify_tls, _seconds(s.timeout), "http probe")
-    return HttpProbe(endpoint, s.path, s.method, s.json_body)
+    body = resolve_strings(s.json_body, ctx.pools.environ, where="http probe json_body")
+    return HttpProbe(endpoint, s.path, s.method, body)
 
 
 def _rabbitmq(s: spec.RabbitmqProbe, ctx: ProbeContext, flow: str) -> Probe:
@@ -124,8 +130,6 @@ def _interventions(s: spec.InterventionsProbe, ctx: ProbeContext, flow: str) -> 
     return InterventionsProbe(ctx.state, flow, s.window)
 
 
-Factory = Callable[..., Probe]
-
 # Kinds that are scheduled and run by flowhealth. `push` and `trace` are absent on purpose: push
 # values arrive, and trace values are derived from ingested spans (flowhealth.traces).
 FACTORIES: dict[str, Factory] = {
@@ -147,4 +151,10 @@ def is_scheduled(probe: ProbeSpec) -> bool:
 
 def build_probe(probe: ProbeSpec, ctx: ProbeContext, flow: str = "") -> Probe:
     """Instantiate the probe for a spec; raises ConfigError when its environment is missing."""
-    return FACTORIES[probe.kind](probe, ctx, flow)
+    factories = FACTORIES if ctx.factories is None else ctx.factories
+    return factories[probe.kind](probe, ctx, flow)
+
+
+def with_factories(**overrides: Factory) -> dict[str, Factory]:
+    """The built-in probe registry with some kinds built by other factories (stand-ins in tests)."""
+    return {**FACTORIES, **overrides}
