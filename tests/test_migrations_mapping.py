@@ -1,4 +1,4 @@
-"""Revision 0005 adds the mapping-change tables; a database at 0004 upgrades with its state kept."""
+"""Revision 0006 adds the mapping-change tables; a database at 0005 upgrades with its state kept."""
 
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         eng.dispose()
 
 
-def test_a_database_at_0004_upgrades_and_keeps_its_incidents(engine: Engine, reference_model: Model) -> None:
+def test_a_database_at_0005_upgrades_and_keeps_its_incidents(engine: Engine, reference_model: Model) -> None:
     with engine.connect() as connection:
-        command.upgrade(alembic_config(connection), "0004")
+        command.upgrade(alembic_config(connection), "0005")
         connection.commit()
     with engine.begin() as c:
         c.execute(
@@ -49,7 +49,7 @@ def test_a_database_at_0004_upgrades_and_keeps_its_incidents(engine: Engine, ref
 
     init_schema(engine)
 
-    assert schema_version(engine).current == head_revision() == "0005"
+    assert schema_version(engine).current == head_revision() == "0006"
     assert {"mapping_state", "mapping_change"} <= set(inspect(engine).get_table_names())
     with Session(engine) as session:
         assert session.exec(select(Incident)).one().group_key == "erp-integration|flow=order-export"
