@@ -40,6 +40,8 @@ TOUCHES_DATABASE = {
     "db upgrade",
     "outbox list",
     "outbox replay",
+    "evidence",
+    "mapping-changes",
 }
 # Commands that do not: the demo keeps its own SQLite files, `probe run` stores nothing, the
 # exports and dashboards are generated from the model, push and intervention talk HTTP.
@@ -104,6 +106,7 @@ def arguments(name: str, command: Any, model_dir: Path, work: Path) -> list[str]
         "dashboards build": ["--out", str(work / "out")],
         "export prometheus-rules": ["--out", str(work / "out")],
         "export alertmanager": ["--out", str(work / "am.yml")],
+        "evidence": ["order-export", "--out", str(work / "evidence")],
     }
     return args + extra.get(name, [])
 
@@ -123,7 +126,7 @@ def test_every_command_is_classified() -> None:
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     root = tmp_path / "model"
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, root / sub)
     return root
 
