@@ -28,12 +28,14 @@ from sqlmodel import Session, select
 
 from ..clock import Clock
 from ..metrics import Metrics
+from ..model.baseline_rule import BaselineRule
 from ..model.model import Model
 from ..model.probes import PushProbe
 from ..model.schema import AlertRule
 from ..store.db import transaction
 from ..store.tables import AlertEvent, AlertState, ProbeState, SignalValue
 from ..store.types import alert_key
+from .baseline_live import baseline_breached
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +179,17 @@ class Evaluator:
         if state is not None and state.unknown_since is not None:
             state.unknown_since = None
             session.add(state)
-        direction, threshold = self._model.rule_threshold(rule_id)
-        if current == FIRING and rule.recovery_threshold is not None:
-            threshold = rule.recovery_threshold  # hysteresis: firing alerts clear only past this
-        condition = present and value is not None and (value > threshold if direction == "above" else value < threshold)
+        if isinstance(rule, BaselineRule):
+            condition = (
+                present and value is not None and baseline_breached(session, self._model, rule, labels, value, now)
+            )
+        else:
+            direction, threshold = self._model.rule_threshold(rule_id)
+            if current == FIRING and rule.recovery_threshold is not None:
+                threshold = rule.recovery_threshold  # hysteresis: firing alerts clear only past this
+            condition = (
+                present and value is not None and (value > threshold if direction == "above" else value < threshold)
+            )
         if state is None:
             if not condition:
                 return None

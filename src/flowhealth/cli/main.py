@@ -15,6 +15,7 @@ from ..errors import FlowHealthError
 from ..settings import Settings
 from . import alerting, dashboards, export, hypercare
 from . import push as push_cmd
+from .backtest import backtest
 from .common import ModelDir, load_or_exit
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(export.app, name="export")
 _load = load_or_exit
 
 app.command()(alerting.incidents)
+app.command()(backtest)
 app.command()(alerting.ack)
 app.command()(alerting.resolve)
 app.add_typer(alerting.silence_app, name="silence")
@@ -82,7 +84,8 @@ def schema(
     """Print the JSON Schema of model files, for editor completion and checks."""
     from pydantic import BaseModel
 
-    from ..model.schema import FlowsFile, RulesFile
+    from ..model.rules_file import RulesFile
+    from ..model.schema import FlowsFile
 
     models: dict[str, type[BaseModel]] = {"flows": FlowsFile, "rules": RulesFile}
     if kind not in models:

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ValidationError
 from ..errors import ModelError, ModelIssue
 from .crossref import check_references
 from .model import Model
+from .rules_file import RULE_TAGS, RulesFile
 from .runbooks import Runbook, parse_runbook
-from .schema import FlowsFile, RulesFile
+from .schema import FlowsFile
 from .yamlsource import SourceDoc, dotted, load_yaml
 
 FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
@@ -55,8 +56,10 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """Drop pydantic's validator names and union tags, leaving the path as written in YAML."""
     cleaned: list[str | int] = []
     previous: str | int | None = None
-    for part in loc:
+    for i, part in enumerate(loc):
         skip = isinstance(part, str) and "[" in part
+        # ("rules", "x", "baseline", "for") -> ("rules", "x", "for"): the rule kind is no key either.
+        skip = skip or (i == 2 and loc[0] == "rules" and part in RULE_TAGS)
         # ("probe", "sql", "query") -> ("probe", "query"): the tag is not a key in the file.
         skip = skip or (previous in _TAGGED_FIELDS and part in _TAGS)
         previous = part
@@ -80,7 +83,8 @@ class _Collector:
 
     def __init__(self) -> None:
         self.sections: dict[str, dict[str, Any]] = {
-            name: {} for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "rules")
+            name: {}
+            for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "calendars", "rules")
         }
         self.origin: dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]] = {}
         self.issues: list[ModelIssue] = []
@@ -149,6 +153,7 @@ def load_model(root: Path) -> Model:
         rules=collector.sections["rules"],
         runbooks=runbooks,
         maintenance_windows=collector.sections["maintenance_windows"],
+        calendars=collector.sections["calendars"],
     )
     collector.issues.extend(check_references(model, collector.origin, collector.broken))
     if collector.issues:

@@ -1,0 +1,34 @@
+"""Baseline rules against the state database: the evaluator's condition and the alert's explanation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from ..model.baseline_rule import BaselineRule
+from ..model.model import Model
+from ..store.history import slot_reader
+from .baseline import Expected, breaches, estimate
+
+
+def expected_at(session: Session, model: Model, rule: BaselineRule, labels: str, at: datetime) -> Expected:
+    """What `rule` expects of one series at `at`, from the samples kept in the database."""
+    return estimate(rule, model.calendar_of(rule), at, slot_reader(session, rule.flow, rule.signal, labels))
+
+
+def baseline_breached(
+    session: Session, model: Model, rule: BaselineRule, labels: str, value: float, now: datetime
+) -> bool:
+    """The evaluator's condition for a baseline rule; `for` and `keep_firing_for` apply as for any rule."""
+    return breaches(rule, expected_at(session, model, rule, labels, now), value)
+
+
+def baseline_retention(model: Model, now: datetime) -> dict[tuple[str, str], datetime]:
+    """Per series read by a baseline rule, how far back raw samples must be kept (history + a day)."""
+    keep: dict[tuple[str, str], datetime] = {}
+    for rule in model.baseline_rules().values():
+        cutoff = now - rule.baseline.history - timedelta(days=1)
+        key = (rule.flow, rule.signal)
+        keep[key] = min(cutoff, keep.get(key, cutoff))
+    return keep
