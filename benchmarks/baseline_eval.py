@@ -105,7 +105,9 @@ def score(name: str, fired: list[datetime]) -> Score:
     return Score(name, len(fired), true_alerts, detected, delays, peak)
 
 
-def static_fired(points: list[Point], since: datetime, below: float | None, above: float | None, hold: timedelta) -> list[datetime]:
+def static_fired(
+    points: list[Point], since: datetime, below: float | None, above: float | None, hold: timedelta
+) -> list[datetime]:
     """A fixed-threshold rule with the same `for`, replayed like the evaluator would."""
     fired, pending, firing = [], None, False
     for p in points:

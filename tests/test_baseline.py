@@ -105,7 +105,9 @@ def test_same_wall_clock_time_across_the_dst_change_in_berlin() -> None:
 
 def test_a_promotion_is_expected_and_not_learned_as_normal() -> None:
     black_friday = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
-    during = estimate(rule(), BERLIN, black_friday, weekly({1: 100, 2: 100, 3: 100, 4: 100}, black_friday, BERLIN.timezone))
+    during = estimate(
+        rule(), BERLIN, black_friday, weekly({1: 100, 2: 100, 3: 100, 4: 100}, black_friday, BERLIN.timezone)
+    )
     assert during.value == 300
     assert during.effect.kind is DayKind.PROMOTION
     assert during.basis() == "Fri 15:00, 4 weeks, promo Black Friday ×3 active"  # noqa: RUF001

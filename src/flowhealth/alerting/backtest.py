@@ -100,27 +100,31 @@ def replay(
     pending_since: datetime | None = None
     last_true: datetime | None = None
     current: Alert | None = None
+    pending_missing = 0.0  # volume missed while pending counts once the alert fires
     for point in points:
         if since is not None and point.at < since:
             continue
         expected = estimate(rule, calendar, point.at, reader)
         breached = breaches(rule, expected, point.value)
+        missing = max(0.0, expected.value - point.value)
         if breached:
             last_true = point.at
             pending_since = pending_since or point.at
-            if current is None and point.at - pending_since >= rule.for_:
-                current = Alert(point.at, worst_value=point.value, expected_at_fire=expected)
-                result.alerts.append(current)
+            if current is None:
+                pending_missing += missing
+                if point.at - pending_since >= rule.for_:
+                    # Volume missed while pending belongs to the alert; this sample is added below.
+                    current = Alert(point.at, worst_value=point.value, expected_at_fire=expected)
+                    current.missing = pending_missing - missing
+                    result.alerts.append(current)
         else:
-            pending_since = None
+            pending_since, pending_missing = None, 0.0
             if current is not None and last_true is not None and point.at - last_true >= rule.keep_firing_for:
                 current.resolved_at = point.at
                 current = None
         if current is not None:
-            below = rule.below_expected is not None and point.value < expected.value
-            current.worst_value = (
-                min(current.worst_value, point.value) if below else max(current.worst_value, point.value)
-            )
-            current.missing += max(0.0, expected.value - point.value)
+            if abs(point.value - expected.value) > abs(current.worst_value - expected.value):
+                current.worst_value = point.value
+            current.missing += missing
         result.steps.append(Step(point.at, point.value, expected, breached, current is not None))
     return result

@@ -124,21 +124,23 @@ def plot_replay(replay: Replay, path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise SamplesError("--plot needs matplotlib: pip install 'flowhealth[plot]'") from None
-    times = [s.at for s in replay.steps]
+    if not replay.steps:
+        raise SamplesError("nothing to plot: the replay has no samples")
+    origin = replay.steps[0].at
+
+    def hours(at: datetime) -> float:
+        return (at - origin).total_seconds() / 3600
+
+    times = [hours(s.at) for s in replay.steps]
     figure, axes = plt.subplots(figsize=(14, 4))
-    axes.fill_between(
-        times,
-        [s.expected.low for s in replay.steps],
-        [s.expected.high for s in replay.steps],
-        color="tab:blue",
-        alpha=0.15,
-        label="expected band",
-    )
+    lows, highs = [s.expected.low for s in replay.steps], [s.expected.high for s in replay.steps]
+    axes.fill_between(times, lows, highs, color="tab:blue", alpha=0.15, label="expected band")
     axes.plot(times, [s.expected.value for s in replay.steps], color="tab:blue", linewidth=0.8, label="expected")
     axes.plot(times, [s.value for s in replay.steps], color="black", linewidth=0.6, label="value")
-    end = times[-1] if times else None
     for alert in replay.alerts:
-        axes.axvspan(alert.fired_at, alert.resolved_at or end, color="tab:red", alpha=0.25)
+        until = alert.resolved_at or replay.steps[-1].at
+        axes.axvspan(hours(alert.fired_at), hours(until), color="tab:red", alpha=0.25)
+    axes.set_xlabel(f"hours since {origin:%Y-%m-%d %H:%M} UTC")
     axes.set_title(f"{replay.rule_id}: {len(replay.alerts)} alert(s)")
     axes.legend(loc="upper left")
     figure.tight_layout()

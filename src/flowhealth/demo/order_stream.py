@@ -48,7 +48,9 @@ class StreamSpec:
     night_per_minute: float = 8.0
     weekly_growth: float = 0.005
     seed: int = 15
-    promotions: list[tuple[datetime, timedelta, float, float]] = field(default_factory=list)  # start, len, announced, real
+    promotions: list[tuple[datetime, timedelta, float, float]] = field(
+        default_factory=list
+    )  # start, len, announced, real
     closures: list[tuple[datetime, timedelta]] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
 
@@ -62,8 +64,12 @@ def usual_per_minute(spec: StreamSpec, at: datetime) -> float:
     shape += 0.25 * math.exp(-(((hour - 10) / 2.0) ** 2))
     weekday = local.weekday()
     week_factor = (0.9, 0.95, 1.0, 1.0, 1.1, 1.15, 1.25)[weekday]
-    growth = (1 + spec.weekly_growth) ** ((at - spec.start) / timedelta(weeks=1))
-    return (spec.night_per_minute + (spec.peak_per_minute - spec.night_per_minute) * min(1.0, shape)) * week_factor * growth
+    growth: float = math.pow(1 + spec.weekly_growth, (at - spec.start) / timedelta(weeks=1))
+    return (
+        (spec.night_per_minute + (spec.peak_per_minute - spec.night_per_minute) * min(1.0, shape))
+        * week_factor
+        * growth
+    )
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
