@@ -293,6 +293,8 @@ class StateCollector(Collector):
             labels=["alertname", "flow", "signal", "direction", "severity"],
         )
         for rule_id, rule in sorted(self._model.rules.items()):
+            if self._model.is_baseline(rule_id):
+                continue  # its threshold moves with the time of week
             direction, threshold = self._model.rule_threshold(rule_id)
             family.add_metric([rule_id, rule.flow, rule.signal, direction, rule.severity], threshold)
         yield family

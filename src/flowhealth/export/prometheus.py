@@ -112,7 +112,8 @@ def alerting_groups(model: Model, links: ExportLinks) -> list[dict[str, Any]]:
     """One group per flow, rules sorted by name."""
     groups = []
     for flow_id in sorted(model.flows):
-        rules = sorted(r for r, rule in model.rules.items() if rule.flow == flow_id)
+        # Baseline rules have no fixed threshold to export as one comparison.
+        rules = sorted(r for r, rule in model.rules.items() if rule.flow == flow_id and not model.is_baseline(r))
         if rules:
             groups.append({"name": f"flowhealth-{flow_id}", "rules": [alerting_rule(model, r, links) for r in rules]})
     return groups

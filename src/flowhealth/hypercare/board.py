@@ -25,6 +25,8 @@ STATUS_ORDER = {"firing": 0, "pending": 1, "silenced": 2, "no data": 3, "ok": 4}
 def _thresholds(model: Model, flow_id: str, signal_id: str) -> list[dict[str, Any]]:
     out = []
     for rule_id in model.rules_of(flow_id, signal_id):
+        if model.is_baseline(rule_id):
+            continue  # no fixed line: the band moves with the time of week
         direction, threshold = model.rule_threshold(rule_id)
         out.append(
             {"rule": rule_id, "direction": direction, "value": threshold, "severity": model.rules[rule_id].severity}

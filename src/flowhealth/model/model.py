@@ -110,6 +110,9 @@ class Model:
     def flows_touching(self, system_id: str) -> list[str]:
         return sorted(f for f in self.flows if system_id in self.flow_systems(f))
 
+    def is_baseline(self, rule_id: str) -> bool:
+        return isinstance(self.rules.get(rule_id), BaselineRule)
+
     def baseline_rules(self) -> dict[str, BaselineRule]:
         """Rules whose threshold is the expected band, by id."""
         return {rule_id: rule for rule_id, rule in self.rules.items() if isinstance(rule, BaselineRule)}
@@ -123,6 +126,12 @@ class Model:
     def rule_threshold(self, rule_id: str) -> tuple[str, float]:
         """('above' | 'below', threshold) with latency-class defaults filled in."""
         rule = self.rule(rule_id)
+        if isinstance(rule, BaselineRule):
+            # The band moves with the time of week; the fixed part is the least volume it cares about.
+            if rule.below_expected is not None:
+                return "below", rule.below_expected.min_expected
+            assert rule.above_expected is not None
+            return "above", rule.above_expected.min_expected
         if rule.below is not None:
             return "below", rule.below
         if rule.above is not None:
