@@ -32,3 +32,18 @@ def baseline_retention(model: Model, now: datetime) -> dict[tuple[str, str], dat
         key = (rule.flow, rule.signal)
         keep[key] = min(cutoff, keep.get(key, cutoff))
     return keep
+
+
+def current_expectations(
+    session: Session, model: Model, series: dict[tuple[str, str], list[str]], now: datetime
+) -> list[tuple[str, BaselineRule, Expected]]:
+    """(rule id, rule, expectation now) per baseline rule, for the first series of its signal.
+
+    /metrics shows one band per rule: labelled series of one signal share the rule and usually
+    the pattern, and one band keeps the label set of the gauges fixed.
+    """
+    out = []
+    for rule_id, rule in sorted(model.baseline_rules().items()):
+        labels = sorted(series.get((rule.flow, rule.signal), [])) or ["{}"]
+        out.append((rule_id, rule, expected_at(session, model, rule, labels[0], now)))
+    return out

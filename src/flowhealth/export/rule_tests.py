@@ -143,5 +143,10 @@ def rule_tests(model: Model, links: ExportLinks, rule_files: list[str]) -> dict[
     return {
         "rule_files": rule_files,
         "evaluation_interval": "1m",
-        "tests": [case for rule_id in sorted(model.rules) if not model.is_baseline(rule_id) for case in rule_test(model, rule_id, links)],
+        "tests": [
+            case
+            for rule_id in sorted(model.rules)
+            if not model.is_baseline(rule_id)
+            for case in rule_test(model, rule_id, links)
+        ],
     }
