@@ -9,6 +9,7 @@ from sqlmodel import Session
 from ..model.baseline_rule import BaselineRule
 from ..model.model import Model
 from ..store.history import slot_reader
+from ..store.tables import AlertState
 from .baseline import Expected, breaches, estimate
 
 
@@ -46,4 +47,16 @@ def current_expectations(
     for rule_id, rule in sorted(model.baseline_rules().items()):
         labels = sorted(series.get((rule.flow, rule.signal), [])) or ["{}"]
         out.append((rule_id, rule, expected_at(session, model, rule, labels[0], now)))
+    return out
+
+
+def baseline_expectations(
+    session: Session, model: Model, states: list[AlertState], now: datetime
+) -> dict[tuple[str, str], Expected]:
+    """What each firing (or just resolved) baseline alert expected, for the incident's message."""
+    out = {}
+    for state in states:
+        rule = model.rules.get(state.rule)
+        if isinstance(rule, BaselineRule) and (state.state == "firing" or state.resolved_at == now):
+            out[(state.rule, state.labels)] = expected_at(session, model, rule, state.labels, now)
     return out

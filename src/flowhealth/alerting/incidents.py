@@ -20,6 +20,8 @@ from ..model.probes import TraceProbe
 from ..store.outbox import enqueue
 from ..store.tables import AlertState, Incident, IncidentEvent, OutboxMessage, Silence
 from ..store.types import labels_of
+from .baseline import Expected
+from .baseline_live import baseline_expectations
 from .calendar import in_business_hours, window_active
 from .evaluator import FIRING, CycleHook, EvidenceFn, Transition
 from .payload import Links, format_value
@@ -66,6 +68,7 @@ class Context:
     down: dict[str, AlertState] = field(default_factory=dict)  # system -> alert marking it down
     by_incident: dict[int, list[AlertState]] = field(default_factory=dict)
     _classified: dict[int, tuple[str, Silence | None, str | None]] = field(default_factory=dict)
+    expected: dict[tuple[str, str], Expected] = field(default_factory=dict)  # baseline alerts, by (rule, labels)
 
     def index(self, states: list[AlertState]) -> None:
         self.by_incident.clear()
@@ -110,6 +113,7 @@ class IncidentManager(CycleHook):
             for system in window.systems
         }
         ctx = Context(now, active_silences(session, now), held)
+        ctx.expected = baseline_expectations(session, self.model, states, now)
         for state in states:
             # Uncached on purpose: `down` is still being filled, and classify() memoizes.
             if (
@@ -218,10 +222,10 @@ class IncidentManager(CycleHook):
         for state in ctx.by_incident.get(incident.id or -1, []):
             if state.state != FIRING:
                 if state.resolved_at is not None and state.resolved_at >= incident.opened_at:
-                    out.append(Member(state, "resolved"))
+                    out.append(Member(state, "resolved", expected=ctx.expected.get((state.rule, state.labels))))
                 continue
             status, silence, note = self.classify(state, ctx)
-            out.append(Member(state, status, silence, note))
+            out.append(Member(state, status, silence, note, ctx.expected.get((state.rule, state.labels))))
         return out
 
     def suppressed_under(self, incident: Incident, states: list[AlertState], ctx: Context) -> list[AlertState]:

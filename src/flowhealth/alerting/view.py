@@ -11,6 +11,8 @@ from typing import Any
 from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
 from ..store.types import labels_of
+from .baseline import Expected
+from .expected_note import expected_note
 from .payload import Links, build_payload
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -25,6 +27,7 @@ class Member:
     status: str  # active | held | silenced | suppressed | resolved
     silence: Silence | None = None
     note: str | None = None  # e.g. "maintenance: erp-weekly-maintenance"
+    expected: Expected | None = None  # baseline rules: what was expected instead
 
 
 def alert_payload(model: Model, links: Links, member: Member, incident_id: int, now: datetime) -> dict[str, Any]:
@@ -47,6 +50,12 @@ def alert_payload(model: Model, links: Links, member: Member, incident_id: int, 
     payload["status"] = member.status
     payload["reason"] = state.reason
     payload["note"] = member.note
+    if member.expected is not None:
+        rule = model.rule(state.rule)
+        kind = model.signal(rule.flow, rule.signal).kind
+        observed = state.last_value if firing else state.resolved_value
+        note = expected_note(member.expected, observed, kind, model.flows[rule.flow].average_value)
+        payload["expected"] = note.to_json()
     if state.reason == "no_data" and firing:
         since = state.unknown_since or state.firing_since or now
         payload["summary"] = (

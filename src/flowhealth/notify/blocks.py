@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .expected import expected_text
+
 SEVERITY_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
 STATUS_ICON = {"held": ":wrench:", "silenced": ":zzz:", "suppressed": ":link:", "resolved": ":white_check_mark:"}
 MAX_EVIDENCE_ROWS = 10
@@ -68,6 +70,8 @@ def _primary_fields(alert: dict[str, Any], owner: dict[str, Any]) -> list[dict[s
         value = f"*Value vs threshold*\n{alert['value_text']} {_comparison(alert)} {alert['threshold_text']}"
         when = f"*Since*\n{_when(alert['since'])} ({alert['duration_text']})"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.get("labels", {}).items()))
+    if alert.get("expected"):
+        value = f"*Value vs expected*\n{expected_text(alert)}"
     return [
         {"type": "mrkdwn", "text": value},
         {"type": "mrkdwn", "text": when},

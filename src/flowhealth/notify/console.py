@@ -10,6 +10,7 @@ from typing import Any
 from ..store.outbox import ThreadRef
 from .base import Delivery
 from .blocks import evidence_table, state_word
+from .expected import expected_text
 
 RULE = "=" * 78
 
@@ -75,6 +76,7 @@ def render_incident(view: dict[str, Any]) -> str:
         f"  {primary['summary']}",
         f"  business impact: {primary['business_impact']}",
         f"  value: {primary['value_text']} {comparison} threshold {primary['threshold_text']}, since {primary['since'][:19].replace('T', ' ')} UTC",
+        *([f"  {expected_text(primary)}"] if primary.get("expected") else []),
         f"  owner: {owner['name']} ({owner['team']})   incident #{view['incident']}",
         f"  runbook: {primary['runbook']['url']}",
         f"  dashboard: {primary['dashboard_url']}",

@@ -1,0 +1,110 @@
+"""A baseline rule end to end: history in the state store, the evaluator fires, the message explains.
+
+Runs on SQLite and PostgreSQL: the slot means are SQL averages over the samples table.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from flowhealth.alerting.evaluator import Evaluator
+from flowhealth.alerting.incidents import IncidentManager
+from flowhealth.alerting.payload import Links
+from flowhealth.clock import FakeClock
+from flowhealth.metrics import Metrics
+from flowhealth.model import Model
+from flowhealth.notify.console import render_incident
+from flowhealth.store.db import transaction
+from flowhealth.store.samples import Reading, prune_samples, record_readings
+from flowhealth.store.tables import AlertState, OutboxMessage, Sample
+
+LINKS = Links("http://flowhealth.test", "http://grafana.test")
+FRIDAY_3PM = datetime(2026, 3, 20, 14, 0, tzinfo=UTC)  # Fri 15:00 in Berlin
+RULE = "orders-below-expected"
+
+
+def seed(engine: Engine, weeks: list[int], value: float = 1.0) -> None:
+    """One order per second, every minute around Friday 15:00, in the given past weeks."""
+    with transaction(engine) as session:
+        for k in weeks:
+            around = FRIDAY_3PM - timedelta(weeks=k)
+            for minute in range(-30, 31):
+                at = around + timedelta(minutes=minute)
+                record_readings(session, "order-intake", "order_rate", [Reading(value)], at, "sql")
+
+
+def run_outage(reference_model: Model, engine: Engine) -> tuple[FakeClock, Evaluator]:
+    """Orders stop from 14:50 on; the evaluator runs each minute until 15:00 Berlin time."""
+    clock = FakeClock(FRIDAY_3PM - timedelta(minutes=10))
+    metrics = Metrics(CollectorRegistry())
+    evaluator = Evaluator(reference_model, engine, clock, metrics, IncidentManager(reference_model, LINKS))
+    for _ in range(11):
+        with transaction(engine) as session:
+            record_readings(session, "order-intake", "order_rate", [Reading(0.0)], clock.now(), "sql")
+        evaluator.evaluate()
+        clock.advance(timedelta(minutes=1))
+    return clock, evaluator
+
+
+def state(engine: Engine) -> str:
+    with Session(engine) as session:
+        row = session.get(AlertState, (RULE, "{}"))
+    return row.state if row else "inactive"
+
+
+def test_zero_orders_at_a_busy_time_fires_and_says_what_was_expected(
+    reference_model: Model, state_engine: Engine
+) -> None:
+    seed(state_engine, [1, 2, 3, 4])
+    run_outage(reference_model, state_engine)
+    assert state(state_engine) == "firing"
+    with Session(state_engine) as session:
+        message = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).first()
+    assert message is not None
+    view = json.loads(message.payload)["view"]
+    [alert] = [a for a in view["alerts"] if a["rule"] == RULE]
+    assert alert["expected"] == {
+        "value": 1.0,
+        "low": 0.6,
+        "high": 1.0,
+        "deviation_percent": -100.0,
+        "basis": "Fri 14:55, 4 weeks",
+        "learning": False,
+        "money_at_risk": 304200.0,  # 1 order/s missing = 3,600 orders an hour x 84.50 EUR
+        "currency": "EUR",
+        "money_per": "hour",
+    }
+    text = render_incident(view)
+    assert (
+        "expected 1 (band 0.60-1), now 0 records per second: -100%; Fri 14:55, 4 weeks; about 304,200 EUR at risk per hour"
+        in text
+    )
+
+
+def test_a_new_shop_is_learning_and_stays_quiet(reference_model: Model, state_engine: Engine) -> None:
+    seed(state_engine, [1])  # one week of history; the rule needs two
+    run_outage(reference_model, state_engine)
+    assert state(state_engine) == "inactive"
+    seed(state_engine, [2])
+    run_outage(reference_model, state_engine)
+    assert state(state_engine) == "firing"
+
+
+def test_history_of_baseline_signals_outlives_sample_retention(reference_model: Model, state_engine: Engine) -> None:
+    from flowhealth.alerting.baseline_live import baseline_retention
+
+    seed(state_engine, [3])
+    with transaction(state_engine) as session:
+        record_readings(
+            session, "order-export", "outbound_queue_depth", [Reading(3)], FRIDAY_3PM - timedelta(weeks=3), "sql"
+        )
+    with transaction(state_engine) as session:
+        prune_samples(session, FRIDAY_3PM - timedelta(days=14), baseline_retention(reference_model, FRIDAY_3PM))
+    with Session(state_engine) as session:
+        kept = {row.signal for row in session.exec(select(Sample)).all()}
+    assert kept == {"order_rate"}  # 4 weeks + a day for the baseline; 14 days for the rest
