@@ -87,7 +87,9 @@ def test_recorded_expected_value_and_band_match_flowhealth(reference_model: Mode
     }
     test_file = tmp_path / "baseline.test.yml"
     test_file.write_text(yaml.safe_dump(tests, width=10**9))
-    checked = subprocess.run([promtool, "check", "rules", str(tmp_path / BASELINE_FILE)], capture_output=True, text=True)
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(tmp_path / BASELINE_FILE)], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     tested = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=600)
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
