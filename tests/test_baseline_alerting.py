@@ -108,3 +108,20 @@ def test_history_of_baseline_signals_outlives_sample_retention(reference_model: 
     with Session(state_engine) as session:
         kept = {row.signal for row in session.exec(select(Sample)).all()}
     assert kept == {"order_rate"}  # 4 weeks + a day for the baseline; 14 days for the rest
+
+
+def test_readiness_shows_a_learning_baseline(reference_model: Model, state_engine: Engine) -> None:
+    from flowhealth.hypercare.readiness import check_readiness
+    from flowhealth.hypercare.readiness_text import readiness_table
+
+    seed(state_engine, [1])
+    results = {r.flow: r for r in check_readiness(reference_model, state_engine, FRIDAY_3PM)}
+    [check] = [c for c in results["order-intake"].checks if c.id == "baselines_learned"]
+    assert check.status == "learning"
+    assert "orders-below-expected is learning (1 of 2 weeks of history): it does not alert yet" in check.why
+    assert results["order-intake"].ready  # learning holds no go-live
+    assert "  lrn   Baseline rules have learned" in readiness_table(list(results.values()))
+    seed(state_engine, [2])
+    results = {r.flow: r for r in check_readiness(reference_model, state_engine, FRIDAY_3PM)}
+    [check] = [c for c in results["order-intake"].checks if c.id == "baselines_learned"]
+    assert (check.status, check.why) == ("pass", "orders-above-expected (2 weeks), orders-below-expected (2 weeks)")
