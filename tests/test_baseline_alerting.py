@@ -81,7 +81,7 @@ def test_zero_orders_at_a_busy_time_fires_and_says_what_was_expected(
     }
     text = render_incident(view)
     assert (
-        "expected 1 (band 0.60-1), now 0 records per second: -100%; Fri 14:55, 4 weeks; about 304,200 EUR at risk per hour"
+        "value: expected 1 (band 0.6-1), now 0 records per second: -100%; Fri 14:55, 4 weeks; about 304,200 EUR at risk per hour"
         in text
     )
 

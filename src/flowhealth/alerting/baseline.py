@@ -122,7 +122,9 @@ def breaches(rule: BaselineRule, expected: Expected, value: float) -> bool:
     if expected.learning:
         return False  # a new shop or signal: say "learning", never flood the channel
     below, above = rule.below_expected, rule.above_expected
-    if below is not None and expected.value >= below.min_expected and value < expected.low:
+    # Nothing at all where something is usual is always unusual, even when the band reaches zero
+    # (low volumes are noisy, so their band is wide); `for` keeps a single empty slot quiet.
+    if below is not None and expected.value >= below.min_expected and (value < expected.low or value <= 0):
         return True
     return above is not None and value > expected.high and value >= above.min_expected
 

@@ -67,9 +67,14 @@ def expected_note(
     )
 
 
+def _number(value: float) -> str:
+    # Rates like 0.025 orders/s need significant digits, not two decimals.
+    return f"{value:.3g}" if 0 < abs(value) < 10 else format_number(value)
+
+
 def expected_line(note: ExpectedNote, observed_text: str) -> str:
     """One line for any renderer: expected value and band, deviation, basis, money at risk."""
-    parts = [f"expected {format_number(note.value)} (band {format_number(note.low)}-{format_number(note.high)})"]
+    parts = [f"expected {_number(note.value)} (band {_number(note.low)}-{_number(note.high)})"]
     if note.deviation_percent is not None:
         parts[0] += f", now {observed_text}: {note.deviation_percent:+.0f}%"
     parts.append(note.basis)

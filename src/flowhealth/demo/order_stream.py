@@ -48,6 +48,7 @@ class StreamSpec:
     night_per_minute: float = 8.0
     weekly_growth: float = 0.005
     seed: int = 15
+    flat: bool = False  # the same rate at every hour and weekday (the demo's simulator)
     promotions: list[tuple[datetime, timedelta, float, float]] = field(
         default_factory=list
     )  # start, len, announced, real
@@ -57,6 +58,8 @@ class StreamSpec:
 
 def usual_per_minute(spec: StreamSpec, at: datetime) -> float:
     """The true usual rate at `at`, before calendar and incidents."""
+    if spec.flat:
+        return spec.peak_per_minute
     local = at.astimezone(BERLIN)
     hour = local.hour + local.minute / 60
     # Two peaks (13:00 and 20:00) on a quiet night floor.

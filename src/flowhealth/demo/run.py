@@ -20,6 +20,7 @@ from ..notify.base import Notifier
 from ..runtime import Runtime, default_notifier
 from ..settings import Settings
 from ..store.tables import AlertEvent
+from .history import seed_baseline_history
 from .simulator import CommerceSimulator, Scenario
 from .spans import export_request
 
@@ -87,6 +88,9 @@ def run_demo(
         f"{len(model.runbooks)} runbooks; simulated time runs {speed:g}x faster than real time."
     )
     say(f"  state: {work_dir / 'flowhealth.db'}   simulated stack: {simulator.path}")
+    seeded = seed_baseline_history(runtime.engine, model, clock.now(), simulator.scenario.orders_per_minute)
+    if seeded:
+        say(f"  {seeded} samples of order-rate history seeded, so baseline rules know the usual week")
     server = _start_http(runtime, port, say) if port else None
     started = time.monotonic()
     runtime.start()
@@ -100,7 +104,8 @@ def run_demo(
             if journeys:  # the shop, middleware and ERP connector report their spans
                 runtime.traces.ingest(export_request(journeys))
             fired, resolved = _alert_events(runtime)
-            if not keep_running and fired and set(fired) <= set(resolved) and _outbox_empty(runtime):
+            played = clock.now() - simulator.started >= simulator.scenario_end()
+            if not keep_running and played and fired and set(fired) <= set(resolved) and _outbox_empty(runtime):
                 break
             time.sleep(0.25)
     except KeyboardInterrupt:

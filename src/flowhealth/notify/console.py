@@ -64,19 +64,17 @@ def render_incident(view: dict[str, Any]) -> str:
             comparison = ">" if a["direction"] == "above" else "<"
             lines.append(f"  {a['rule']}: {a['summary']}")
             lines.append(
-                f"    value at resolve: {a['value_text']} (threshold {comparison} {a['threshold_text']}), was firing for {a['duration_text']}"
+                f"    value at resolve: {a['value_text']} ({_reference(a, comparison)}), was firing for {a['duration_text']}"
             )
         lines.append(f"  owner: {owner['name']} ({owner['team']})")
         return "\n".join([*lines, RULE])
     primary = alerts[0]
-    comparison = ">" if primary["direction"] == "above" else "<"
     lines = [
         RULE,
         f"{word} [{view['severity'].upper()}]  {view['flow']} · {primary['rule']}  → {owner['channel']} {owner.get('oncall') or ''}".rstrip(),
         f"  {primary['summary']}",
         f"  business impact: {primary['business_impact']}",
-        f"  value: {primary['value_text']} {comparison} threshold {primary['threshold_text']}, since {primary['since'][:19].replace('T', ' ')} UTC",
-        *([f"  {expected_text(primary)}"] if primary.get("expected") else []),
+        f"  value: {_against(primary)}, since {primary['since'][:19].replace('T', ' ')} UTC",
         f"  owner: {owner['name']} ({owner['team']})   incident #{view['incident']}",
         f"  runbook: {primary['runbook']['url']}",
         f"  dashboard: {primary['dashboard_url']}",
@@ -90,3 +88,17 @@ def render_incident(view: dict[str, Any]) -> str:
     for child in view.get("suppressed", []):
         lines.append(f"  held under this incident: {child['rule']} on {child['flow']}")
     return "\n".join([*lines, RULE])
+
+
+def _against(alert: dict[str, Any]) -> str:
+    """The value against its threshold, or against what a baseline rule expected."""
+    if alert.get("expected"):
+        return expected_text(alert)
+    comparison = ">" if alert["direction"] == "above" else "<"
+    return f"{alert['value_text']} {comparison} threshold {alert['threshold_text']}"
+
+
+def _reference(alert: dict[str, Any], comparison: str) -> str:
+    if alert.get("expected"):
+        return expected_text(alert)
+    return f"threshold {comparison} {alert['threshold_text']}"
