@@ -44,9 +44,10 @@ class Estimate(StrEnum):
 
 def _fraction(value: Any) -> Any:
     # "40%" reads better than 0.4 in a rule; both are accepted.
-    if isinstance(value, str) and value.strip().endswith("%"):
+    if isinstance(value, str):
+        text = value.strip()
         try:
-            return float(value.strip()[:-1]) / 100
+            return float(text[:-1]) / 100 if text.endswith("%") else float(text)
         except ValueError:
             raise ValueError(f"'{value}' is not a percentage; write e.g. 40%") from None
     return value
