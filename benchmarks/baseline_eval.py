@@ -85,7 +85,7 @@ class Score:
         worst = f"{max(self.delays):.0f}m" if self.delays else "-"
         peak = f"{self.peak_delay:.0f}m" if self.peak_delay is not None else "missed"
         return (
-            f"{self.name:<34} {precision:>9.0%} {self.detected / incidents:>7.0%} ({self.detected}/{incidents})"
+            f"{self.name:<40} {precision:>9.0%} {self.detected / incidents:>7.0%} ({self.detected}/{incidents})"
             f" {p50:>6} {worst:>6} {self.false_alerts / EVALUATED_WEEKS:>11.2f} {peak:>12}"
         )
 
@@ -161,7 +161,7 @@ def main() -> int:
     static_name, static_alerts = best_static(points, since, hold)
     print()
     print(f"{len(points)} samples, {EVALUATED_WEEKS} weeks evaluated, {len(INCIDENTS) + 1} labelled incidents")
-    print(f"{'':<34} {'precision':>9} {'recall':>13} {'p50':>6} {'max':>6} {'false/week':>11} {'peak outage':>12}")
+    print(f"{'':<40} {'precision':>9} {'recall':>13} {'p50':>6} {'max':>6} {'false/week':>11} {'peak outage':>12}")
     baseline = score("baseline rules (reference)", sorted(fired))
     print(baseline.row())
     print(score(static_name, static_alerts).row())
