@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from flowhealth.alerting.evaluator import Evaluator
 from flowhealth.alerting.incidents import IncidentManager
+from flowhealth.alerting.notices import IncidentView
 from flowhealth.alerting.payload import Links
 from flowhealth.clock import FakeClock
 from flowhealth.metrics import Metrics
@@ -79,7 +80,7 @@ def test_zero_orders_at_a_busy_time_fires_and_says_what_was_expected(
         "currency": "EUR",
         "money_per": "hour",
     }
-    text = render_incident(view)
+    text = render_incident(IncidentView.model_validate(view))
     assert (
         "value: expected 1 (band 0.6-1), now 0 records per second: -100%; Fri 14:55, 4 weeks; about 304,200 EUR at risk per hour"
         in text

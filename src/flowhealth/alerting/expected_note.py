@@ -1,7 +1,7 @@
 """What a baseline alert expected, as one small typed object on the alert, and its wording.
 
-The incident view carries it as `alert["expected"]` (JSON in the outbox); every renderer (Slack,
-console, board, API) shows it through `expected_line`, so they all say the same thing:
+The incident view carries it as `AlertView.expected`; every renderer (Slack, console, board, API)
+words it through `expected_line` (notify/expected.py), so they all say the same thing:
 
     expected 1.20 (band 0.72-2.40), now 0.10: -92%; Fri 15:00, 4 weeks, promo Black Friday x3 active;
     about 4,800 EUR at risk per hour
@@ -9,8 +9,7 @@ console, board, API) shows it through `expected_line`, so they all say the same 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from pydantic import BaseModel, ConfigDict
 
 from ..model.durations import format_number
 from ..model.schema import AverageValue, SignalKind
@@ -19,9 +18,10 @@ from .baseline import Expected, money_at_risk
 SECONDS_PER_HOUR = 3600.0
 
 
-@dataclass(frozen=True)
-class ExpectedNote:
-    """The expectation behind a baseline alert, as shown to people."""
+class ExpectedNote(BaseModel):
+    """The expectation behind a baseline alert, as shown to people (JSON in the outbox)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     value: float
     low: float
@@ -32,13 +32,6 @@ class ExpectedNote:
     money_at_risk: float | None = None
     currency: str | None = None
     money_per: str | None = None  # "hour" for rates; None for counts
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ExpectedNote:
-        return cls(**data)
 
 
 def expected_note(

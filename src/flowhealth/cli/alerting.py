@@ -16,13 +16,14 @@ import typer
 
 from ..alerting.actions import ActionError, Actions
 from ..alerting.incidents import IncidentManager
-from ..alerting.payload import Links
 from ..alerting.silences import SilenceError
 from ..clock import SystemClock
 from ..errors import FlowHealthError
+from ..links import Links
 from ..model.durations import format_duration, parse_duration
 from ..settings import Settings
-from ..store.db import init_schema, make_engine
+from ..store.db import make_engine
+from ..store.migrate import require_current
 from .common import ModelDir, load_or_exit
 
 silence_app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
@@ -35,7 +36,7 @@ def _actions(model_dir: Path) -> Actions:
     model = load_or_exit(model_dir)
     try:
         engine = make_engine(settings.database_url)
-        init_schema(engine)
+        require_current(engine)
     except FlowHealthError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -13,7 +13,7 @@ import typer
 from .. import __version__
 from ..errors import FlowHealthError
 from ..settings import Settings
-from . import alerting, dashboards, export, hypercare
+from . import alerting, dashboards, db, export, hypercare
 from . import push as push_cmd
 from .backtest import backtest
 from .common import ModelDir, load_or_exit
@@ -31,6 +31,7 @@ probe_app = typer.Typer(
 app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
+app.add_typer(db.app, name="db")
 
 _load = load_or_exit
 
@@ -223,12 +224,13 @@ def alerts(
     """List pending and firing alerts from the state database (FLOWHEALTH_DATABASE_URL)."""
     from sqlmodel import Session, col, select
 
-    from ..store.db import init_schema, make_engine
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
     from ..store.tables import AlertState
 
     settings = Settings()
     engine = make_engine(settings.database_url)
-    init_schema(engine)
+    require_current(engine)
     with Session(engine) as session:
         rows = session.exec(select(AlertState).order_by(col(AlertState.rule))).all()
     shown = [r for r in rows if all_states or r.state != "inactive"]
