@@ -126,3 +126,21 @@ def test_readiness_shows_a_learning_baseline(reference_model: Model, state_engin
     results = {r.flow: r for r in check_readiness(reference_model, state_engine, FRIDAY_3PM)}
     [check] = [c for c in results["order-intake"].checks if c.id == "baselines_learned"]
     assert (check.status, check.why) == ("pass", "orders-above-expected (2 weeks), orders-below-expected (2 weeks)")
+
+
+def test_the_board_shows_the_band_and_what_the_alert_expected(reference_model: Model, state_engine: Engine) -> None:
+    from flowhealth.hypercare.board import board_data
+
+    seed(state_engine, [1, 2, 3, 4])
+    clock, _ = run_outage(reference_model, state_engine)
+    board = board_data(reference_model, state_engine, clock.now(), LINKS)
+    [flow] = [f for f in board["flows"] if f["flow"] == "order-intake"]
+    assert flow["status"] == "firing"
+    [alert] = [a for a in flow["alerts"] if a["rule"] == RULE]
+    assert alert["expected"] == (
+        "expected 1 (band 0.6-1), now 0 records per second: -100%; Fri 15:01, 4 weeks; about 304,200 EUR at risk per hour"
+    )
+    [rate] = [s for s in flow["signals"] if s["signal"] == "order_rate"]
+    below = next(t for t in rate["thresholds"] if t["rule"] == RULE)
+    assert below["text"] == "expected 0.60 records per second to 1 records per second (Fri 15:01, 4 weeks)"
+    assert rate["series"][0]["breached"]
