@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
@@ -144,3 +145,25 @@ def test_the_board_shows_the_band_and_what_the_alert_expected(reference_model: M
     below = next(t for t in rate["thresholds"] if t["rule"] == RULE)
     assert below["text"] == "expected 0.60 records per second to 1 records per second (Fri 15:01, 4 weeks)"
     assert rate["series"][0]["breached"]
+
+
+def test_the_api_lists_a_baseline_alert_with_what_it_expected(reference_model: Model, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from flowhealth.api.app import create_app
+    from flowhealth.runtime import Runtime
+    from flowhealth.settings import Settings
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}")
+    runtime = Runtime.build(
+        settings, reference_model, clock=FakeClock(FRIDAY_3PM), registry=CollectorRegistry(), environ={}
+    )
+    seed(runtime.engine, [1, 2, 3, 4])
+    run_outage(reference_model, runtime.engine)
+    alerts = TestClient(create_app(runtime, manage_runtime=False)).get("/api/v1/alerts").json()
+    [alert] = [a for a in alerts if a["rule"] == RULE]
+    assert alert["state"] == "firing"
+    assert alert["expected"]["value"] == 1.0 and alert["expected"]["low"] == 0.6
+    assert alert["expected"]["deviation_percent"] == -100.0
+    assert alert["expected"]["money_at_risk"] == 304200.0 and alert["expected"]["currency"] == "EUR"
+    assert alert["expected"]["basis"] == "Fri 15:00, 4 weeks"

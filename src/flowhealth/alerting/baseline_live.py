@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -11,6 +11,7 @@ from ..model.model import Model
 from ..store.history import slot_reader
 from ..store.tables import AlertState
 from .baseline import Expected, breaches, estimate
+from .expected_note import ExpectedNote, expected_note
 
 
 def expected_at(session: Session, model: Model, rule: BaselineRule, labels: str, at: datetime) -> Expected:
@@ -59,4 +60,20 @@ def baseline_expectations(
         rule = model.rules.get(state.rule)
         if isinstance(rule, BaselineRule) and (state.state == "firing" or state.resolved_at == now):
             out[(state.rule, state.labels)] = expected_at(session, model, rule, state.labels, now)
+    return out
+
+
+def alert_expectations(session: Session, model: Model, states: list[AlertState]) -> dict[tuple[str, str], ExpectedNote]:
+    """What each pending or firing baseline alert expected at its last evaluation, worded for the API."""
+    out = {}
+    for state in states:
+        rule = model.rules.get(state.rule)
+        if not isinstance(rule, BaselineRule):
+            continue
+        signal = model.signal(rule.flow, rule.signal)
+        at = state.updated_at if state.updated_at.tzinfo else state.updated_at.replace(tzinfo=UTC)
+        expected = expected_at(session, model, rule, state.labels, at)
+        out[(state.rule, state.labels)] = expected_note(
+            expected, state.last_value, signal.kind, model.flows[rule.flow].average_value
+        )
     return out
