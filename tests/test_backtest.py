@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,3 +84,39 @@ def test_plot_draws_a_png(samples: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_replays_the_state_database_since_28_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowhealth.store.db import make_engine, transaction
+    from flowhealth.store.migrate import upgrade
+    from flowhealth.store.samples import Reading, record_readings
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    outage = now - timedelta(days=2)
+    with transaction(engine) as session:
+        at = now - timedelta(weeks=5)
+        while at < now:
+            value = 0.0 if outage <= at < outage + timedelta(minutes=30) else 1.0
+            record_readings(session, "order-intake", "order_rate", [Reading(value)], at, "sql")
+            at += timedelta(minutes=5)
+    engine.dispose()
+    monkeypatch.setenv("FLOWHEALTH_DATABASE_URL", url)
+    # The reference calendar's dates are real (Black Friday 2026); this replay runs relative to today.
+    model_dir = tmp_path / "model"
+    for sub in ("flows", "alert_rules", "runbooks"):
+        shutil.copytree(REPO / sub, model_dir / sub)
+    checkout = model_dir / "flows/checkout.yaml"
+    text = checkout.read_text()
+    checkout.write_text(text[: text.index("calendars:")])
+    result = runner.invoke(
+        app, ["backtest", "orders-below-expected", "-m", str(model_dir), "--since", "28d", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    [replay] = json.loads(result.output)
+    [alert] = replay["alerts"]
+    assert alert["fired_at"] == (outage + timedelta(minutes=5)).isoformat()
+    assert abs(replay["evaluated"] - 28 * 24 * 12) <= 1  # samples of the last 28 days, 5 minutes apart
+    assert replay["learning_until"] is None  # the week before --since already counts as history

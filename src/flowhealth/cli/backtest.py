@@ -86,10 +86,12 @@ def _from_database(rule: BaselineRule, start: datetime) -> dict[str, list[Point]
 
     from ..errors import FlowHealthError
     from ..store.db import make_engine
+    from ..store.migrate import require_current
     from ..store.tables import Sample
 
     try:
         engine = make_engine(Settings().database_url)
+        require_current(engine)
         table = Sample.__table__  # type: ignore[attr-defined]
         query = (
             select(table.c.labels, table.c.observed_at, table.c.value)
