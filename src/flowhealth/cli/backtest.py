@@ -24,12 +24,14 @@ def backtest(
         Path | None, typer.Option("--samples", help="CSV with columns timestamp,value (and optional labels).")
     ] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Also draw series, band and alerts into a PNG.")] = None,
 ) -> None:
     """When would a baseline rule have fired and resolved, how often, and the longest alert."""
     from ..alerting.backtest import replay
     from ..alerting.backtest_report import SamplesError, plot_replay, read_samples_csv, replay_json, replay_table
 
+    output = "json" if as_json else output
     if output not in ("table", "json"):
         typer.echo("--format must be table or json", err=True)
         raise typer.Exit(2)
