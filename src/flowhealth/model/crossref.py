@@ -141,7 +141,12 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
             c.must_exist("system", held, systems, ("maintenance_windows", window_id, ("systems", i)))
         _check_timezone(c, "maintenance_windows", window_id, ("timezone",), window.timezone)
         if window.start == window.end:
-            c.report("maintenance_windows", window_id, ("end",), "end equals start: the window would be empty")
+            c.report(
+                "maintenance_windows",
+                window_id,
+                ("end",),
+                "end equals start: the window would be empty (a whole day is 00:00 to 24:00)",
+            )
     for calendar_id, calendar in model.calendars.items():
         for loc, message in overlaps(calendar):
             c.report("calendars", calendar_id, loc, message)
