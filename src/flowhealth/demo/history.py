@@ -32,6 +32,8 @@ def seed_baseline_history(engine: Engine, model: Model, now: datetime, orders_pe
         weeks = -(-history // timedelta(weeks=1))  # whole weeks, rounded up
         start = now - timedelta(weeks=weeks)
         spec = StreamSpec(start=start, weeks=weeks, peak_per_minute=orders_per_minute, weekly_growth=0.0, flat=True)
+        # One sample per `resolution` is all a slot mean needs; the probe's own samples take over live.
+        step = max(1, rule.baseline.resolution // timedelta(minutes=1))
         rows = [
             {
                 "flow": rule.flow,
@@ -41,7 +43,7 @@ def seed_baseline_history(engine: Engine, model: Model, now: datetime, orders_pe
                 "observed_at": p.at,
                 "source": "demo",
             }
-            for p in generate(spec)
+            for p in generate(spec)[step - 1 :: step]
             if p.at < now - timedelta(minutes=5)
         ]
         with transaction(engine) as session:
