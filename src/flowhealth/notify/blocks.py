@@ -56,8 +56,11 @@ def _primary_fields(alert: AlertView, owner: Owner) -> list[dict[str, Any]]:
         value = f"*Value at resolve*\n{alert.value_text} ({reference(alert)})"
         when = f"*Was firing for*\n{alert.duration_text} (since {_when(alert.since)})"
     else:
-        title = "Value vs expected" if alert.expected is not None else "Value vs threshold"
-        value = f"*{title}*\n{value_against(alert)}"
+        value = (
+            f"*Value vs expected*\n{value_against(alert)}"
+            if alert.expected is not None
+            else f"*Value vs threshold*\n{alert.value_text} {alert.comparison} {alert.threshold_text}"
+        )
         when = f"*Since*\n{_when(alert.since)} ({alert.duration_text})"
     labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
     return [
