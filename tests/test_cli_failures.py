@@ -35,6 +35,7 @@ TOUCHES_DATABASE = {
     "silence expire",
     "readiness",
     "review",
+    "backtest",
     "serve",
     "db current",
     "db upgrade",
@@ -63,6 +64,7 @@ SAMPLE_ARGUMENTS = {
     "silence_id": "1",
     "reason": "testing",
     "record": "A-1",
+    "rule_id": "orders-below-expected",
 }
 
 

@@ -14,6 +14,7 @@ from ..model.durations import parse_duration
 from ..model.schema import SignalKind
 from ..settings import Settings
 from .common import ModelDir, load_or_exit
+from .failures import sentence
 
 
 def backtest(
@@ -108,5 +109,5 @@ def _from_database(rule: BaselineRule, start: datetime) -> dict[str, list[Point]
                 series.setdefault(labels, []).append(Point(at, float(value)))
         return series
     except FlowHealthError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
