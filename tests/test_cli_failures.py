@@ -35,6 +35,7 @@ TOUCHES_DATABASE = {
     "silence expire",
     "readiness",
     "review",
+    "backtest",
     "serve",
     "db current",
     "db upgrade",
@@ -70,6 +71,7 @@ SAMPLE_ARGUMENTS = {
     "record": "A-1",
     "rule": "order-export-delayed",
     "message_id": "1",
+    "rule_id": "orders-below-expected",
 }
 
 

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from .alerting.actions import Actions
+from .alerting.baseline_live import baseline_retention
 from .alerting.evaluator import Evaluator
 from .alerting.incidents import IncidentManager
 from .clock import Clock, SystemClock
@@ -243,7 +244,10 @@ class Runtime:
 
     def prune(self) -> int:
         with transaction(self.engine) as session:
-            return prune_samples(session, retention_cutoff(self.clock.now(), self.settings.sample_retention_days))
+            now = self.clock.now()
+            return prune_samples(
+                session, retention_cutoff(now, self.settings.sample_retention_days), baseline_retention(self.model, now)
+            )
 
     def stop(self) -> None:
         if self.scheduler is not None:

@@ -18,6 +18,7 @@ from ..settings import Settings
 from . import alerting, dashboards, db, export, hypercare, mappings, outbox, routes
 from . import evidence as evidence_cmd
 from . import push as push_cmd
+from .backtest import backtest
 from .common import ModelDir, load_or_exit
 from .failures import GuardedGroup, sentence
 
@@ -42,6 +43,7 @@ app.add_typer(routes.app, name="routes")
 _load = load_or_exit
 
 app.command()(alerting.incidents)
+app.command()(backtest)
 app.command()(alerting.ack)
 app.command()(alerting.resolve)
 app.add_typer(alerting.silence_app, name="silence")
@@ -93,7 +95,8 @@ def schema(
     """Print the JSON Schema of model files, for editor completion and checks."""
     from pydantic import BaseModel
 
-    from ..model.schema import FlowsFile, RulesFile
+    from ..model.rules_file import RulesFile
+    from ..model.schema import FlowsFile
 
     models: dict[str, type[BaseModel]] = {"flows": FlowsFile, "rules": RulesFile}
     if kind not in models:

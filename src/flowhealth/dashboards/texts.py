@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..model.baseline_rule import BaselineRule
 from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.schema import SignalKind
@@ -41,6 +42,12 @@ def format_threshold(kind: SignalKind, value: float) -> str:
 def rule_condition(model: Model, rule_id: str) -> str:
     """E.g. 'above 15m for 5m (critical, to erp-basis)'."""
     rule = model.rules[rule_id]
+    held = f" for {format_duration(rule.for_)}" if rule.for_.total_seconds() else ""
+    if isinstance(rule, BaselineRule):
+        spec = rule.baseline
+        sides = [s for s, d in (("below", rule.below_expected), ("above", rule.above_expected)) if d is not None]
+        band = f"{' or '.join(sides)} the expected band ({spec.season.value}, {format_duration(spec.history)} history)"
+        return f"{band}{held} ({rule.severity}, to {model.rule_owner(rule_id)})"
     direction, threshold = model.rule_threshold(rule_id)
     kind = model.signal(rule.flow, rule.signal).kind
     held = f" for {format_duration(rule.for_)}" if rule.for_.total_seconds() else ""

@@ -73,6 +73,10 @@ class Scenario:
     outage_start: timedelta = timedelta(minutes=8)
     outage_length: timedelta = timedelta(minutes=30)
     orders_per_minute: float = 1.5
+    # After the ERP incident the checkout breaks: no orders at all, which only a baseline rule can
+    # tell from a quiet night. None: no checkout outage.
+    checkout_outage_start: timedelta | None = timedelta(minutes=40)
+    checkout_outage_length: timedelta = timedelta(minutes=15)
 
 
 class CommerceSimulator:
@@ -199,7 +203,7 @@ class CommerceSimulator:
             with self._db() as db:
                 db.execute("BEGIN IMMEDIATE")
                 arrivals = self.random.random() < (end - start) * self.scenario.orders_per_minute / 60
-                if arrivals:
+                if arrivals and not self.checkout_down(now):
                     self._place_order(db, end)
                 if self.erp_up(now):
                     # The ERP accepts what the middleware delivers, up to 40 orders a step (backlog drain).
@@ -237,14 +241,17 @@ class CommerceSimulator:
                 db.execute("COMMIT")
             elapsed = now - self.started
             outage_end = self.scenario.outage_start + self.scenario.outage_length
-            for name, at, text in (
-                (
-                    "outage",
-                    self.scenario.outage_start,
-                    "the ERP stops accepting orders (simulated outage)",
-                ),
+            events = [
+                ("outage", self.scenario.outage_start, "the ERP stops accepting orders (simulated outage)"),
                 ("recovery", outage_end, "the ERP is back and works off the order backlog"),
-            ):
+            ]
+            if self.scenario.checkout_outage_start is not None:
+                checkout_end = self.scenario.checkout_outage_start + self.scenario.checkout_outage_length
+                events += [
+                    ("checkout", self.scenario.checkout_outage_start, "the shop checkout breaks: no orders come in"),
+                    ("checkout-back", checkout_end, "the checkout works again"),
+                ]
+            for name, at, text in events:
                 if elapsed >= at and name not in self._announced:
                     self._announced.add(name)
                     new_events.append(text)
@@ -252,5 +259,14 @@ class CommerceSimulator:
             self.events.extend(new_events)
             return new_events
 
+    def checkout_down(self, now: datetime) -> bool:
+        start = self.scenario.checkout_outage_start
+        if start is None:
+            return False
+        return start <= now - self.started < start + self.scenario.checkout_outage_length
+
     def scenario_end(self) -> timedelta:
-        return self.scenario.outage_start + self.scenario.outage_length
+        ends = [self.scenario.outage_start + self.scenario.outage_length]
+        if self.scenario.checkout_outage_start is not None:
+            ends.append(self.scenario.checkout_outage_start + self.scenario.checkout_outage_length)
+        return max(ends)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
@@ -15,8 +16,9 @@ from ..model.schema import Flow, SignalKind
 from ..probes.runner import scheduled_signals
 from ..store.samples import probe_states
 from ..store.tables import ProbeState
+from .readiness_baseline import TITLE, baseline_status
 
-Status = Literal["pass", "fail", "n/a"]
+Status = Literal["pass", "fail", "n/a", "learning"]  # learning: a baseline rule lacks history, not a failure
 
 # The documented failure modes that own retries, dead letters and replays by hand. Exact names, so
 # a mode called `no_retry_needed` does not pass for one.
@@ -37,6 +39,7 @@ CHECKS: dict[str, str] = {
     "alert_runbooks": "Every alert has a complete runbook",
     "runbook_owners": "Every runbook's owner exists",
     "probes_succeeding": "Probes currently succeeding",
+    "baselines_learned": TITLE,
 }
 
 
@@ -299,8 +302,9 @@ def _probe_states(engine: Engine) -> dict[tuple[str, str], ProbeState]:
         return {(p.flow, p.signal): p for p in probe_states(session)}
 
 
-def check_readiness(model: Model, engine: Engine | None = None) -> list[FlowReadiness]:
+def check_readiness(model: Model, engine: Engine | None = None, now: datetime | None = None) -> list[FlowReadiness]:
     """The checklist for every flow; store checks only when a state database is given."""
+    now = now or datetime.now(UTC)
     states = _probe_states(engine) if engine is not None else None
     scheduled = scheduled_signals(model)
     out = []
@@ -318,6 +322,9 @@ def check_readiness(model: Model, engine: Engine | None = None) -> list[FlowRead
             runbook_owners(model, flow_id),
             probes_succeeding(flow_id, expected, states),
         ]
+        status, why = baseline_status(model, flow_id, engine, now)
+        if any(rule.flow == flow_id for rule in model.baseline_rules().values()):
+            checks.append(_check("baselines_learned", status, why))
         out.append(FlowReadiness(flow_id, flow.criticality, flow.owner, checks))
     return out
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ModelIssue
+from .baseline_rule import BaselineRule
+from .business_calendar import overlaps
 from .factcheck import check_facts
 from .model import Model
 from .probes import ContractProbe, PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe, SqlSource, TraceProbe
@@ -56,7 +58,13 @@ class _Checker:
 Checker = _Checker
 
 
-_SECTIONS = {"team": "teams", "system": "systems", "flow": "flows", "connection": "connections"}
+_SECTIONS = {
+    "team": "teams",
+    "system": "systems",
+    "flow": "flows",
+    "connection": "connections",
+    "calendar": "calendars",
+}
 
 
 def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]] | None = None) -> list[ModelIssue]:
@@ -99,7 +107,9 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
         flow = model.flows[rule.flow]
         if c.must_exist(f"signal of flow '{rule.flow}'", rule.signal, flow.signals, (*at, ("signal",))):
             signal = flow.signals[rule.signal]
-            if rule.above is None and rule.below is None and not signal.kind.is_time:
+            if isinstance(rule, BaselineRule):
+                _check_baseline(c, rule_id, rule)
+            elif rule.above is None and rule.below is None and not signal.kind.is_time:
                 c.report(
                     *at,
                     ("above",),
@@ -144,9 +154,29 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
                 ("end",),
                 "end equals start: the window would be empty (a whole day is 00:00 to 24:00)",
             )
+    for calendar_id, calendar in model.calendars.items():
+        for loc, message in overlaps(calendar):
+            c.report("calendars", calendar_id, loc, message)
+        entries = [("promotions", i, p.flows) for i, p in enumerate(calendar.promotions)]
+        for section, i, flows in entries + [("closures", i, x.flows) for i, x in enumerate(calendar.closures)]:
+            for j, flow_id in enumerate(flows):
+                c.must_exist("flow", flow_id, model.flows, ("calendars", calendar_id, (section, i, "flows", j)))
     _check_runbook_owners(c, model)
     check_facts(c, model)
     return c.issues
+
+
+def _check_baseline(c: _Checker, rule_id: str, rule: BaselineRule) -> None:
+    calendars = c.model.calendars
+    if rule.baseline.calendar is not None:
+        c.must_exist("calendar", rule.baseline.calendar, calendars, ("rules", rule_id, ("baseline", "calendar")))
+    elif len(calendars) > 1:
+        c.report(
+            "rules",
+            rule_id,
+            ("baseline",),
+            f"several calendars are defined ({', '.join(sorted(calendars))}): name one in baseline.calendar",
+        )
 
 
 def _check_timezone(c: _Checker, section: str, name: str, sub: tuple[str | int, ...], tz: str) -> None:

@@ -12,8 +12,9 @@ from .contracts import LoadedContract, load_contract
 from .crossref import check_references
 from .files import FileBudget, ModelLimits, display, model_files
 from .model import Model
+from .rules_file import RULE_TAGS, RulesFile
 from .runbooks import Runbook, parse_runbook
-from .schema import FlowsFile, RulesFile
+from .schema import FlowsFile
 from .yamlsource import SourceDoc, dotted, load_yaml
 
 FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
@@ -66,8 +67,10 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     cleaned: list[str | int] = []
     previous: str | int | None = None
     before: str | int | None = None
-    for part in loc:
+    for i, part in enumerate(loc):
         skip = isinstance(part, str) and "[" in part
+        # ("rules", "x", "baseline", "for") -> ("rules", "x", "for"): the rule kind is no key either.
+        skip = skip or (i == 2 and loc[0] == "rules" and part in RULE_TAGS)
         # ("probe", "sql", "query") -> ("probe", "query"): the tag is not a key in the file.
         skip = skip or (previous in _TAGGED_FIELDS and part in _TAGS)
         # ("receivers", "pager", "pagerduty", "routing_key"): a map of tagged unions.
@@ -93,7 +96,8 @@ class _Collector:
 
     def __init__(self) -> None:
         self.sections: dict[str, dict[str, Any]] = {
-            name: {} for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "rules")
+            name: {}
+            for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "calendars", "rules")
         }
         self.origin: dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]] = {}
         self.issues: list[ModelIssue] = []
@@ -179,6 +183,7 @@ def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
         rules=collector.sections["rules"],
         runbooks=runbooks,
         maintenance_windows=collector.sections["maintenance_windows"],
+        calendars=collector.sections["calendars"],
     )
     collector.issues.extend(check_references(model, collector.origin, collector.broken))
     if collector.issues:

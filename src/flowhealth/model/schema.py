@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from .base import Ident, LabelName, Strict
+from .business_calendar import BusinessCalendar
 from .durations import Duration, parse_duration
 from .facts import ApiLimits, Contract, IdentifierSpec, Operations, ReleaseWindowRef
 from .probes import ProbeSpec
@@ -178,6 +179,13 @@ class Signal(Strict):
         return self.kind.unit
 
 
+class AverageValue(Strict):
+    """What one record of a flow is worth on average (an order, a payment), to put a price on missing volume."""
+
+    amount: float = Field(gt=0, description="Average order or payment value, e.g. 84.50.")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(description="ISO 4217, e.g. EUR.")
+
+
 IntegrationPattern = Literal["api", "event", "queue", "file", "ipaas", "scheduled"]
 Criticality = Literal["critical", "high", "normal", "low"]
 
@@ -205,6 +213,9 @@ class Flow(Strict):
     )
     contract: Contract | None = Field(default=None, description="The payload contract the flow carries.")
     operations: Operations | None = Field(default=None, description="Pause, drain, replay and degraded behaviour.")
+    average_value: AverageValue | None = Field(
+        default=None, description="For flows that carry an amount: baseline alerts show the money at risk."
+    )
 
 
 def _threshold(value: Any) -> Any:
@@ -315,9 +326,4 @@ class FlowsFile(Strict):
     connections: dict[Ident, Connection] = Field(default_factory=dict)
     flows: dict[Ident, Flow] = Field(default_factory=dict)
     maintenance_windows: dict[Ident, MaintenanceWindow] = Field(default_factory=dict)
-
-
-class RulesFile(Strict):
-    """A file under alert_rules/."""
-
-    rules: dict[Ident, AlertRule] = Field(default_factory=dict)
+    calendars: dict[Ident, BusinessCalendar] = Field(default_factory=dict)
