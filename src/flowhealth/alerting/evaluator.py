@@ -28,12 +28,14 @@ from sqlmodel import Session, select
 from ..clock import Clock
 from ..evidence import EvidenceFn
 from ..metrics import Metrics
+from ..model.baseline_rule import BaselineRule
 from ..model.model import Model
 from ..model.probes import PushProbe
 from ..model.schema import AlertRule
 from ..store.db import transaction
 from ..store.tables import AlertEvent, AlertState, ProbeState, SignalValue
 from ..store.types import alert_key
+from .baseline_live import baseline_breached
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +177,9 @@ class Evaluator:
         if state is not None and state.unknown_since is not None:
             state.unknown_since = None
             session.add(state)
-        condition = present and value is not None and self._breached(rule_id, rule, current, value)
+        condition = (
+            present and value is not None and self._breached(session, rule_id, rule, labels, current, value, now)
+        )
         if state is None:
             if not condition:
                 return None
@@ -193,7 +197,11 @@ class Evaluator:
             return self._resolve(session, state, value if present else None, now)
         return None
 
-    def _breached(self, rule_id: str, rule: AlertRule, current: str, value: float) -> bool:
+    def _breached(
+        self, session: Session, rule_id: str, rule: AlertRule, labels: str, current: str, value: float, now: datetime
+    ) -> bool:
+        if isinstance(rule, BaselineRule):  # the threshold is this time of week's expected band
+            return baseline_breached(session, self._model, rule, labels, value, now)
         direction, threshold = self._model.rule_threshold(rule_id)
         if current == FIRING and rule.recovery_threshold is not None:
             threshold = rule.recovery_threshold  # hysteresis: firing alerts clear only past this

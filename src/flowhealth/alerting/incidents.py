@@ -23,6 +23,7 @@ from ..evidence import EvidenceFn
 from ..links import Links
 from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
+from .baseline_live import baseline_expectations
 from .classify import (
     Context,
     build_context,
@@ -87,7 +88,11 @@ class IncidentManager(CycleHook):
         self._announce_silences(session, now)
 
     def context(self, session: Session, states: list[AlertState], now: datetime) -> Context:
-        return build_context(self.model, states, active_silences(session, now), now)
+        ctx = build_context(self.model, states, active_silences(session, now), now)
+        # Baseline alerts explain themselves with what was expected: that reads their history here,
+        # so classify and plan stay pure.
+        ctx.expected = baseline_expectations(session, self.model, states, now)
+        return ctx
 
     def members(self, incident: Incident, states: list[AlertState], ctx: Context) -> list[Member]:
         if not ctx.by_incident:

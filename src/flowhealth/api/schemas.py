@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..alerting.expected_note import ExpectedNote
+
 Timestamp = str  # ISO 8601 with offset, as `datetime.isoformat()` writes it
 
 
@@ -57,6 +59,9 @@ class Alert(BaseModel):
     pending_since: Timestamp | None
     firing_since: Timestamp | None
     incident: int | None
+    expected: ExpectedNote | None = Field(
+        default=None, description="Baseline rules: the expected value and band, deviation, basis and money at risk."
+    )
 
 
 class IncidentAlert(BaseModel):

@@ -15,8 +15,10 @@ from .. import __version__
 from ..errors import FlowHealthError
 from ..redaction import SecretFilter, install, process_secrets
 from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare, routes
+from . import alerting, dashboards, db, export, hypercare, mappings, outbox, routes
+from . import evidence as evidence_cmd
 from . import push as push_cmd
+from .backtest import backtest
 from .common import ModelDir, load_or_exit
 from .failures import GuardedGroup, sentence
 
@@ -35,11 +37,13 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
 app.add_typer(db.app, name="db")
+app.add_typer(outbox.app, name="outbox")
 app.add_typer(routes.app, name="routes")
 
 _load = load_or_exit
 
 app.command()(alerting.incidents)
+app.command()(backtest)
 app.command()(alerting.ack)
 app.command()(alerting.resolve)
 app.add_typer(alerting.silence_app, name="silence")
@@ -91,7 +95,8 @@ def schema(
     """Print the JSON Schema of model files, for editor completion and checks."""
     from pydantic import BaseModel
 
-    from ..model.schema import FlowsFile, RulesFile
+    from ..model.rules_file import RulesFile
+    from ..model.schema import FlowsFile
 
     models: dict[str, type[BaseModel]] = {"flows": FlowsFile, "rules": RulesFile}
     if kind not in models:
@@ -293,6 +298,8 @@ def alerts(
 
 app.command()(hypercare.readiness)
 app.command()(hypercare.review)
+app.command()(evidence_cmd.evidence)
+app.command("mapping-changes")(mappings.mapping_changes)
 app.command("push")(push_cmd.push)
 app.command("intervention")(push_cmd.intervention)
 
