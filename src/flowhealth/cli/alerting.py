@@ -10,22 +10,18 @@ import getpass
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..alerting.actions import ActionError, Actions
-from ..alerting.incidents import IncidentManager
-from ..alerting.silences import SilenceError
-from ..clock import SystemClock
-from ..errors import FlowHealthError
-from ..links import Links
-from ..model.durations import format_duration, parse_duration
-from ..settings import Settings
-from ..store.db import make_engine
-from ..store.migrate import require_current
 from .common import ModelDir, load_or_exit
 from .failures import sentence
+
+if TYPE_CHECKING:
+    from ..alerting.actions import Actions
+
+# The alerting, store and model modules are imported where a command runs, not when the CLI
+# starts: `flowhealth --help` and every other command would pay for them (issue 19).
 
 silence_app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
 
@@ -33,6 +29,15 @@ Actor = Annotated[str, typer.Option("--as", help="Who you are (shown in Slack an
 
 
 def _actions(model_dir: Path) -> Actions:
+    from ..alerting.actions import Actions
+    from ..alerting.incidents import IncidentManager
+    from ..clock import SystemClock
+    from ..errors import FlowHealthError
+    from ..links import Links
+    from ..settings import Settings
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
+
     settings = Settings()
     model = load_or_exit(model_dir)
     try:
@@ -46,6 +51,8 @@ def _actions(model_dir: Path) -> Actions:
 
 
 def _duration(text: str) -> timedelta:
+    from ..model.durations import parse_duration
+
     try:
         return parse_duration(text)
     except ValueError as exc:
@@ -53,6 +60,9 @@ def _duration(text: str) -> timedelta:
 
 
 def _run(action: str, fn: object) -> None:
+    from ..alerting.actions import ActionError
+    from ..alerting.silences import SilenceError
+
     try:
         fn()  # type: ignore[operator]
     except (ActionError, SilenceError) as exc:
@@ -137,6 +147,8 @@ def silence_list(
     model_dir: ModelDir = Path("."),
 ) -> None:
     """List active and upcoming silences."""
+    from ..model.durations import format_duration
+
     rows = _actions(model_dir).list_silences(include_expired=all_silences)
     if not rows:
         typer.echo("no silences")

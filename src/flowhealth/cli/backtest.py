@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..alerting.backtest import Point
-from ..model.baseline_rule import BaselineRule
-from ..model.durations import parse_duration
-from ..model.schema import SignalKind
-from ..settings import Settings
 from .common import ModelDir, load_or_exit
 from .failures import sentence
+
+if TYPE_CHECKING:
+    from ..alerting.backtest import Point
+    from ..model.baseline_rule import BaselineRule
 
 
 def backtest(
@@ -31,6 +30,9 @@ def backtest(
     """When would a baseline rule have fired and resolved, how often, and the longest alert."""
     from ..alerting.backtest import replay
     from ..alerting.backtest_report import SamplesError, plot_replay, read_samples_csv, replay_json, replay_table
+    from ..model.baseline_rule import BaselineRule
+    from ..model.durations import parse_duration
+    from ..model.schema import SignalKind
 
     output = "json" if as_json else output
     if output not in ("table", "json"):
@@ -87,7 +89,9 @@ def _seconds_between(series: dict[str, list[Point]]) -> float:
 def _from_database(rule: BaselineRule, start: datetime) -> dict[str, list[Point]]:
     from sqlalchemy import select
 
+    from ..alerting.backtest import Point
     from ..errors import FlowHealthError
+    from ..settings import Settings
     from ..store.db import make_engine
     from ..store.migrate import require_current
     from ..store.tables import Sample

@@ -6,14 +6,12 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import ModelError
-from ..model.loader import load_model
-from ..model.model import Model
-from ..settings import Settings
+if TYPE_CHECKING:
+    from ..model.model import Model
 
 ModelDir = Annotated[
     Path,
@@ -44,6 +42,11 @@ def _echo_model_warnings() -> Iterator[None]:
 
 def load_or_exit(model_dir: Path) -> Model:
     """Load the model or print every problem and exit 1."""
+    # Imported here, not at start-up: `--help` and commands without a model do not pay for them.
+    from ..errors import ModelError
+    from ..model.loader import load_model
+    from ..settings import Settings
+
     try:
         with _echo_model_warnings():
             return load_model(model_dir, Settings().model_limits())

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import FlowHealthError
-from ..settings import Settings
-from ..store.db import make_engine
-from ..store.migrate import SchemaState, SchemaVersion, schema_version, upgrade
 from .common import ModelDir
 from .failures import sentence
+
+if TYPE_CHECKING:
+    from ..store.migrate import SchemaVersion
+
+# The store (SQLAlchemy, Alembic) is imported where a command runs: `flowhealth --help` and the
+# other commands do not pay for it (issue 19).
 
 app = typer.Typer(
     help="The state database (FLOWHEALTH_DATABASE_URL): schema version and migrations.", no_args_is_help=True
@@ -21,12 +24,12 @@ app = typer.Typer(
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-_MEANING = {
-    SchemaState.EMPTY: "empty: `flowhealth db upgrade` or `flowhealth serve` creates the tables",
-    SchemaState.UNVERSIONED: "made before schema versions: `flowhealth db upgrade` recognises and migrates it",
-    SchemaState.BEHIND: "older than this flowhealth: run `flowhealth db upgrade`",
-    SchemaState.CURRENT: "up to date",
-    SchemaState.AHEAD: "written by a newer flowhealth: upgrade flowhealth",
+_MEANING = {  # by SchemaState value
+    "empty": "empty: `flowhealth db upgrade` or `flowhealth serve` creates the tables",
+    "unversioned": "made before schema versions: `flowhealth db upgrade` recognises and migrates it",
+    "behind": "older than this flowhealth: run `flowhealth db upgrade`",
+    "current": "up to date",
+    "ahead": "written by a newer flowhealth: upgrade flowhealth",
 }
 
 
@@ -40,7 +43,7 @@ def _show(version: SchemaVersion, as_json: bool, before: SchemaVersion | None = 
     if before is not None and before.current != version.current:
         typer.echo(f"migrated the state database from {before.current or before.state.value} to {version.current}")
         return
-    typer.echo(f"{version.current or '-'} (head {version.head}): {_MEANING[version.state]}")
+    typer.echo(f"{version.current or '-'} (head {version.head}): {_MEANING[version.state.value]}")
 
 
 def _fail(exc: FlowHealthError) -> typer.Exit:
@@ -51,6 +54,10 @@ def _fail(exc: FlowHealthError) -> typer.Exit:
 @app.command()
 def current(model_dir: ModelDir = Path("."), as_json: AsJson = False) -> None:
     """Print the schema revision of the state database and the newest this flowhealth knows; exit 1 unless equal."""
+    from ..settings import Settings
+    from ..store.db import make_engine
+    from ..store.migrate import SchemaState, schema_version
+
     try:
         version = schema_version(make_engine(Settings().database_url))
     except FlowHealthError as exc:
@@ -63,6 +70,10 @@ def current(model_dir: ModelDir = Path("."), as_json: AsJson = False) -> None:
 @app.command("upgrade")
 def upgrade_command(model_dir: ModelDir = Path("."), as_json: AsJson = False) -> None:
     """Migrate the state database to this flowhealth's schema, under a lock; rows are kept."""
+    from ..settings import Settings
+    from ..store.db import make_engine
+    from ..store.migrate import schema_version, upgrade
+
     try:
         engine = make_engine(Settings().database_url)
         before = schema_version(engine)

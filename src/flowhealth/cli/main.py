@@ -7,13 +7,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import __version__
 from ..errors import FlowHealthError
-from ..redaction import SecretFilter, install, process_secrets
 from ..settings import Settings
 from . import alerting, dashboards, db, export, hypercare, mappings, outbox, routes
 from . import evidence as evidence_cmd
@@ -21,6 +20,9 @@ from . import push as push_cmd
 from .backtest import backtest
 from .common import ModelDir, load_or_exit
 from .failures import GuardedGroup, sentence
+
+if TYPE_CHECKING:
+    from ..redaction import SecretFilter
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
@@ -50,6 +52,8 @@ app.add_typer(alerting.silence_app, name="silence")
 
 
 def _logging(verbose: bool) -> SecretFilter:
+    from ..redaction import SecretFilter, install  # loads the model package: not at start-up
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -124,6 +128,8 @@ def serve(
     secrets = _logging(verbose)
     model = _load(model_dir)
     settings = Settings(model_dir=model_dir)
+    from ..redaction import process_secrets
+
     secrets.add(process_secrets(settings, model, os.environ))
     _wait_for_database(settings.database_url, host, port)
     try:

@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 
 from ..errors import FlowHealthError
-from ..settings import Settings
-from ..store.db import make_engine, transaction
-from ..store.migrate import require_current
-from ..store.outbox import replay as replay_message
-from ..store.outbox import waiting
-from ..store.tables import OutboxMessage
 from .common import ModelDir
 from .failures import sentence
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from ..store.tables import OutboxMessage
+
+# The store is imported where a command runs, not when the CLI starts (issue 19).
 
 app = typer.Typer(
     help="The notification outbox: waiting and dead-lettered messages, and replaying them.", no_args_is_help=True
@@ -26,6 +26,10 @@ app = typer.Typer(
 
 
 def _engine() -> Engine:
+    from ..settings import Settings
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
+
     settings = Settings()
     try:
         engine = make_engine(settings.database_url)
@@ -64,6 +68,9 @@ def list_messages(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Messages not delivered yet: waiting (with the reason of the last failure) or dead-lettered."""
+    from ..store.db import transaction
+    from ..store.outbox import waiting
+
     with transaction(_engine()) as session:
         rows = [_as_dict(r) for r in waiting(session, include_delivered=include_delivered)]
     if as_json:
@@ -84,6 +91,9 @@ def replay(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Send a dead-lettered or waiting message again on the next delivery pass."""
+    from ..store.db import transaction
+    from ..store.outbox import replay as replay_message
+
     with transaction(_engine()) as session:
         row = replay_message(session, message_id, datetime.now(UTC))
         shown = _as_dict(row) if row is not None else None

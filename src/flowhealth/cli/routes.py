@@ -9,8 +9,6 @@ from typing import Annotated
 
 import typer
 
-from ..alerting.route_test import route_plan
-from ..model.durations import format_duration
 from .common import ModelDir, load_or_exit
 
 app = typer.Typer(help="Routing: who is told about an alert, where, and when it escalates.", no_args_is_help=True)
@@ -30,6 +28,9 @@ def test(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print who would be told about RULE firing, where (Slack, PagerDuty, Teams, webhook, email), and escalation."""
+    from ..alerting.route_test import route_plan
+    from ..model.durations import format_duration
+
     model = load_or_exit(model_dir)
     if severity is not None and severity not in ("critical", "warning", "info"):
         raise typer.BadParameter("must be critical, warning or info", param_hint="--severity")
