@@ -33,6 +33,7 @@ from .model.model import Model
 from .notify.base import Notifier
 from .notify.console import ConsoleNotifier
 from .notify.delivery import OutboxWorker
+from .notify.fanout import Fanout
 from .notify.slack import SlackNotifier
 from .probes.connections import ConnectionPools
 from .probes.registry import Factory, ProbeContext
@@ -115,9 +116,10 @@ class Runtime:
         )
         incidents = IncidentManager(model, links, evidence)
         evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)
-        worker = OutboxWorker(
-            engine, notifier or default_notifier(settings), clock, metrics, pacing_clock=pacing_clock or time.monotonic
+        fanout = Fanout(
+            notifier or default_notifier(settings), model, environ_, pagerduty_url=settings.pagerduty_events_url
         )
+        worker = OutboxWorker(engine, fanout, clock, metrics, pacing_clock=pacing_clock or time.monotonic)
         actions = Actions(model, engine, clock, incidents)
         return cls(
             settings,

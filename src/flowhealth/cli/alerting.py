@@ -25,6 +25,7 @@ from ..settings import Settings
 from ..store.db import make_engine
 from ..store.migrate import require_current
 from .common import ModelDir, load_or_exit
+from .failures import sentence
 
 silence_app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
 
@@ -38,7 +39,7 @@ def _actions(model_dir: Path) -> Actions:
         engine = make_engine(settings.database_url)
         require_current(engine)
     except FlowHealthError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
     links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
     return Actions(model, engine, SystemClock(), IncidentManager(model, links))

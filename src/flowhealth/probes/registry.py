@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from ..errors import ConfigError
 from ..model import probes as spec
+from ..model.envref import resolve_strings
 from ..model.probes import ProbeSpec, PushProbe, TraceProbe
 from .base import Probe
 from .clients import SharedClients
@@ -59,7 +60,8 @@ def _endpoint(
 
 def _http(s: spec.HttpProbe, ctx: ProbeContext, flow: str) -> Probe:
     endpoint = _endpoint(ctx, s.url, s.headers, s.verify_tls, _seconds(s.timeout), "http probe")
-    return HttpProbe(endpoint, s.path, s.method, s.json_body)
+    body = resolve_strings(s.json_body, ctx.pools.environ, where="http probe json_body")
+    return HttpProbe(endpoint, s.path, s.method, body)
 
 
 def _rabbitmq(s: spec.RabbitmqProbe, ctx: ProbeContext, flow: str) -> Probe:
