@@ -38,6 +38,8 @@ TOUCHES_DATABASE = {
     "serve",
     "db current",
     "db upgrade",
+    "outbox list",
+    "outbox replay",
 }
 # Commands that do not: the demo keeps its own SQLite files, `probe run` stores nothing, the
 # exports and dashboards are generated from the model, push and intervention talk HTTP.
@@ -49,11 +51,12 @@ NO_DATABASE = {
     "dashboards build",
     "export prometheus-rules",
     "export alertmanager",
+    "routes test",
     "push",
     "intervention",
 }
 # Commands that do not read the model at all (`alerts` and `db` work on the state database alone).
-NO_MODEL = {"schema", "push", "intervention", "alerts", "db current", "db upgrade"}
+NO_MODEL = {"schema", "push", "intervention", "alerts", "db current", "db upgrade", "outbox list", "outbox replay"}
 
 SAMPLE_ARGUMENTS = {
     "flow": "order-export",
@@ -63,6 +66,8 @@ SAMPLE_ARGUMENTS = {
     "silence_id": "1",
     "reason": "testing",
     "record": "A-1",
+    "rule": "order-export-delayed",
+    "message_id": "1",
 }
 
 

@@ -105,7 +105,6 @@ class Runtime:
         pools = ConnectionPools(model.connections, environ_)
         links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
         traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
-        evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence)
 
         runner = ProbeRunner(
             model,
@@ -114,6 +113,9 @@ class Runtime:
             metrics,
             ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes),
         )
+        # Trace and contract signals bring their own evidence: the journeys behind the value, or
+        # the failing payloads (redacted).
+        evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence, contracts=runner.contract_evidence)
         incidents = IncidentManager(model, links, evidence)
         evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)
         fanout = Fanout(
@@ -137,10 +139,18 @@ class Runtime:
             speed,
         )
 
+    def record_mapping_changes(self) -> int:
+        """Record contract, mapping and query changes since the model was last loaded (start-up and reload)."""
+        from .hypercare.mapping_changes import record_mapping_changes, who_changed
+
+        actor = who_changed(self.settings.model_dir)
+        return len(record_mapping_changes(self.engine, self.model, self.clock.now(), actor=actor))
+
     def start(self) -> None:
         """Schedule probes, evaluation, delivery and pruning in background threads."""
         if self.scheduler is not None:
             return
+        self._safe(self.record_mapping_changes)()
         self.runner.batch_writes()
         scheduler = BackgroundScheduler(
             executors={
