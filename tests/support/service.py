@@ -54,10 +54,12 @@ class ServeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"flowhealth serve exited with {self.process.returncode}: {self.log()[-2000:]}")
             try:
-                httpx.get(f"{self.url}/healthz", timeout=1.0)
-                return
+                # 200 only once the app serves: while it waits for its database a stand-in answers 503.
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise RuntimeError(f"flowhealth serve did not answer within {timeout}s: {self.log()[-2000:]}")
 
     def kill9(self) -> None:
