@@ -73,8 +73,8 @@ POSITIVE_DATA_NOT_EXPRESSIBLE = {
     # the model's names, see api/openapi_model.py) are in the schema and are checked elsewhere.
     "POST /api/v1/silences": "until/starts_at must be in the future",
     "POST /api/v1/incidents/{ref}/silence": "until must be in the future",
-    # "At least one of five optional query parameters" has no OpenAPI form for parameters.
-    "GET /api/v1/silences/preview": "at least one matcher parameter",
+    # At least one of five optional query parameters: OpenAPI parameters cannot say "one of these".
+    "GET /api/v1/silences/preview": "at least one matcher is required",
 }
 
 
@@ -85,6 +85,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
         database_url=f"sqlite:///{tmp_path / 'state.db'}",
         api_token=SecretStr(TOKEN),
         slack_signing_secret=SecretStr("signing"),
+        pagerduty_webhook_secret=SecretStr("pd-signing"),
         # Large enough for any generated body: a schema cannot bound a JSON body's size in bytes.
         otlp_max_body_bytes=4 * 1024 * 1024,
     )

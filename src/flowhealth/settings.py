@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         validation_alias="FLOWHEALTH_SLACK_BASE_URL",
         description="Slack Web API base URL (tests point it at a local server).",
     )
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com",
+        description="PagerDuty Events API v2 base URL (a receiver's own `url` wins; tests point it at a local server).",
+    )
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Verifies PagerDuty's v3 webhook signatures on /api/v1/pagerduty; unset: the endpoint answers 503.",
+    )
 
     model_max_file_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest model file read (flows/, alert_rules/, runbooks/)."

@@ -121,7 +121,7 @@ def _fail(exc: Exception) -> HTTPException:
     response_model=list[schemas.Incident],
 )
 def list_incidents(actions: ActionsDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
-    return actions.list_incidents(include_resolved=all)
+    return [summary.model_dump() for summary in actions.summaries(include_resolved=all)]
 
 
 @router.post(

@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import FlowHealthError
 from ..redaction import SecretFilter, install, process_secrets
 from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare
+from . import alerting, dashboards, db, export, hypercare, routes
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 from .failures import GuardedGroup, sentence
@@ -35,6 +35,7 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
 app.add_typer(db.app, name="db")
+app.add_typer(routes.app, name="routes")
 
 _load = load_or_exit
 
@@ -139,8 +140,10 @@ def serve(
 def _wait_for_database(url: str, host: str, port: int) -> None:
     """Retry the database with backoff, /healthz answering 503 degraded meanwhile."""
     from ..api.waiting import degraded_healthz
-    from ..store.wait import wait_for_database
+    from ..store.wait import database_reachable, wait_for_database
 
+    if database_reachable(url):
+        return  # the usual case: no stand-in server, nothing answers before the real API does
     with degraded_healthz(host, port):
         wait_for_database(url)
 

@@ -45,16 +45,21 @@ _TAGS = frozenset(
     {"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus", "interventions", "trace"}
 )
 
+_RECEIVER_TAGS = frozenset({"pagerduty", "teams", "webhook", "email"})
+
 
 def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """Drop pydantic's validator names and union tags, leaving the path as written in YAML."""
     cleaned: list[str | int] = []
     previous: str | int | None = None
+    before: str | int | None = None
     for part in loc:
         skip = isinstance(part, str) and "[" in part
         # ("probe", "sql", "query") -> ("probe", "query"): the tag is not a key in the file.
         skip = skip or (previous in _TAGGED_FIELDS and part in _TAGS)
-        previous = part
+        # ("receivers", "pager", "pagerduty", "routing_key"): a map of tagged unions.
+        skip = skip or (before == "receivers" and part in _RECEIVER_TAGS)
+        before, previous = previous, part
         if not skip:
             cleaned.append(part)
     return tuple(cleaned)
