@@ -51,6 +51,7 @@ NO_DATABASE = {
     "export alertmanager",
     "push",
     "intervention",
+    "routes test",
 }
 # Commands that do not read the model at all (`alerts` and `db` work on the state database alone).
 NO_MODEL = {"schema", "push", "intervention", "alerts", "db current", "db upgrade"}
@@ -63,6 +64,7 @@ SAMPLE_ARGUMENTS = {
     "silence_id": "1",
     "reason": "testing",
     "record": "A-1",
+    "rule": "order-export-delayed",
 }
 
 
