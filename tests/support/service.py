@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from flowhealth.api.waiting import WAITING
 from tests.support.otlp import free_port
 
 ENTRY = "from flowhealth.cli.main import main; main()"
@@ -30,8 +32,9 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Start and wait until the HTTP API answers."""
+    def start(self, timeout: float = 20.0, *, until_ready: bool = True) -> None:
+        """Start and wait until the HTTP API answers (`until_ready=False`: until anything answers,
+        which may be the stand-in that says "waiting for the database" while serve waits for it)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -54,8 +57,8 @@ class ServeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"flowhealth serve exited with {self.process.returncode}: {self.log()[-2000:]}")
             try:
-                # 200 only once the app serves: while it waits for its database a stand-in answers 503.
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                answer = httpx.get(f"{self.url}/healthz", timeout=1.0)
+                if not until_ready or answer.text != json.dumps(WAITING):
                     return
             except httpx.HTTPError:
                 pass
