@@ -25,6 +25,7 @@ from .alerting.evidence import EvidenceRunner
 from .alerting.incidents import IncidentManager
 from .alerting.payload import Links
 from .clock import Clock, SystemClock
+from .cycle_health import CycleHealth
 from .errors import StoreError
 from .metrics import Metrics, StateCollector
 from .model.envref import referenced_values
@@ -75,6 +76,7 @@ class Runtime:
     traces: TraceService
     speed: float = 1.0
     scheduler: BackgroundScheduler | None = field(default=None, init=False)
+    cycles: CycleHealth = field(default_factory=CycleHealth, init=False)
     _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -164,33 +166,33 @@ class Runtime:
                 max_instances=1 if len(slot.keys) == 1 else 2,
             )
         scheduler.add_job(
-            self._safe(self.evaluate_and_deliver),
+            self._safe("evaluate", self.evaluate_and_deliver),
             "interval",
             seconds=self.settings.evaluation_interval / self.speed,
             id="evaluate",
             executor="control",
         )
         scheduler.add_job(
-            self._safe(self.worker.run_once),
+            self._safe("deliver", self.worker.run_once),
             "interval",
             seconds=self.settings.delivery_interval,
             id="deliver",
             executor="control",
         )
-        scheduler.add_job(self._safe(self.prune), "interval", hours=1, id="prune", executor="control")
+        scheduler.add_job(self._safe("prune", self.prune), "interval", hours=1, id="prune", executor="control")
         if self.settings.review_channel:
             from .hypercare.schedule import review_job, review_trigger
 
             job = review_job(self.settings, self.model, self.engine, self.clock)
             trigger = review_trigger(self.settings.review_schedule)
-            scheduler.add_job(self._safe(job), trigger, id="weekly-review", executor="control")
+            scheduler.add_job(self._safe("weekly-review", job), trigger, id="weekly-review", executor="control")
         scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         # A skipped run is a metric, not a log line per occurrence: slow probes are skipped, never stacked.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         if self.traces.interval is not None:
             # Trace signals are recomputed from persisted journeys, which also expire here.
             scheduler.add_job(
-                self._safe(self.traces.refresh),
+                self._safe("traces", self.traces.refresh),
                 "interval",
                 seconds=self.traces.interval / self.speed,
                 id="traces",
@@ -214,16 +216,20 @@ class Runtime:
         for flow, signal in self._slot_keys.get(str(event.job_id), ()):
             self.metrics.probe_skipped.labels(flow, signal).inc()
 
-    @staticmethod
-    def _safe(job: Any) -> Any:
+    def _safe(self, name: str, job: Any) -> Any:
         def run() -> None:
             try:
                 job()
             except StoreError as exc:
                 # The database is away (restart, failover): say so once per run, the next run retries.
                 log.warning("%s skipped: %s", getattr(job, "__qualname__", job), str(exc).splitlines()[0])
-            except Exception:
+                # /healthz is unauthenticated: the error type only, the log line has the details.
+                self.cycles.failed(name, f"database error: {type(exc.__cause__ or exc).__name__}", datetime.now(UTC))
+            except Exception as exc:
                 log.exception("%s failed", getattr(job, "__qualname__", job))
+                self.cycles.failed(name, f"internal error: {type(exc).__name__}", datetime.now(UTC))
+            else:
+                self.cycles.succeeded(name)
 
         run.__name__ = getattr(job, "__name__", "job")
         return run
@@ -239,7 +245,7 @@ class Runtime:
         self.runner.close()
 
     def healthy(self) -> dict[str, Any]:
-        """What /healthz reports: database reachable, scheduler running."""
+        """What /healthz reports: database reachable, scheduler running, background cycles succeeding."""
         from sqlalchemy import text
 
         status: dict[str, Any] = {"scheduler": "running" if self.scheduler is not None else "stopped"}
@@ -249,5 +255,7 @@ class Runtime:
             status["database"] = "ok"
         except Exception as exc:
             status["database"] = f"unreachable: {type(exc).__name__}"
-        status["status"] = "ok" if status["database"] == "ok" else "degraded"
+        status["cycles"] = self.cycles.report()
+        # Never `ok` while alerting is down: a cycle failing on the database degrades too.
+        status["status"] = "ok" if status["database"] == "ok" and not self.cycles.failing() else "degraded"
         return status

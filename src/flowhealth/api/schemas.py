@@ -20,6 +20,11 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str = Field(description="'ok', or 'unreachable: <error type>'.")
     scheduler: Literal["running", "stopped"]
+    cycles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Each background cycle that has run (evaluate, deliver, traces, prune): 'ok', or "
+        "'failing since <time>: <reason>'; any failing cycle makes the status degraded.",
+    )
 
 
 class Series(BaseModel):

@@ -253,7 +253,12 @@ app.command("intervention")(push_cmd.intervention)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except FlowHealthError as exc:
+        # A schema of another version, a locked state file: one sentence, never a traceback.
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
