@@ -78,6 +78,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
         api_token=SecretStr(TOKEN),
         slack_signing_secret=SecretStr("signing"),
         otlp_max_body_bytes=64 * 1024,
+        model_dir=tmp_path / "m",
     )
     runtime = Runtime.build(settings_, model, clock=FakeClock(), registry=CollectorRegistry(), environ={})
     # Something to show: signal values, a firing alert with its open incident, and a silence.

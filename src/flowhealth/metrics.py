@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
@@ -146,6 +146,20 @@ class Metrics:
             ["kind", "outcome"],
             registry=registry,
         )
+        # Named as Prometheus names its own (prometheus_config_last_reload_successful), so the
+        # same alert on a failed reload works for both.
+        self.reload_successful = Gauge(
+            "flowhealth_config_last_reload_successful",
+            "Whether the last model reload succeeded (1) or was refused (0).",
+            registry=registry,
+        )
+        self.reload_successful.set(1)
+        self.reload_success_time = Gauge(
+            "flowhealth_config_last_reload_success_timestamp_seconds",
+            "When the model in use was loaded (start or successful reload).",
+            registry=registry,
+        )
+        self.reload_success_time.set_to_current_time()
 
     def seed(self, model: Model) -> None:
         """Create every labelled series at zero so rate() works from the first scrape."""

@@ -7,7 +7,6 @@ and the demo make their own (clock, registry, notifier, database).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,36 +20,25 @@ from sqlalchemy.engine import Engine
 
 from .alerting.actions import Actions
 from .alerting.evaluator import Evaluator
-from .alerting.evidence import EvidenceRunner
 from .alerting.incidents import IncidentManager
-from .alerting.payload import Links
 from .clock import Clock, SystemClock
 from .cycle_health import CycleHealth
 from .errors import StoreError
 from .metrics import Metrics, StateCollector
-from .model.envref import referenced_values
 from .model.model import Model
 from .notify.base import Notifier
 from .notify.console import ConsoleNotifier
 from .notify.delivery import OutboxWorker
 from .notify.slack import SlackNotifier
-from .probes.connections import ConnectionPools
-from .probes.registry import ProbeContext
 from .probes.runner import ProbeGroup, ProbeRunner, scheduled_signals
 from .probes.slots import plan_slots
+from .runtime_parts import ModelParts, build_parts
 from .settings import Settings
 from .store.db import init_schema, make_engine, transaction
 from .store.samples import prune_samples, retention_cutoff
 from .traces.ingest import TraceService
 
 log = logging.getLogger(__name__)
-
-
-def model_secrets(model: Model, environ: Mapping[str, str]) -> frozenset[str]:
-    """Values of every ${ENV} reference in connections and probe specs."""
-    documents: list[object] = [c.model_dump() for c in model.connections.values()]
-    documents += [ref.signal.probe.model_dump() for ref in model.signals()]
-    return referenced_values(documents, environ)
 
 
 def default_notifier(settings: Settings) -> Notifier:
@@ -77,6 +65,8 @@ class Runtime:
     speed: float = 1.0
     scheduler: BackgroundScheduler | None = field(default=None, init=False)
     cycles: CycleHealth = field(default_factory=CycleHealth, init=False)
+    environ: Mapping[str, str] | None = field(default=None, init=False, repr=False)
+    collector: StateCollector | None = field(default=None, init=False, repr=False)
     _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -98,43 +88,27 @@ class Runtime:
         registry = registry or CollectorRegistry()
         metrics = Metrics(registry)
         metrics.seed(model)
-        registry.register(StateCollector(model, engine, clock.now))
-        environ_ = environ if environ is not None else os.environ
-        pools = ConnectionPools(model.connections, environ_)
-        links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
-        evidence = EvidenceRunner(pools)
-
-        traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
-
-        def run_evidence(rule_id: str, now: Any) -> dict[str, Any] | None:
-            rule = model.rule(rule_id)
-            if rule.evidence is None:
-                # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
-                return traces.evidence(rule.flow, rule.signal)
-            return evidence.collect(rule.evidence, now)
-
-        runner = ProbeRunner(
-            model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_))
-        )
-        incidents = IncidentManager(model, links, run_evidence)
-        evaluator = Evaluator(model, engine, clock, metrics, incidents, run_evidence)
+        parts = build_parts(model, settings, engine, clock, metrics, environ)
+        registry.register(parts.collector)
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
-        actions = Actions(model, engine, clock, incidents)
-        return cls(
+        runtime = cls(
             settings,
             model,
             engine,
             clock,
             registry,
             metrics,
-            runner,
-            evaluator,
+            parts.runner,
+            parts.evaluator,
             worker,
-            incidents,
-            actions,
-            traces,
+            parts.incidents,
+            parts.actions,
+            parts.traces,
             speed,
         )
+        runtime.environ = environ
+        runtime.collector = parts.collector
+        return runtime
 
     def start(self) -> None:
         """Schedule probes, evaluation, delivery and pruning in background threads."""
@@ -202,6 +176,18 @@ class Runtime:
         self.scheduler = scheduler
         log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))
 
+    def swap(self, parts: ModelParts) -> None:
+        """Run on a new model's parts; the caller has stopped the jobs (in-flight ones finished)."""
+        old_runner = self.runner
+        if self.collector is not None:
+            self.registry.unregister(self.collector)
+        self.registry.register(parts.collector)
+        self.collector = parts.collector
+        self.metrics.seed(parts.model)
+        self.model, self.runner, self.evaluator = parts.model, parts.runner, parts.evaluator
+        self.incidents, self.actions, self.traces = parts.incidents, parts.actions, parts.traces
+        old_runner.close()
+
     def evaluate_and_deliver(self) -> None:
         """One evaluation cycle, then at once a delivery pass for what it queued.
 
@@ -239,9 +225,11 @@ class Runtime:
             return prune_samples(session, retention_cutoff(self.clock.now(), self.settings.sample_retention_days))
 
     def stop(self) -> None:
+        """Stop the jobs; an evaluation or delivery in flight finishes, what is not sent stays queued."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+            log.info("flowhealth stopped: running cycles finished")
         self.runner.close()
 
     def healthy(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..clock import Clock
 from ..metrics import Metrics
@@ -97,6 +97,24 @@ class Evaluator:
         self._metrics.evaluations.inc()
         for t in transitions:
             log.info("alert %s %s (value %s)", alert_key(t.rule, t.labels), t.event, t.value)
+        return transitions
+
+    def retire(self, rule_ids: set[str]) -> list[Transition]:
+        """Resolve (firing) or clear (pending) the alerts of rules a reload removes, with their notifications.
+
+        Runs on the evaluator of the model that still has the rules, so the resolve message names
+        the same owner, channel and incident as the firing one did.
+        """
+        now = self._clock.now()
+        transitions: list[Transition] = []
+        with transaction(self._engine) as session:
+            for state in session.exec(select(AlertState).where(col(AlertState.rule).in_(sorted(rule_ids)))).all():
+                if state.state == FIRING:
+                    transitions.append(self._resolve(session, state, None, now))
+                elif state.state == PENDING:
+                    state.pending_since = None
+                    transitions.append(self._move(session, state, INACTIVE, "cleared", None, now))
+            self._hook.after_cycle(session, now, transitions)
         return transitions
 
     def staleness(self, flow: str, signal: str) -> timedelta | None:

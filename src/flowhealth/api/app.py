@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
+from ..reload import Reloader
 from ..runtime import Runtime
-from . import board, errors, flows, health, incidents, limits, otlp, push, slack
+from . import board, errors, flows, health, incidents, limits, otlp, push, reload, slack
 
 
-def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
+def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloader | None = None) -> FastAPI:
     """Build the app around a runtime; with `manage_runtime` the app starts and stops it."""
 
     @asynccontextmanager
@@ -27,6 +28,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
 
     app = FastAPI(title="flowhealth", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.reloader = reloader or Reloader(runtime, runtime.settings.model_dir)
     errors.install(app)
     settings = runtime.settings
 
@@ -36,7 +38,15 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
 
     app.add_middleware(limits.BodyLimit, limit_for=limit_for)
     # Answers every route may give; each route documents its own (404, 409, 401/403 behind the token, ...).
-    for router in (health.router, flows.router, incidents.router, slack.router, push.router, board.router):
+    for router in (
+        health.router,
+        flows.router,
+        incidents.router,
+        slack.router,
+        push.router,
+        board.router,
+        reload.router,
+    ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)
     return app

@@ -27,6 +27,14 @@ class Health(BaseModel):
     )
 
 
+class Reloaded(BaseModel):
+    status: Literal["reloaded", "refused"]
+    model_digest: str = Field(description="sha256 of the model files in use after the request.")
+    errors: list[str] = Field(description="Why a refused model was refused: path:line: field: message.")
+    removed_rules: list[str] = Field(description="Rules gone; their firing alerts were resolved.")
+    added_rules: list[str]
+
+
 class Series(BaseModel):
     labels: dict[str, str]
     value: float | None

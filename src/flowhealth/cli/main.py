@@ -105,6 +105,7 @@ def serve(
     import uvicorn
 
     from ..api.app import create_app
+    from ..reload import Reloader, reload_on_sighup
     from ..runtime import Runtime
 
     _logging(verbose)
@@ -114,7 +115,11 @@ def serve(
     except FlowHealthError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info" if verbose else "warning")
+    reloader = Reloader(runtime, model_dir)
+    reload_on_sighup(reloader)
+    uvicorn.run(
+        create_app(runtime, reloader=reloader), host=host, port=port, log_level="info" if verbose else "warning"
+    )
 
 
 @app.command()
@@ -165,7 +170,7 @@ def probe_run(
     from ..probes.connections import ConnectionPools
     from ..probes.registry import ProbeContext, is_scheduled
     from ..probes.runner import ProbeRunner
-    from ..runtime import model_secrets
+    from ..runtime_parts import model_secrets
     from ..store.db import make_engine
 
     model = _load(model_dir)
