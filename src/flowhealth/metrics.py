@@ -160,6 +160,17 @@ class Metrics:
             registry=registry,
         )
         self.reload_success_time.set_to_current_time()
+        self.replica_leader = Gauge(
+            "flowhealth_replica_leader",
+            "1 when this replica evaluates rules (the leader, or the only process on SQLite), else 0.",
+            registry=registry,
+        )
+        self.replica_probes = Gauge(
+            "flowhealth_replica_probes", "Probes this replica runs (its share among live replicas).", registry=registry
+        )
+        self.replicas = Gauge(
+            "flowhealth_replicas", "Live replicas this replica sees, itself included.", registry=registry
+        )
 
     def seed(self, model: Model) -> None:
         """Create every labelled series at zero so rate() works from the first scrape."""

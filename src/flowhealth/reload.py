@@ -20,6 +20,7 @@ from typing import Any
 
 from .errors import FlowHealthError, ModelError, StoreError
 from .model.loader import load_model
+from .probes.runner import scheduled_signals
 from .runtime import Runtime
 from .runtime_parts import build_parts
 
@@ -67,9 +68,14 @@ class Reloader:
     model_dir: Path
     digest: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _declined: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.digest = self.digest or model_digest(self.model_dir)
+        cluster = self.runtime.cluster
+        if cluster is not None:
+            cluster.model_digest = self.digest
+            cluster.on_newer_model = self.follow
 
     def reload(self) -> ReloadResult:
         """Validate the files, then swap the model in; a broken model changes nothing."""
@@ -92,7 +98,7 @@ class Reloader:
         removed, added = sorted(old_rules - new_rules), sorted(new_rules - old_rules)
         running = runtime.scheduler is not None
         if running:
-            runtime.stop()
+            runtime.stop(leave=False)
         try:
             if removed:
                 runtime.evaluator.retire(set(removed))
@@ -100,6 +106,8 @@ class Reloader:
             # The database is away: these alerts stay as they are in the table, muted by the new model.
             log.warning("could not resolve the alerts of removed rules %s: %s", ", ".join(removed), exc)
         runtime.swap(parts)
+        if runtime.cluster is not None:
+            runtime.cluster.model_changed(digest, scheduled_signals(model))
         if running:
             runtime.start()
         self.digest = digest
@@ -113,6 +121,21 @@ class Reloader:
             len(removed),
         )
         return ReloadResult(True, digest, removed_rules=tuple(removed), added_rules=tuple(added))
+
+    def follow(self, digest: str) -> None:
+        """Another replica runs a newer model: load ours again if our files are that model.
+
+        Each replica reads its own files (the same image or volume); a reload on one replica
+        reaches the others within a heartbeat. Files that differ are logged, never guessed at.
+        """
+        if digest == self.digest or digest in self._declined:
+            return
+        if model_digest(self.model_dir) != digest:
+            self._declined.add(digest)
+            log.error("another replica runs model %s, but this replica's files differ; not reloading", digest[:12])
+            return
+        # Not on the heartbeat's thread: a reload stops the scheduler and waits for its jobs.
+        threading.Thread(target=self.reload, name="reload-follow", daemon=True).start()
 
     def _refused(self, errors: list[str]) -> ReloadResult:
         self.runtime.metrics.reload_successful.set(0)

@@ -22,6 +22,7 @@ from .alerting.actions import Actions
 from .alerting.evaluator import Evaluator
 from .alerting.incidents import IncidentManager
 from .clock import Clock, SystemClock
+from .cluster import Cluster, ProbeKey
 from .cycle_health import CycleHealth
 from .errors import StoreError
 from .metrics import Metrics, StateCollector
@@ -67,6 +68,8 @@ class Runtime:
     cycles: CycleHealth = field(default_factory=CycleHealth, init=False)
     environ: Mapping[str, str] | None = field(default=None, init=False, repr=False)
     collector: StateCollector | None = field(default=None, init=False, repr=False)
+    cluster: Cluster | None = field(default=None, init=False, repr=False)
+    _shares: dict[tuple[ProbeKey, ...], ProbeGroup] = field(default_factory=dict, init=False, repr=False)
     _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -108,6 +111,7 @@ class Runtime:
         )
         runtime.environ = environ
         runtime.collector = parts.collector
+        runtime.cluster = Cluster(engine, frozenset(scheduled_signals(model)), expiry=settings.replica_expiry / speed)
         return runtime
 
     def start(self) -> None:
@@ -115,6 +119,8 @@ class Runtime:
         if self.scheduler is not None:
             return
         self.runner.batch_writes()
+        # Know this replica's role and probe share before the first job runs (retried by its job).
+        self._safe("heartbeat", self._heartbeat)()
         scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=8),
@@ -130,7 +136,7 @@ class Runtime:
             # start while the first is held up (its probes still running are skipped, not stacked).
             self._slot_keys[slot.job_id] = slot.keys
             scheduler.add_job(
-                self.runner.run_group,
+                self._run_share,
                 "interval",
                 args=(ProbeGroup(slot.keys),),
                 seconds=slot.interval,
@@ -140,7 +146,7 @@ class Runtime:
                 max_instances=1 if len(slot.keys) == 1 else 2,
             )
         scheduler.add_job(
-            self._safe("evaluate", self.evaluate_and_deliver),
+            self._safe("evaluate", self._leading(self.evaluate_and_deliver)),
             "interval",
             seconds=self.settings.evaluation_interval / self.speed,
             id="evaluate",
@@ -153,20 +159,31 @@ class Runtime:
             id="deliver",
             executor="control",
         )
-        scheduler.add_job(self._safe("prune", self.prune), "interval", hours=1, id="prune", executor="control")
+        scheduler.add_job(
+            self._safe("prune", self._leading(self.prune)), "interval", hours=1, id="prune", executor="control"
+        )
+        scheduler.add_job(
+            self._safe("heartbeat", self._heartbeat),
+            "interval",
+            seconds=self.settings.heartbeat_interval / self.speed,
+            id="heartbeat",
+            executor="control",
+        )
         if self.settings.review_channel:
             from .hypercare.schedule import review_job, review_trigger
 
             job = review_job(self.settings, self.model, self.engine, self.clock)
             trigger = review_trigger(self.settings.review_schedule)
-            scheduler.add_job(self._safe("weekly-review", job), trigger, id="weekly-review", executor="control")
+            scheduler.add_job(
+                self._safe("weekly-review", self._leading(job)), trigger, id="weekly-review", executor="control"
+            )
         scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         # A skipped run is a metric, not a log line per occurrence: slow probes are skipped, never stacked.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         if self.traces.interval is not None:
             # Trace signals are recomputed from persisted journeys, which also expire here.
             scheduler.add_job(
-                self._safe("traces", self.traces.refresh),
+                self._safe("traces", self._leading(self.traces.refresh)),
                 "interval",
                 seconds=self.traces.interval / self.speed,
                 id="traces",
@@ -175,6 +192,42 @@ class Runtime:
         scheduler.start()
         self.scheduler = scheduler
         log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))
+
+    def _cluster(self) -> Cluster:
+        if self.cluster is None:
+            self.cluster = Cluster(self.engine, frozenset(scheduled_signals(self.model)))
+        return self.cluster
+
+    def _heartbeat(self) -> None:
+        view = self._cluster().heartbeat()
+        self.metrics.replica_leader.set(1 if view.leads else 0)
+        self.metrics.replica_probes.set(len(view.owned))
+        self.metrics.replicas.set(len(view.members))
+
+    def _leading(self, job: Any) -> Any:
+        """Jobs only the leader runs (each rule evaluated by one replica); followers skip them."""
+
+        def run() -> None:
+            if self._cluster().view.leads:
+                job()
+
+        run.__name__ = getattr(job, "__name__", "job")
+        run.__qualname__ = getattr(job, "__qualname__", run.__name__)
+        return run
+
+    def _run_share(self, slot: ProbeGroup) -> None:
+        """Run the probes of a slot that this replica owns (all of them on SQLite)."""
+        cluster = self._cluster()
+        owned = tuple(key for key in slot.keys if cluster.owns(key))
+        if owned == slot.keys:
+            self.runner.run_group(slot)
+            return
+        if not owned:
+            return
+        group = self._shares.get(owned)
+        if group is None:
+            group = self._shares[owned] = ProbeGroup(owned)
+        self.runner.run_group(group)
 
     def swap(self, parts: ModelParts) -> None:
         """Run on a new model's parts; the caller has stopped the jobs (in-flight ones finished)."""
@@ -186,6 +239,7 @@ class Runtime:
         self.metrics.seed(parts.model)
         self.model, self.runner, self.evaluator = parts.model, parts.runner, parts.evaluator
         self.incidents, self.actions, self.traces = parts.incidents, parts.actions, parts.traces
+        self._shares = {}
         old_runner.close()
 
     def evaluate_and_deliver(self) -> None:
@@ -224,13 +278,18 @@ class Runtime:
         with transaction(self.engine) as session:
             return prune_samples(session, retention_cutoff(self.clock.now(), self.settings.sample_retention_days))
 
-    def stop(self) -> None:
-        """Stop the jobs; an evaluation or delivery in flight finishes, what is not sent stays queued."""
+    def stop(self, *, leave: bool = True) -> None:
+        """Stop the jobs; an evaluation or delivery in flight finishes, what is not sent stays queued.
+
+        `leave=False` (a reload) keeps this replica's membership and leadership.
+        """
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
             log.info("flowhealth stopped: running cycles finished")
         self.runner.close()
+        if leave and self.cluster is not None:
+            self.cluster.close()
 
     def healthy(self) -> dict[str, Any]:
         """What /healthz reports: database reachable, scheduler running, background cycles succeeding."""
@@ -244,6 +303,7 @@ class Runtime:
         except Exception as exc:
             status["database"] = f"unreachable: {type(exc).__name__}"
         status["cycles"] = self.cycles.report()
+        status["replica"] = self._cluster().view.as_dict()
         # Never `ok` while alerting is down: a cycle failing on the database degrades too.
         status["status"] = "ok" if status["database"] == "ok" and not self.cycles.failing() else "degraded"
         return status

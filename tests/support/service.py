@@ -32,6 +32,11 @@ class ServeProcess:
 
     def start(self, timeout: float = 20.0) -> None:
         """Start and wait until the HTTP API answers."""
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting (several replicas started at the same moment)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -49,6 +54,10 @@ class ServeProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Wait until the HTTP API answers."""
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select as sa_select
+from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -38,6 +39,7 @@ from ..store.types import alert_key
 log = logging.getLogger(__name__)
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
+CYCLE_LOCK_KEY = 0x666C6F776576616C  # "floweval": one evaluation cycle at a time across replicas
 STALE_AFTER_INTERVALS = 3
 DEFAULT_NO_DATA_AFTER = timedelta(minutes=5)
 
@@ -87,6 +89,10 @@ class Evaluator:
         now = self._clock.now()
         try:
             with transaction(self._engine) as session:
+                if self._engine.dialect.name == "postgresql":
+                    # Replicas: only the leader schedules cycles, but a leader that just lost its lock
+                    # may still be in one. Cycles queue here, and each reads what the previous committed.
+                    session.connection().execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": CYCLE_LOCK_KEY})
                 transitions = self._cycle(session, now)
                 self._hook.after_cycle(session, now, transitions)
         except Exception:

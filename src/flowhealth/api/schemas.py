@@ -25,6 +25,16 @@ class Health(BaseModel):
         description="Each background cycle that has run (evaluate, deliver, traces, prune): 'ok', or "
         "'failing since <time>: <reason>'; any failing cycle makes the status degraded.",
     )
+    replica: ReplicaHealth | None = None
+
+
+class ReplicaHealth(BaseModel):
+    id: str = Field(description="host:pid:random of this process.")
+    role: Literal["single", "leader", "follower"] = Field(
+        description="single: SQLite, the only process; leader: evaluates rules (PostgreSQL); follower."
+    )
+    replicas: int = Field(description="Live replicas this one sees, itself included.")
+    probes: list[str] = Field(description="flow/signal of every probe this replica runs.")
 
 
 class Reloaded(BaseModel):

@@ -107,19 +107,26 @@ def serve(
     from ..api.app import create_app
     from ..reload import Reloader, reload_on_sighup
     from ..runtime import Runtime
+    from ..store.sqlite_guard import hold_sqlite_file
 
     _logging(verbose)
     model = _load(model_dir)
     try:
-        runtime = Runtime.build(Settings(model_dir=model_dir), model)
+        settings = Settings(model_dir=model_dir)
+        guard = hold_sqlite_file(settings.database_url)  # one serve per SQLite file, until this one ends
+        runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     reloader = Reloader(runtime, model_dir)
     reload_on_sighup(reloader)
-    uvicorn.run(
-        create_app(runtime, reloader=reloader), host=host, port=port, log_level="info" if verbose else "warning"
-    )
+    try:
+        uvicorn.run(
+            create_app(runtime, reloader=reloader), host=host, port=port, log_level="info" if verbose else "warning"
+        )
+    finally:
+        if guard is not None:
+            guard.release()
 
 
 @app.command()

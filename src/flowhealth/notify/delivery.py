@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -14,13 +15,14 @@ from ..clock import Clock
 from ..errors import DeliveryRejected, DeliveryRetryable, StoreError
 from ..metrics import Metrics
 from ..store.db import transaction
-from ..store.outbox import backoff, due_messages, save_thread, thread_ref
+from ..store.outbox import backoff, claim, due_messages, save_thread, thread_ref
 from ..store.tables import OutboxMessage
 from .base import Delivery, Notifier
 
 log = logging.getLogger(__name__)
 
 REJECTED_RETRY_SECONDS = 600.0
+CLAIM_LEASE_SECONDS = 15.0  # the Slack client gives up after 10 s
 
 
 @dataclass
@@ -41,6 +43,9 @@ class OutboxWorker:
         self._batch = batch
         self._channel_free_at: dict[str, float] = {}
         self._pass = threading.Lock()
+        # Replicas (PostgreSQL) hold a claimed message this long: longer than a Slack call can take.
+        # One process (SQLite) needs no lease: after a crash the message is due again at once.
+        self._lease = timedelta(seconds=CLAIM_LEASE_SECONDS if engine.dialect.name == "postgresql" else 0)
 
     def run_once(self) -> PassReport:
         """Deliver what is due; passes never overlap (two at once could post one message twice)."""
@@ -72,12 +77,9 @@ class OutboxWorker:
         # Count the attempt before calling out: after a crash mid-call, the next attempt knows
         # the message may already be in Slack and checks before posting again.
         with transaction(self._engine) as session:
-            row = session.get(OutboxMessage, message.id)
-            if row is None or row.delivered_at is not None:
+            row = claim(session, message.id, self._clock.now(), self._lease)
+            if row is None:
                 return "skipped"
-            row.attempts += 1
-            row.attempt_started_at = self._clock.now()
-            session.add(row)
             attempt = row.attempts
             thread = thread_ref(session, row.thread_key)
         delivery = Delivery(
