@@ -132,7 +132,11 @@ def failover(work: Path, interval: float, kills: int) -> tuple[list[float], list
                 evaluations = sum(metric(p, "flowhealth_rule_evaluations_total") for p in others)
                 messages = len(slack.slack.messages)
                 flow = ("f1", "f2", "f3")[kill % 3]
-                value = THRESHOLD * 3 if kill % 2 == 0 else 0.0  # fire, then resolve, alternately
+                if kill >= 3:  # the flow fired in an earlier round: let it resolve first, untimed
+                    httpx.post(f"{others[0].url}/api/v1/flows/{flow}/signals/backlog", json={"value": 0}, headers=AUTH)
+                    time.sleep(4 * interval)
+                    messages = len(slack.slack.messages)
+                value = THRESHOLD * 3  # a new incident: one new Slack message
                 leader.kill9()
                 killed_at = time.monotonic()
                 httpx.post(
