@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     )
     grafana_url: str = Field(default="http://localhost:3000", description="Grafana base URL for dashboard links.")
     api_token: SecretStr | None = Field(default=None, description="Bearer token for write endpoints.")
+    board_token: SecretStr | None = Field(
+        default=None, description="When set, the web pages (board, flows, incidents, review) need it; unset: public."
+    )
     evaluation_interval: float = Field(default=15.0, gt=0, description="Seconds between rule evaluations.")
     delivery_interval: float = Field(default=2.0, gt=0, description="Seconds between outbox delivery passes.")
     probe_slot: float = Field(
@@ -73,6 +76,6 @@ class Settings(BaseSettings):
     )
 
     def runbook_url(self, runbook: str) -> str:
-        from .alerting.payload import Links
+        from .links import Links
 
         return Links(self.public_url, self.grafana_url, self.runbook_base_url).runbook(runbook)

@@ -10,7 +10,21 @@ from fastapi import FastAPI
 from .. import __version__
 from ..reload import Reloader
 from ..runtime import Runtime
-from . import board, errors, flows, health, incidents, limits, otlp, push, reload, slack
+from . import (
+    access,
+    board,
+    errors,
+    flows,
+    health,
+    incidents,
+    limits,
+    otlp,
+    pages,
+    push,
+    reload,
+    silence_preview,
+    slack,
+)
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloader | None = None) -> FastAPI:
@@ -45,6 +59,9 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloa
         slack.router,
         push.router,
         board.router,
+        pages.router,
+        access.router,
+        silence_preview.router,
         reload.router,
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)

@@ -15,7 +15,7 @@ from ..store.db import transaction
 from ..store.records import Intervention
 from ..store.samples import Reading, record_readings
 from ..store.tables import ProbeState
-from .deps import RuntimeDep, WriteAccess
+from .deps import ClockDep, EngineDep, MetricsDep, ModelDep, WriteAccess
 from .errors import answers
 from .schemas import InterventionRecorded, Pushed
 
@@ -71,8 +71,9 @@ class InterventionIn(BaseModel):
     response_model=Pushed,
     responses=answers(404, 409),
 )
-def push_value(flow: str, signal: str, body: PushedValue, runtime: RuntimeDep) -> dict[str, Any]:
-    model = runtime.model
+def push_value(
+    flow: str, signal: str, body: PushedValue, clock: ClockDep, engine: EngineDep, metrics: MetricsDep, model: ModelDep
+) -> dict[str, Any]:
     if flow not in model.flows or signal not in model.flows[flow].signals:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no signal '{signal}' in flow '{flow}'")
     spec = model.flows[flow].signals[signal]
@@ -80,12 +81,12 @@ def push_value(flow: str, signal: str, body: PushedValue, runtime: RuntimeDep) -
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"signal '{flow}/{signal}' is measured by a {spec.probe.kind} probe, not pushed"
         )
-    now = runtime.clock.now()
-    with transaction(runtime.engine) as session:
+    now = clock.now()
+    with transaction(engine) as session:
         # One label series per push: other series of the signal keep their values.
         record_readings(session, flow, signal, [Reading(body.value, body.labels)], now, "push", replace_series=False)
         _succeeded(session, flow, signal, now)
-    runtime.metrics.probe_runs.labels(flow, signal, "push", "success").inc()
+    metrics.probe_runs.labels(flow, signal, "push", "success").inc()
     return {"flow": flow, "signal": signal, "value": body.value, "labels": body.labels, "observed_at": now.isoformat()}
 
 
@@ -105,11 +106,13 @@ def _succeeded(session: Any, flow: str, signal: str, now: datetime) -> None:
     response_model=InterventionRecorded,
     responses=answers(404),
 )
-def record_intervention(flow: str, body: InterventionIn, runtime: RuntimeDep) -> dict[str, Any]:
-    if flow not in runtime.model.flows:
+def record_intervention(
+    flow: str, body: InterventionIn, clock: ClockDep, engine: EngineDep, model: ModelDep
+) -> dict[str, Any]:
+    if flow not in model.flows:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flow '{flow}'")
-    now = runtime.clock.now()
-    with transaction(runtime.engine) as session:
+    now = clock.now()
+    with transaction(engine) as session:
         row = Intervention(
             flow=flow, reason=body.reason, record=body.record, actor=body.actor, note=body.note, performed_at=now
         )

@@ -151,6 +151,14 @@ class BoardOwner(BaseModel):
     name: str
 
 
+class BoardSilence(BaseModel):
+    id: int | None
+    author: str
+    reason: str
+    until: Timestamp
+    matchers: dict[str, str]
+
+
 class BoardAlert(BaseModel):
     rule: str
     state: Literal["pending", "firing"]
@@ -159,6 +167,8 @@ class BoardAlert(BaseModel):
     value: str = Field(description="The value with its unit, for people.")
     since: str = Field(description="How long, e.g. 1h5m.")
     runbook: Link
+    incident: int | None = Field(default=None, description="The incident it belongs to.")
+    silence: BoardSilence | None = Field(default=None, description="The silence muting it.")
 
 
 class Threshold(BaseModel):
@@ -187,6 +197,7 @@ class BoardSignal(BaseModel):
 
 class BoardIncident(BaseModel):
     id: int
+    url: str = Field(description="Its page on this service.")
     severity: str
     team: str
     opened_at: Timestamp
@@ -214,6 +225,7 @@ class BoardFlow(BaseModel):
     signals: list[BoardSignal]
     incidents: list[BoardIncident]
     interventions_today: InterventionsToday
+    silences: list[BoardSilence] = Field(default_factory=list, description="Active silences muting its rules.")
 
 
 class Board(BaseModel):

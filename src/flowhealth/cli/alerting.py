@@ -16,10 +16,10 @@ import typer
 
 from ..alerting.actions import ActionError, Actions
 from ..alerting.incidents import IncidentManager
-from ..alerting.payload import Links
 from ..alerting.silences import SilenceError
 from ..clock import SystemClock
 from ..errors import FlowHealthError
+from ..links import Links
 from ..model.durations import format_duration, parse_duration
 from ..settings import Settings
 from ..store.db import make_engine
