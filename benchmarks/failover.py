@@ -106,6 +106,7 @@ def replicas(work: Path, url: str, env: dict[str, str], count: int, model: Path)
         process.launch()
     for process in started:
         process.wait_ready(90)
+        process.wait_running(90)
     return started
 
 
@@ -156,6 +157,7 @@ def failover(work: Path, interval: float, kills: int) -> tuple[list[float], list
                 wait_until(lambda m=messages: len(slack.slack.messages) > m, 60)
                 to_slack.append(time.monotonic() - killed_at)
                 leader.start(90)
+                leader.wait_running(90)
                 time.sleep(2 * interval)
         finally:
             for process in live:

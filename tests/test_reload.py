@@ -159,6 +159,7 @@ def test_sighup_reloads_a_running_service_and_sigterm_stops_it_without_traceback
     env = {"FLOWHEALTH_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "FLOWHEALTH_API_TOKEN": TOKEN}
     service = ServeProcess(model_dir, env, tmp_path / "serve.log")
     service.start()
+    service.wait_running()
     try:
         assert service.process is not None
         reloaded_at = "flowhealth_config_last_reload_success_timestamp_seconds"
@@ -181,7 +182,14 @@ def test_sighup_reloads_a_running_service_and_sigterm_stops_it_without_traceback
 
 
 def _metric(url: str, name: str) -> float:
-    for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not exported")
+    deadline = time.monotonic() + 15
+    while True:  # serve answers /healthz while it waits for its database, before /metrics exists
+        try:
+            for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} not exported")
+        time.sleep(0.1)

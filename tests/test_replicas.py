@@ -89,6 +89,7 @@ def replicas(tmp_path: Path, postgres_url: str, slack: SlackServer) -> Iterator[
     try:
         for process in processes:
             process.wait_ready(60)
+            process.wait_running(60)
         yield processes
     finally:
         for process in processes:
@@ -176,6 +177,7 @@ def test_kill_9_of_leader_and_follower_during_evaluation_and_delivery_notifies_e
         victim.kill9()
         slack.slack.post_delay = 0.0
         victim.start(60)
+        victim.wait_running(60)
 
     def settled() -> bool:
         rows = outbox(engine)

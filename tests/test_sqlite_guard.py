@@ -17,6 +17,7 @@ def test_a_second_serve_on_one_sqlite_file_refuses_and_the_first_keeps_running(t
     env = {"FLOWHEALTH_DATABASE_URL": f"sqlite:///{database}"}
     first = ServeProcess(tmp_path / "m", env, tmp_path / "first.log")
     first.start()
+    first.wait_running()
     try:
         assert first.process is not None
         second = subprocess.run(

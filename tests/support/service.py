@@ -69,6 +69,18 @@ class ServeProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"flowhealth serve did not answer within {timeout}s: {self.log()[-2000:]}")
 
+    def wait_running(self, timeout: float = 30.0) -> None:
+        """Wait until the service itself answers (not the stand-in that answers while it waits for its database)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2.0).json().get("scheduler") == "running":
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"flowhealth serve did not run within {timeout}s: {self.log()[-2000:]}")
+
     def kill9(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing, like a crashed container."""
         if self.process is not None and self.process.poll() is None:
