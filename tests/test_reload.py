@@ -27,6 +27,7 @@ from flowhealth.store.tables import AlertState, Incident
 from tests.support.faults import THRESHOLD, TOKEN, pushed_flows, pushed_rules
 from tests.support.models import write_model
 from tests.support.service import ServeProcess
+from tests.support.services import NATS_ADDR, RABBITMQ_ADDR, need, port_open
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -193,3 +194,52 @@ def _metric(url: str, name: str) -> float:
         if time.monotonic() > deadline:
             raise AssertionError(f"{name} not exported")
         time.sleep(0.1)
+
+
+BROKER_FLOWS = """
+connections:
+  rabbit: {url: "${RABBIT_URL}"}
+  nats: {url: "nats://127.0.0.1:4222"}
+flows:
+  orders:
+    description: Orders reach the ERP.
+    object: order
+    source_of_truth: shop
+    targets: [erp]
+    pattern: queue
+    latency_class: same-day
+    owner: shop-team
+    signals:
+      queued:
+        kind: depth
+        description: A queue that does not exist (the broker closes the channel).
+        probe: {kind: rabbitmq, connection: rabbit, queue: no-such-queue, measure: ready, interval: 1s, timeout: 900ms}
+      pending:
+        kind: depth
+        description: A stream that does not exist.
+        probe: {kind: nats, connection: nats, stream: NOSUCH, consumer: erp, measure: pending, interval: 1s, timeout: 900ms}
+"""
+
+
+def test_sigterm_with_broker_probes_running_prints_no_traceback(tmp_path: Path) -> None:
+    need(port_open(*RABBITMQ_ADDR), "RabbitMQ")
+    need(port_open(*NATS_ADDR), "NATS")
+    write_model(tmp_path / "m", BROKER_FLOWS)
+    env = {
+        "FLOWHEALTH_DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+        "RABBIT_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
+    }
+    service = ServeProcess(tmp_path / "m", env, tmp_path / "serve.log")
+    service.start()
+    service.wait_running()
+    try:
+        deadline = time.monotonic() + 20
+        while service.log().count("does not exist") < 4 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert service.process is not None
+        service.process.send_signal(signal.SIGTERM)
+        assert service.process.wait(20) in (0, -signal.SIGTERM)
+    finally:
+        service.stop()
+    assert "does not exist" in service.log()  # the probes ran and said what is wrong
+    assert "Traceback" not in service.log(), service.log()
