@@ -88,7 +88,13 @@ class Reloader:
         try:
             model = load_model(self.model_dir)
             parts = build_parts(
-                model, runtime.settings, runtime.engine, runtime.clock, runtime.metrics, runtime.environ
+                model,
+                runtime.settings,
+                runtime.engine,
+                runtime.clock,
+                runtime.metrics,
+                runtime.environ,
+                runtime.probe_factories,
             )
         except ModelError as exc:
             return self._refused([str(issue) for issue in exc.issues])

@@ -7,7 +7,9 @@ and the demo make their own (clock, registry, notifier, database).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +32,9 @@ from .model.model import Model
 from .notify.base import Notifier
 from .notify.console import ConsoleNotifier
 from .notify.delivery import OutboxWorker
+from .notify.fanout import Fanout
 from .notify.slack import SlackNotifier
+from .probes.registry import Factory
 from .probes.runner import ProbeGroup, ProbeRunner, scheduled_signals
 from .probes.slots import plan_slots
 from .runtime_parts import ModelParts, build_parts
@@ -67,6 +71,7 @@ class Runtime:
     scheduler: BackgroundScheduler | None = field(default=None, init=False)
     cycles: CycleHealth = field(default_factory=CycleHealth, init=False)
     environ: Mapping[str, str] | None = field(default=None, init=False, repr=False)
+    probe_factories: Mapping[str, Factory] | None = field(default=None, init=False, repr=False)
     collector: StateCollector | None = field(default=None, init=False, repr=False)
     cluster: Cluster | None = field(default=None, init=False, repr=False)
     _shares: dict[tuple[ProbeKey, ...], ProbeGroup] = field(default_factory=dict, init=False, repr=False)
@@ -84,6 +89,8 @@ class Runtime:
         notifier: Notifier | None = None,
         environ: Mapping[str, str] | None = None,
         speed: float = 1.0,
+        probes: Mapping[str, Factory] | None = None,
+        pacing_clock: Callable[[], float] | None = None,
     ) -> Runtime:
         engine = engine or make_engine(settings.database_url)
         init_schema(engine)
@@ -91,9 +98,13 @@ class Runtime:
         registry = registry or CollectorRegistry()
         metrics = Metrics(registry)
         metrics.seed(model)
-        parts = build_parts(model, settings, engine, clock, metrics, environ)
+        parts = build_parts(model, settings, engine, clock, metrics, environ, probes)
         registry.register(parts.collector)
-        worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
+        environ_ = environ if environ is not None else os.environ
+        fanout = Fanout(
+            notifier or default_notifier(settings), model, environ_, pagerduty_url=settings.pagerduty_events_url
+        )
+        worker = OutboxWorker(engine, fanout, clock, metrics, pacing_clock=pacing_clock or time.monotonic)
         runtime = cls(
             settings,
             model,
@@ -110,6 +121,7 @@ class Runtime:
             speed,
         )
         runtime.environ = environ
+        runtime.probe_factories = probes
         runtime.collector = parts.collector
         runtime.cluster = Cluster(engine, frozenset(scheduled_signals(model)), expiry=settings.replica_expiry / speed)
         return runtime

@@ -18,7 +18,7 @@ from .metrics import Metrics, StateCollector
 from .model.envref import referenced_values
 from .model.model import Model
 from .probes.connections import ConnectionPools
-from .probes.registry import ProbeContext
+from .probes.registry import Factory, ProbeContext
 from .probes.runner import ProbeRunner
 from .settings import Settings
 from .traces.ingest import TraceService
@@ -51,6 +51,7 @@ def build_parts(
     clock: Clock,
     metrics: Metrics,
     environ: Mapping[str, str] | None = None,
+    probes: Mapping[str, Factory] | None = None,
 ) -> ModelParts:
     """Build (not start) the model's parts; nothing is registered or scheduled yet."""
     environ_ = environ if environ is not None else os.environ
@@ -59,7 +60,11 @@ def build_parts(
     traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
     evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence)
     runner = ProbeRunner(
-        model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_))
+        model,
+        engine,
+        clock,
+        metrics,
+        ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes),
     )
     incidents = IncidentManager(model, links, evidence)
     evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)

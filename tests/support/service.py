@@ -30,10 +30,13 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Start and wait until the HTTP API answers."""
+    def start(self, timeout: float = 20.0, *, until_running: bool = True) -> None:
+        """Start and wait until the service runs (or, `until_running=False`, until anything answers:
+        serve answers /healthz with a stand-in while it waits for its database)."""
         self.launch()
         self.wait_ready(timeout)
+        if until_running:
+            self.wait_running(max(timeout, 30.0))
 
     def launch(self) -> None:
         """Start the process without waiting (several replicas started at the same moment)."""

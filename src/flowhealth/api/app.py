@@ -18,7 +18,10 @@ from . import (
     health,
     incidents,
     limits,
+    methods,
+    openapi_model,
     otlp,
+    pagerduty,
     pages,
     push,
     reload,
@@ -51,12 +54,14 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloa
         return None if path == "/v1/traces" else settings.max_body_bytes
 
     app.add_middleware(limits.BodyLimit, limit_for=limit_for)
+    app.add_middleware(methods.AllowedMethods, routes=lambda: app.router.routes)
     # Answers every route may give; each route documents its own (404, 409, 401/403 behind the token, ...).
     for router in (
         health.router,
         flows.router,
         incidents.router,
         slack.router,
+        pagerduty.router,
         push.router,
         board.router,
         pages.router,
@@ -66,4 +71,5 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloa
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)
+    openapi_model.install(app, runtime.model)
     return app

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +13,7 @@ import typer
 from ..errors import ModelError
 from ..model.loader import load_model
 from ..model.model import Model
+from ..settings import Settings
 
 ModelDir = Annotated[
     Path,
@@ -19,10 +23,30 @@ ModelDir = Annotated[
 ]
 
 
+class _Echo(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"warning: {record.getMessage()}", err=True)
+
+
+@contextmanager
+def _echo_model_warnings() -> Iterator[None]:
+    """Show the loader's warnings (files skipped) to the person at the terminal, once."""
+    logger = logging.getLogger("flowhealth.model")
+    handler, propagate = _Echo(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def load_or_exit(model_dir: Path) -> Model:
     """Load the model or print every problem and exit 1."""
     try:
-        return load_model(model_dir)
+        with _echo_model_warnings():
+            return load_model(model_dir, Settings().model_limits())
     except ModelError as exc:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,16 +13,19 @@ import typer
 
 from .. import __version__
 from ..errors import FlowHealthError
+from ..redaction import SecretFilter, install, process_secrets
 from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare
+from . import alerting, dashboards, db, export, hypercare, routes
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
+from .failures import GuardedGroup, sentence
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,  # every command's unhandled error becomes one sentence (cli/failures.py)
 )
 probe_app = typer.Typer(
     help="Run probes by hand, the way you check a new probe before committing it.",
@@ -31,6 +35,7 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
 app.add_typer(db.app, name="db")
+app.add_typer(routes.app, name="routes")
 
 _load = load_or_exit
 
@@ -40,12 +45,15 @@ app.command()(alerting.resolve)
 app.add_typer(alerting.silence_app, name="silence")
 
 
-def _logging(verbose: bool) -> None:
+def _logging(verbose: bool) -> SecretFilter:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    secrets = SecretFilter()  # learns the values once settings and model are loaded
+    install(secrets)
+    return secrets
 
 
 def _version(value: bool) -> None:
@@ -105,25 +113,33 @@ def serve(
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.server import server_options
     from ..reload import Reloader, reload_on_sighup
     from ..runtime import Runtime
     from ..store.sqlite_guard import hold_sqlite_file
 
-    _logging(verbose)
+    secrets = _logging(verbose)
     model = _load(model_dir)
     settings = Settings(model_dir=model_dir)
+    secrets.add(process_secrets(settings, model, os.environ))
     _wait_for_database(settings.database_url, host, port)
     try:
         guard = hold_sqlite_file(settings.database_url)  # one serve per SQLite file, until this one ends
         runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
     reloader = Reloader(runtime, model_dir)
     reload_on_sighup(reloader)
     try:
+        # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter.
         uvicorn.run(
-            create_app(runtime, reloader=reloader), host=host, port=port, log_level="info" if verbose else "warning"
+            create_app(runtime, reloader=reloader),
+            host=host,
+            port=port,
+            log_level="info" if verbose else "warning",
+            log_config=None,
+            **server_options(settings),
         )
     finally:
         if guard is not None:
@@ -133,8 +149,10 @@ def serve(
 def _wait_for_database(url: str, host: str, port: int) -> None:
     """Retry the database with backoff, /healthz answering 503 degraded meanwhile."""
     from ..api.waiting import degraded_healthz
-    from ..store.wait import wait_for_database
+    from ..store.wait import database_reachable, wait_for_database
 
+    if database_reachable(url):
+        return  # the usual case: no stand-in server, nothing answers before the real API does
     with degraded_healthz(host, port):
         wait_for_database(url)
 
