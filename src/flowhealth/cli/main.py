@@ -123,10 +123,13 @@ def serve(
     settings = Settings(model_dir=model_dir)
     secrets.add(process_secrets(settings, model, os.environ))
     _wait_for_database(settings.database_url, host, port)
+    guard = None
     try:
         guard = hold_sqlite_file(settings.database_url)  # one serve per SQLite file, until this one ends
         runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
+        if guard is not None:
+            guard.release()
         typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
     reloader = Reloader(runtime, model_dir)
