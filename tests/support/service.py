@@ -30,7 +30,7 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0, *, until_running: bool = True) -> None:
+    def start(self, timeout: float = 60.0, *, until_running: bool = True) -> None:
         """Start and wait until the service runs (or, `until_running=False`, until anything answers:
         serve answers /healthz with a stand-in while it waits for its database)."""
         self.launch()
@@ -58,7 +58,7 @@ class ServeProcess:
                 stderr=subprocess.STDOUT,
             )
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until the HTTP API answers."""
         assert self.process is not None
         deadline = time.monotonic() + timeout
