@@ -49,6 +49,7 @@ NO_DATABASE = {
     "dashboards build",
     "export prometheus-rules",
     "export alertmanager",
+    "routes test",
     "push",
     "intervention",
 }
@@ -63,6 +64,7 @@ SAMPLE_ARGUMENTS = {
     "silence_id": "1",
     "reason": "testing",
     "record": "A-1",
+    "rule": "order-export-delayed",
 }
 
 

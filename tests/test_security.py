@@ -22,8 +22,8 @@ from tests.support.faults import TOKEN, pushed_flows, pushed_rules
 from tests.support.models import write_model
 
 # Not behind the bearer token, each for a reason: OTLP exporters send no token (the receiver only
-# folds spans into journeys), and Slack proves itself with its request signature instead.
-OTHERWISE_GUARDED = {"/v1/traces", "/slack/interactions"}
+# folds spans into journeys); Slack and PagerDuty prove themselves with their request signatures instead.
+OTHERWISE_GUARDED = {"/v1/traces", "/slack/interactions", "/api/v1/pagerduty"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
