@@ -38,6 +38,8 @@ TOUCHES_DATABASE = {
     "serve",
     "db current",
     "db upgrade",
+    "outbox list",
+    "outbox replay",
 }
 # Commands that do not: the demo keeps its own SQLite files, `probe run` stores nothing, the
 # exports and dashboards are generated from the model, push and intervention talk HTTP.
@@ -54,7 +56,7 @@ NO_DATABASE = {
     "intervention",
 }
 # Commands that do not read the model at all (`alerts` and `db` work on the state database alone).
-NO_MODEL = {"schema", "push", "intervention", "alerts", "db current", "db upgrade"}
+NO_MODEL = {"schema", "push", "intervention", "alerts", "db current", "db upgrade", "outbox list", "outbox replay"}
 
 SAMPLE_ARGUMENTS = {
     "flow": "order-export",
@@ -65,6 +67,7 @@ SAMPLE_ARGUMENTS = {
     "reason": "testing",
     "record": "A-1",
     "rule": "order-export-delayed",
+    "message_id": "1",
 }
 
 

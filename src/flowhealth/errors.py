@@ -80,11 +80,16 @@ class DeliveryError(FlowHealthError):
 
 
 class DeliveryRetryable(DeliveryError):
-    """Delivery failed for a reason that may pass; ``retry_after`` is a hint in seconds."""
+    """Delivery failed for a reason that may pass; ``retry_after`` is a hint in seconds.
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    ``maybe_sent`` is False when the other side certainly did not take the message (a refused
+    connection, a 429): the next attempt sends again without first looking for it.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None, *, maybe_sent: bool = True) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class DeliveryRejected(DeliveryError):

@@ -69,6 +69,10 @@ SIGNAL_METRICS: dict[SignalKind, tuple[str, str]] = {
     ),
     SignalKind.RECORDS: ("flowhealth_flow_records", "Records counted by a flow's signal."),
     SignalKind.RATIO: ("flowhealth_flow_ratio", "A ratio measured by a flow's signal (0 to 1)."),
+    SignalKind.CONTRACT_VIOLATIONS: (
+        "flowhealth_flow_contract_violating_payloads",
+        "Payloads that break the flow's contract, by field and reason.",
+    ),
 }
 
 PROBE_OUTCOMES = ("success", "timeout", "error", "invalid")

@@ -126,10 +126,18 @@ class Runtime:
         runtime.cluster = Cluster(engine, frozenset(scheduled_signals(model)), expiry=settings.replica_expiry / speed)
         return runtime
 
+    def record_mapping_changes(self) -> int:
+        """Record contract, mapping and query changes since the model was last loaded (start-up and reload)."""
+        from .hypercare.mapping_changes import record_mapping_changes, who_changed
+
+        actor = who_changed(self.settings.model_dir)
+        return len(record_mapping_changes(self.engine, self.model, self.clock.now(), actor=actor))
+
     def start(self) -> None:
         """Schedule probes, evaluation, delivery and pruning in background threads."""
         if self.scheduler is not None:
             return
+        self._safe("mapping-changes", self.record_mapping_changes)()
         self.runner.batch_writes()
         # Know this replica's role and probe share before the first job runs (retried by its job).
         self._safe("heartbeat", self._heartbeat)()

@@ -58,7 +58,6 @@ def build_parts(
     pools = ConnectionPools(model.connections, environ_)
     links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
     traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
-    evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence)
     runner = ProbeRunner(
         model,
         engine,
@@ -66,6 +65,9 @@ def build_parts(
         metrics,
         ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes),
     )
+    # Trace and contract signals bring their own evidence: the journeys behind the value, or
+    # the failing payloads (redacted).
+    evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence, contracts=runner.contract_evidence)
     incidents = IncidentManager(model, links, evidence)
     evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)
     actions = Actions(model, engine, clock, incidents)

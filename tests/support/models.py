@@ -89,7 +89,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 
 def reference_without_stock_reconciliation(root: Path) -> Path:
     """The reference deployment with one real readiness gap: nothing reconciles stock."""
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, root / sub)
     catalog = root / "flows/catalog.yaml"
     text = catalog.read_text()

@@ -55,7 +55,14 @@ class FakeSlack:
     lock: threading.Lock = field(default_factory=threading.Lock)
     files: dict[str, UploadedFile] = field(default_factory=dict)
     base_url: str = ""
+    private: set[str] = field(default_factory=set)  # channel ids that are private
+    history_scope: bool = True  # False: the bot lacks groups:history for private channels
     _seq: int = 0
+
+    def delete(self, ts: str) -> None:
+        """Someone deleted the bot's message (and Slack forgets its thread)."""
+        with self.lock:
+            self.messages = [m for m in self.messages if m.ts != ts]
 
     def channel_id(self, name_or_id: str) -> str | None:
         if name_or_id in self.channels:
@@ -84,6 +91,9 @@ class FakeSlack:
                 if kind == "429":
                     self.failures.popleft()
                     return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(arg)}
+                if kind == "429-method" and arg[1] == method:  # ("429-method", (seconds, "chat.update"))
+                    self.failures.popleft()
+                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(arg[0])}
                 if kind == "500" and (arg is None or arg == method):
                     self.failures.popleft()
                     return 500, {"ok": False, "error": "internal_error"}, {}
@@ -125,6 +135,8 @@ class FakeSlack:
             return 200, {"ok": True, "channels": chans, "response_metadata": {"next_cursor": ""}}
         if method in ("conversations.history", "conversations.replies"):
             cid = args.get("channel")
+            if cid in self.private and not self.history_scope:
+                return 200, {"ok": False, "error": "missing_scope", "needed": "groups:history"}
             if method == "conversations.history":
                 found = [m for m in self.messages if m.channel == cid and m.thread_ts is None]
             else:

@@ -31,6 +31,10 @@ class NotFound(ActionError):
     """No such incident or silence."""
 
 
+class AlreadyDone(ActionError):
+    """The incident is already in the state asked for (acknowledged by someone, or resolved)."""
+
+
 def incident_number(ref: str) -> int | None:
     """The incident id a reference names ("42", "#42"); None when it is no incident number."""
     text = ref.strip().lstrip("#")
@@ -55,7 +59,9 @@ class Actions:
         text = ref.strip().lstrip("#")
         if text.isascii() and text.isdigit():
             number = incident_number(text)
-            incident = session.get(Incident, number) if number is not None else None
+            # FOR UPDATE: two people clicking at once act one after the other, and the second
+            # sees what the first did (SQLite writers are serialised anyway).
+            incident = session.get(Incident, number, with_for_update=True) if number is not None else None
             if incident is None:
                 raise NotFound(f"no incident {text}")
             return incident
@@ -84,6 +90,12 @@ class Actions:
             incident = self._find(session, ref)
             if incident.status != "open":
                 raise ActionError(f"incident {incident.id} is already resolved")
+            if incident.acked_by and incident.ack_expires_at is not None and incident.ack_expires_at > now:
+                # A replayed request or a second click: the first acker stays the acker.
+                raise AlreadyDone(
+                    f"incident #{incident.id} is already acknowledged by {incident.acked_by}"
+                    f" until {incident.ack_expires_at:%Y-%m-%d %H:%M} UTC"
+                )
             incident.acked_by, incident.acked_at, incident.ack_expires_at = actor, now, now + ttl
             session.add(incident)
             session.add(

@@ -86,6 +86,7 @@ class Joined(_Notice):
     labels: dict[str, str] = Field(default_factory=dict)
     severity: Severity
     note: str | None = None  # why it is not shouted about (held, silenced, suppressed)
+    interrupts_ack: str | None = None  # a new failure in an acknowledged incident: whose ack it ended
 
 
 class Cleared(_Notice):

@@ -99,10 +99,12 @@ class Planner:
             return self.resolve(incident, members, suppressed, now)
         visible = [m for m in firing if m.status == MemberStatus.ACTIVE]
         severities = [self.model.rule(m.state.rule).severity for m in (visible or firing)]
+        previous_severity = incident.severity
         incident.severity = min(severities, key=SEVERITY_ORDER.__getitem__)
         if incident.notified_at is None:
             return self.open(incident, members, suppressed, now) if visible else Plan()
         notices: list[Notice] = [n for m in members if (n := self.transition_notice(m, fired, now)) is not None]
+        notices = self.renotify(incident, members, notices, previous_severity, now)
         plan = Plan()
         notices.extend(self.expire_ack(incident, firing, now, plan))
         plan.add(self.update(incident, members, suppressed, now, notices))
@@ -144,6 +146,38 @@ class Planner:
         incident.view_hash = digest
         incident.updated_at = now
         return Plan([Outgoing(Message(kind=NoticeKind.UPDATE, view=view, notices=notices))])
+
+    def renotify(
+        self, incident: Incident, members: list[Member], notices: list[Notice], previous_severity: str, now: datetime
+    ) -> list[Notice]:
+        """A new failure in an acknowledged incident ends the ack, as Alertmanager's group_interval re-notifies.
+
+        A rule not yet in the incident, a failure mode not yet in it, or a higher severity is
+        another problem than the one acknowledged: the on-call is called in the thread and
+        escalation runs again until someone acknowledges the incident as it is now.
+        """
+        if not incident.acked_by:
+            return notices
+        out: list[Notice] = []
+        for notice in notices:
+            if (
+                isinstance(notice, Joined)
+                and notice.note is None
+                and self._is_new_problem(notice, members, previous_severity)
+            ):
+                notice = notice.model_copy(update={"interrupts_ack": incident.acked_by})
+                incident.acked_by, incident.acked_at, incident.ack_expires_at = None, None, None
+                incident.next_escalation_at = now + self.escalate_after(incident, firing_of(members))
+            out.append(notice)
+        return out
+
+    def _is_new_problem(self, joined: Joined, members: list[Member], previous_severity: str) -> bool:
+        # Another series of a rule already firing here (a new label value) is the same problem.
+        already = {m.state.rule for m in members if m.state.state == State.FIRING and m.state.rule == joined.rule}
+        firing_rules = [m.state.rule for m in members if m.state.state == State.FIRING]
+        new_rule = firing_rules.count(joined.rule) <= 1 and bool(already)
+        worse = SEVERITY_ORDER[joined.severity] < SEVERITY_ORDER.get(previous_severity, len(SEVERITY_ORDER))
+        return new_rule or worse
 
     def transition_notice(self, member: Member, fired: Fired, now: datetime) -> Notice | None:
         transition = fired.get((member.state.rule, member.state.labels))

@@ -15,7 +15,8 @@ from .. import __version__
 from ..errors import FlowHealthError
 from ..redaction import SecretFilter, install, process_secrets
 from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare, routes
+from . import alerting, dashboards, db, export, hypercare, mappings, outbox, routes
+from . import evidence as evidence_cmd
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 from .failures import GuardedGroup, sentence
@@ -35,6 +36,7 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
 app.add_typer(db.app, name="db")
+app.add_typer(outbox.app, name="outbox")
 app.add_typer(routes.app, name="routes")
 
 _load = load_or_exit
@@ -305,6 +307,8 @@ def alerts(
 
 app.command()(hypercare.readiness)
 app.command()(hypercare.review)
+app.command()(evidence_cmd.evidence)
+app.command("mapping-changes")(mappings.mapping_changes)
 app.command("push")(push_cmd.push)
 app.command("intervention")(push_cmd.intervention)
 

@@ -27,6 +27,8 @@ KIND_STORIES: dict[SignalKind, str] = {
     SignalKind.THROUGHPUT: "Business objects the flow moves per second; a drop to zero is a stopped flow.",
     SignalKind.RECORDS: "Records counted by the signal's probe.",
     SignalKind.RATIO: "A share (0 to 100%) measured by the signal's probe.",
+    SignalKind.CONTRACT_VIOLATIONS: "Payloads that break the flow's contract, by field and reason. Each one "
+    "is an order or record the target will reject, or accept wrongly, until the mapping is fixed.",
 }
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ModelIssue
+from .factcheck import check_facts
 from .model import Model
-from .probes import PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe, TraceProbe
+from .probes import ContractProbe, PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe, SqlSource, TraceProbe
 from .templates import check_template
 from .tracecheck import check_trace_signal
 from .yamlsource import SourceDoc
@@ -47,6 +48,12 @@ class _Checker:
         section, name, sub = at
         self.report(section, name, sub, f"unknown {kind} '{value}' (known: {choices})")
         return False
+
+    def timezone(self, section: str, name: str, sub: tuple[str | int, ...], tz: str) -> None:
+        _check_timezone(self, section, name, sub, tz)
+
+
+Checker = _Checker
 
 
 _SECTIONS = {"team": "teams", "system": "systems", "flow": "flows", "connection": "connections"}
@@ -138,10 +145,11 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
                 "end equals start: the window would be empty (a whole day is 00:00 to 24:00)",
             )
     _check_runbook_owners(c, model)
+    check_facts(c, model)
     return c.issues
 
 
-def _check_timezone(c: _Checker, section: str, name: str, sub: tuple[str, ...], tz: str) -> None:
+def _check_timezone(c: _Checker, section: str, name: str, sub: tuple[str | int, ...], tz: str) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -179,5 +187,7 @@ def _probe_connections(probe: object) -> list[tuple[tuple[str, ...], str]]:
             for side, source in (("source", probe.source), ("target", probe.target))
             if hasattr(source, "connection")
         ]
+    if isinstance(probe, ContractProbe) and isinstance(probe.source, SqlSource):
+        return [(("source", "connection"), probe.source.connection)]
     connection = getattr(probe, "connection", None)
     return [(("connection",), connection)] if isinstance(connection, str) else []

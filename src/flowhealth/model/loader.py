@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ModelError, ModelIssue
+from .contracts import LoadedContract, load_contract
 from .crossref import check_references
 from .files import FileBudget, ModelLimits, display, model_files
 from .model import Model
@@ -42,7 +43,19 @@ def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelI
 # Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.
 _TAGGED_FIELDS = frozenset({"probe", "source", "target", "evidence"})
 _TAGS = frozenset(
-    {"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus", "interventions", "trace"}
+    {
+        "sql",
+        "push",
+        "http",
+        "rabbitmq",
+        "redis",
+        "nats",
+        "reconcile",
+        "contract",
+        "prometheus",
+        "interventions",
+        "trace",
+    }
 )
 
 _RECEIVER_TAGS = frozenset({"pagerduty", "teams", "webhook", "email"})
@@ -112,6 +125,23 @@ class _Collector:
             self.sections[section][name] = item
 
 
+def _contracts(root: Path, collector: _Collector) -> dict[str, LoadedContract]:
+    """Each flow's contract with its schema and example files read and checked."""
+    out: dict[str, LoadedContract] = {}
+    for flow_id, flow in collector.sections["flows"].items():
+        if flow.contract is None:
+            continue
+        doc, base = collector.origin[("flows", flow_id)]
+        at = (*base, "contract")
+        keys = ["schema", "example", "redact", *(f"redact.{i}" for i in range(len(flow.contract.redact)))]
+        lines = {k: doc.line_of((*at, *(int(p) if p.isdigit() else p for p in k.split(".")))) for k in keys}
+        loaded, issues = load_contract(root, flow_id, flow.contract, (doc.path, doc.line_of(at)), lines)
+        collector.issues.extend(issues)
+        if loaded is not None:
+            out[flow_id] = loaded
+    return out
+
+
 def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
     """Load flows/, alert_rules/ and runbooks/ under `root`; raise ModelError listing every issue."""
     root = Path(root)
@@ -139,7 +169,9 @@ def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
             collector.issues.extend(issues)
             if runbook is not None:
                 runbooks[runbook.id] = runbook
+    contracts = _contracts(root, collector)
     model = Model(
+        contracts=contracts,
         teams=collector.sections["teams"],
         systems=collector.sections["systems"],
         connections=collector.sections["connections"],

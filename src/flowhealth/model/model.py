@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
+from .contracts import LoadedContract
 from .runbooks import Runbook
 from .schema import AlertRule, Connection, Flow, MaintenanceWindow, Signal, System, Team
 
@@ -34,6 +35,7 @@ class Model:
     runbooks: dict[str, Runbook] = field(default_factory=dict)
     maintenance_windows: dict[str, MaintenanceWindow] = field(default_factory=dict)
     probe_failure_threshold: int = 3
+    contracts: dict[str, LoadedContract] = field(default_factory=dict)  # by flow, files read and checked
 
     @cached_property
     def builtin_rules(self) -> dict[str, AlertRule]:

@@ -20,6 +20,7 @@ from pydantic import (
 
 from .base import Ident, LabelName, Strict
 from .durations import Duration, parse_duration
+from .facts import ApiLimits, Contract, IdentifierSpec, Operations, ReleaseWindowRef
 from .probes import ProbeSpec
 from .receivers import Receiver
 from .traces import FlowTraces
@@ -67,6 +68,7 @@ class SignalKind(StrEnum):
     THROUGHPUT = "throughput"
     RECORDS = "records"
     RATIO = "ratio"
+    CONTRACT_VIOLATIONS = "contract_violations"
 
     @property
     def unit(self) -> str:
@@ -91,6 +93,7 @@ _KIND_UNITS = {
     SignalKind.THROUGHPUT: "records per second",
     SignalKind.RECORDS: "records",
     SignalKind.RATIO: "ratio",
+    SignalKind.CONTRACT_VIOLATIONS: "payloads",
 }
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -143,6 +146,11 @@ class System(Strict):
     name: str
     kind: SystemKind
     owner: Ident
+    api_limits: ApiLimits | None = Field(default=None, description="Rate limits, authentication, environments.")
+    release_windows: list[ReleaseWindowRef] = Field(
+        default_factory=list,
+        description="When the system may be released: a maintenance window's id, or a window of its own.",
+    )
 
 
 class Connection(Strict):
@@ -191,6 +199,12 @@ class Flow(Strict):
     )
     signals: dict[Ident, Signal] = Field(min_length=1)
     traces: FlowTraces | None = Field(default=None, description="Business journeys from OpenTelemetry spans.")
+    identifiers: dict[Ident, IdentifierSpec] = Field(
+        default_factory=dict,
+        description="System -> the id that joins this flow's records there, e.g. erp: external_ref.",
+    )
+    contract: Contract | None = Field(default=None, description="The payload contract the flow carries.")
+    operations: Operations | None = Field(default=None, description="Pause, drain, replay and degraded behaviour.")
 
 
 def _threshold(value: Any) -> Any:

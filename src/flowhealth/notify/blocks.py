@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from ..alerting.notices import AlertView, EvidenceTable, IncidentView, Owner
+from .mrkdwn import code_block, code_cell, cut, esc, esc_actor
 
 SEVERITY_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
 STATUS_ICON = {"held": ":wrench:", "silenced": ":zzz:", "suppressed": ":link:", "resolved": ":white_check_mark:"}
 MAX_EVIDENCE_ROWS = 10
 MAX_TEXT = 2900  # Slack rejects section text over 3,000 characters
 MAX_LISTED_ALERTS = 15
+MAX_OTHER_EVIDENCE = 3  # other alerts of the incident whose evidence is shown too
 ACTIONS = (
     ("flowhealth_ack", "Acknowledge", "primary"),
     ("flowhealth_resolve", "Resolve", None),
@@ -22,7 +24,7 @@ ACTIONS = (
 
 
 def _cut(text: str, limit: int = MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(text, limit)
 
 
 def _when(at: datetime | None) -> str:
@@ -31,11 +33,14 @@ def _when(at: datetime | None) -> str:
 
 def fallback_text(view: IncidentView) -> str:
     """The plain text of the message: notifications, screen readers, clients without blocks."""
-    return f"[{view.state_word.upper()}] {view.severity.upper()} {view.flow}: {view.title}"
+    return f"[{view.state_word.upper()}] {view.severity.upper()} {view.flow}: {esc(view.title)}"
 
 
 def evidence_table(evidence: EvidenceTable | None) -> str | None:
-    """Evidence as an aligned plain-text table (first rows only), or why there is none."""
+    """Evidence as an aligned plain-text table (first rows only), or why there is none.
+
+    Plain text for the console; Slack wraps it with `evidence_block`, which escapes it.
+    """
     if not evidence:
         return None
     if evidence.error:
@@ -47,7 +52,38 @@ def evidence_table(evidence: EvidenceTable | None) -> str | None:
         ["" if v is None else str(v) for v in row] for row in rows[:MAX_EVIDENCE_ROWS]
     ]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
-    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table)
+    text = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table)
+    if len(rows) > MAX_EVIDENCE_ROWS:
+        text += f"\n{len(rows) - MAX_EVIDENCE_ROWS} more rows"
+    return text
+
+
+def evidence_block(evidence: EvidenceTable | None, title: str) -> dict[str, Any] | None:
+    """A section with the evidence in a code block no cell can break out of."""
+    if not evidence:
+        return None
+    if evidence.error:
+        return {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": _cut(f"*{title}*\nunavailable: {esc(evidence.error)}")},
+        }
+    if not evidence.rows:
+        return None
+    columns = [code_cell(c) for c in evidence.columns]
+    rows = [[code_cell("" if v is None else v) for v in row] for row in evidence.rows[:MAX_EVIDENCE_ROWS]]
+    table = [columns, *rows]
+    widths = [max(len(r[i]) for r in table if i < len(r)) for i in range(len(columns))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table]
+    more = len(evidence.rows) - MAX_EVIDENCE_ROWS
+    # Whole rows only: when the table is too long for one section, drop rows and say how many.
+    while lines and len(code_block("\n".join(lines))) + len(title) + 40 > MAX_TEXT:
+        lines.pop()
+        more += 1
+    tail = f"\n_{more} more rows_" if more > 0 else ""
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": f"*{title}*\n{code_block(chr(10).join(lines))}{tail}"},
+    }
 
 
 def _primary_fields(alert: AlertView, owner: Owner) -> list[dict[str, Any]]:
@@ -57,21 +93,21 @@ def _primary_fields(alert: AlertView, owner: Owner) -> list[dict[str, Any]]:
     else:
         value = f"*Value vs threshold*\n{alert.value_text} {alert.comparison} {alert.threshold_text}"
         when = f"*Since*\n{_when(alert.since)} ({alert.duration_text})"
-    labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
+    labels = esc(", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items())))
     return [
         {"type": "mrkdwn", "text": value},
         {"type": "mrkdwn", "text": when},
-        {"type": "mrkdwn", "text": f"*Owner*\n{owner.name} ({owner.channel})"},
+        {"type": "mrkdwn", "text": f"*Owner*\n{esc(owner.name)} ({owner.channel})"},
         {"type": "mrkdwn", "text": f"*Severity*\n{alert.severity}" + (f"\n{labels}" if labels else "")},
     ]
 
 
 def _alert_line(alert: AlertView) -> str:
     icon = STATUS_ICON.get(alert.status, SEVERITY_ICON.get(alert.severity, ":red_circle:"))
-    labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-    note = f" _({alert.note})_" if alert.note else ""
+    labels = esc(", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items())))
+    note = f" _({esc(alert.note)})_" if alert.note else ""
     name = f"`{alert.rule}`" + (f" {{{labels}}}" if labels else "")
-    return f"{icon} {name}: {alert.summary} — {alert.value_text}{note}"
+    return f"{icon} {name}: {esc(alert.summary)} — {esc(alert.value_text)}{note}"
 
 
 def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:
@@ -90,23 +126,30 @@ def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:
                 "emoji": True,
             },
         },
-        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"{icon} *{view.title}*{mention}")}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"{icon} *{esc(view.title)}*{mention}")}},
     ]
     if primary is not None:
         blocks.append({"type": "section", "fields": _primary_fields(primary, owner)})
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _cut(f"*Business impact*\n{primary.business_impact}")},
+                "text": {"type": "mrkdwn", "text": _cut(f"*Business impact*\n{esc(primary.business_impact)}")},
             }
         )
-        table = evidence_table(primary.evidence)
-        if table:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"*Evidence*\n```{table}```")}})
+        resolved = view.status == "resolved"
+        title = "Evidence (at firing time)" if resolved else "Evidence"
+        shown = evidence_block(primary.evidence, title)
+        if shown:
+            blocks.append(shown)
+        # Every alert keeps its own evidence: a headline change must not hide the first alert's table.
+        for other in [a for a in alerts[1:] if a.evidence][:MAX_OTHER_EVIDENCE]:
+            block = evidence_block(other.evidence, f"{title} · {other.rule}")
+            if block:
+                blocks.append(block)
     if len(alerts) > 1:
         lines = [_alert_line(a) for a in alerts[:MAX_LISTED_ALERTS]]
         if len(alerts) > MAX_LISTED_ALERTS:
-            lines.append(f"… and {len(alerts) - MAX_LISTED_ALERTS} more")
+            lines.append(f"… and {len(alerts) - MAX_LISTED_ALERTS} more alerts")
         blocks.append(
             {
                 "type": "section",
@@ -118,7 +161,7 @@ def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:
         )
     if view.suppressed:
         lines = [
-            f":link: `{s.rule}` on {s.flow} (owner {s.owner}) since {_when(s.since)}"
+            f":link: `{s.rule}` on {s.flow} (owner {esc(s.owner)}) since {_when(s.since)}"
             for s in view.suppressed[:MAX_LISTED_ALERTS]
         ]
         blocks.append(
@@ -137,13 +180,13 @@ def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:
 def _status_line(view: IncidentView) -> str:
     parts = []
     if view.status == "resolved":
-        by = f" by {view.resolved_by}" if view.resolved_by else ""
+        by = f" by {esc_actor(view.resolved_by)}" if view.resolved_by else ""
         parts.append(f"Resolved{by} at {_when(view.resolved_at)}")
     if view.acked_by and view.status != "resolved":
-        parts.append(f"Acknowledged by {view.acked_by} until {_when(view.ack_expires_at)}")
+        parts.append(f"Acknowledged by {esc_actor(view.acked_by)} until {_when(view.ack_expires_at)}")
     if view.silence is not None:
         s = view.silence
-        parts.append(f"Silenced by {s.author} until {_when(s.until)}: {s.reason}")
+        parts.append(f"Silenced by {esc_actor(s.author)} until {_when(s.until)}: {esc(s.reason)}")
     if view.escalations:
         parts.append(f"Escalated {view.escalations} time(s)")
     return " · ".join(parts)

@@ -24,6 +24,9 @@ from .base import Delivery, Notifier
 log = logging.getLogger(__name__)
 
 REJECTED_RETRY_SECONDS = 600.0
+# Transient failures (timeouts, 5xx, 429) are retried with backoff this many times (about an
+# hour with the 5-minute cap), then dead-lettered: listed by `flowhealth outbox`, replayed by hand.
+MAX_TRANSIENT_ATTEMPTS = 16
 UNREADABLE_RETRY_SECONDS = 3600.0  # a row this process cannot read waits for one that can
 CLAIM_LEASE_SECONDS = 15.0  # the Slack client gives up after 10 s
 
@@ -94,6 +97,11 @@ class OutboxWorker:
             row = claim(session, message.id, self._clock.now(), self._lease)
             if row is None:
                 return None
+            # Set before calling out, so a crash mid-call leaves it set; cleared again below when
+            # the receiver certainly did not take the message (a 429, a refused connection).
+            maybe_sent_before = row.maybe_sent
+            row.maybe_sent = True
+            session.add(row)
             attempt = row.attempts
             thread = thread_ref(session, row.thread_key)
         try:
@@ -112,6 +120,7 @@ class OutboxWorker:
             message=content,
             attempt=attempt,
             receiver=message.receiver,
+            maybe_sent=maybe_sent_before,
         )
         try:
             ref = self._notifier.deliver(delivery, thread)
@@ -126,7 +135,18 @@ class OutboxWorker:
                 exc,
             )
             self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
-            self._settle(message.id, error=str(exc), retry_after=retry_after, attempt=attempt)
+            not_sent = isinstance(exc, DeliveryRejected) or not exc.maybe_sent
+            self._settle(
+                message.id,
+                error=str(exc),
+                retry_after=retry_after,
+                attempt=attempt,
+                maybe_sent=maybe_sent_before if not_sent else True,
+                transient=isinstance(exc, DeliveryRetryable),
+            )
+            if isinstance(exc, DeliveryRetryable) and exc.retry_after is not None:
+                # Retry-After speaks for the channel, not just this message: nothing else goes there until then.
+                self._channel_free_at[message.channel] = self._pacing_clock() + exc.retry_after
             return Outcome.RETRY
         except Exception as exc:
             log.exception("notifier crashed on %s", message.dedup_key)
@@ -154,11 +174,24 @@ class OutboxWorker:
         self._metrics.notifications.labels(message.kind, Outcome.DELIVERED).inc()
         return Outcome.DELIVERED
 
-    def _settle(self, message_id: int, *, error: str, retry_after: float | None, attempt: int) -> None:
+    def _settle(
+        self,
+        message_id: int,
+        *,
+        error: str,
+        retry_after: float | None,
+        attempt: int,
+        maybe_sent: bool = True,
+        transient: bool = False,
+    ) -> None:
         with transaction(self._engine) as session:
             row = session.get(OutboxMessage, message_id)
             if row is None:
                 return
             row.last_error = error[:1000]
+            row.maybe_sent = maybe_sent
+            if transient and attempt >= MAX_TRANSIENT_ATTEMPTS:
+                row.dead_lettered_at = self._clock.now()
+                log.error("notification %s dead-lettered after %d attempts: %s", row.dedup_key, attempt, error)
             row.next_attempt_at = self._clock.now() + backoff(attempt, retry_after)
             session.add(row)

@@ -23,7 +23,7 @@ def post_json(
     try:
         response = client.post(url, content=body, headers={"Content-Type": "application/json", **(headers or {})})
     except httpx.ConnectError as exc:
-        raise DeliveryRetryable(f"{what} is unreachable ({type(exc).__name__})") from None
+        raise DeliveryRetryable(f"{what} is unreachable ({type(exc).__name__})", maybe_sent=False) from None
     except httpx.TimeoutException as exc:
         raise DeliveryRetryable(f"{what} did not answer in time ({type(exc).__name__}); it may have arrived") from None
     except httpx.HTTPError as exc:
@@ -33,7 +33,7 @@ def post_json(
         return response
     reason = response.text[:300].strip()
     if status == 429:
-        raise DeliveryRetryable(f"{what} is rate limiting (429)", retry_after=_retry_after(response))
+        raise DeliveryRetryable(f"{what} is rate limiting (429)", retry_after=_retry_after(response), maybe_sent=False)
     if status >= 500 or status == 408:
         raise DeliveryRetryable(f"{what} answered {status}: {reason}", retry_after=_retry_after(response))
     raise DeliveryRejected(f"{what} refused the message ({status}): {reason}")

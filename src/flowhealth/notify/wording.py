@@ -34,6 +34,13 @@ def _minute(notice_at: object) -> str:
 def thread_line(notice: Notice, view: IncidentView | None) -> str | None:
     """The reply in an incident's thread that reports `notice`; None when the edit says it all."""
     match notice:
+        case Joined(rule=rule, severity=severity, interrupts_ack=str(acker)):
+            owner = view.owner if view else None
+            call = (owner.oncall or owner.channel) if owner else ""
+            return (
+                f":rotating_light: New failure while acknowledged by {acker}: {rule} ({severity}). "
+                f"{call} the acknowledgement no longer covers it; acknowledge again."
+            ).replace("  ", " ")
         case Joined(rule=rule, severity=severity, note=note):
             return f":red_circle: Also firing: {rule} ({severity})" + (f" — {note}" if note else "")
         case Cleared(rule=rule, value=value):

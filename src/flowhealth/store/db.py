@@ -14,6 +14,7 @@ from sqlmodel import Session, create_engine
 
 from ..errors import ConfigError, StoreError
 from . import journey_tables as _journey_tables  # noqa: F401  - registers the tables with SQLModel.metadata
+from . import mapping_tables as _mapping_tables  # noqa: F401
 from . import records as _records  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import replica_tables as _replica_tables  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import tables as _tables  # noqa: F401

@@ -53,8 +53,11 @@ def enqueue(
 
 def due_messages(session: Session, now: datetime, limit: int = 100) -> list[OutboxMessage]:
     """Undelivered messages that are due, at most the oldest one per thread (order per incident)."""
+    # Dead letters wait for a person and hold nothing up: the incident's later messages go on.
     pending = session.exec(
-        select(OutboxMessage).where(col(OutboxMessage.delivered_at).is_(None)).order_by(col(OutboxMessage.id))
+        select(OutboxMessage)
+        .where(col(OutboxMessage.delivered_at).is_(None), col(OutboxMessage.dead_lettered_at).is_(None))
+        .order_by(col(OutboxMessage.id))
     ).all()
     heads: dict[str, OutboxMessage] = {}
     for message in pending:
@@ -77,6 +80,7 @@ def claim(session: Session, message_id: int, now: datetime, lease: timedelta) ->
         .where(
             col(OutboxMessage.id) == message_id,
             col(OutboxMessage.delivered_at).is_(None),
+            col(OutboxMessage.dead_lettered_at).is_(None),
             col(OutboxMessage.next_attempt_at) <= now,
         )
         .with_for_update(skip_locked=True)
@@ -96,7 +100,9 @@ def thread_ref(session: Session, thread_key: str) -> ThreadRef | None:
 
 
 def save_thread(session: Session, thread_key: str, ref: ThreadRef, now: datetime) -> None:
-    if session.get(NotificationThread, thread_key) is None:
+    """Where the thread's message lives; a re-posted anchor (the old one could not be edited) replaces it."""
+    row = session.get(NotificationThread, thread_key)
+    if row is None:
         session.add(
             NotificationThread(
                 thread_key=thread_key,
@@ -105,6 +111,9 @@ def save_thread(session: Session, thread_key: str, ref: ThreadRef, now: datetime
                 created_at=now,
             )
         )
+    elif (row.channel_id, row.message_ts) != (ref.channel_id, ref.message_ts):
+        row.channel_id, row.message_ts = ref.channel_id, ref.message_ts
+        session.add(row)
 
 
 def backlog(session: Session) -> tuple[int, datetime | None]:
@@ -125,3 +134,23 @@ def backoff(attempts: int, retry_after: float | None, *, base: float = 2.0, cap:
     if retry_after is not None:
         return timedelta(seconds=retry_after)
     return timedelta(seconds=min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+def waiting(session: Session, *, include_delivered: bool = False, limit: int = 200) -> list[OutboxMessage]:
+    """Messages not delivered yet (queued or dead-lettered), oldest first."""
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id))
+    if not include_delivered:
+        query = query.where(col(OutboxMessage.delivered_at).is_(None))
+    return list(session.exec(query.limit(limit)).all())
+
+
+def replay(session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
+    """Send a dead-lettered (or waiting) message again now; None when there is no such undelivered message."""
+    row = session.get(OutboxMessage, message_id)
+    if row is None or row.delivered_at is not None:
+        return None
+    row.dead_lettered_at = None
+    row.next_attempt_at = now
+    row.attempts = 0  # a fresh retry budget; maybe_sent still says whether to look first
+    session.add(row)
+    return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, String, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from .types import UTCDateTime
@@ -124,8 +124,14 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = _time(index=True)
     attempts: int = 0
     attempt_started_at: datetime | None = _opt_time()
+    maybe_sent: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=false()),
+        description="An earlier attempt may have reached the receiver: look before sending again.",
+    )
     delivered_at: datetime | None = _opt_time()
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    dead_lettered_at: datetime | None = _opt_time()  # retries ran out: `flowhealth outbox replay` sends it again
 
 
 class NotificationThread(SQLModel, table=True):

@@ -28,13 +28,17 @@ MAX_SPAN_KEYS = 64  # per journey; a runaway entity must not grow its row withou
 _CHUNK = 500  # entity ids per IN (...) query
 
 # Count measures, as stored in journey_count.measure.
-REJECTIONS, RETRIES, DUPLICATES, INTERVENTIONS, EXPIRED = (
+REJECTIONS, RETRIES, DUPLICATES, INTERVENTIONS, EXPIRED, CONTRACT = (
     "rejections",
     "retries",
     "duplicates",
     "interventions",
     "expired",
+    "contract",
 )
+# A contract violation is counted under `contract` with "reason field" in the reason column: the
+# keyword has no spaces, so the first space splits them again.
+CONTRACT_SEPARATOR = " "
 
 
 @dataclass(slots=True)
@@ -87,6 +91,8 @@ class _Batch:
         if ev.at >= st.last_at:
             st.last_stage, st.last_at, st.last_outcome, st.last_reason = ev.stage, ev.at, ev.outcome, ev.reason
         minute = minute_of(ev.at)
+        for path, reason in ev.violations:
+            self.counts[(ev.flow, CONTRACT, ev.stage, f"{reason}{CONTRACT_SEPARATOR}{path}"[:128], minute)] += 1
         if ev.outcome == c.REJECTED:
             self.counts[(ev.flow, REJECTIONS, ev.stage, ev.reason, minute)] += 1
             return
