@@ -88,6 +88,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
         pagerduty_webhook_secret=SecretStr("pd-signing"),
         # Large enough for any generated body: a schema cannot bound a JSON body's size in bytes.
         otlp_max_body_bytes=4 * 1024 * 1024,
+        model_dir=tmp_path / "m",
     )
     runtime = Runtime.build(settings_, model, clock=FakeClock(), registry=CollectorRegistry(), environ={})
     # Something to show: signal values, a firing alert with its open incident, and a silence.

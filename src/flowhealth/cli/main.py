@@ -119,27 +119,39 @@ def serve(
 
     from ..api.app import create_app
     from ..api.server import server_options
+    from ..reload import Reloader, reload_on_sighup
     from ..runtime import Runtime
+    from ..store.sqlite_guard import hold_sqlite_file
 
     secrets = _logging(verbose)
     model = _load(model_dir)
     settings = Settings(model_dir=model_dir)
     secrets.add(process_secrets(settings, model, os.environ))
     _wait_for_database(settings.database_url, host, port)
+    guard = None
     try:
+        guard = hold_sqlite_file(settings.database_url)  # one serve per SQLite file, until this one ends
         runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
+        if guard is not None:
+            guard.release()
         typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
-    # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter.
-    uvicorn.run(
-        create_app(runtime),
-        host=host,
-        port=port,
-        log_level="info" if verbose else "warning",
-        log_config=None,
-        **server_options(settings),
-    )
+    reloader = Reloader(runtime, model_dir)
+    reload_on_sighup(reloader)
+    try:
+        # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter.
+        uvicorn.run(
+            create_app(runtime, reloader=reloader),
+            host=host,
+            port=port,
+            log_level="info" if verbose else "warning",
+            log_config=None,
+            **server_options(settings),
+        )
+    finally:
+        if guard is not None:
+            guard.release()
 
 
 def _wait_for_database(url: str, host: str, port: int) -> None:
@@ -215,7 +227,7 @@ def probe_run(
     from ..probes.connections import ConnectionPools
     from ..probes.registry import ProbeContext, is_scheduled
     from ..probes.runner import ProbeRunner
-    from ..runtime import model_secrets
+    from ..runtime_parts import model_secrets
     from ..store.db import make_engine
 
     model = _load(model_dir)
@@ -305,7 +317,12 @@ app.command("intervention")(push_cmd.intervention)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except FlowHealthError as exc:
+        # A schema of another version, a locked state file: one sentence, never a traceback.
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
