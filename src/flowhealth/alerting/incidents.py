@@ -290,8 +290,9 @@ class IncidentManager(CycleHook):
                 f" — {member.note}" if member.note else ""
             )
         if transition.event == "resolved":
-            value = "no value" if transition.value is None else f"{transition.value:g}"
-            return f":white_check_mark: {member.state.rule} resolved with value {value}."
+            unit = self.model.signal(rule.flow, rule.signal).unit
+            value = format_value(transition.value, unit, labels_of(member.state.labels))
+            return f":white_check_mark: {member.state.rule} resolved at {value}"
         return None
 
     def send_update(

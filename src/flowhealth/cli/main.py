@@ -14,6 +14,7 @@ from .. import __version__
 from ..errors import FlowHealthError
 from ..settings import Settings
 from . import alerting, dashboards, export, hypercare
+from . import init as init_cmd
 from . import push as push_cmd
 from .common import ModelDir, load_or_exit
 
@@ -37,6 +38,8 @@ app.command()(alerting.incidents)
 app.command()(alerting.ack)
 app.command()(alerting.resolve)
 app.add_typer(alerting.silence_app, name="silence")
+app.command("init")(init_cmd.init)
+app.add_typer(init_cmd.add_app, name="add")
 
 
 def _logging(verbose: bool) -> None:
@@ -64,9 +67,22 @@ def _root(
 
 @app.command()
 def validate(
-    model_dir: Annotated[Path, typer.Argument(help="Model directory (default: current).")] = Path("."),
+    legacy_dir: Annotated[
+        Path | None, typer.Argument(help="Deprecated: the model directory; use -m.", show_default=False)
+    ] = None,
+    model_dir: ModelDir = Path("."),
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Allow literal credentials in local URLs, with a warning (FLOWHEALTH_DEV=1).")
+    ] = False,
 ) -> None:
     """Check flows/, alert_rules/ and runbooks/; list every problem as path:line: field: message."""
+    if legacy_dir is not None:
+        typer.echo("note: `flowhealth validate DIR` is deprecated; use `flowhealth validate -m DIR`", err=True)
+        model_dir = legacy_dir
+    if dev:
+        import os
+
+        os.environ["FLOWHEALTH_DEV"] = "1"
     model = _load(model_dir)
     typer.echo(
         f"ok: {len(model.teams)} teams, {len(model.systems)} systems, {len(model.flows)} flows, "
@@ -161,6 +177,7 @@ def probe_run(
 
     from ..clock import SystemClock
     from ..metrics import Metrics
+    from ..model.durations import format_reading, human_duration
     from ..probes.connections import ConnectionPools
     from ..probes.registry import ProbeContext, is_scheduled
     from ..probes.runner import ProbeRunner
@@ -196,14 +213,15 @@ def probe_run(
                 continue
             result = runner.run(flow, name, record=False)
             unit = spec.unit
+            took = human_duration(result.duration)
             if result.error:
                 failed = True
-                typer.echo(f"{flow}/{name}: {result.outcome.value} after {result.duration:.3f}s: {result.error}")
+                typer.echo(f"{flow}/{name}: {result.outcome.value} after {took}: {result.error}")
                 continue
-            typer.echo(f"{flow}/{name}: {result.outcome.value} in {result.duration:.3f}s")
+            typer.echo(f"{flow}/{name}: {result.outcome.value} in {took}")
             for reading in result.readings:
                 labels = ", ".join(f"{k}={v}" for k, v in sorted(dict(reading.labels).items()))
-                typer.echo(f"  {reading.value:g} {unit}" + (f"  {{{labels}}}" if labels else ""))
+                typer.echo(f"  {format_reading(reading.value, unit)}" + (f"  {{{labels}}}" if labels else ""))
             if not result.readings:
                 typer.echo("  (no rows)")
     finally:
