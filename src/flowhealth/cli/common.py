@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +20,23 @@ ModelDir = Annotated[
 ]
 
 
+class _EchoWarnings(logging.Handler):
+    """Model warnings (development-mode allowances) as `warning: ...` lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"warning: {record.getMessage()}", err=True)
+
+
+def _show_model_warnings() -> None:
+    logger = logging.getLogger("flowhealth.model")
+    if not any(isinstance(h, _EchoWarnings) for h in logger.handlers):
+        logger.addHandler(_EchoWarnings(logging.WARNING))
+        logger.propagate = False
+
+
 def load_or_exit(model_dir: Path) -> Model:
     """Load the model or print every problem and exit 1."""
+    _show_model_warnings()
     try:
         return load_model(model_dir)
     except ModelError as exc:

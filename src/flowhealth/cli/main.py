@@ -80,10 +80,12 @@ def validate(
         typer.echo("note: `flowhealth validate DIR` is deprecated; use `flowhealth validate -m DIR`", err=True)
         model_dir = legacy_dir
     if dev:
-        import os
+        from unittest import mock
 
-        os.environ["FLOWHEALTH_DEV"] = "1"
-    model = _load(model_dir)
+        with mock.patch.dict("os.environ", {"FLOWHEALTH_DEV": "1"}):
+            model = _load(model_dir)
+    else:
+        model = _load(model_dir)
     typer.echo(
         f"ok: {len(model.teams)} teams, {len(model.systems)} systems, {len(model.flows)} flows, "
         f"{sum(len(f.signals) for f in model.flows.values())} signals, {len(model.rules)} rules, "
@@ -98,14 +100,14 @@ def schema(
     """Print the JSON Schema of model files, for editor completion and checks."""
     from pydantic import BaseModel
 
+    from ..model.jsonschema import json_schema
     from ..model.schema import FlowsFile, RulesFile
 
     models: dict[str, type[BaseModel]] = {"flows": FlowsFile, "rules": RulesFile}
     if kind not in models:
         typer.echo(f"--kind must be one of {', '.join(models)}", err=True)
         raise typer.Exit(2)
-    document = models[kind].model_json_schema(by_alias=True)
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document = json_schema(models[kind])
     typer.echo(json.dumps(document, indent=2, sort_keys=True))
 
 

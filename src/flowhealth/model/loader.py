@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from .crossref import check_references
 from .model import Model
 from .runbooks import Runbook, parse_runbook
 from .schema import FlowsFile, RulesFile
+from .suggest import did_you_mean
 from .yamlsource import SourceDoc, dotted, load_yaml
 
 FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
@@ -30,11 +33,9 @@ def _display(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelIssue]]:
-    if not isinstance(doc.data, dict):
-        return None, [ModelIssue(doc.path, 1, "", f"expected a mapping with keys {sorted(schema.model_fields)}")]
+def _validate(doc: SourceDoc, schema: type[BaseModel], data: Any) -> tuple[Any, list[ModelIssue]]:
     try:
-        return schema.model_validate(doc.data), []
+        return schema.model_validate(data), []
     except ValidationError as exc:
         issues = []
         for error in exc.errors(include_url=False):
@@ -42,6 +43,27 @@ def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelI
             message = _friendly(error)
             issues.append(ModelIssue(doc.path, doc.line_of(loc), dotted(loc), message))
         return None, issues
+
+
+def _validate_items(doc: SourceDoc, schema: type[BaseModel], collector: _Collector) -> None:
+    """Validate each definition on its own, so one broken flow hides neither the others nor their references."""
+    if not isinstance(doc.data, dict):
+        collector.issues.append(
+            ModelIssue(doc.path, 1, "", f"expected a mapping with keys {sorted(schema.model_fields)}")
+        )
+        return
+    for section, items in doc.data.items():
+        if not isinstance(items, dict) or section not in schema.model_fields:
+            _, issues = _validate(doc, schema, {section: items})  # unknown section or not a mapping
+            collector.issues.extend(issues)
+            continue
+        for name, item in items.items():
+            parsed, issues = _validate(doc, schema, {section: {name: item}})
+            if parsed is None:
+                collector.issues.extend(issues)
+                collector.broken.add((str(section), str(name)))
+                continue
+            collector.add(doc, section, getattr(parsed, section))
 
 
 # Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.
@@ -65,14 +87,45 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     return tuple(cleaned)
 
 
+@cache
+def schema_keys() -> frozenset[str]:
+    """Every key any model file may hold, for suggestions on an unknown one."""
+    keys: set[str] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        for name, info in model.model_fields.items():
+            keys.add(info.alias or name)
+            for arg in _models_in(info.annotation):
+                if arg.__name__ not in seen:
+                    seen.add(arg.__name__)
+                    walk(arg)
+
+    seen: set[str] = set()
+    walk(FlowsFile)
+    walk(RulesFile)
+    return frozenset(keys)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
 def _friendly(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        key = error["loc"][-1] if error["loc"] else ""
+        return "unknown key" + did_you_mean(str(key), schema_keys())
     if kind == "missing":
         return "required field is missing"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("literal_error", "enum") and isinstance(error.get("input"), str):
+        expected = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        message += did_you_mean(error["input"], expected)
+    return message
 
 
 class _Collector:
@@ -87,12 +140,6 @@ class _Collector:
         # Names declared in files that failed their schema: they exist, just not validly, so
         # references to them are not reported a second time as unknown.
         self.broken: set[tuple[str, str]] = set()
-
-    def note_broken(self, doc: SourceDoc) -> None:
-        if isinstance(doc.data, dict):
-            for section, items in doc.data.items():
-                if isinstance(items, dict):
-                    self.broken.update((str(section), str(name)) for name in items)
 
     def add(self, doc: SourceDoc, section: str, items: dict[str, Any]) -> None:
         for name, item in items.items():
@@ -124,13 +171,7 @@ def load_model(root: Path) -> Model:
             collector.issues.extend(issues)
             if doc is None:
                 continue
-            parsed, issues = _validate(doc, schema)
-            collector.issues.extend(issues)
-            if parsed is None:
-                collector.note_broken(doc)
-                continue
-            for section in type(parsed).model_fields:
-                collector.add(doc, section, getattr(parsed, section))
+            _validate_items(doc, schema, collector)
     runbooks: dict[str, Runbook] = {}
     runbook_dir = root / RUNBOOKS_DIR
     if runbook_dir.is_dir():
