@@ -56,7 +56,8 @@ class Alert(BaseModel):
     value: float | None
     pending_since: Timestamp | None
     firing_since: Timestamp | None
-    incident: int | None
+    incident: int | None = Field(description="The incident number, as in the CLI, Slack and the board.")
+    firings: int = Field(description="How often this series has fired.")
 
 
 class IncidentAlert(BaseModel):

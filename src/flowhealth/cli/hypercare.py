@@ -9,13 +9,13 @@ from typing import Annotated
 import typer
 
 from ..errors import DeliveryError
-from ..settings import Settings
-from .common import ModelDir, load_or_exit
+from .common import JsonOpt, ModelDir, load_or_exit, settings_for
 
 
 def readiness(
     model_dir: ModelDir = Path("."),
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    as_json: JsonOpt = False,
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Also check the state database (probes succeeding).")
     ] = True,
@@ -25,13 +25,14 @@ def readiness(
     from ..hypercare.readiness_text import readiness_json, readiness_table
     from ..store.db import init_schema, make_engine
 
+    output = "json" if as_json else output
     if output not in ("table", "json"):
         typer.echo("--format must be table or json", err=True)
         raise typer.Exit(2)
     model = load_or_exit(model_dir)
     engine = None
     if store:
-        engine = make_engine(Settings().database_url)
+        engine = make_engine(settings_for(model_dir).database_url)
         init_schema(engine)
     results = check_readiness(model, engine)
     typer.echo(readiness_json(results) if output == "json" else readiness_table(results))
@@ -69,7 +70,7 @@ def review(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     model = load_or_exit(model_dir)
-    settings = Settings()
+    settings = settings_for(model_dir)
     engine = make_engine(settings.database_url)
     init_schema(engine)
     result = build_review(model, engine, end, length)

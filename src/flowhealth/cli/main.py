@@ -12,16 +12,15 @@ import typer
 
 from .. import __version__
 from ..errors import FlowHealthError
-from ..settings import Settings
-from . import alerting, dashboards, export, hypercare
+from . import alerting, alerts_cmd, dashboards, export, hypercare
 from . import init as init_cmd
 from . import push as push_cmd
-from .common import ModelDir, load_or_exit
+from .common import JsonOpt, ModelDir, load_or_exit, settings_for, use_state
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 probe_app = typer.Typer(
@@ -43,11 +42,14 @@ app.add_typer(init_cmd.add_app, name="add")
 
 
 def _logging(verbose: bool) -> None:
+    # -v is about flowhealth's own work (probe runs, transitions); libraries (the scheduler,
+    # broker clients, HTTP) stay at warnings, or their chatter buries it.
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("flowhealth").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _version(value: bool) -> None:
@@ -61,8 +63,18 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="State database: a file (SQLite) or a URL; default FLOWHEALTH_DATABASE_URL, "
+            "else ~/.local/state/flowhealth/<model>.db.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """flowhealth: business health of commerce integration flows."""
+    use_state(state)
 
 
 @app.command()
@@ -96,8 +108,10 @@ def validate(
 @app.command()
 def schema(
     kind: Annotated[str, typer.Option(help="Which files: flows or rules.")] = "flows",
+    model_dir: ModelDir = Path("."),
 ) -> None:
-    """Print the JSON Schema of model files, for editor completion and checks."""
+    """Print the JSON Schema of model files, for editor completion and checks (the same for every model)."""
+    del model_dir  # accepted like everywhere else; the schema does not depend on a model
     from pydantic import BaseModel
 
     from ..model.jsonschema import json_schema
@@ -127,11 +141,11 @@ def serve(
     _logging(verbose)
     model = _load(model_dir)
     try:
-        runtime = Runtime.build(Settings(model_dir=model_dir), model)
+        runtime = Runtime.build(settings_for(model_dir), model)
     except FlowHealthError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="info" if verbose else "warning")
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -171,6 +185,7 @@ def probe_run(
     flow: Annotated[str, typer.Argument(help="Flow whose probes to run.")],
     signal: Annotated[str | None, typer.Argument(help="Only this signal.")] = None,
     model_dir: ModelDir = Path("."),
+    as_json: JsonOpt = False,
 ) -> None:
     """Run the probes of a flow once and print values and outcomes (nothing is stored)."""
     import os
@@ -206,15 +221,31 @@ def probe_run(
         ProbeContext(ConnectionPools(model.connections, os.environ), secrets=model_secrets(model, os.environ)),
     )
     failed = False
+    report: list[dict[str, object]] = []
     try:
         for name in signals:
             spec = model.flows[flow].signals[name]
             if not is_scheduled(spec.probe):
                 source = "derived from spans" if spec.probe.kind == "trace" else "pushed by the integration"
-                typer.echo(f"{flow}/{name}: {source}; nothing to run")
+                report.append({"signal": name, "outcome": None, "note": source})
+                if not as_json:
+                    typer.echo(f"{flow}/{name}: {source}; nothing to run")
                 continue
             result = runner.run(flow, name, record=False)
             unit = spec.unit
+            failed = failed or result.error is not None
+            report.append(
+                {
+                    "signal": name,
+                    "outcome": result.outcome.value,
+                    "seconds": round(result.duration, 3),
+                    "error": result.error,
+                    "unit": unit,
+                    "readings": [{"value": r.value, "labels": dict(r.labels)} for r in result.readings],
+                }
+            )
+            if as_json:
+                continue
             took = human_duration(result.duration)
             if result.error:
                 failed = True
@@ -228,40 +259,13 @@ def probe_run(
                 typer.echo("  (no rows)")
     finally:
         runner.close()
+    if as_json:
+        typer.echo(json.dumps({"flow": flow, "signals": report}, indent=2))
     if failed:
         raise typer.Exit(1)
 
 
-@app.command()
-def alerts(
-    model_dir: ModelDir = Path("."),
-    all_states: Annotated[bool, typer.Option("--all", help="Include inactive alerts.")] = False,
-) -> None:
-    """List pending and firing alerts from the state database (FLOWHEALTH_DATABASE_URL)."""
-    from sqlmodel import Session, col, select
-
-    from ..store.db import init_schema, make_engine
-    from ..store.tables import AlertState
-
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    init_schema(engine)
-    with Session(engine) as session:
-        rows = session.exec(select(AlertState).order_by(col(AlertState.rule))).all()
-    shown = [r for r in rows if all_states or r.state != "inactive"]
-    if not shown:
-        typer.echo("no alerts")
-        return
-    typer.echo(f"{'STATE':9} {'RULE':34} {'OWNER':20} {'VALUE':>12}  SINCE")
-    for r in shown:
-        since = r.firing_since or r.pending_since
-        labels = "" if r.labels == "{}" else r.labels
-        value = "unknown" if r.last_value is None else f"{r.last_value:g}"
-        typer.echo(
-            f"{r.state:9} {r.rule + labels:34} {r.owner:20} {value:>12}  {since:%Y-%m-%d %H:%M} UTC"
-            if since
-            else f"{r.state:9} {r.rule + labels:34} {r.owner:20} {value:>12}"
-        )
+app.command()(alerts_cmd.alerts)
 
 
 app.command()(hypercare.readiness)
