@@ -118,7 +118,8 @@ def _friendly(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         key = error["loc"][-1] if error["loc"] else ""
-        return "unknown key" + did_you_mean(str(key), schema_keys())
+        # A key valid elsewhere (a `query` on an http probe) gets no suggestion of itself.
+        return "unknown key" + did_you_mean(str(key), schema_keys() - {str(key)})
     if kind == "missing":
         return "required field is missing"
     message = str(error["msg"]).removeprefix("Value error, ")
