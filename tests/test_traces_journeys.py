@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from flowhealth.clock import FakeClock
 from flowhealth.errors import ModelError
+from flowhealth.evidence import EvidenceTable
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.journey_tables import Journey
@@ -231,7 +232,7 @@ def test_journeys_on_each_state_backend(tmp_path: Path, clock: FakeClock, state_
     assert values(runtime, "latency") == {"": 75.0}
     assert values(runtime, "in_flight") == {"": 1.0}
     assert values(runtime, "rejections") == {"reason=no stock,stage=placed": 1.0}
-    assert runtime.traces.evidence("orders", "oldest") == {
-        "columns": ["order", "last stage", "outcome", "waiting"],
-        "rows": [["O-2", "placed", "rejected: no stock", "0s"]],
-    }
+    assert runtime.traces.evidence("orders", "oldest") == EvidenceTable(
+        columns=["order", "last stage", "outcome", "waiting"],
+        rows=[["O-2", "placed", "rejected: no stock", "0s"]],
+    )

@@ -7,6 +7,7 @@
     │   ├── ProbeTimeout      ... because the target did not answer in time
     │   └── ProbeInvalid      ... because the target answered with something that is no number
     ├── StoreError            the database failed
+    │   └── SchemaError       ... its schema is of another flowhealth version (or not flowhealth's)
     ├── IngestError           an OTLP export request was refused (traces receiver)
     │   ├── MalformedPayload  ... its body is not OTLP (HTTP 400)
     │   ├── PayloadTooLarge   ... its body is too large once decompressed (413)
@@ -68,6 +69,10 @@ class ProbeInvalid(ProbeError):
 
 class StoreError(FlowHealthError):
     """The state database failed."""
+
+
+class SchemaError(StoreError):
+    """The state database's schema is older or newer than this code, or unrecognisable; nothing was changed."""
 
 
 class DeliveryError(FlowHealthError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from urllib.parse import quote
 
 OVERVIEW_UID = "flowhealth-overview"
@@ -19,3 +20,16 @@ def flow_dashboard_uid(flow: str) -> str:
 
 def flow_dashboard_url(grafana_url: str, flow: str) -> str:
     return f"{grafana_url.rstrip('/')}/d/{flow_dashboard_uid(flow)}/?var-flow={quote(flow)}"
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where runbooks and dashboards live for this deployment."""
+
+    public_url: str
+    grafana_url: str
+    runbook_base_url: str | None = None
+
+    def runbook(self, runbook_id: str) -> str:
+        base = self.runbook_base_url or f"{self.public_url.rstrip('/')}/runbooks/"
+        return f"{base.rstrip('/')}/{runbook_id}"

@@ -21,11 +21,11 @@ from sqlalchemy.engine import Engine
 
 from .alerting.actions import Actions
 from .alerting.evaluator import Evaluator
-from .alerting.evidence import EvidenceRunner
 from .alerting.incidents import IncidentManager
-from .alerting.payload import Links
 from .clock import Clock, SystemClock
 from .errors import StoreError
+from .evidence import SqlEvidence, rule_evidence
+from .links import Links
 from .metrics import Metrics, StateCollector
 from .model.envref import referenced_values
 from .model.model import Model
@@ -100,22 +100,14 @@ class Runtime:
         environ_ = environ if environ is not None else os.environ
         pools = ConnectionPools(model.connections, environ_)
         links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
-        evidence = EvidenceRunner(pools)
-
         traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
-
-        def run_evidence(rule_id: str, now: Any) -> dict[str, Any] | None:
-            rule = model.rule(rule_id)
-            if rule.evidence is None:
-                # Trace signals bring their own evidence: the journeys (e.g. order ids) behind the value.
-                return traces.evidence(rule.flow, rule.signal)
-            return evidence.collect(rule.evidence, now)
+        evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence)
 
         runner = ProbeRunner(
             model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_))
         )
-        incidents = IncidentManager(model, links, run_evidence)
-        evaluator = Evaluator(model, engine, clock, metrics, incidents, run_evidence)
+        incidents = IncidentManager(model, links, evidence)
+        evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)
         worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
         actions = Actions(model, engine, clock, incidents)
         return cls(

@@ -76,6 +76,6 @@ class Settings(BaseSettings):
         return self
 
     def runbook_url(self, runbook: str) -> str:
-        from .alerting.payload import Links
+        from .links import Links
 
         return Links(self.public_url, self.grafana_url, self.runbook_base_url).runbook(runbook)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flowhealth.alerting.actions import Actions
+from flowhealth.alerting.enums import NoticeKind
 from flowhealth.alerting.evaluator import Evaluator
 from flowhealth.alerting.incidents import IncidentManager
-from flowhealth.alerting.payload import Links
+from flowhealth.alerting.notices import read_message
 from flowhealth.clock import FakeClock
+from flowhealth.links import Links
 from flowhealth.metrics import Metrics
 from flowhealth.model import Model
+from flowhealth.notify.wording import message_text, thread_text
 from flowhealth.store.db import init_schema, make_engine, transaction
 from flowhealth.store.samples import Reading, mark_unknown, record_readings
 from flowhealth.store.tables import Incident, OutboxMessage, ProbeState
@@ -61,11 +63,22 @@ class Rig:
         """Everything queued for Slack, oldest first, with its payload unpacked."""
         with Session(self.engine) as session:
             rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
-        return [{"kind": r.kind, "channel": r.channel, "thread": r.thread_key, **json.loads(r.payload)} for r in rows]
+        return [{"kind": r.kind, "channel": r.channel, "thread": r.thread_key, **as_chat(r)} for r in rows]
 
     def incidents(self) -> list[Incident]:
         with Session(self.engine) as session:
             return list(session.exec(select(Incident).order_by(col(Incident.id))).all())
+
+
+def as_chat(row: OutboxMessage) -> dict[str, Any]:
+    """A stored message as chat shows it: the view, the thread reply, the text of a post."""
+    message = read_message(row.kind, row.payload, at=row.created_at)
+    post = row.kind == NoticeKind.POST
+    return {
+        "view": message.view.model_dump(mode="json") if message.view else None,
+        "thread_line": None if post else thread_text(message),
+        "text": message_text(message) if post else None,
+    }
 
 
 def make_rig(model: Model, tmp_path: Path, clock: FakeClock, engine: Engine | None = None) -> Rig:

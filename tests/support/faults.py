@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from flowhealth.alerting.notices import read_message
+from flowhealth.notify.wording import thread_text
 from flowhealth.store.tables import OutboxMessage
 from tests.support.otlp import STUCK_RULE, TRACES_FLOW
 from tests.support.slack_server import FakeSlack
@@ -69,7 +70,11 @@ def slack_keys(slack: FakeSlack) -> Counter[str]:
 
 def posting_keys(rows: list[OutboxMessage]) -> set[str]:
     """Dedup keys of outbox messages that create a Slack message (not only edit one)."""
-    return {r.dedup_key for r in rows if r.kind in ("open", "post") or json.loads(r.payload).get("thread_line")}
+    return {
+        r.dedup_key
+        for r in rows
+        if r.kind in ("open", "post") or thread_text(read_message(r.kind, r.payload, at=r.created_at))
+    }
 
 
 def replies_follow_parents(slack: FakeSlack) -> bool:

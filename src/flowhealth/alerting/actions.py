@@ -14,7 +14,9 @@ from ..model.model import Model
 from ..store.db import transaction
 from ..store.tables import AlertState, Incident, IncidentEvent, Silence
 from .incidents import DEFAULT_ACK_TTL, IncidentManager, group_matchers
+from .notices import Acknowledged, Notice, Resolved, SilenceStarted
 from .silences import create_silence, expire_silence
+from .view import silence_info
 
 MAX_ID = 2**63 - 1  # the largest id a database column holds
 
@@ -65,13 +67,13 @@ class Actions:
             raise NotFound(f"no open incident for '{ref}' (give an incident number or a firing rule)")
         return rows
 
-    def _refresh(self, session: Session, incident: Incident, line: str) -> None:
+    def _refresh(self, session: Session, incident: Incident, notice: Notice) -> None:
         if incident.notified_at is None:
             return  # nothing was posted yet; the first message will show the new state
         states = list(session.exec(select(AlertState)).all())
         ctx = self.incidents.context(session, states, self.clock.now())
         members = self.incidents.members(incident, states, ctx)
-        self.incidents.send_update(session, incident, members, states, ctx, line)
+        self.incidents.send_update(session, incident, members, states, ctx, [notice])
 
     def ack(self, ref: str, actor: str, ttl: timedelta = DEFAULT_ACK_TTL) -> Incident:
         """Take ownership: escalation stops until the acknowledgement expires."""
@@ -91,9 +93,7 @@ class Actions:
                     detail=f"until {incident.ack_expires_at.isoformat()}",
                 )
             )
-            self._refresh(
-                session, incident, f":eyes: Acknowledged by {actor} until {incident.ack_expires_at:%Y-%m-%d %H:%M} UTC."
-            )
+            self._refresh(session, incident, Acknowledged(at=now, by=actor, until=incident.ack_expires_at))
             return incident
 
     def resolve(self, ref: str, actor: str) -> Incident:
@@ -111,7 +111,7 @@ class Actions:
             )
             session.add(incident)
             session.add(IncidentEvent(incident_id=incident.id or 0, event="resolved", at=now, actor=actor))
-            self._refresh(session, incident, f":white_check_mark: Resolved by {actor}.")
+            self._refresh(session, incident, Resolved(at=now, by=actor))
             return incident
 
     def silence_incident(self, ref: str, actor: str, until: datetime, reason: str) -> Silence:
@@ -139,7 +139,7 @@ class Actions:
                     detail=f"silence {silence.id} until {until.isoformat()}",
                 )
             )
-            self._refresh(session, incident, f":zzz: Silenced by {actor} until {until:%Y-%m-%d %H:%M} UTC: {reason}")
+            self._refresh(session, incident, SilenceStarted(at=now, silence=silence_info(silence)))
             return silence
 
     def silence(
@@ -158,9 +158,7 @@ class Actions:
                 reason=reason,
                 now=now,
             )
-            self._refresh_silenced(
-                session, silence, f":zzz: Silenced by {author} until {ends_at:%Y-%m-%d %H:%M} UTC: {reason}"
-            )
+            self._refresh_silenced(session, silence, SilenceStarted(at=now, silence=silence_info(silence)))
             return silence
 
     def expire(self, silence_id: int, actor: str) -> Silence:
@@ -170,10 +168,11 @@ class Actions:
             if session.get(Silence, silence_id) is None:
                 raise NotFound(f"no silence {silence_id}")
             silence = expire_silence(session, silence_id, now)
-            self._refresh_silenced(session, silence, f":bell: Silence #{silence_id} ended by {actor}.")
+            # The message is edited to show the alerts again; the team's channel is told it ended.
+            self._refresh_silenced(session, silence, None)
             return silence
 
-    def _refresh_silenced(self, session: Session, silence: Silence, line: str) -> None:
+    def _refresh_silenced(self, session: Session, silence: Silence, notice: Notice | None) -> None:
         session.flush()
         # One read of the alert states and one context for every open incident.
         states = list(session.exec(select(AlertState)).all())
@@ -185,9 +184,8 @@ class Actions:
                 or silence.expired_at is not None
             )
             if touched and incident.notified_at is not None:
-                self.incidents.send_update(
-                    session, incident, members, states, ctx, line if silence.expired_at is None else None
-                )
+                notices = [notice] if notice is not None and silence.expired_at is None else []
+                self.incidents.send_update(session, incident, members, states, ctx, notices)
 
     def list_incidents(self, include_resolved: bool = False, limit: int = 100) -> list[dict[str, Any]]:
         with Session(self.engine) as session:

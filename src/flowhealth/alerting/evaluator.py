@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from ..clock import Clock
+from ..evidence import EvidenceFn
 from ..metrics import Metrics
 from ..model.model import Model
 from ..model.probes import PushProbe
@@ -40,8 +39,6 @@ log = logging.getLogger(__name__)
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
 STALE_AFTER_INTERVALS = 3
 DEFAULT_NO_DATA_AFTER = timedelta(minutes=5)
-
-EvidenceFn = Callable[[str, datetime], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,17 @@
-"""What a notification says about an alert: everything the on-call engineer needs, as data."""
+"""One alert as its message shows it: value against threshold, impact, owner, links, evidence."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from ..links import flow_dashboard_url
+from ..evidence import EvidenceTable
+from ..links import Links, flow_dashboard_url
 from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.templates import render
+from .view_models import AlertKind, AlertView, Owner, RunbookLink
 
-
-@dataclass(frozen=True)
-class Links:
-    """Where runbooks and dashboards live for this deployment."""
-
-    public_url: str
-    grafana_url: str
-    runbook_base_url: str | None = None
-
-    def runbook(self, runbook_id: str) -> str:
-        base = self.runbook_base_url or f"{self.public_url.rstrip('/')}/runbooks/"
-        return f"{base.rstrip('/')}/{runbook_id}"
+__all__ = ["Links", "build_alert", "format_value", "owner_of"]
 
 
 def format_value(value: float | None, unit: str, labels: dict[str, str]) -> str:
@@ -36,27 +25,31 @@ def format_value(value: float | None, unit: str, labels: dict[str, str]) -> str:
     return f"{number} {unit}"
 
 
-def build_payload(
+def owner_of(model: Model, team_id: str) -> Owner:
+    team = model.teams[team_id]
+    return Owner(team=team_id, name=team.name or team_id, channel=team.slack_channel, oncall=team.oncall)
+
+
+def build_alert(
     model: Model,
     links: Links,
     *,
     rule_id: str,
     labels: dict[str, str],
-    kind: str,
+    kind: AlertKind,
     value: float | None,
     since: datetime,
     now: datetime,
     incident: int,
     owner: str,
-    evidence: dict[str, Any] | None = None,
+    evidence: EvidenceTable | None = None,
     summary_value: float | None = None,
-) -> dict[str, Any]:
-    """The JSON stored in the outbox; notifiers render it, the review reads it."""
+) -> AlertView:
+    """An alert's part of a message; notifiers render it, the review reads it."""
     rule = model.rule(rule_id)
     flow = model.flows[rule.flow]
     signal = flow.signals[rule.signal]
     direction, threshold = model.rule_threshold(rule_id)
-    team = model.teams[owner]
     runbook = model.runbooks.get(rule.runbook)
     # A resolved message keeps the summary it fired with; the value at resolve is shown beside it.
     context = {
@@ -70,37 +63,31 @@ def build_payload(
         "severity": rule.severity,
         "since": since.isoformat(),
     }
-    return {
-        "kind": kind,
-        "rule": rule_id,
-        "incident": incident,
-        "flow": rule.flow,
-        "flow_description": " ".join(flow.description.split()),
-        "signal": rule.signal,
-        "signal_description": " ".join(signal.description.split()),
-        "severity": rule.severity,
-        "labels": labels,
-        "summary": render(rule.summary, context),
-        "business_impact": " ".join(render(rule.business_impact, context).split()),
-        "value": value,
-        "value_text": format_value(value, signal.unit, labels),
-        "threshold": threshold,
-        "threshold_text": format_value(threshold, signal.unit, labels),
-        "direction": direction,
-        "since": since.isoformat(),
-        "at": now.isoformat(),
-        "duration_text": format_duration(max(0.0, (now - since).total_seconds())),
-        "owner": {
-            "team": owner,
-            "name": team.name or owner,
-            "channel": team.slack_channel,
-            "oncall": team.oncall,
-        },
-        "runbook": {
-            "id": rule.runbook,
-            "title": runbook.title if runbook else rule.runbook,
-            "url": links.runbook(rule.runbook),
-        },
-        "dashboard_url": flow_dashboard_url(links.grafana_url, rule.flow),
-        "evidence": evidence,
-    }
+    return AlertView(
+        kind=kind,
+        rule=rule_id,
+        incident=incident,
+        flow=rule.flow,
+        flow_description=" ".join(flow.description.split()),
+        signal=rule.signal,
+        signal_description=" ".join(signal.description.split()),
+        severity=rule.severity,
+        labels=labels,
+        summary=render(rule.summary, context),
+        business_impact=" ".join(render(rule.business_impact, context).split()),
+        value=value,
+        value_text=format_value(value, signal.unit, labels),
+        threshold=threshold,
+        threshold_text=format_value(threshold, signal.unit, labels),
+        direction="above" if direction == "above" else "below",
+        unit=signal.unit,
+        since=since,
+        at=now,
+        duration_text=format_duration(max(0.0, (now - since).total_seconds())),
+        owner=owner_of(model, owner),
+        runbook=RunbookLink(
+            id=rule.runbook, title=runbook.title if runbook else rule.runbook, url=links.runbook(rule.runbook)
+        ),
+        dashboard_url=flow_dashboard_url(links.grafana_url, rule.flow),
+        evidence=evidence,
+    )

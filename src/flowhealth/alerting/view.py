@@ -1,4 +1,4 @@
-"""What an incident's message says right now, as data: notifiers render it, the board reads it."""
+"""What an incident's message says right now, as an `IncidentView`: notifiers render it, the board reads it."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from ..evidence import EvidenceTable
+from ..links import Links
 from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
 from ..store.types import labels_of
-from .payload import Links, build_payload
+from .enums import MEMBER_ORDER, IncidentStatus, MemberStatus
+from .enums import AlertState as State
+from .payload import build_alert, owner_of
+from .silences import matchers_of
+from .view_models import AlertView, IncidentView, SilenceInfo, SuppressedAlert, as_severity
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-STATUS_ORDER = {"active": 0, "held": 1, "silenced": 2, "suppressed": 3, "resolved": 4}
 
 
 @dataclass(frozen=True)
@@ -22,15 +26,31 @@ class Member:
     """An alert of an incident and why it is (not) being shouted about."""
 
     state: AlertState
-    status: str  # active | held | silenced | suppressed | resolved
+    status: MemberStatus
     silence: Silence | None = None
     note: str | None = None  # e.g. "maintenance: erp-weekly-maintenance"
 
 
-def alert_payload(model: Model, links: Links, member: Member, incident_id: int, now: datetime) -> dict[str, Any]:
+def stored_evidence(state: AlertState) -> EvidenceTable | None:
+    """The evidence kept with an alert state when it fired (JSON of an `EvidenceTable`)."""
+    return EvidenceTable.model_validate_json(state.evidence) if state.evidence else None
+
+
+def silence_info(silence: Silence) -> SilenceInfo:
+    return SilenceInfo(
+        id=silence.id or 0,
+        author=silence.author,
+        until=silence.ends_at,
+        reason=silence.reason,
+        starts_at=silence.starts_at,
+        matchers=matchers_of(silence),
+    )
+
+
+def alert_view(model: Model, links: Links, member: Member, incident_id: int, now: datetime) -> AlertView:
     state = member.state
-    firing = state.state == "firing"
-    payload = build_payload(
+    firing = state.state == State.FIRING
+    alert = build_alert(
         model,
         links,
         rule_id=state.rule,
@@ -41,20 +61,22 @@ def alert_payload(model: Model, links: Links, member: Member, incident_id: int, 
         now=now if firing else (state.resolved_at or now),
         incident=incident_id,
         owner=state.owner,
-        evidence=json.loads(state.evidence) if state.evidence else None,
+        evidence=stored_evidence(state),
         summary_value=state.last_value,
     )
-    payload["status"] = member.status
-    payload["reason"] = state.reason
-    payload["note"] = member.note
+    update: dict[str, object] = {
+        "status": member.status,
+        "reason": "no_data" if state.reason == "no_data" else "threshold",
+        "note": member.note,
+    }
     if state.reason == "no_data" and firing:
         since = state.unknown_since or state.firing_since or now
-        payload["summary"] = (
-            f"No data: {payload['flow']}/{payload['signal']} has not been measured since "
+        update["summary"] = (
+            f"No data: {alert.flow}/{alert.signal} has not been measured since "
             f"{since:%Y-%m-%d %H:%M} UTC, so '{state.rule}' cannot be evaluated"
         )
-        payload["value_text"] = "no data"
-    return payload
+        update["value_text"] = "no data"
+    return alert.model_copy(update=update)
 
 
 def incident_view(
@@ -64,58 +86,54 @@ def incident_view(
     members: list[Member],
     suppressed: list[AlertState],
     now: datetime,
-) -> dict[str, Any]:
+) -> IncidentView:
     """The full content of an incident's message; rendering needs nothing else."""
     assert incident.id is not None
-    alerts = [alert_payload(model, links, m, incident.id, now) for m in members]
-    alerts.sort(key=lambda a: (STATUS_ORDER[a["status"]], SEVERITY_ORDER[a["severity"]], a["rule"], str(a["labels"])))
+    alerts = [alert_view(model, links, m, incident.id, now) for m in members]
+    alerts.sort(key=lambda a: (MEMBER_ORDER[a.status], SEVERITY_ORDER[a.severity], a.rule, str(a.labels)))
     team = model.teams[incident.team]
-    silences = [m.silence for m in members if m.status == "silenced" and m.silence is not None]
-    firing = [m for m in members if m.state.state == "firing"]
-    silenced = bool(firing) and all(m.status == "silenced" for m in firing)
-    silence = max(silences, key=lambda s: s.ends_at) if silenced and silences else None
-    primary = alerts[0] if alerts else None
-    title, flow = (primary["summary"], primary["flow"]) if primary else ("", "")
+    silence = _shown_silence(members)
+    title, flow = (alerts[0].summary, alerts[0].flow) if alerts else ("", "")
     if incident.group_key.endswith("|storm"):
-        flows = sorted({a["flow"] for a in alerts if a["status"] != "resolved"})
-        shown = ", ".join(flows[:3]) + (f" and {len(flows) - 3} more" if len(flows) > 3 else "")
-        title = f"Alert storm: {len(firing)} alerts on {len(flows)} flows ({shown}), grouped in one message"
-        flow = "several flows"
-    return {
-        "incident": incident.id,
-        "team": incident.team,
-        "owner": {
-            "team": incident.team,
-            "name": team.name or incident.team,
-            "channel": team.slack_channel,
-            "oncall": team.oncall,
-        },
-        "status": incident.status,
-        "severity": incident.severity,
-        "title": title,
-        "flow": flow,
-        "opened_at": incident.opened_at.isoformat(),
-        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
-        "resolved_by": incident.resolved_by,
-        "acked_by": incident.acked_by,
-        "ack_expires_at": incident.ack_expires_at.isoformat() if incident.ack_expires_at else None,
-        "escalations": incident.escalations,
-        "silence": (
-            {"id": silence.id, "author": silence.author, "until": silence.ends_at.isoformat(), "reason": silence.reason}
-            if silence
-            else None
-        ),
-        "alerts": alerts,
-        "suppressed": [
-            {
-                "rule": s.rule,
-                "flow": model.rule(s.rule).flow,
-                "since": (s.firing_since or now).isoformat(),
-                "owner": s.owner,
-            }
+        title, flow = _storm_title(alerts, members), "several flows"
+    return IncidentView(
+        incident=incident.id,
+        team=incident.team,
+        owner=owner_of(model, incident.team),
+        escalation=owner_of(model, team.escalation) if team.escalation in model.teams else None,
+        status=IncidentStatus(incident.status),
+        severity=as_severity(incident.severity),
+        title=title,
+        flow=flow,
+        opened_at=incident.opened_at,
+        resolved_at=incident.resolved_at,
+        resolved_by=incident.resolved_by,
+        acked_by=incident.acked_by,
+        ack_expires_at=incident.ack_expires_at,
+        escalations=incident.escalations,
+        silence=silence_info(silence) if silence else None,
+        alerts=alerts,
+        suppressed=[
+            SuppressedAlert(rule=s.rule, flow=model.rule(s.rule).flow, since=s.firing_since or now, owner=s.owner)
             for s in sorted(suppressed, key=lambda s: (s.rule, s.labels))
         ],
-    }
+    )
+
+
+def _shown_silence(members: list[Member]) -> Silence | None:
+    """The silence a message shows: when every firing alert is silenced, the one lasting longest."""
+    firing = [m for m in members if m.state.state == State.FIRING]
+    if not firing or any(m.status != MemberStatus.SILENCED for m in firing):
+        return None
+    silences = [m.silence for m in members if m.status == MemberStatus.SILENCED and m.silence is not None]
+    return max(silences, key=lambda s: s.ends_at) if silences else None
+
+
+def _storm_title(alerts: list[AlertView], members: list[Member]) -> str:
+    firing = sum(1 for m in members if m.state.state == State.FIRING)
+    flows = sorted({a.flow for a in alerts if a.status != MemberStatus.RESOLVED})
+    shown = ", ".join(flows[:3]) + (f" and {len(flows) - 3} more" if len(flows) > 3 else "")
+    return f"Alert storm: {firing} alerts on {len(flows)} flows ({shown}), grouped in one message"
 
 
 def essence_hash(model: Model, incident: Incident, members: list[Member], suppressed: list[AlertState]) -> str:
@@ -126,7 +144,8 @@ def essence_hash(model: Model, incident: Incident, members: list[Member], suppre
         "acked_by": incident.acked_by,
         "ack_expires_at": incident.ack_expires_at.isoformat() if incident.ack_expires_at else None,
         "alerts": sorted(
-            (m.state.rule, m.state.labels, m.status, m.state.state, m.silence.id if m.silence else -1) for m in members
+            (m.state.rule, m.state.labels, str(m.status), m.state.state, m.silence.id if m.silence else -1)
+            for m in members
         ),
         "suppressed": sorted((s.rule, s.labels) for s in suppressed),
         "escalations": incident.escalations,

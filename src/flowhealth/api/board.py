@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from ..hypercare.board import board_data
 from ..hypercare.board_html import DEFAULT_REFRESH, render_board
-from .deps import RuntimeDep
+from .deps import ClockDep, EngineDep, LinksDep, ModelDep
 from .schemas import Board
 
 router = APIRouter(tags=["board"])
 
 
-def _board(runtime: RuntimeDep) -> dict[str, Any]:
-    return board_data(runtime.model, runtime.engine, runtime.clock.now(), runtime.incidents.links)
+def _board(model: ModelDep, engine: EngineDep, clock: ClockDep, links: LinksDep) -> dict[str, Any]:
+    return board_data(model, engine, clock.now(), links)
+
+
+BoardDep = Annotated[dict[str, Any], Depends(_board)]
 
 
 @router.get(
@@ -26,12 +29,12 @@ def _board(runtime: RuntimeDep) -> dict[str, Any]:
     responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
 )
 def board_page(
-    runtime: RuntimeDep,
+    board: BoardDep,
     refresh: Annotated[int, Query(ge=1, le=3600, description="Seconds between reloads.")] = DEFAULT_REFRESH,
 ) -> HTMLResponse:
-    return HTMLResponse(render_board(_board(runtime), refresh), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(render_board(board, refresh), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/v1/board", summary="The flow board's data", response_model=Board)
-def board_json(runtime: RuntimeDep) -> dict[str, Any]:
-    return _board(runtime)
+def board_json(board: BoardDep) -> dict[str, Any]:
+    return board

@@ -1,4 +1,9 @@
-"""Dependencies shared by the routers: the runtime and the write-token check."""
+"""Dependencies shared by the routers: one `Annotated` alias per part of the runtime, and the write-token check.
+
+A route names the parts it uses (`ActionsDep`, `ClockDep`, ...) rather than the whole runtime,
+so what it touches is visible in its signature and a test can override just that part
+(`app.dependency_overrides[get_clock] = ...`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,17 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
 
+from ..alerting.actions import Actions
+from ..clock import Clock
+from ..links import Links
+from ..metrics import Metrics
+from ..model.model import Model
 from ..runtime import Runtime
+from ..settings import Settings
+from ..traces.ingest import TraceService
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -21,12 +35,59 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+def get_model(runtime: RuntimeDep) -> Model:
+    return runtime.model
+
+
+def get_engine(runtime: RuntimeDep) -> Engine:
+    return runtime.engine
+
+
+def get_clock(runtime: RuntimeDep) -> Clock:
+    return runtime.clock
+
+
+def get_metrics(runtime: RuntimeDep) -> Metrics:
+    return runtime.metrics
+
+
+def get_registry(runtime: RuntimeDep) -> CollectorRegistry:
+    return runtime.registry
+
+
+def get_actions(runtime: RuntimeDep) -> Actions:
+    return runtime.actions
+
+
+def get_traces(runtime: RuntimeDep) -> TraceService:
+    return runtime.traces
+
+
+def get_links(runtime: RuntimeDep) -> Links:
+    return runtime.incidents.links
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ModelDep = Annotated[Model, Depends(get_model)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+RegistryDep = Annotated[CollectorRegistry, Depends(get_registry)]
+ActionsDep = Annotated[Actions, Depends(get_actions)]
+TracesDep = Annotated[TraceService, Depends(get_traces)]
+LinksDep = Annotated[Links, Depends(get_links)]
+
+
 def require_token(
-    runtime: RuntimeDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
     """Write endpoints need `Authorization: Bearer $FLOWHEALTH_API_TOKEN`; without a token set, they are closed."""
-    expected = runtime.settings.api_token
+    expected = settings.api_token
     if expected is None or not expected.get_secret_value():
         raise HTTPException(status.HTTP_403_FORBIDDEN, "write endpoints are disabled: set FLOWHEALTH_API_TOKEN")
     given = credentials.credentials if credentials else ""

@@ -13,7 +13,7 @@ from ..model.model import PROBE_FAILING
 from ..store.tables import AlertState, ProbeState, SignalValue
 from ..store.trend import queue_trends
 from ..store.types import labels_of
-from .deps import RuntimeDep
+from .deps import ClockDep, EngineDep, ModelDep
 from .errors import answers
 from .schemas import Alert, Flow
 
@@ -34,12 +34,11 @@ BUILTIN_RUNBOOKS = Path(__file__).resolve().parent.parent / "alerting" / "runboo
     response_model=list[Flow],
     response_model_exclude_unset=True,  # `trend` only for depth signals
 )
-def list_flows(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    model = runtime.model
-    with Session(runtime.engine) as session:
+def list_flows(clock: ClockDep, engine: EngineDep, model: ModelDep) -> list[dict[str, Any]]:
+    with Session(engine) as session:
         values = session.exec(select(SignalValue)).all()
         probes = {(p.flow, p.signal): p for p in session.exec(select(ProbeState)).all()}
-        trends = queue_trends(session, model, runtime.clock.now())
+        trends = queue_trends(session, model, clock.now())
     out = []
     for flow_id, flow in sorted(model.flows.items()):
         signals = []
@@ -83,14 +82,14 @@ def list_flows(runtime: RuntimeDep) -> list[dict[str, Any]]:
 
 
 @router.get("/api/v1/alerts", summary="Alerts that are pending or firing", response_model=list[Alert])
-def list_alerts(runtime: RuntimeDep) -> list[dict[str, Any]]:
-    with Session(runtime.engine) as session:
+def list_alerts(engine: EngineDep, model: ModelDep) -> list[dict[str, Any]]:
+    with Session(engine) as session:
         states = session.exec(select(AlertState).where(AlertState.state != "inactive")).all()
     return [
         {
             "rule": s.rule,
             "labels": labels_of(s.labels),
-            "flow": runtime.model.all_rules()[s.rule].flow if s.rule in runtime.model.all_rules() else None,
+            "flow": model.all_rules()[s.rule].flow if s.rule in model.all_rules() else None,
             "state": s.state,
             "owner": s.owner,
             "value": s.last_value,
@@ -109,8 +108,8 @@ def list_alerts(runtime: RuntimeDep) -> list[dict[str, Any]]:
     summary="A runbook's Markdown",
     responses={200: {"content": {MARKDOWN: {"schema": {"type": "string"}}}}, **answers(404)},
 )
-def runbook(runbook_id: str, runtime: RuntimeDep) -> MarkdownResponse:
-    book = runtime.model.runbooks.get(runbook_id)
+def runbook(runbook_id: str, model: ModelDep) -> MarkdownResponse:
+    book = model.runbooks.get(runbook_id)
     if book is not None:
         return MarkdownResponse(book.text)
     builtin = BUILTIN_RUNBOOKS / f"{runbook_id}.md"

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from .deps import RuntimeDep
+from .deps import RegistryDep, RuntimeDep
 from .schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -39,8 +39,8 @@ def healthz(runtime: RuntimeDep) -> JSONResponse:
         }
     },
 )
-def metrics(runtime: RuntimeDep, request: Request) -> Response:
+def metrics(registry: RegistryDep, request: Request) -> Response:
     if "application/openmetrics-text" in request.headers.get("accept", ""):
-        body = generate_openmetrics(runtime.registry)  # type: ignore[no-untyped-call]
+        body = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
         return Response(body, media_type=OPENMETRICS_TYPE)
-    return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -13,7 +13,7 @@ from ..alerting.silences import SilenceError
 from ..model.durations import Duration
 from ..store.tables import Silence
 from . import schemas
-from .deps import RuntimeDep, WriteAccess
+from .deps import ActionsDep, ClockDep, SettingsDep, WriteAccess
 from .errors import REFUSED, answers
 
 router = APIRouter(tags=["incidents"])
@@ -89,8 +89,8 @@ def _fail(exc: Exception) -> HTTPException:
     summary="Open incidents (all=true: the last 100, resolved too)",
     response_model=list[schemas.Incident],
 )
-def list_incidents(runtime: RuntimeDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
-    return runtime.actions.list_incidents(include_resolved=all)
+def list_incidents(actions: ActionsDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
+    return actions.list_incidents(include_resolved=all)
 
 
 @router.post(
@@ -100,10 +100,10 @@ def list_incidents(runtime: RuntimeDep, all: Annotated[bool, Query()] = False) -
     response_model=schemas.Acked,
     responses=answers(401, 403, 404, 409),
 )
-def ack(ref: str, body: AckRequest, runtime: RuntimeDep) -> dict[str, Any]:
-    ttl = body.ttl or timedelta(hours=runtime.settings.ack_ttl_hours)
+def ack(ref: str, body: AckRequest, actions: ActionsDep, settings: SettingsDep) -> dict[str, Any]:
+    ttl = body.ttl or timedelta(hours=settings.ack_ttl_hours)
     try:
-        incident = runtime.actions.ack(ref, body.actor, ttl)
+        incident = actions.ack(ref, body.actor, ttl)
     except ActionError as exc:
         raise _fail(exc) from None
     return {"incident": incident.id, "acked_by": incident.acked_by, "ack_expires_at": incident.ack_expires_at}
@@ -116,9 +116,9 @@ def ack(ref: str, body: AckRequest, runtime: RuntimeDep) -> dict[str, Any]:
     response_model=schemas.Resolved,
     responses=answers(401, 403, 404, 409),
 )
-def resolve(ref: str, body: Actor, runtime: RuntimeDep) -> dict[str, Any]:
+def resolve(ref: str, body: Actor, actions: ActionsDep) -> dict[str, Any]:
     try:
-        incident = runtime.actions.resolve(ref, body.actor)
+        incident = actions.resolve(ref, body.actor)
     except ActionError as exc:
         raise _fail(exc) from None
     return {"incident": incident.id, "status": incident.status, "resolved_by": incident.resolved_by}
@@ -131,9 +131,9 @@ def resolve(ref: str, body: Actor, runtime: RuntimeDep) -> dict[str, Any]:
     response_model=schemas.Silence,
     responses={**answers(401, 403, 404, 409), **REFUSED},
 )
-def silence_incident(ref: str, body: IncidentSilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
+def silence_incident(ref: str, body: IncidentSilenceRequest, actions: ActionsDep, clock: ClockDep) -> dict[str, Any]:
     try:
-        silence = runtime.actions.silence_incident(ref, body.actor, body.end(runtime.clock.now()), body.reason)
+        silence = actions.silence_incident(ref, body.actor, body.end(clock.now()), body.reason)
     except (ActionError, SilenceError) as exc:
         raise _fail(exc) from None
     return _silence_json(silence)
@@ -144,8 +144,8 @@ def silence_incident(ref: str, body: IncidentSilenceRequest, runtime: RuntimeDep
     summary="Active and pending silences (all=true: expired too)",
     response_model=list[schemas.Silence],
 )
-def list_silences(runtime: RuntimeDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
-    return [_silence_json(s) for s in runtime.actions.list_silences(include_expired=all)]
+def list_silences(actions: ActionsDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
+    return [_silence_json(s) for s in actions.list_silences(include_expired=all)]
 
 
 @router.post(
@@ -156,10 +156,10 @@ def list_silences(runtime: RuntimeDep, all: Annotated[bool, Query()] = False) ->
     response_model=schemas.Silence,
     responses={**answers(401, 403), **REFUSED},
 )
-def create_silence(body: SilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
-    now = runtime.clock.now()
+def create_silence(body: SilenceRequest, actions: ActionsDep, clock: ClockDep) -> dict[str, Any]:
+    now = clock.now()
     try:
-        silence = runtime.actions.silence(body.matchers, body.end(now), body.author, body.reason, body.starts_at)
+        silence = actions.silence(body.matchers, body.end(now), body.author, body.reason, body.starts_at)
     except SilenceError as exc:
         raise _fail(exc) from None
     return _silence_json(silence)
@@ -174,11 +174,11 @@ def create_silence(body: SilenceRequest, runtime: RuntimeDep) -> dict[str, Any]:
 )
 def expire_silence(
     silence_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
-    runtime: RuntimeDep,
+    actions: ActionsDep,
     actor: Annotated[str, Query(min_length=1)] = "api",
 ) -> dict[str, Any]:
     try:
-        silence = runtime.actions.expire(silence_id, actor)
+        silence = actions.expire(silence_id, actor)
     except ActionError as exc:
         raise _fail(exc) from None
     return _silence_json(silence)

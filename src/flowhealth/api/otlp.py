@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import IngestError, Overloaded, PayloadTooLarge, StoreError
+from ..metrics import Metrics
 from ..traces.decode import JSON, PROTOBUF, BodyReader, media_type, response, status_body
 from ..traces.ingest import IngestResult, TraceService
-from .deps import RuntimeDep
+from .deps import MetricsDep, SettingsDep, TracesDep
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +52,16 @@ RETRY_AFTER_UNAVAILABLE = "5"
     responses={200: {"description": "An ExportTraceServiceResponse, in the request's media type", **_EXPORTED}},
     openapi_extra={"requestBody": _REQUEST},
 )
-async def export_traces(request: Request, runtime: RuntimeDep) -> Response:
-    metrics = runtime.metrics
+async def export_traces(request: Request, metrics: MetricsDep, settings: SettingsDep, service: TracesDep) -> Response:
     media = JSON  # errors before the media type is known are answered in JSON
     try:
         media = media_type(request.headers.get("content-type"))
-        limit = runtime.settings.otlp_max_body_bytes
+        limit = settings.otlp_max_body_bytes
         reader = BodyReader(request.headers.get("content-encoding"), limit)
         declared = request.headers.get("content-length", "")
         # ASCII digits only ('³' is a digit to str.isdigit()); a number too long to read is over any limit.
         if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
             raise PayloadTooLarge(f"the body exceeds {limit} bytes")
-        service = runtime.traces
         # The gate comes before reading the body, so memory is bounded by capacity x limit.
         if not service.gate.enter():
             raise Overloaded("too many export requests in progress; retry later")
@@ -77,14 +76,14 @@ async def export_traces(request: Request, runtime: RuntimeDep) -> Response:
             service.gate.leave()
     except IngestError as exc:
         retry = RETRY_AFTER_BUSY if isinstance(exc, Overloaded) else None
-        return _failure(runtime, media, exc.status, str(exc), retry)
+        return _failure(metrics, media, exc.status, str(exc), retry)
     except StoreError as exc:
         log.warning("traces not stored: %s", exc)
-        return _failure(runtime, media, 503, "the state database is unavailable; retry later", RETRY_AFTER_UNAVAILABLE)
+        return _failure(metrics, media, 503, "the state database is unavailable; retry later", RETRY_AFTER_UNAVAILABLE)
     except Exception:
         # The exporter keeps the spans and retries; a 500 would make it drop them.
         log.exception("trace ingestion failed")
-        return _failure(runtime, media, 503, "internal error; retry later", RETRY_AFTER_UNAVAILABLE)
+        return _failure(metrics, media, 503, "internal error; retry later", RETRY_AFTER_UNAVAILABLE)
     metrics.otlp_requests.labels("200").inc()
     return Response(response(media, result.rejected, result.message), media_type=media)
 
@@ -94,7 +93,7 @@ def _ingest(service: TraceService, reader: BodyReader, media: str, raw: bytes) -
     return service.ingest_body(media, reader.body())
 
 
-def _failure(runtime: RuntimeDep, media: str, status: int, message: str, retry_after: str | None) -> Response:
-    runtime.metrics.otlp_requests.labels(str(status)).inc()
+def _failure(metrics: Metrics, media: str, status: int, message: str, retry_after: str | None) -> Response:
+    metrics.otlp_requests.labels(str(status)).inc()
     headers = {"Retry-After": retry_after} if retry_after else None
     return Response(status_body(media, status, message), status_code=status, media_type=media, headers=headers)

@@ -13,7 +13,7 @@ from ..model.probes import PushProbe
 from ..store import manual
 from ..store.manual import ManualFix, record_push
 from ..store.samples import Reading
-from .deps import RuntimeDep, WriteAccess
+from .deps import ClockDep, EngineDep, MetricsDep, ModelDep, WriteAccess
 from .errors import answers
 from .schemas import InterventionRecorded, Pushed
 
@@ -69,8 +69,9 @@ class InterventionIn(BaseModel):
     response_model=Pushed,
     responses=answers(404, 409),
 )
-def push_value(flow: str, signal: str, body: PushedValue, runtime: RuntimeDep) -> dict[str, Any]:
-    model = runtime.model
+def push_value(
+    flow: str, signal: str, body: PushedValue, clock: ClockDep, engine: EngineDep, metrics: MetricsDep, model: ModelDep
+) -> dict[str, Any]:
     if flow not in model.flows or signal not in model.flows[flow].signals:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no signal '{signal}' in flow '{flow}'")
     spec = model.flows[flow].signals[signal]
@@ -78,9 +79,9 @@ def push_value(flow: str, signal: str, body: PushedValue, runtime: RuntimeDep) -
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"signal '{flow}/{signal}' is measured by a {spec.probe.kind} probe, not pushed"
         )
-    now = runtime.clock.now()
-    record_push(runtime.engine, flow, signal, Reading(body.value, body.labels), now)
-    runtime.metrics.probe_runs.labels(flow, signal, "push", "success").inc()
+    now = clock.now()
+    record_push(engine, flow, signal, Reading(body.value, body.labels), now)
+    metrics.probe_runs.labels(flow, signal, "push", "success").inc()
     return {"flow": flow, "signal": signal, "value": body.value, "labels": body.labels, "observed_at": now.isoformat()}
 
 
@@ -91,12 +92,15 @@ def push_value(flow: str, signal: str, body: PushedValue, runtime: RuntimeDep) -
     response_model=InterventionRecorded,
     responses=answers(404),
 )
-def record_intervention(flow: str, body: InterventionIn, runtime: RuntimeDep) -> dict[str, Any]:
-    if flow not in runtime.model.flows:
+def record_intervention(
+    flow: str, body: InterventionIn, clock: ClockDep, engine: EngineDep, model: ModelDep
+) -> dict[str, Any]:
+    if flow not in model.flows:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flow '{flow}'")
-    now = runtime.clock.now()
-    fix = ManualFix(flow, body.reason, body.record, body.actor, body.note)
-    identifier = manual.record_intervention(runtime.engine, fix, now)
+    now = clock.now()
+    identifier = manual.record_intervention(
+        engine, ManualFix(flow, body.reason, body.record, body.actor, body.note), now
+    )
     return {
         "id": identifier,
         "flow": flow,

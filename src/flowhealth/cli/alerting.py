@@ -17,12 +17,13 @@ import typer
 
 from ..alerting.actions import ActionError, Actions
 from ..alerting.incidents import IncidentManager
-from ..alerting.payload import Links
 from ..alerting.silences import SilenceError
 from ..clock import SystemClock
 from ..errors import FlowHealthError
+from ..links import Links
 from ..model.durations import format_duration, parse_duration
-from ..store.db import init_schema, make_engine
+from ..store.db import make_engine
+from ..store.migrate import require_current
 from .common import JsonOpt, ModelDir, load_or_exit, settings_for
 from .remote import ServerUrl, post
 
@@ -36,7 +37,7 @@ def _actions(model_dir: Path) -> Actions:
     model = load_or_exit(model_dir)
     try:
         engine = make_engine(settings.database_url)
-        init_schema(engine)
+        require_current(engine)
     except FlowHealthError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -20,13 +20,14 @@ def alerts(
     from sqlmodel import Session, col, select
 
     from ..model.durations import format_reading
-    from ..store.db import init_schema, make_engine
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
     from ..store.tables import AlertState
     from ..store.types import labels_of
 
     model = load_or_exit(model_dir)
     engine = make_engine(settings_for(model_dir).database_url)
-    init_schema(engine)
+    require_current(engine)
     with Session(engine) as session:
         rows = session.exec(select(AlertState).order_by(col(AlertState.rule))).all()
     shown = [r for r in rows if all_states or r.state != "inactive"]

@@ -23,7 +23,8 @@ def readiness(
     """The go-live readiness checklist per flow; exits 1 when a critical flow fails a check."""
     from ..hypercare.readiness import blocking, check_readiness
     from ..hypercare.readiness_text import readiness_json, readiness_table
-    from ..store.db import init_schema, make_engine
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
 
     output = "json" if as_json else output
     if output not in ("table", "json"):
@@ -33,7 +34,7 @@ def readiness(
     engine = None
     if store:
         engine = make_engine(settings_for(model_dir).database_url)
-        init_schema(engine)
+        require_current(engine)
     results = check_readiness(model, engine)
     typer.echo(readiness_json(results) if output == "json" else readiness_table(results))
     if blocking(results):
@@ -62,7 +63,8 @@ def review(
     from ..hypercare.review import build_review
     from ..model.durations import parse_duration
     from ..notify.slack import SlackNotifier
-    from ..store.db import init_schema, make_engine
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
 
     try:
         length, end = parse_duration(since), _moment(until)
@@ -72,7 +74,7 @@ def review(
     model = load_or_exit(model_dir)
     settings = settings_for(model_dir)
     engine = make_engine(settings.database_url)
-    init_schema(engine)
+    require_current(engine)
     result = build_review(model, engine, end, length)
     if out is None:
         typer.echo(render_markdown(result))

@@ -12,7 +12,7 @@ import typer
 
 from .. import __version__
 from ..errors import FlowHealthError
-from . import alerting, alerts_cmd, dashboards, export, hypercare
+from . import alerting, alerts_cmd, dashboards, db, export, hypercare
 from . import init as init_cmd
 from . import push as push_cmd
 from .common import JsonOpt, ModelDir, load_or_exit, settings_for, use_state
@@ -30,6 +30,7 @@ probe_app = typer.Typer(
 app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
+app.add_typer(db.app, name="db")
 
 _load = load_or_exit
 

@@ -28,10 +28,11 @@ def _labels(pairs: list[str]) -> dict[str, str]:
 
 
 def _engine(model_dir: Path) -> Engine:
-    from ..store.db import init_schema, make_engine
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
 
     engine = make_engine(settings_for(model_dir).database_url)
-    init_schema(engine)
+    require_current(engine)
     return engine
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..alerting.payload import Links
-from ..links import flow_dashboard_url
+from ..links import Links, flow_dashboard_url
 from ..metrics import SIGNAL_METRICS
 from ..model.durations import format_duration, format_number
 from ..model.model import Model

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from ..alerting.notices import Message
 from ..store.outbox import ThreadRef
 
 
@@ -14,9 +15,9 @@ class Delivery:
 
     dedup_key: str
     thread_key: str
-    kind: str
+    kind: str  # a NoticeKind: open, update or post
     channel: str
-    payload: dict[str, Any]
+    message: Message  # validated: the view and notices to render
     attempt: int  # 1 on the first try; >1 means an earlier try may have reached the other side
 
 

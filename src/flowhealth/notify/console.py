@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
 
+from ..alerting.enums import IncidentStatus, NoticeKind
+from ..alerting.notices import IncidentView
 from ..store.outbox import ThreadRef
 from .base import Delivery
-from .blocks import evidence_table, state_word
+from .blocks import evidence_table
+from .wording import message_text, thread_text
 
 RULE = "=" * 78
 
@@ -37,54 +39,50 @@ def _stdout(text: str) -> None:
 
 
 def render_text(delivery: Delivery) -> str:
-    payload = delivery.payload
-    if delivery.kind == "post":
-        return f"→ {delivery.channel}: {payload['text']}"
-    view = payload["view"]
-    if delivery.kind == "open":
+    message = delivery.message
+    view = message.view
+    if delivery.kind == NoticeKind.POST or view is None:
+        return f"→ {delivery.channel}: {message_text(message)}"
+    if delivery.kind == NoticeKind.OPEN:
         return render_incident(view)
     lines = []
-    if payload.get("thread_line"):
-        lines.append(
-            f"  ↳ incident #{view['incident']} ({view['flow']}, {view['owner']['channel']}): {payload['thread_line']}"
-        )
-    if view["status"] == "resolved":
+    line = thread_text(message)
+    if line:
+        lines.append(f"  ↳ incident #{view.incident} ({view.flow}, {view.owner.channel}): {line}")
+    if view.status == IncidentStatus.RESOLVED:
         lines.append(render_incident(view))
     return "\n".join(lines)
 
 
-def render_incident(view: dict[str, Any]) -> str:
-    owner = view["owner"]
-    alerts = view["alerts"]
-    word = state_word(view).upper()
-    if word == "RESOLVED":
-        lines = [RULE, f"RESOLVED  incident #{view['incident']}  {view['flow']}  → {owner['channel']}"]
+def render_incident(view: IncidentView) -> str:
+    owner = view.owner
+    alerts = view.alerts
+    if view.status == IncidentStatus.RESOLVED:
+        lines = [RULE, f"RESOLVED  incident #{view.incident}  {view.flow}  → {owner.channel}"]
         for a in alerts:
-            comparison = ">" if a["direction"] == "above" else "<"
-            lines.append(f"  {a['rule']}: {a['summary']}")
+            lines.append(f"  {a.rule}: {a.summary}")
             lines.append(
-                f"    value at resolve: {a['value_text']} (threshold {comparison} {a['threshold_text']}), was firing for {a['duration_text']}"
+                f"    value at resolve: {a.value_text} (threshold {a.comparison} {a.threshold_text}), was firing for {a.duration_text}"
             )
-        lines.append(f"  owner: {owner['name']} ({owner['team']})")
+        lines.append(f"  owner: {owner.name} ({owner.team})")
         return "\n".join([*lines, RULE])
     primary = alerts[0]
-    comparison = ">" if primary["direction"] == "above" else "<"
     lines = [
         RULE,
-        f"{word} [{view['severity'].upper()}]  {view['flow']} · {primary['rule']}  → {owner['channel']} {owner.get('oncall') or ''}".rstrip(),
-        f"  {primary['summary']}",
-        f"  business impact: {primary['business_impact']}",
-        f"  value: {primary['value_text']} {comparison} threshold {primary['threshold_text']}, since {primary['since'][:19].replace('T', ' ')} UTC",
-        f"  owner: {owner['name']} ({owner['team']})   incident #{view['incident']}",
-        f"  runbook: {primary['runbook']['url']}",
-        f"  dashboard: {primary['dashboard_url']}",
+        f"{view.state_word.upper()} [{view.severity.upper()}]  {view.flow} · {primary.rule}  → {owner.channel} {owner.oncall or ''}".rstrip(),
+        f"  {primary.summary}",
+        f"  business impact: {primary.business_impact}",
+        f"  value: {primary.value_text} {primary.comparison} threshold {primary.threshold_text}, since {primary.since:%Y-%m-%d %H:%M:%S} UTC",
+        f"  owner: {owner.name} ({owner.team})   incident #{view.incident}",
+        f"  runbook: {primary.runbook.url}",
+        f"  dashboard: {primary.dashboard_url}",
     ]
-    table = evidence_table(primary.get("evidence"))
+    table = evidence_table(primary.evidence)
     if table:
         lines.append("  evidence:")
         lines.extend(f"    {line}" for line in table.splitlines())
     for other in alerts[1:]:
-        lines.append(f"  also: {other['rule']}: {other['summary']} [{other['status']}]")
-    for child in view.get("suppressed", []):
-        lines.append(f"  held under this incident: {child['rule']} on {child['flow']}")
+        lines.append(f"  also: {other.rule}: {other.summary} [{other.status}]")
+    for child in view.suppressed:
+        lines.append(f"  held under this incident: {child.rule} on {child.flow}")
     return "\n".join([*lines, RULE])

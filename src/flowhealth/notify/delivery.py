@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from ..alerting.enums import Outcome
+from ..alerting.notices import Message, UnknownVersion, read_message
 from ..clock import Clock
 from ..errors import DeliveryRejected, DeliveryRetryable, StoreError
 from ..metrics import Metrics
@@ -21,6 +23,7 @@ from .base import Delivery, Notifier
 log = logging.getLogger(__name__)
 
 REJECTED_RETRY_SECONDS = 600.0
+UNREADABLE_RETRY_SECONDS = 3600.0  # a row this process cannot read waits for one that can
 
 
 @dataclass
@@ -33,12 +36,23 @@ class PassReport:
 class OutboxWorker:
     """One pass delivers what is due; the scheduler runs a pass every few seconds."""
 
-    def __init__(self, engine: Engine, notifier: Notifier, clock: Clock, metrics: Metrics, batch: int = 50) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        notifier: Notifier,
+        clock: Clock,
+        metrics: Metrics,
+        batch: int = 50,
+        *,
+        pacing_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`pacing_clock` (seconds, monotonic) paces messages per channel; tests pass a fake one."""
         self._engine = engine
         self._notifier = notifier
         self._clock = clock
         self._metrics = metrics
         self._batch = batch
+        self._pacing_clock = pacing_clock
         self._channel_free_at: dict[str, float] = {}
         self._pass = threading.Lock()
 
@@ -53,39 +67,47 @@ class OutboxWorker:
             due = due_messages(session, self._clock.now(), self._batch)
         blocked_channels: set[str] = set()
         for message in due:
-            if message.channel in blocked_channels or time.monotonic() < self._channel_free_at.get(
+            if message.channel in blocked_channels or self._pacing_clock() < self._channel_free_at.get(
                 message.channel, 0.0
             ):
                 report.deferred += 1
                 continue
             outcome = self._deliver(message)
-            if outcome == "delivered":
+            if outcome == Outcome.DELIVERED:
                 report.delivered += 1
-                self._channel_free_at[message.channel] = time.monotonic() + self._notifier.min_interval_per_channel
-            elif outcome == "retry":
+                self._channel_free_at[message.channel] = self._pacing_clock() + self._notifier.min_interval_per_channel
+            elif outcome == Outcome.RETRY:
                 report.retried += 1
                 blocked_channels.add(message.channel)  # keep order within the channel; Slack needs a pause
         return report
 
-    def _deliver(self, message: OutboxMessage) -> str:
+    def _deliver(self, message: OutboxMessage) -> Outcome | None:
         assert message.id is not None
         # Count the attempt before calling out: after a crash mid-call, the next attempt knows
         # the message may already be in Slack and checks before posting again.
         with transaction(self._engine) as session:
             row = session.get(OutboxMessage, message.id)
             if row is None or row.delivered_at is not None:
-                return "skipped"
+                return None
             row.attempts += 1
             row.attempt_started_at = self._clock.now()
             session.add(row)
             attempt = row.attempts
             thread = thread_ref(session, row.thread_key)
+        try:
+            content: Message = read_message(message.kind, message.payload, at=message.created_at)
+        except (UnknownVersion, ValueError) as exc:
+            # Never dropped: it waits (and says why in last_error) until a process that reads it runs.
+            log.error("outbox message %s cannot be read: %s", message.dedup_key, exc)
+            self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
+            self._settle(message.id, error=str(exc), retry_after=UNREADABLE_RETRY_SECONDS, attempt=attempt)
+            return Outcome.RETRY
         delivery = Delivery(
             dedup_key=message.dedup_key,
             thread_key=message.thread_key,
             kind=message.kind,
             channel=message.channel,
-            payload=json.loads(message.payload),
+            message=content,
             attempt=attempt,
         )
         try:
@@ -100,19 +122,19 @@ class OutboxWorker:
                 attempt,
                 exc,
             )
-            self._metrics.notifications.labels(message.kind, "retry").inc()
+            self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
             self._settle(message.id, error=str(exc), retry_after=retry_after, attempt=attempt)
-            return "retry"
+            return Outcome.RETRY
         except Exception as exc:
             log.exception("notifier crashed on %s", message.dedup_key)
-            self._metrics.notifications.labels(message.kind, "retry").inc()
+            self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
             self._settle(
                 message.id,
                 error=f"internal error: {type(exc).__name__}",
                 retry_after=None,
                 attempt=attempt,
             )
-            return "retry"
+            return Outcome.RETRY
         try:
             with transaction(self._engine) as session:
                 row = session.get(OutboxMessage, message.id)
@@ -125,9 +147,9 @@ class OutboxWorker:
         except StoreError:
             # Delivered but not recorded: the next attempt finds the message in Slack and stops.
             log.exception("delivered %s but could not record it", message.dedup_key)
-            return "retry"
-        self._metrics.notifications.labels(message.kind, "delivered").inc()
-        return "delivered"
+            return Outcome.RETRY
+        self._metrics.notifications.labels(message.kind, Outcome.DELIVERED).inc()
+        return Outcome.DELIVERED
 
     def _settle(self, message_id: int, *, error: str, retry_after: float | None, attempt: int) -> None:
         with transaction(self._engine) as session:

@@ -19,11 +19,13 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from ..alerting.enums import NoticeKind
 from ..errors import DeliveryRejected, DeliveryRetryable
 from ..settings import Settings
 from ..store.outbox import ThreadRef
 from .base import Delivery
 from .blocks import fallback_text, incident_blocks
+from .wording import message_text, thread_text
 
 METADATA_EVENT = "flowhealth_notification"
 # Errors that retrying cannot fix without someone changing configuration.
@@ -92,16 +94,17 @@ class SlackNotifier:
         return str(response["file"]["id"])
 
     def _deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
-        payload = delivery.payload
-        if delivery.kind == "post":
-            return self._post_once(delivery.channel, delivery, text=payload["text"])
-        view = payload["view"]
+        message = delivery.message
+        if delivery.kind == NoticeKind.POST or message.view is None:
+            return self._post_once(delivery.channel, delivery, text=message_text(message))
+        view = message.view
         text, blocks = fallback_text(view), incident_blocks(view)
         if delivery.kind == "open" or thread is None or thread.channel_id == "console":
             return self._post_once(delivery.channel, delivery, text=text, blocks=blocks)
         self._client.chat_update(channel=thread.channel_id, ts=thread.message_ts, text=text, blocks=blocks)
-        if payload.get("thread_line"):
-            self._post_once(thread.channel_id, delivery, text=payload["thread_line"], thread_ts=thread.message_ts)
+        line = thread_text(message)
+        if line:
+            self._post_once(thread.channel_id, delivery, text=line, thread_ts=thread.message_ts)
         return thread
 
     def _post_once(

@@ -7,15 +7,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from ..errors import ConfigError, StoreError
 from . import journey_tables as _journey_tables  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import records as _records  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import tables as _tables  # noqa: F401
+from .migrate import upgrade
 from .sqlite_writers import SerializedWriters
 
 
@@ -54,15 +55,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def init_schema(engine: Engine) -> None:
-    """Create missing tables; existing data is left as it is."""
-    try:
-        SQLModel.metadata.create_all(engine)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot prepare the state database: {exc.__class__.__name__}: {exc}") from None
-
-
-def schema_ready(engine: Engine) -> bool:
-    return set(SQLModel.metadata.tables) <= set(inspect(engine).get_table_names())
+    """Migrate the state database to the schema this code declares (see store.migrate); rows are kept."""
+    upgrade(engine)
 
 
 @contextmanager

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -29,10 +27,10 @@ def enqueue(
     kind: str,
     team: str,
     channel: str,
-    payload: dict[str, Any],
+    payload: str,
     now: datetime,
 ) -> bool:
-    """Add a message unless one with the same dedup key exists; True when added."""
+    """Add a message (`payload`: its JSON) unless one with the same dedup key exists; True when added."""
     exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)).first()
     if exists is not None:
         return False
@@ -43,7 +41,7 @@ def enqueue(
             kind=kind,
             team=team,
             channel=channel,
-            payload=json.dumps(payload, sort_keys=True, default=str),
+            payload=payload,
             created_at=now,
             next_attempt_at=now,
         )

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
+from ..evidence import EvidenceTable
 from ..metrics import LATENCY_BUCKETS
 from ..model.durations import format_duration
 from ..model.probes import TraceProbe
@@ -121,7 +122,7 @@ def expire(conn: Connection, flow: str, traces: FlowTraces, retention: float, no
     return gone
 
 
-def evidence(conn: Connection, flow: str, entity: str, probe: TraceProbe, now: float) -> dict[str, Any]:
+def evidence(conn: Connection, flow: str, entity: str, probe: TraceProbe, now: float) -> EvidenceTable:
     """The journeys behind a trace signal's value, oldest first, in the evidence table format."""
     where = (JOURNEY.c.flow == flow) & JOURNEY.c.completed_at.is_(None)
     if probe.measure == "rejections":
@@ -142,4 +143,4 @@ def evidence(conn: Connection, flow: str, entity: str, probe: TraceProbe, now: f
         [entity_id, stage, outcome if not reason else f"{outcome}: {reason}", format_duration(max(0.0, now - started))]
         for entity_id, stage, outcome, reason, started in conn.execute(stmt)
     ]
-    return {"columns": [entity, "last stage", "outcome", "waiting"], "rows": rows}
+    return EvidenceTable(columns=[entity, "last stage", "outcome", "waiting"], rows=rows)

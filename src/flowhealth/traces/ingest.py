@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from sqlalchemy.engine import Engine
 
 from ..clock import Clock
+from ..evidence import EvidenceTable
 from ..metrics import Metrics
 from ..model.model import Model
 from ..model.probes import TraceProbe
@@ -132,7 +132,7 @@ class TraceService:
             for flow_id, signal_id, values in readings:
                 record_readings(session, flow_id, signal_id, values, now, "trace")
 
-    def evidence(self, flow_id: str, signal_id: str) -> dict[str, Any] | None:
+    def evidence(self, flow_id: str, signal_id: str) -> EvidenceTable | None:
         """The journeys behind a trace signal (oldest in flight first), for alert messages."""
         flow = self.model.flows[flow_id]
         probe = flow.signals[signal_id].probe

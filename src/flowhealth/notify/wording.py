@@ -1,0 +1,104 @@
+"""How notices read in chat: the one place their sentences are written (Slack and console share them).
+
+Other channels (PagerDuty, Teams, email) may word things their own way from the same typed
+`Notice`; these are the chat sentences. Nothing here decides anything: a message's notices and
+view say what happened, this only puts it into words.
+"""
+
+from __future__ import annotations
+
+from ..alerting.notices import (
+    AckExpired,
+    Acknowledged,
+    Cleared,
+    Escalated,
+    IncidentView,
+    Joined,
+    Message,
+    Note,
+    Notice,
+    NoticeKind,
+    Opened,
+    Reopened,
+    Resolved,
+    SilenceEnded,
+    SilenceStarted,
+)
+from ..model.durations import format_duration
+
+
+def _minute(notice_at: object) -> str:
+    return f"{notice_at:%Y-%m-%d %H:%M} UTC"
+
+
+def thread_line(notice: Notice, view: IncidentView | None) -> str | None:
+    """The reply in an incident's thread that reports `notice`; None when the edit says it all."""
+    match notice:
+        case Joined(rule=rule, severity=severity, note=note):
+            return f":red_circle: Also firing: {rule} ({severity})" + (f" — {note}" if note else "")
+        case Cleared(rule=rule, value=value, value_text=value_text):
+            shown = value_text or ("unknown" if value is None else f"{value:g}")
+            return f":white_check_mark: {rule} resolved at {shown}"
+        case AckExpired(by=by, oncall=oncall):
+            return f":hourglass: The acknowledgement by {by} expired and this still holds. {oncall or ''}".rstrip()
+        case Escalated(waited_seconds=waited, target=None):
+            owner = view.owner if view else None
+            call = (owner.oncall or owner.channel) if owner else ""
+            return f":bell: Still not acknowledged after {format_duration(waited)}. {call}".rstrip()
+        case Escalated(waited_seconds=waited, target=target) if target is not None:
+            who = target.oncall or target.name
+            return f":rotating_light: Not acknowledged after {format_duration(waited)}: escalating to {who} ({target.channel})."
+        case Acknowledged(by=by, until=until):
+            return f":eyes: Acknowledged by {by} until {_minute(until)}."
+        case Resolved(by=str(by)):
+            return f":white_check_mark: Resolved by {by}."
+        case Resolved(after_seconds=after, values=values):
+            took = format_duration(after or 0.0)
+            return (
+                f":white_check_mark: Resolved after {took}: "
+                + ", ".join(f"{v.rule} at {v.value_text}" for v in values)
+                + "."
+            )
+        case SilenceStarted(silence=s):
+            return f":zzz: Silenced by {s.author} until {_minute(s.until)}: {s.reason}"
+        case SilenceEnded(silence=s, by=str(by)):
+            return f":bell: Silence #{s.id} ended by {by}."
+        case SilenceEnded(silence=s):
+            return f":bell: Silence #{s.id} has ended."
+        case Reopened():
+            return ":repeat: Firing again after it was resolved."
+        case Note(text=text):
+            return text
+        case Opened():
+            return None
+    return None
+
+
+def post_text(notice: Notice, view: IncidentView | None) -> str:
+    """A message of its own: an escalation to another team's channel, or a silence announcement."""
+    match notice:
+        case Escalated(waited_seconds=waited, target=target) if target is not None and view is not None:
+            runbook = view.runbook.url if view.runbook else ""
+            return (
+                f":rotating_light: Escalated to {target.oncall or target.name}: {view.title} "
+                f"(flow {view.flow}, owned by {view.owner.name} in {view.owner.channel}, "
+                f"unacknowledged for {format_duration(waited)}). Runbook: {runbook}"
+            )
+        case SilenceStarted(silence=s):
+            return f":zzz: Silence #{s.id} by {s.author} until {_minute(s.until)} ({s.matchers_text}): {s.reason}"
+        case SilenceEnded(silence=s):
+            return f":bell: Silence #{s.id} ({s.matchers_text}) has ended."
+    return thread_line(notice, view) or ""
+
+
+def thread_text(message: Message) -> str | None:
+    """Every notice of an update as one thread reply (one line each), or None when there is none."""
+    lines = [line for n in message.notices if (line := thread_line(n, message.view))]
+    return "\n".join(lines) or None
+
+
+def message_text(message: Message) -> str:
+    """The text of a post (kind `post`): its notices, each in its own words."""
+    if message.kind != NoticeKind.POST:
+        return thread_text(message) or ""
+    return "\n".join(post_text(n, message.view) for n in message.notices)

@@ -1,0 +1,212 @@
+"""Schema versions with Alembic: upgrade under a database lock; refuse a schema of another version.
+
+Every flowhealth process that writes (serve, tests) upgrades the state database to the newest
+revision this code knows before it touches a table. Replicas started together on PostgreSQL queue on
+a transaction-scoped advisory lock, and PostgreSQL runs DDL inside the transaction, so a migration
+is applied whole by exactly one of them, or not at all. SQLite gets the same from an exclusive
+transaction. Databases created before flowhealth used Alembic carry no version: they are recognised
+by their tables and columns, stamped with the revision they match, then upgraded.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from ..errors import SchemaError, StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version"
+# pg_advisory_xact_lock takes a bigint; this one is "flowhealth-migrate" folded into 63 bits.
+MIGRATION_LOCK_KEY = 0x666C6F776D696772
+
+Fingerprint = dict[str, frozenset[str]]
+
+
+class SchemaState(enum.StrEnum):
+    """How a state database's schema compares with the one this code declares."""
+
+    EMPTY = "empty"  # no flowhealth table yet
+    UNVERSIONED = "unversioned"  # made before Alembic: recognised by its tables, stamped on upgrade
+    BEHIND = "behind"  # needs `flowhealth db upgrade`
+    CURRENT = "current"
+    AHEAD = "ahead"  # written by a newer flowhealth
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """The revision a database is at (None: no version recorded) and the newest this code knows."""
+
+    state: SchemaState
+    current: str | None
+    head: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"state": self.state.value, "current": self.current, "head": self.head}
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for our migrations, bound to a connection the caller opened (and locked)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest revision this code declares."""
+    head = _script().get_current_head()
+    if head is None:  # pragma: no cover - the package always ships revisions
+        raise StoreError("flowhealth ships no schema migrations")
+    return head
+
+
+def revisions() -> list[str]:
+    """Every revision from the first to head, oldest first."""
+    return [s.revision for s in reversed(list(_script().walk_revisions()))]
+
+
+def _recorded(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _tables(connection: Connection) -> Fingerprint:
+    inspector = inspect(connection)
+    return {
+        name: frozenset(column["name"] for column in inspector.get_columns(name))
+        for name in inspector.get_table_names()
+        if name != VERSION_TABLE
+    }
+
+
+@cache
+def fingerprints() -> dict[str, Fingerprint]:
+    """Tables and columns at each revision, found by upgrading a scratch in-memory database step by step."""
+    scratch = create_engine("sqlite://")
+    found: dict[str, Fingerprint] = {}
+    with scratch.connect() as connection:
+        for revision in revisions():
+            command.upgrade(alembic_config(connection), revision)
+            connection.commit()
+            found[revision] = _tables(connection)
+    scratch.dispose()
+    return found
+
+
+def recognise(tables: Fingerprint) -> str:
+    """The revision an unversioned database's tables match exactly, or SchemaError."""
+    for revision, fingerprint in fingerprints().items():
+        if tables == fingerprint:
+            return revision
+    known = set().union(*(set(f) for f in fingerprints().values()))
+    foreign = sorted(set(tables) - known)
+    what = f"tables flowhealth never made ({', '.join(foreign[:5])})" if foreign else "a mix of flowhealth tables"
+    raise SchemaError(
+        f"the state database has {what} matching no flowhealth schema version, so it was not changed; "
+        "point FLOWHEALTH_DATABASE_URL at flowhealth's own database"
+    )
+
+
+def _state_of(connection: Connection) -> SchemaVersion:
+    head = head_revision()
+    current = _recorded(connection)
+    if current is None:
+        tables = _tables(connection)
+        return SchemaVersion(SchemaState.UNVERSIONED if tables else SchemaState.EMPTY, None, head)
+    if current == head:
+        return SchemaVersion(SchemaState.CURRENT, current, head)
+    if current in revisions():
+        return SchemaVersion(SchemaState.BEHIND, current, head)
+    return SchemaVersion(SchemaState.AHEAD, current, head)
+
+
+def _ahead(version: SchemaVersion) -> SchemaError:
+    return SchemaError(
+        f"the state database is at schema revision {version.current}, written by a newer flowhealth "
+        f"(this one knows up to {version.head}); upgrade flowhealth, or point it at another database"
+    )
+
+
+def schema_version(engine: Engine) -> SchemaVersion:
+    """Where the database stands, without changing it."""
+    try:
+        with engine.connect() as connection:
+            return _state_of(connection)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the state database's schema version: {_reason(exc)}") from None
+
+
+def require_current(engine: Engine) -> SchemaVersion:
+    """For commands that only read or write rows: refuse a schema of another version, create an empty one."""
+    version = schema_version(engine)
+    if version.state is SchemaState.EMPTY:
+        return upgrade(engine)
+    if version.state is SchemaState.AHEAD:
+        raise _ahead(version)
+    if version.state is not SchemaState.CURRENT:
+        at = version.current or "from before schema versions"
+        raise SchemaError(
+            f"the state database's schema is older than this flowhealth (revision {at}, needs {version.head}); "
+            "run `flowhealth db upgrade` first (serve does it when it starts)"
+        )
+    return version
+
+
+def upgrade(engine: Engine) -> SchemaVersion:
+    """Bring the database to head under a database-wide lock; a database newer than the code is refused."""
+    try:
+        with _locked(engine) as connection:
+            version = _state_of(connection)
+            if version.state is SchemaState.AHEAD:
+                raise _ahead(version)
+            if version.state is SchemaState.UNVERSIONED:
+                command.stamp(alembic_config(connection), recognise(_tables(connection)))
+            if version.state is not SchemaState.CURRENT:
+                command.upgrade(alembic_config(connection), "head")
+            return _state_of(connection)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot migrate the state database: {_reason(exc)}") from None
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """One connection in one transaction that no other migrating process can enter meanwhile."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Released by commit or rollback, including when this process dies mid-migration.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        elif connection.dialect.name == "sqlite":
+            # Python's sqlite3 would run DDL outside a transaction; an explicit exclusive one makes the
+            # migration atomic and makes a second process wait (busy timeout) until it is done.
+            connection.exec_driver_sql("BEGIN EXCLUSIVE")
+        try:
+            yield connection
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc):
+        return "the SQLite file is locked by another process"
+    original = getattr(exc, "orig", None)
+    return f"{exc.__class__.__name__}: {original if original is not None else exc}".strip()

@@ -1,0 +1,201 @@
+"""Schema migrations: the revisions build exactly the declared tables, and old state survives an upgrade."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from flowhealth.errors import SchemaError
+from flowhealth.store.db import init_schema, make_engine
+from flowhealth.store.migrate import (
+    SchemaState,
+    alembic_config,
+    head_revision,
+    require_current,
+    revisions,
+    schema_version,
+)
+from flowhealth.store.tables import AlertState, Incident, NotificationThread, OutboxMessage, Silence
+
+T0 = "2026-11-20 10:00:00"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty state database on each backend."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    else:
+        engine = make_engine(request.getfixturevalue("postgres_url"))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _at(engine: Engine, revision: str, *, versioned: bool) -> None:
+    """A database as flowhealth at `revision` left it; before Alembic, create_all recorded no version."""
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), revision)
+        if not versioned:
+            connection.execute(text("DROP TABLE alembic_version"))
+        connection.commit()
+
+
+def _first_schema_state(engine: Engine) -> None:
+    """A firing alert with its Slack thread and a queued notification, as the first version wrote them."""
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO alert_state (rule, labels, state, firing_since, last_true_at, last_value, incident,"
+                " owner, updated_at) VALUES ('orders_stuck', '{}', 'firing', :t, :t, 42.0, 3, 'team-orders', :t)"
+            ),
+            {"t": T0},
+        )
+        c.execute(
+            text(
+                "INSERT INTO outbox_message (dedup_key, thread_key, kind, team, channel, payload, created_at,"
+                " next_attempt_at, attempts) VALUES ('orders_stuck/3/firing', 'orders_stuck/3', 'firing',"
+                " 'team-orders', '#orders', '{\"text\": \"stuck\"}', :t, :t, 2)"
+            ),
+            {"t": T0},
+        )
+        c.execute(
+            text(
+                "INSERT INTO notification_thread (thread_key, channel_id, message_ts, created_at)"
+                " VALUES ('orders_stuck/3', 'C1', '1700000000.000100', :t)"
+            ),
+            {"t": T0},
+        )
+
+
+def _incidents_and_silences(engine: Engine) -> None:
+    """An open incident and an active silence, which exist from revision 0002 on."""
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO incident (group_key, team, status, severity, opened_at, escalations, view_hash,"
+                " message_seq, updated_at) VALUES ('flow=orders', 'team-orders', 'open', 'critical', :t, 1, 'abc',"
+                " 2, :t)"
+            ),
+            {"t": T0},
+        )
+        c.execute(
+            text(
+                "INSERT INTO silence (matchers, starts_at, ends_at, author, reason, created_at, announced_start,"
+                " announced_end) VALUES ('{\"flow\": \"orders\"}', :t, '2026-12-31 00:00:00', 'ana', 'migration',"
+                " :t, :yes, :no)"
+            ),
+            {"t": T0, "yes": True, "no": False},
+        )
+
+
+def test_upgrading_an_empty_database_yields_exactly_the_declared_tables(empty_engine: Engine) -> None:
+    init_schema(empty_engine)
+    with empty_engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), SQLModel.metadata)
+    assert diffs == []
+    assert schema_version(empty_engine).state is SchemaState.CURRENT
+
+
+def test_revisions_form_one_line_from_the_first_schema() -> None:
+    assert revisions()[0] == "0001"
+    assert revisions()[-1] == head_revision()
+
+
+@pytest.mark.parametrize("versioned", [False, True], ids=["before-alembic", "versioned"])
+def test_upgrade_from_the_first_schema_keeps_alerts_outbox_and_threads(empty_engine: Engine, versioned: bool) -> None:
+    _at(empty_engine, "0001", versioned=versioned)
+    _first_schema_state(empty_engine)
+    assert schema_version(empty_engine).state is (SchemaState.BEHIND if versioned else SchemaState.UNVERSIONED)
+
+    init_schema(empty_engine)
+
+    assert schema_version(empty_engine).current == head_revision()
+    with Session(empty_engine) as session:
+        alert = session.exec(select(AlertState)).one()
+        message = session.exec(select(OutboxMessage)).one()
+        thread = session.exec(select(NotificationThread)).one()
+    assert (alert.rule, alert.state, alert.incident, alert.last_value) == ("orders_stuck", "firing", 3, 42.0)
+    assert alert.reason == "threshold"
+    assert alert.firing_since == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert (message.dedup_key, message.attempts, message.delivered_at) == ("orders_stuck/3/firing", 2, None)
+    assert thread.message_ts == "1700000000.000100"
+
+
+def test_upgrade_from_before_alembic_keeps_open_incidents_and_silences(empty_engine: Engine) -> None:
+    _at(empty_engine, "0002", versioned=False)
+    _first_schema_state(empty_engine)
+    _incidents_and_silences(empty_engine)
+
+    init_schema(empty_engine)
+
+    with Session(empty_engine) as session:
+        incident = session.exec(select(Incident)).one()
+        silence = session.exec(select(Silence)).one()
+        assert session.exec(select(OutboxMessage)).one().delivered_at is None
+    assert (incident.status, incident.escalations, incident.message_seq) == ("open", 1, 2)
+    assert (silence.matchers, silence.author, silence.announced_start) == ('{"flow": "orders"}', "ana", True)
+
+
+def test_a_database_newer_than_the_code_is_refused_untouched(empty_engine: Engine) -> None:
+    init_schema(empty_engine)
+    with empty_engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaError, match=r"revision 9999, written by a newer flowhealth"):
+        init_schema(empty_engine)
+    with pytest.raises(SchemaError, match="newer flowhealth"):
+        require_current(empty_engine)
+    assert schema_version(empty_engine).current == "9999"
+
+
+def test_an_older_database_is_refused_by_commands_that_do_not_migrate(empty_engine: Engine) -> None:
+    _at(empty_engine, "0001", versioned=True)
+    with pytest.raises(SchemaError, match=r"older than this flowhealth \(revision 0001.*flowhealth db upgrade"):
+        require_current(empty_engine)
+    assert schema_version(empty_engine).current == "0001"
+
+
+def test_a_database_of_someone_else_is_refused_and_left_alone(empty_engine: Engine) -> None:
+    with empty_engine.begin() as c:
+        c.execute(text("CREATE TABLE customers (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(SchemaError, match=r"tables flowhealth never made \(customers\)"):
+        init_schema(empty_engine)
+    assert inspect(empty_engine).get_table_names() == ["customers"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_replicas_migrating_at_once_all_start_on_one_schema(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engines = [make_engine(url) for _ in range(4)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(engines))
+
+    def migrate(engine: Engine) -> None:
+        start.wait()
+        try:
+            init_schema(engine)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert schema_version(engines[0]).state is SchemaState.CURRENT
+    for engine in engines:
+        engine.dispose()
