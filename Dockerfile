@@ -1,4 +1,5 @@
-FROM python:3.11-slim
+# Pinned to an exact release (patch and Debian base): a rebuild gets the same interpreter.
+FROM python:3.11.9-slim-bookworm
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY src ./src

@@ -110,12 +110,17 @@ def test_metrics_pass_promtool_check_metrics(runtime: Runtime) -> None:
     assert result.stdout.decode().strip() == "" and result.stderr.decode().strip() == ""
 
 
-def test_runbooks_are_served_as_markdown(runtime: Runtime) -> None:
-    response = client(runtime).get("/runbooks/orders-late")
+def test_runbooks_are_served_as_html_and_as_markdown(runtime: Runtime) -> None:
+    page = client(runtime).get("/runbooks/orders-late")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<h2>Recovery steps</h2>" in page.text and 'id="live"' in page.text
+    response = client(runtime).get("/runbooks/orders-late?format=markdown")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/markdown")
     assert "## Recovery steps" in response.text
-    builtin = client(runtime).get("/runbooks/probe-failing")
+    asked = client(runtime).get("/runbooks/orders-late", headers={"Accept": "text/markdown"})
+    assert asked.headers["content-type"].startswith("text/markdown")
+    builtin = client(runtime).get("/runbooks/probe-failing?format=markdown")
     assert builtin.status_code == 200 and "## Recovery steps" in builtin.text
     missing = client(runtime).get("/runbooks/nope")
     assert missing.status_code == 404 and missing.json() == {"detail": "no runbook 'nope'"}

@@ -63,3 +63,27 @@ def test_business_hours_follow_the_team_time_zone() -> None:
 def test_until_tomorrow_means_nine_local_time() -> None:
     late = datetime(2026, 3, 28, 22, 30, tzinfo=UTC)  # Saturday 23:30 CET; DST starts overnight
     assert next_morning(late, "Europe/Berlin") == datetime(2026, 3, 29, 7, 0, tzinfo=UTC)  # 09:00 CEST
+
+
+@pytest.mark.parametrize("end", ["24:00", "00:00"])
+@pytest.mark.parametrize(
+    ("utc", "active"),
+    [
+        ("2026-01-09T20:59", False),  # Friday 21:59 CET
+        ("2026-01-09T21:00", True),  # 22:00
+        ("2026-01-09T22:59", True),  # 23:59
+        ("2026-01-09T23:00", False),  # Saturday 00:00: midnight ends it
+    ],
+)
+def test_a_window_until_midnight_ends_with_its_start_day(end: str, utc: str, active: bool) -> None:
+    window = MaintenanceWindow.model_validate(
+        {
+            "systems": ["erp"],
+            "timezone": "Europe/Berlin",
+            "weekdays": ["fri"],
+            "start": "22:00",
+            "end": end,
+            "reason": "x",
+        }
+    )
+    assert window_active(window, datetime.fromisoformat(utc).replace(tzinfo=UTC)) is active

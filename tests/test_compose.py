@@ -4,6 +4,7 @@ config passes its own validator where one is installed."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -137,3 +138,35 @@ def test_the_collector_forwards_otlp_traces_to_flowhealth(compose: dict[str, Any
     assert (endpoint.hostname, endpoint.port, endpoint.path) == ("flowhealth", listen_port(compose), "/v1/traces")
     assert {4317, 4318} <= published(services["otel-collector"])
     assert all(p in config["processors"] for p in pipeline["processors"])
+
+
+EXACT_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-[a-z0-9.]+)*$")
+# PostgreSQL numbers its releases major.minor since 10: 16.4 is one exact release.
+EXACT_POSTGRES_TAG = re.compile(r"^\d+\.\d+(-[a-z0-9.]+)*$")
+
+
+def test_every_service_is_healthchecked_restarted_and_waits_for_healthy_dependencies(compose: dict[str, Any]) -> None:
+    """So the stack comes up in any order: nothing starts against a dependency that is not ready."""
+    for name, service in compose["services"].items():
+        check = service.get("healthcheck", {})
+        assert check.get("test", [None])[0] == "CMD" and len(check["test"]) > 1, f"{name}: healthcheck"
+        assert {"interval", "timeout", "retries", "start_period"} <= set(check), name
+        assert service.get("restart") == "unless-stopped", name
+        depends = service.get("depends_on", {})
+        assert isinstance(depends, dict), f"{name}: depends_on needs conditions"
+        for dependency, condition in depends.items():
+            assert dependency in compose["services"], f"{name} -> {dependency}"
+            assert condition == {"condition": "service_healthy"}, f"{name} -> {dependency}"
+    assert set(compose["services"]["flowhealth"]["depends_on"]) == {"postgres"}
+    health_url = compose["services"]["flowhealth"]["healthcheck"]["test"][-1]
+    assert f"127.0.0.1:{listen_port(compose)}/healthz" in health_url
+
+
+def test_images_are_pinned_to_exact_versions(compose: dict[str, Any]) -> None:
+    images = [s["image"] for s in compose["services"].values() if "image" in s]
+    base = [line.split()[1] for line in (REPO / "Dockerfile").read_text().splitlines() if line.startswith("FROM ")]
+    assert len(images) == 5 and len(base) == 1
+    for image in [*images, *base]:
+        name, _, tag = image.rpartition(":")
+        exact = EXACT_POSTGRES_TAG if name == "postgres" else EXACT_TAG
+        assert exact.match(tag), f"{image}: pin an exact release, not a floating tag"

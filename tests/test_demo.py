@@ -47,3 +47,76 @@ def test_demo_fires_and_resolves_an_owner_routed_alert(tmp_path: Path) -> None:
     assert "value at resolve:" in out[resolved:]
     assert "WARNING" not in out + result.stderr
     assert out.strip().endswith("1 alert(s) fired, 1 resolved.")
+
+
+def test_demo_for_prometheus_runs_at_real_speed_serves_the_exported_rules_and_honours_timeout(
+    tmp_path: Path,
+) -> None:
+    """`--prometheus` with `--keep-running --timeout 40`: a real Prometheus started from the printed
+    recipe scrapes the demo and loads the exported rules; the demo stops at its timeout."""
+    import re
+    import time
+
+    import httpx
+
+    from tests.support.otlp import free_port
+    from tests.support.services import need_tool
+
+    prometheus = need_tool("prometheus")
+    port, web = free_port(), free_port()
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flowhealth.cli.main",
+            "demo",
+            "--prometheus",
+            "--keep-running",
+            "--timeout",
+            "40",
+            "--port",
+            str(port),
+            "--work-dir",
+            str(tmp_path / "demo"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    started = time.monotonic()
+    assert demo.stdout is not None
+    lines = [demo.stdout.readline() for _ in range(5)]
+    assert "1x faster than real time" in lines[0]
+    command = re.search(r"prometheus (--config\.file=\S+) (--storage\.tsdb\.path=\S+)", "".join(lines))
+    assert command is not None, lines
+    server = subprocess.Popen(
+        [prometheus, *command.groups(), f"--web.listen-address=127.0.0.1:{web}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        health: list[str] = []
+        rules: dict[str, str] = {}
+        while time.monotonic() - started < 36 and not (health == ["up"] and set(rules.values()) == {"ok"}):
+            time.sleep(0.5)  # waiting for Prometheus' first scrape and rule evaluation
+            try:
+                targets = httpx.get(f"http://127.0.0.1:{web}/api/v1/targets", timeout=2).json()
+                groups = httpx.get(f"http://127.0.0.1:{web}/api/v1/rules", timeout=2).json()["data"]["groups"]
+            except (httpx.HTTPError, ValueError):
+                continue
+            health = [t["health"] for t in targets["data"]["activeTargets"]]
+            rules = {r["name"]: r["health"] for g in groups for r in g["rules"] if r["type"] == "alerting"}
+        assert health == ["up"], "Prometheus scrapes the demo"
+        assert rules.get("erp-unreachable") == "ok" and set(rules.values()) == {"ok"}
+        out, _ = demo.communicate(timeout=40)
+        elapsed = time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(10)
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert 40 <= elapsed < 55, f"--timeout 40 with --keep-running stopped after {elapsed:.0f}s"
+    assert "demo finished after" in out

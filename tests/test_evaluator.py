@@ -122,7 +122,9 @@ def test_keep_firing_for_holds_then_resolves_with_the_value_at_resolve(
     clock.advance(timedelta(minutes=5))
     observe(state_engine, clock, 1500)
     assert [t.event for t in ev.evaluate()] == ["firing"]
-    for _ in range(3):  # 90 s under threshold: kept firing (keep_firing_for is 2m)
+    # keep_firing_for (2m) counts from the first false evaluation, as in Prometheus: that one and
+    # the next three (90 s after it) keep firing; the one 2m after it resolves.
+    for _ in range(4):
         assert step(ev, state_engine, clock, 40) == []
     assert state_of(state_engine) == "firing"
     assert step(ev, state_engine, clock, 35) == ["resolved"]
@@ -130,7 +132,7 @@ def test_keep_firing_for_holds_then_resolves_with_the_value_at_resolve(
     assert kinds == [("firing", 1500), ("resolved", 35)]
     resolved = outbox(state_engine)[1][1]
     assert resolved["summary"] == "Oldest order waits 25m"  # the summary it fired with
-    assert resolved["duration_text"] == "2m"
+    assert resolved["duration_text"] == "2m30s"
 
 
 def test_restart_in_the_middle_of_pending_keeps_the_clock_running(
@@ -191,7 +193,8 @@ def test_a_new_incident_after_resolve_gets_its_own_notification(
     for _ in range(2):
         step(ev, state_engine, clock, 1200)
         step(ev, state_engine, clock, 1500, seconds=300)
-        step(ev, state_engine, clock, 10, seconds=200)
+        step(ev, state_engine, clock, 10, seconds=200)  # first false evaluation: keeps firing
+        step(ev, state_engine, clock, 10, seconds=120)  # keep_firing_for (2m) after it: resolves
     assert [(k, p["incident"]) for k, p in outbox(state_engine)] == [
         ("firing", 1),
         ("resolved", 1),

@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from flowhealth.cli.main import app
+from flowhealth.errors import ModelError
 from flowhealth.export import ALERTS_FILE, TESTS_FILE, ExportLinks, alertmanager_file, prometheus_files
 from flowhealth.export.alertmanager import DEFAULT_TOKEN_FILE, default_team
 from flowhealth.export.prometheus import alert_expr
@@ -61,9 +62,14 @@ def test_cli_check_reports_drift(tmp_path: Path) -> None:
 def test_rules_carry_owner_links_and_durations(reference_model: Model) -> None:
     groups = yaml.safe_load(prometheus_files(reference_model, REFERENCE_LINKS)[ALERTS_FILE])["groups"]
     rules = {r["alert"]: r for g in groups for r in g["rules"]}
-    assert set(rules) == set(reference_model.rules)
+    assert set(rules) == {*reference_model.rules, "probe-failing"}
     delayed = rules["order-export-delayed"]
-    assert delayed["expr"] == 'flowhealth_flow_delay_seconds{flow="order-export", signal="export_delay"} > 900'
+    series = 'flowhealth_flow_delay_seconds{flow="order-export", signal="export_delay"}'
+    assert delayed["expr"] == (
+        f"{series} > 900 or (last_over_time({series}[1d])"
+        ' and ignoring (alertname, alertstate, severity, team) ALERTS{alertname="order-export-delayed", alertstate="firing"}'
+        ' and on (flow, signal) (flowhealth_probe_up{flow="order-export", signal="export_delay"} == 0))'
+    )
     assert (delayed["for"], delayed["keep_firing_for"]) == ("5m", "2m")
     assert delayed["labels"] == {
         "severity": "critical",
@@ -74,6 +80,7 @@ def test_rules_carry_owner_links_and_durations(reference_model: Model) -> None:
     assert delayed["annotations"] == {
         "summary": "Orders are not reaching the ERP: the oldest paid order has waited {{ $value | humanizeDuration }}",
         "description": " ".join(reference_model.rules["order-export-delayed"].business_impact.split()),
+        "value": "{{ $value | humanizeDuration }}",
         "runbook_url": "http://localhost:8000/runbooks/order-export-delay",
         "dashboard_url": "http://localhost:3000/d/flowhealth-flow-order-export/?var-flow=order-export",
     }
@@ -81,8 +88,26 @@ def test_rules_carry_owner_links_and_durations(reference_model: Model) -> None:
         "{{ $value | humanize }} {{ $labels.currency }} settlements do not match the ERP ledger"
     )
     # price-import-stale has no threshold: the next-cycle latency class default (26h) applies, as in flowhealth.
-    assert rules["price-import-stale"]["expr"].endswith("> 93600")
+    assert rules["price-import-stale"]["expr"].startswith(
+        'flowhealth_flow_staleness_seconds{flow="price-sync", signal="price_age"} > 93600 or '
+    )
     assert "ALERTS{" in alert_expr(reference_model, "erp-unreachable")
+
+
+def test_probe_failing_alerts_are_exported_per_probed_signal_and_owned_like_flowhealths(reference_model: Model) -> None:
+    groups = yaml.safe_load(prometheus_files(reference_model, REFERENCE_LINKS)[ALERTS_FILE])["groups"]
+    failing = [r for g in groups for r in g["rules"] if r["alert"] == "probe-failing"]
+    builtin = reference_model.builtin_rules
+    assert {(r["labels"]["flow"], r["labels"]["signal"]) for r in failing} == {
+        (b.flow, b.signal) for b in builtin.values()
+    }
+    export_delay = next(r for r in failing if r["labels"]["signal"] == "export_delay")
+    assert (
+        export_delay["expr"]
+        == 'flowhealth_probe_consecutive_failures{flow="order-export", signal="export_delay"} > 2.5'
+    )
+    assert export_delay["labels"]["team"] == reference_model.rule_owner("probe-failing:order-export/export_delay")
+    assert export_delay["annotations"]["runbook_url"] == "http://localhost:8000/runbooks/probe-failing"
 
 
 def test_promtool_checks_and_unit_tests_the_rules(reference_model: Model, tmp_path: Path) -> None:
@@ -96,11 +121,28 @@ def test_promtool_checks_and_unit_tests_the_rules(reference_model: Model, tmp_pa
     names = {c["name"] for c in cases}
     for rule in reference_model.rules:
         assert {
-            f"{rule}: fires once breached for its 'for'",
+            f"{rule}: fires at the first evaluation its 'for' has passed",
             f"{rule}: stays quiet on the safe side of the threshold",
+            f"{rule}: stays quiet at the threshold itself",
+            f"{rule}: keeps firing for keep_firing_for from the first false evaluation, then resolves",
         } <= names
-    assert "erp-unreachable: hysteresis: holds between recovery_threshold and threshold, clears past it" in names
-    assert "order-export-delayed: keeps firing for keep_firing_for after it clears" in names
+    assert "erp-unreachable: hysteresis: holds at the threshold, clears at recovery_threshold" in names
+    assert "order-export-delayed: holds while the probe is down, resolves once it measures a cleared value" in names
+    assert "probe-failing order-export/export_delay: fires at failed run 3, resolves when it works" in names
+
+
+def test_generated_tests_pin_keep_firing_for_and_the_hysteresis_band(reference_model: Model, tmp_path: Path) -> None:
+    """Shortening keep_firing_for by one minute, or moving the recovery threshold, fails the tests."""
+    promtool = need_tool("promtool")
+    out = write(prometheus_files(reference_model, REFERENCE_LINKS), tmp_path)
+    rules = out / ALERTS_FILE
+    original = rules.read_text()
+    rules.write_text(original.replace("keep_firing_for: 2m", "keep_firing_for: 1m"))
+    tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
+    assert "order-export-delayed: keeps firing for keep_firing_for" in tested.stdout + tested.stderr
+    rules.write_text(original.replace("> 60 and ignoring", "> 30 and ignoring"))  # a narrower band
+    tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
+    assert "erp-unreachable: hysteresis" in tested.stdout + tested.stderr
 
 
 def test_the_generated_tests_catch_a_wrong_threshold(reference_model: Model, tmp_path: Path) -> None:
@@ -109,7 +151,10 @@ def test_the_generated_tests_catch_a_wrong_threshold(reference_model: Model, tmp
     rules = out / ALERTS_FILE
     rules.write_text(rules.read_text().replace("> 900", "> 1000"))
     tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
-    assert tested.returncode != 0 and "order-export-delayed: fires once breached" in tested.stdout + tested.stderr
+    assert (
+        tested.returncode != 0
+        and "order-export-delayed: fires at the first evaluation" in tested.stdout + tested.stderr
+    )
 
 
 def test_committed_promql_files_pass_promtool() -> None:
@@ -226,3 +271,124 @@ maintenance_windows:
             "location": "America/New_York",
         },
     ]
+
+
+def test_a_no_data_rule_is_exported_and_its_generated_test_passes(tmp_path: Path) -> None:
+    promtool = need_tool("promtool")
+    rules = """
+rules:
+  orders-late:
+    flow: orders
+    signal: delay
+    above: 15m
+    for: 1m
+    no_data: alerting
+    no_data_after: 3m
+    severity: critical
+    summary: "Oldest order waits {{ value | duration }}"
+    business_impact: Orders are not shipped.
+    runbook: orders-late
+"""
+    model = write_model(tmp_path / "m", orders_flow("sqlite:///x.db", "SELECT 1"), rules)
+    files = prometheus_files(model, REFERENCE_LINKS)
+    twins = [r for g in yaml.safe_load(files[ALERTS_FILE])["groups"] for r in g["rules"] if r["alert"] == "orders-late"]
+    no_data = next(r for r in twins if r["labels"].get("reason") == "no_data")
+    assert no_data["expr"] == (
+        'flowhealth_probe_up{flow="orders", signal="delay"} == 0'
+        ' unless on (flow, signal) ALERTS{alertname="orders-late", alertstate="firing", reason!="no_data"}'
+    )
+    assert no_data["for"] == "3m" and no_data["labels"]["team"] == "shop-team"
+    out = write(files, tmp_path / "rules")
+    tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    names = [case["name"] for case in yaml.safe_load((out / TESTS_FILE).read_text())["tests"]]
+    assert "orders-late: fires 'no data' once the probe has failed for no_data_after" in names
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("22:00", "24:00", [(["friday"], "22:00", "24:00")]),
+        ("22:00", "00:00", [(["friday"], "22:00", "24:00")]),
+        ("00:00", "24:00", [(["friday"], "00:00", "24:00")]),
+        ("22:00", "02:30", [(["friday"], "22:00", "24:00"), (["saturday"], "00:00", "02:30")]),
+    ],
+)
+def test_windows_ending_at_or_crossing_midnight_export_as_intervals_amtool_accepts(
+    tmp_path: Path, start: str, end: str, expected: list[tuple[list[str], str, str]]
+) -> None:
+    amtool = need_tool("amtool")
+    window = f"""
+maintenance_windows:
+  late:
+    systems: [erp]
+    timezone: Europe/Berlin
+    weekdays: [fri]
+    start: "{start}"
+    end: "{end}"
+    reason: Late batch
+"""
+    model = write_model(tmp_path / "m", orders_flow("sqlite:///x.db", "SELECT 1") + window)
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(alertmanager_file(model, "/secrets/token"))
+    checked = run(amtool, "check-config", str(config))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    [exported] = yaml.safe_load(config.read_text())["time_intervals"]
+    assert [
+        (i["weekdays"], i["times"][0]["start_time"], i["times"][0]["end_time"]) for i in exported["time_intervals"]
+    ] == expected
+
+
+def test_a_window_of_no_length_is_refused_with_its_location(tmp_path: Path) -> None:
+    window = """
+maintenance_windows:
+  empty:
+    systems: [erp]
+    timezone: Europe/Berlin
+    weekdays: [fri]
+    start: "00:00"
+    end: "00:00"
+    reason: Nothing
+"""
+    root = tmp_path / "m"
+    with pytest.raises(ModelError) as error:
+        write_model(root, orders_flow("sqlite:///x.db", "SELECT 1") + window)
+    assert "maintenance_windows.empty.end" in str(error.value) and "00:00 to 24:00" in str(error.value)
+
+
+def test_generated_tests_pass_for_hysteresis_with_keep_firing_for_and_below_rules(tmp_path: Path) -> None:
+    """The case issue 20 found: recovery_threshold and keep_firing_for together (and a 'below' twin)."""
+    promtool = need_tool("promtool")
+    rules = """
+rules:
+  orders-late:
+    flow: orders
+    signal: delay
+    above: 15m
+    recovery_threshold: 5m
+    for: 3m
+    keep_firing_for: 90s
+    severity: critical
+    summary: "Oldest order waits {{ value | duration }}"
+    business_impact: Orders are not shipped.
+    runbook: orders-late
+  orders-too-fresh:
+    flow: orders
+    signal: delay
+    below: 60
+    recovery_threshold: 120
+    for: 2m
+    keep_firing_for: 3m
+    severity: info
+    summary: "Oldest order waits only {{ value }} s"
+    business_impact: None.
+    runbook: orders-late
+"""
+    model = write_model(tmp_path / "m", orders_flow("sqlite:///x.db", "SELECT 1"), rules)
+    out = write(prometheus_files(model, REFERENCE_LINKS), tmp_path / "rules")
+    tested = run(promtool, "test", "rules", str(out / TESTS_FILE))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    names = [case["name"] for case in yaml.safe_load((out / TESTS_FILE).read_text())["tests"]]
+    for rule in ("orders-late", "orders-too-fresh"):
+        assert f"{rule}: hysteresis: holds at the threshold, clears at recovery_threshold" in names
+        assert f"{rule}: keeps firing for keep_firing_for from the first false evaluation, then resolves" in names

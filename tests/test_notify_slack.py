@@ -111,6 +111,7 @@ def test_firing_message_has_what_on_call_needs(setup, slack: SlackServer, clock:
     } <= set(buttons)
     assert buttons["flowhealth_ack"]["value"] == "1"
     assert buttons["flowhealth_open_runbook"]["url"] == "http://fh.test/runbooks/orders-late"
+    assert buttons["flowhealth_open_incident"]["url"] == "http://fh.test/incidents/1"  # its timeline page
     for expected in (
         "Oldest order waits 30m",
         "30m > 15m",

@@ -33,3 +33,7 @@ class Links:
     def runbook(self, runbook_id: str) -> str:
         base = self.runbook_base_url or f"{self.public_url.rstrip('/')}/runbooks/"
         return f"{base.rstrip('/')}/{runbook_id}"
+
+    def incident(self, number: int) -> str:
+        """The incident's page on this service: its timeline, evidence and runbook."""
+        return f"{self.public_url.rstrip('/')}/incidents/{number}"

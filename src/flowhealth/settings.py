@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     )
     grafana_url: str = Field(default="http://localhost:3000", description="Grafana base URL for dashboard links.")
     api_token: SecretStr | None = Field(default=None, description="Bearer token for write endpoints.")
+    board_token: SecretStr | None = Field(
+        default=None, description="When set, the web pages (board, flows, incidents, review) need it; unset: public."
+    )
     evaluation_interval: float = Field(default=15.0, gt=0, description="Seconds between rule evaluations.")
     delivery_interval: float = Field(default=2.0, gt=0, description="Seconds between outbox delivery passes.")
     probe_slot: float = Field(

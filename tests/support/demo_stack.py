@@ -76,13 +76,13 @@ class DemoStack:
             )
 
 
-def build_demo_stack(model: Model, work: Path) -> DemoStack:
+def build_demo_stack(model: Model, work: Path, **settings: object) -> DemoStack:
+    """The stack; `settings` override the defaults (e.g. api_token, board_token)."""
     clock = FakeClock()
     simulator = CommerceSimulator(work / "commerce.db", clock)
     environ = {name: simulator.url() for name in ("COMMERCE_DB_URL", "ERP_DB_URL", "FINANCE_DWH_URL")}
-    settings = Settings(database_url=f"sqlite:///{work / 'state.db'}")
     runtime = Runtime.build(
-        settings,
+        Settings(database_url=f"sqlite:///{work / 'state.db'}", **settings),  # type: ignore[arg-type]
         model,
         clock=clock,
         registry=CollectorRegistry(),

@@ -45,6 +45,8 @@ def _incident(
     session.add(IncidentEvent(incident_id=incident.id, event="opened", at=opened))  # type: ignore[attr-defined]
     for after, actor in acks:
         session.add(IncidentEvent(incident_id=incident.id, event="acked", at=opened + after, actor=actor))  # type: ignore[attr-defined]
+    if resolved is not None:
+        session.add(IncidentEvent(incident_id=incident.id, event="resolved", at=opened + resolved, actor=by))  # type: ignore[attr-defined]
 
 
 def _sample(session: object, flow: str, signal: str, labels: dict[str, str], value: float, at: datetime) -> None:
@@ -133,3 +135,38 @@ def seed(engine: Engine) -> None:
                     created_at=START + day,
                 )
             )
+
+
+def seed_human_actions(engine: Engine) -> None:
+    """On top of `seed`: two short incidents people acted on, and mismatches that happened and were cleared.
+
+    Neither incident is noise: one was fixed by hand (an intervention while it was open), the other
+    silenced. CHF mismatches peak at 3 on day 3 and are gone by day 4.
+    """
+    day = timedelta(days=1)
+    orders, stock = "erp-integration|flow=order-export", "erp-integration|flow=inventory-sync"
+    with transaction(engine) as s:
+        _incident(s, orders, START + 5 * day + 6 * 60 * M, resolved=10 * M)
+        s.add(
+            Intervention(
+                flow="order-export",
+                reason="data_fix",
+                record="SO-9",
+                actor="fay",
+                performed_at=START + 5 * day + 6 * 60 * M + 4 * M,
+            )
+        )
+        _incident(s, stock, START + 5 * day + 9 * 60 * M, resolved=8 * M)
+        s.add(
+            Silence(
+                matchers=json.dumps({"flow": "inventory-sync"}),
+                starts_at=START + 5 * day + 9 * 60 * M + 2 * M,
+                ends_at=START + 5 * day + 11 * 60 * M,
+                author="erin",
+                reason="supplier feed <b>known</b> late",
+                created_at=START + 5 * day + 9 * 60 * M + 2 * M,
+            )
+        )
+        pay = "payment-settlement"
+        _sample(s, pay, "settlement_mismatches", {"currency": "CHF"}, 3, START + 2 * day)
+        _sample(s, pay, "settlement_mismatches", {"currency": "CHF"}, 0, START + 3 * day)

@@ -24,6 +24,8 @@ def window_active(window: MaintenanceWindow, at: datetime) -> bool:
     today = WEEKDAYS[local.weekday()]
     yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
     now = local.time()
+    if window.until_midnight:
+        return today in window.weekdays and window.start <= now
     if window.start < window.end:
         return today in window.weekdays and window.start <= now < window.end
     # Crosses midnight: the evening part belongs to today's occurrence, the morning to yesterday's.

@@ -1,7 +1,8 @@
 """The rule evaluator: inactive → pending → firing → resolved, persisted every cycle.
 
 Semantics follow Prometheus where they fit: `for` holds a true condition in pending before it
-fires, `keep_firing_for` holds a firing alert after the condition clears. Where business flows
+fires, `keep_firing_for` holds a firing alert after the condition clears, counted from the first
+false evaluation (not the last true one) so both resolve at the same evaluation. Where business flows
 need more:
 
 * an *unknown* value (probe failed, value too old) is handled by the rule's `no_data` policy:
@@ -205,15 +206,34 @@ class Evaluator:
             state.pending_since = None
             return self._move(session, state, INACTIVE, "cleared", value, now)
         if current == FIRING:
-            last_true = state.last_true_at or now
-            if state.reason != "no_data" and now - last_true < rule.keep_firing_for:
+            if state.reason != "no_data" and self._keeps_firing(session, state, rule, now):
                 return None
             return self._resolve(session, state, value if present else None, now)
         return None
 
+    @staticmethod
+    def _keeps_firing(session: Session, state: AlertState, rule: AlertRule, now: datetime) -> bool:
+        """`keep_firing_for` counted from the first false evaluation, as Prometheus counts it.
+
+        The first false evaluation is kept in `updated_at`: while firing, a true evaluation sets
+        both it and `last_true_at`, so `updated_at > last_true_at` means "false since updated_at".
+        """
+        if rule.keep_firing_for <= timedelta(0):
+            return False
+        last_true = state.last_true_at or state.updated_at
+        if state.updated_at <= last_true:
+            state.updated_at = now
+            session.add(state)
+        return now - state.updated_at < rule.keep_firing_for
+
     def _unknown(
         self, session: Session, rule_id: str, rule: AlertRule, labels: str, state: AlertState | None, now: datetime
     ) -> Transition | None:
+        if rule.no_data != "ok" and state is not None and state.state == FIRING:
+            # A held alert counts as still true, so keep_firing_for restarts once data is back
+            # (as the exported rule's hold term does in Prometheus).
+            state.last_true_at = state.updated_at = now
+            session.add(state)
         if rule.no_data == "keep_last":
             return None
         if state is None:

@@ -6,23 +6,18 @@ from datetime import datetime
 
 from ..evidence import EvidenceTable
 from ..links import Links, flow_dashboard_url
-from ..model.durations import format_duration, format_number
+from ..model.durations import format_duration
 from ..model.model import Model
 from ..model.templates import render
+from ..model.units import format_quantity
 from .view_models import AlertKind, AlertView, Owner, RunbookLink
 
 __all__ = ["Links", "build_alert", "format_value", "owner_of"]
 
 
 def format_value(value: float | None, unit: str, labels: dict[str, str]) -> str:
-    if value is None:
-        return "unknown"
-    if unit == "seconds":
-        return format_duration(value)
-    number = format_number(value)
-    if unit == "amount":
-        return f"{number} {labels.get('currency', '')}".strip()
-    return f"{number} {unit}"
+    """A series' value in human units (`550 ms`, `1 payload`); amounts carry the series' currency."""
+    return format_quantity(value, unit, labels.get("currency", ""))
 
 
 def owner_of(model: Model, team_id: str) -> Owner:
@@ -89,5 +84,6 @@ def build_alert(
             id=rule.runbook, title=runbook.title if runbook else rule.runbook, url=links.runbook(rule.runbook)
         ),
         dashboard_url=flow_dashboard_url(links.grafana_url, rule.flow),
+        incident_url=links.incident(incident),
         evidence=evidence,
     )

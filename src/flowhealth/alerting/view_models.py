@@ -79,6 +79,7 @@ class AlertView(_Frozen):
     owner: Owner
     runbook: RunbookLink
     dashboard_url: str
+    incident_url: str = ""  # the incident's page on this service (older notices have none)
     evidence: EvidenceTable | None = None
     status: MemberStatus = MemberStatus.ACTIVE
     reason: Reason = "threshold"

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import board, errors, flows, health, incidents, limits, otlp, push, slack
+from . import access, board, errors, flows, health, incidents, limits, otlp, pages, push, silence_preview, slack
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -36,7 +36,17 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
 
     app.add_middleware(limits.BodyLimit, limit_for=limit_for)
     # Answers every route may give; each route documents its own (404, 409, 401/403 behind the token, ...).
-    for router in (health.router, flows.router, incidents.router, slack.router, push.router, board.router):
+    for router in (
+        health.router,
+        flows.router,
+        incidents.router,
+        slack.router,
+        push.router,
+        board.router,
+        pages.router,
+        access.router,
+        silence_preview.router,
+    ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)
     return app

@@ -23,6 +23,7 @@ from ..model.model import Model
 from ..runtime import Runtime
 from ..settings import Settings
 from ..traces.ingest import TraceService
+from ..web.history import BandSource, no_bands
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -100,3 +101,9 @@ def require_token(
 
 
 WriteAccess = Depends(require_token)
+
+
+def runtime_bands(runtime: Runtime) -> BandSource:
+    """Where charts get expected bands from: a runtime that keeps baselines offers `expected_band`."""
+    source: BandSource | None = getattr(runtime, "expected_band", None)
+    return source or no_bands

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlmodel import Session, select
 
-from ..model.model import PROBE_FAILING
+from ..hypercare.board import board_data
 from ..store.tables import AlertState, ProbeState, SignalValue
 from ..store.trend import queue_trends
 from ..store.types import labels_of
-from .deps import ClockDep, EngineDep, ModelDep
+from ..web.runbook_html import runbook_html
+from ..web.templates import environment
+from .access import gate
+from .deps import ClockDep, EngineDep, ModelDep, RuntimeDep
 from .errors import answers
+from .runbook_text import runbook_text
 from .schemas import Alert, Flow
 
 router = APIRouter(tags=["flows"])
@@ -23,9 +26,6 @@ MARKDOWN = "text/markdown"
 
 class MarkdownResponse(PlainTextResponse):
     media_type = MARKDOWN
-
-
-BUILTIN_RUNBOOKS = Path(__file__).resolve().parent.parent / "alerting" / "runbooks"
 
 
 @router.get(
@@ -104,15 +104,39 @@ def list_alerts(engine: EngineDep, model: ModelDep) -> list[dict[str, Any]]:
 
 @router.get(
     "/runbooks/{runbook_id}",
-    response_class=MarkdownResponse,
-    summary="A runbook's Markdown",
-    responses={200: {"content": {MARKDOWN: {"schema": {"type": "string"}}}}, **answers(404)},
+    response_class=HTMLResponse,
+    summary="A runbook: HTML with the live status of its flows on top; Markdown with format=markdown",
+    responses={
+        200: {"content": {"text/html": {"schema": {"type": "string"}}, MARKDOWN: {"schema": {"type": "string"}}}},
+        **answers(404),
+    },
 )
-def runbook(runbook_id: str, model: ModelDep) -> MarkdownResponse:
-    book = model.runbooks.get(runbook_id)
-    if book is not None:
-        return MarkdownResponse(book.text)
-    builtin = BUILTIN_RUNBOOKS / f"{runbook_id}.md"
-    if runbook_id == PROBE_FAILING and builtin.is_file():
-        return MarkdownResponse(builtin.read_text(encoding="utf-8"))
-    raise HTTPException(404, f"no runbook '{runbook_id}'")
+def runbook(
+    runbook_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    format: Annotated[Literal["html", "markdown"] | None, Query(description="markdown: the source file.")] = None,
+) -> Response:
+    if (denied := gate(request, runtime)) is not None:
+        return denied
+    text = runbook_text(runtime.model, runbook_id)
+    if text is None:
+        raise HTTPException(404, f"no runbook '{runbook_id}'")
+    accept = request.headers.get("accept", "")
+    if format == "markdown" or (format is None and MARKDOWN in accept and "text/html" not in accept):
+        return MarkdownResponse(text)
+    return HTMLResponse(runbook_page(runtime, runbook_id, text), headers={"Cache-Control": "no-store"})
+
+
+def runbook_page(runtime: RuntimeDep, runbook_id: str, text: str) -> str:
+    """The runbook rendered, with every flow whose rules point at it and how that flow is doing now."""
+    model = runtime.model
+    now = runtime.clock.now()
+    flows = {r.flow for r in model.all_rules().values() if r.runbook == runbook_id}
+    board = board_data(model, runtime.engine, now, runtime.incidents.links)
+    live = [f for f in board["flows"] if f["flow"] in flows]
+    return (
+        environment()
+        .get_template("runbook.html")
+        .render(runbook_id=runbook_id, body=runbook_html(text), flows=live, now=now)
+    )

@@ -129,6 +129,14 @@ class BoardOwner(BaseModel):
     name: str
 
 
+class BoardSilence(BaseModel):
+    id: int | None
+    author: str
+    reason: str
+    until: Timestamp
+    matchers: dict[str, str]
+
+
 class BoardAlert(BaseModel):
     rule: str
     state: Literal["pending", "firing"]
@@ -137,6 +145,8 @@ class BoardAlert(BaseModel):
     value: str = Field(description="The value with its unit, for people.")
     since: str = Field(description="How long, e.g. 1h5m.")
     runbook: Link
+    incident: int | None = Field(default=None, description="The incident it belongs to.")
+    silence: BoardSilence | None = Field(default=None, description="The silence muting it.")
 
 
 class Threshold(BaseModel):
@@ -165,6 +175,7 @@ class BoardSignal(BaseModel):
 
 class BoardIncident(BaseModel):
     id: int
+    url: str = Field(description="Its page on this service.")
     severity: str
     team: str
     opened_at: Timestamp
@@ -192,6 +203,7 @@ class BoardFlow(BaseModel):
     signals: list[BoardSignal]
     incidents: list[BoardIncident]
     interventions_today: InterventionsToday
+    silences: list[BoardSilence] = Field(default_factory=list, description="Active silences muting its rules.")
 
 
 class Board(BaseModel):

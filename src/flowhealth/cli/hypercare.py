@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,12 @@ import typer
 
 from ..errors import DeliveryError
 from .common import JsonOpt, ModelDir, load_or_exit, settings_for
+
+
+class ReviewFormat(StrEnum):
+    MARKDOWN = "markdown"
+    HTML = "html"
+    PDF = "pdf"
 
 
 def readiness(
@@ -53,12 +60,17 @@ def review(
     since: Annotated[str, typer.Option(help="Length of the period, ending now (e.g. 7d, 24h).")] = "7d",
     until: Annotated[str | None, typer.Option(help="End of the period (ISO 8601, UTC); default now.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write Markdown and HTML reports into this directory.")] = None,
+    format: Annotated[
+        ReviewFormat, typer.Option("--format", help="markdown or html to stdout; pdf (with --out) also prints A4.")
+    ] = ReviewFormat.MARKDOWN,
     post: Annotated[
         str | None, typer.Option(help="Post a summary with the HTML page attached to this Slack channel.")
     ] = None,
 ) -> None:
     """The hypercare review of a period against the one before: incidents, recovery, fixes, noise, ownership."""
+    from ..hypercare.pdf import PdfUnavailable
     from ..hypercare.publish import post_review, write_reports
+    from ..hypercare.report_html import render_html
     from ..hypercare.report_md import render_markdown
     from ..hypercare.review import build_review
     from ..model.durations import parse_duration
@@ -76,11 +88,18 @@ def review(
     engine = make_engine(settings.database_url)
     require_current(engine)
     result = build_review(model, engine, end, length)
+    if out is None and format is ReviewFormat.PDF:
+        typer.echo("error: --format pdf writes a file: give --out DIRECTORY", err=True)
+        raise typer.Exit(2)
     if out is None:
-        typer.echo(render_markdown(result))
+        typer.echo(render_html(result) if format is ReviewFormat.HTML else render_markdown(result))
     else:
-        written = write_reports(result, out)
-        typer.echo(f"wrote {written.markdown} and {written.html}")
+        try:
+            written = write_reports(result, out, pdf=format is ReviewFormat.PDF)
+        except PdfUnavailable as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"wrote {written.markdown} and {written.html}" + (f" and {written.pdf}" if written.pdf else ""))
     if post is not None:
         slack = SlackNotifier.from_settings(settings)
         if slack is None:

@@ -141,12 +141,23 @@ def serve(
 
     _logging(verbose)
     model = _load(model_dir)
+    settings = settings_for(model_dir)
+    _wait_for_database(settings.database_url, host, port)
     try:
-        runtime = Runtime.build(settings_for(model_dir), model)
+        runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+
+
+def _wait_for_database(url: str, host: str, port: int) -> None:
+    """Retry the database with backoff, /healthz answering 503 degraded meanwhile."""
+    from ..api.waiting import degraded_healthz
+    from ..store.wait import wait_for_database
+
+    with degraded_healthz(host, port):
+        wait_for_database(url)
 
 
 @app.command()
@@ -154,15 +165,28 @@ def demo(
     model_dir: ModelDir = Path("."),
     speed: Annotated[float, typer.Option(help="How much faster simulated time runs than real time.")] = 30.0,
     port: Annotated[int, typer.Option(help="Port for the HTTP API during the demo (0: none).")] = 8000,
-    timeout: Annotated[float, typer.Option(help="Stop after this many real seconds at the latest.")] = 240.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Stop after this many real seconds at the latest, also with --keep-running (0: never). [default: 240, 2100 with --prometheus]"
+        ),
+    ] = None,
     keep_running: Annotated[
-        bool, typer.Option("--keep-running", help="Keep going after the incident resolved.")
+        bool, typer.Option("--keep-running", help="Keep going after the incident resolved (until --timeout).")
+    ] = False,
+    prometheus: Annotated[
+        bool,
+        typer.Option(
+            "--prometheus",
+            help="Real speed, and a prometheus.yml with the exported rules, so a local Prometheus fires them too.",
+        ),
     ] = False,
     work_dir: Annotated[Path, typer.Option(help="Where the demo keeps its databases (recreated).")] = Path(
         ".flowhealth/demo"
     ),
 ) -> None:
     """Run the reference deployment against a simulated commerce stack: an ERP outage fires and resolves an alert."""
+    from ..demo.prometheus import REAL_SPEED_TIMEOUT
     from ..demo.run import run_demo
 
     _logging(False)
@@ -172,9 +196,10 @@ def demo(
         work_dir,
         speed=speed,
         port=port,
-        timeout=timeout,
+        timeout=timeout if timeout is not None else (REAL_SPEED_TIMEOUT if prometheus else 240.0),
         keep_running=keep_running,
         say=typer.echo,
+        prometheus=prometheus,
     )
     if not result.fired or not set(result.fired) <= set(result.resolved):
         typer.echo("the incident did not fire and resolve in time", err=True)

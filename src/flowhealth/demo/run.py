@@ -20,6 +20,7 @@ from ..notify.base import Notifier
 from ..runtime import Runtime, default_notifier
 from ..settings import Settings
 from ..store.tables import AlertEvent
+from .prometheus import REAL_SPEED_SCENARIO, recipe, write_prometheus_config
 from .simulator import CommerceSimulator, Scenario
 from .spans import export_request
 
@@ -54,12 +55,16 @@ def run_demo(
     scenario: Scenario | None = None,
     notifier: Notifier | None = None,
     say: Callable[[str], None] = print,
+    prometheus: bool = False,
 ) -> DemoResult:
-    """Run the demo until the incident has fired and resolved (or `timeout` real seconds pass)."""
+    """Run the demo until the incident has fired and resolved, or `timeout` real seconds have
+    passed (also with `keep_running`; a timeout of 0 means no limit)."""
     model = load_model(model_dir)
     if work_dir.exists():
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True)
+    if prometheus:
+        speed, scenario = 1.0, scenario or REAL_SPEED_SCENARIO
     clock = ScaledClock(speed)
     simulator = CommerceSimulator(work_dir / "commerce.db", clock, scenario)
     environ = {
@@ -88,12 +93,17 @@ def run_demo(
     )
     say(f"  state: {work_dir / 'flowhealth.db'}   simulated stack: {simulator.path}")
     server = _start_http(runtime, port, say) if port else None
+    if prometheus and server is not None:
+        for line in recipe(write_prometheus_config(model, work_dir, port), work_dir):
+            say(line)
+    elif prometheus:
+        say("  --prometheus needs the demo's HTTP API for Prometheus to scrape: give a free --port")
     started = time.monotonic()
     runtime.start()
     fired: list[str] = []
     resolved: list[str] = []
     try:
-        while time.monotonic() - started < timeout or keep_running:
+        while not timeout or time.monotonic() - started < timeout:
             for event in simulator.step():
                 say(f"[{clock.now():%H:%M} simulated] {event}")
             journeys = simulator.drain_journeys()

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import time
 from typing import Any
 
-from ..model.model import Model
+from ..model.model import PROBE_FAILING, Model
 from ..model.schema import MaintenanceWindow
 
 # Slack's Web API with the bot token flowhealth itself uses; the token is read from a file.
@@ -26,12 +26,31 @@ _WEEKDAYS = {
 _NEXT = {"mon": "tue", "tue": "wed", "wed": "thu", "thu": "fri", "fri": "sat", "sat": "sun", "sun": "mon"}
 _GROUP_LABELS = {"flow": "flow", "rule": "alertname", "team": "team", "signal": "signal"}
 
-SLACK_TITLE = '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.flow }}: {{ .CommonAnnotations.summary }}'
-SLACK_TEXT = (
-    "{{ range .Alerts }}*{{ .Annotations.summary }}* ({{ .Labels.severity }})\n"
-    "{{ .Annotations.description }}\n"
-    "<{{ .Annotations.runbook_url }}|Runbook> · <{{ .Annotations.dashboard_url }}|Dashboard>\n{{ end }}"
+# The Slack message of a group, close to flowhealth's own: what, how bad, owner, business impact,
+# runbook. Every optional part is inside its `with`, so a missing annotation or a grouped alert
+# with differing summaries never leaves a dangling ":" or "·".
+SLACK_TITLE = (
+    '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}]'
+    "{{ with .CommonLabels.flow }} {{ . }}{{ end }}"
+    "{{ if .CommonAnnotations.summary }}: {{ .CommonAnnotations.summary }}"
+    "{{ else if gt (len .Alerts) 1 }}: {{ len .Alerts }} alerts{{ end }}"
 )
+SLACK_TEXT = (
+    "{{ range $i, $alert := .Alerts }}{{ if $i }}\n\n{{ end }}"
+    '{{ if eq .Status "firing" }}:red_circle:{{ else }}:white_check_mark:{{ end }}'
+    " *{{ or .Annotations.summary .Labels.alertname }}*{{ with .Labels.severity }} ({{ . }}){{ end }}"
+    "{{ with .Annotations.value }}\n*Value:* {{ . }}{{ end }}"
+    "{{ with .Labels.team }}\n*Owner:* {{ . }}{{ end }}"
+    "{{ with .Annotations.description }}\n*Business impact:* {{ . }}{{ end }}"
+    "{{ if or .Annotations.runbook_url .Annotations.dashboard_url }}\n{{ end }}"
+    "{{ with .Annotations.runbook_url }}<{{ . }}|Runbook>{{ end }}"
+    "{{ if and .Annotations.runbook_url .Annotations.dashboard_url }} · {{ end }}"
+    "{{ with .Annotations.dashboard_url }}<{{ . }}|Dashboard>{{ end }}"
+    "{{ end }}"
+)
+# flowhealth's built-in probe-failing alert is one per probed signal; grouping by rule means by
+# signal here (the alert name is shared, as Prometheus users expect).
+PROBE_FAILING_GROUP_BY = ["alertname", "flow", "signal"]
 
 
 def default_team(model: Model) -> str:
@@ -47,10 +66,14 @@ def _hhmm(moment: time) -> str:
 
 
 def time_interval(window: MaintenanceWindow) -> list[dict[str, Any]]:
-    """A window as Alertmanager time intervals; one crossing midnight becomes two ranges."""
+    """A window as Alertmanager time intervals; one crossing midnight becomes two ranges.
+
+    Alertmanager wants start < end within a day, with "24:00" as the end of the day.
+    """
     days = [_WEEKDAYS[d] for d in window.weekdays]
-    start, end = _hhmm(window.start), _hhmm(window.end)
-    if window.start < window.end:
+    start = _hhmm(window.start)
+    end = "24:00" if window.until_midnight else _hhmm(window.end)
+    if window.until_midnight or window.start < window.end:
         return [{"weekdays": days, "times": [{"start_time": start, "end_time": end}], "location": window.timezone}]
     next_days = [_WEEKDAYS[_NEXT[d]] for d in window.weekdays]
     return [
@@ -82,16 +105,53 @@ def _team_route(model: Model, team: str) -> dict[str, Any]:
         if windows := _windows_of_flow(model, rule.flow):
             child["mute_time_intervals"] = windows
         children.append(child)
-    by_windows: dict[tuple[str, ...], list[str]] = {}
-    for flow_id in sorted(model.flows):
-        if windows := _windows_of_flow(model, flow_id):
-            by_windows.setdefault(tuple(windows), []).append(flow_id)
-    for windows_key, flows in sorted(by_windows.items()):
-        children.append({"matchers": [_flow_matcher(flows)], "mute_time_intervals": list(windows_key)})
+    children.extend(_probe_failing_routes(model, team))
+    children.extend(_window_routes(model))
     route: dict[str, Any] = {"receiver": team, "matchers": [f'team="{team}"']}
     if children:
         route["routes"] = children
     return route
+
+
+def _flows_by_windows(model: Model, flows: list[str]) -> dict[tuple[str, ...], list[str]]:
+    by_windows: dict[tuple[str, ...], list[str]] = {}
+    for flow_id in sorted(flows):
+        by_windows.setdefault(tuple(_windows_of_flow(model, flow_id)), []).append(flow_id)
+    return by_windows
+
+
+def _window_routes(model: Model) -> list[dict[str, Any]]:
+    """Children muting the alerts of flows under maintenance windows."""
+    return [
+        {"matchers": [_flow_matcher(flows)], "mute_time_intervals": list(windows)}
+        for windows, flows in sorted(_flows_by_windows(model, list(model.flows)).items())
+        if windows
+    ]
+
+
+def _probe_failing_routes(model: Model, team: str) -> list[dict[str, Any]]:
+    """The team's probe-failing alerts, grouped per signal, muted with their flow's windows."""
+    flows = sorted({rule.flow for rule_id, rule in model.builtin_rules.items() if model.rule_owner(rule_id) == team})
+    routes = []
+    for windows, grouped in sorted(_flows_by_windows(model, flows).items()):
+        route: dict[str, Any] = {
+            "matchers": [f'alertname="{PROBE_FAILING}"', _flow_matcher(grouped)],
+            "group_by": list(PROBE_FAILING_GROUP_BY),
+        }
+        if windows:
+            route["mute_time_intervals"] = list(windows)
+        routes.append(route)
+    return routes
+
+
+def _teamless_route(model: Model, fallback: str) -> dict[str, Any] | None:
+    """Alerts without a known team reach the root receiver, muted by system windows like the rest."""
+    children = _window_routes(model)
+    if not children:
+        return None
+    # No matchers: this last route catches what no team route matched (Alertmanager's root route
+    # itself cannot carry mute_time_intervals).
+    return {"receiver": fallback, "routes": children}
 
 
 def _receiver(model: Model, team: str, token_file: str) -> dict[str, Any]:
@@ -141,6 +201,8 @@ def alertmanager_config(model: Model, *, token_file: str = DEFAULT_TOKEN_FILE) -
         "inhibit_rules": _inhibit_rules(model),
         "receivers": [_receiver(model, team, token_file) for team in sorted(model.teams)],
     }
+    if teamless := _teamless_route(model, fallback):
+        config["route"]["routes"].append(teamless)
     if model.maintenance_windows:
         config["time_intervals"] = [
             {"name": name, "time_intervals": time_interval(window)}

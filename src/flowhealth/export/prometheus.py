@@ -9,11 +9,15 @@ from ..metrics import SIGNAL_METRICS
 from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.schema import SignalKind
+from .availability import hold_term, no_data_rule, probe_failing_rules
 from .templates import NotTranslatable, translate
 
 # Labels Prometheus adds to ALERTS on top of the series' own; ignored when matching them back.
 ALERT_ONLY_LABELS = ("alertname", "alertstate", "severity", "team")
 
+
+# " EUR" after an amount when the series has a currency; nothing (no dangling space) otherwise.
+CURRENCY_SUFFIX = "{{ with $labels.currency }} {{ . }}{{ end }}"
 
 # Where annotations point is the same `Links` the notifications use (dashboards and runbooks).
 ExportLinks = Links
@@ -24,23 +28,29 @@ def promql_number(value: float) -> str:
 
 
 def selector(model: Model, rule_id: str) -> str:
-    rule = model.rules[rule_id]
+    rule = model.rule(rule_id)
     metric = SIGNAL_METRICS[model.signal(rule.flow, rule.signal).kind][0]
     return f'{metric}{{flow="{rule.flow}", signal="{rule.signal}"}}'
 
 
 def alert_expr(model: Model, rule_id: str) -> str:
-    """The PromQL condition; hysteresis keeps a firing alert until the value passes `recovery_threshold`."""
+    """The PromQL condition.
+
+    Hysteresis keeps a firing alert until the value passes `recovery_threshold`; while the probe is
+    down, a firing alert holds with its last value (flowhealth's "unknown holds state").
+    """
     rule = model.rules[rule_id]
     direction, threshold = model.rule_threshold(rule_id)
     op = ">" if direction == "above" else "<"
     series = selector(model, rule_id)
-    expr = f"{series} {op} {promql_number(threshold)}"
-    if rule.recovery_threshold is None:
-        return expr
+    terms = [f"{series} {op} {promql_number(threshold)}"]
     ignoring = ", ".join([*ALERT_ONLY_LABELS, *sorted(rule.labels)])
-    firing = f'ALERTS{{alertname="{rule_id}", alertstate="firing"}}'
-    return f"{expr} or ({series} {op} {promql_number(rule.recovery_threshold)} and ignoring ({ignoring}) {firing})"
+    if rule.recovery_threshold is not None:
+        firing = f'ALERTS{{alertname="{rule_id}", alertstate="firing"}}'
+        terms.append(f"({series} {op} {promql_number(rule.recovery_threshold)} and ignoring ({ignoring}) {firing})")
+    if hold := hold_term(model, rule_id, series, ignoring):
+        terms.append(f"({hold})")
+    return " or ".join(terms)
 
 
 def rule_labels(model: Model, rule_id: str) -> dict[str, str]:
@@ -55,7 +65,7 @@ def rule_labels(model: Model, rule_id: str) -> dict[str, str]:
 
 
 def _literals(model: Model, rule_id: str) -> dict[str, str]:
-    rule = model.rules[rule_id]
+    rule = model.rule(rule_id)
     signal = model.signal(rule.flow, rule.signal)
     _, threshold = model.rule_threshold(rule_id)
     shown = (
@@ -75,8 +85,19 @@ def _literals(model: Model, rule_id: str) -> dict[str, str]:
     }
 
 
+def value_template(model: Model, rule_id: str) -> str:
+    """The alert's value as Slack shows it: a duration for time signals, else a number and its unit."""
+    rule = model.rule(rule_id)
+    signal = model.signal(rule.flow, rule.signal)
+    if signal.kind.is_time:
+        return "{{ $value | humanizeDuration }}"
+    if signal.kind is SignalKind.MISMATCH_AMOUNT:
+        return "{{ $value | humanize }}" + CURRENCY_SUFFIX
+    return f"{{{{ $value | humanize }}}} {signal.unit}"
+
+
 def rule_annotations(model: Model, rule_id: str, links: ExportLinks) -> dict[str, str]:
-    rule = model.rules[rule_id]
+    rule = model.rule(rule_id)
     literals = _literals(model, rule_id)
     try:
         summary = translate(rule.summary, literals)
@@ -90,6 +111,7 @@ def rule_annotations(model: Model, rule_id: str, links: ExportLinks) -> dict[str
     return {
         "summary": summary,
         "description": description,
+        "value": value_template(model, rule_id),
         "runbook_url": links.runbook(rule.runbook),
         "dashboard_url": flow_dashboard_url(links.grafana_url, rule.flow),
     }
@@ -108,10 +130,21 @@ def alerting_rule(model: Model, rule_id: str, links: ExportLinks) -> dict[str, A
 
 
 def alerting_groups(model: Model, links: ExportLinks) -> list[dict[str, Any]]:
-    """One group per flow, rules sorted by name."""
+    """One group per flow: its rules sorted by name, their no-data twins, its probe-failing alerts."""
     groups = []
     for flow_id in sorted(model.flows):
-        rules = sorted(r for r, rule in model.rules.items() if rule.flow == flow_id)
+        rule_ids = sorted(r for r, rule in model.rules.items() if rule.flow == flow_id)
+        rules = [
+            *(alerting_rule(model, r, links) for r in rule_ids),
+            *no_data_rules(model, rule_ids, links),
+            *probe_failing_rules(model, flow_id, links),
+        ]
         if rules:
-            groups.append({"name": f"flowhealth-{flow_id}", "rules": [alerting_rule(model, r, links) for r in rules]})
+            groups.append({"name": f"flowhealth-{flow_id}", "rules": rules})
     return groups
+
+
+def no_data_rules(model: Model, rule_ids: list[str], links: ExportLinks) -> list[dict[str, Any]]:
+    """The no-data twins of rules with `no_data: alerting`."""
+    twins = (no_data_rule(model, r, links, rule_labels(model, r)) for r in rule_ids)
+    return [twin for twin in twins if twin is not None]

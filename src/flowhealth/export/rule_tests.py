@@ -1,4 +1,7 @@
-"""`promtool test rules` files proving each exported alert fires above and stays quiet below its threshold.
+"""`promtool test rules` files pinning the edges of each exported alert: the evaluation its `for`
+ends, the threshold itself, the last evaluation `keep_firing_for` holds (counted from the first false
+evaluation), both ends of the hysteresis band, a probe outage, and the built-in probe-failing and
+no-data alerts.
 
 Expected annotations are rendered here with Python twins of Prometheus' `humanize` and
 `humanizeDuration`, so the tests also prove the translated templates say what we think.
@@ -10,8 +13,10 @@ import math
 import re
 from typing import Any
 
-from ..model.model import Model
-from .prometheus import ExportLinks, rule_annotations, rule_labels, selector
+from ..metrics import SIGNAL_METRICS
+from ..model.model import PROBE_FAILING, Model
+from .availability import PROBE_FAILURES, PROBE_UP, is_probed, no_data_after, no_data_rule, probe_failing_rules
+from .prometheus import ExportLinks, rule_annotations, rule_labels
 
 SCRAPE_LABELS = {"instance": "flowhealth:8000", "job": "flowhealth"}
 EXAMPLE_LABEL_VALUE = "example"
@@ -47,28 +52,41 @@ def humanize_duration(value: float) -> str:
 
 def render(template: str, value: float, labels: dict[str, str]) -> str:
     """Render the subset of Go templates that `templates.translate` produces."""
-    text = template.replace("{{ $value | humanizeDuration }}", humanize_duration(value))
+    text = re.sub(
+        r"\{\{ with \$labels\.(\w+) \}\} \{\{ \. \}\}\{\{ end \}\}",
+        lambda m: f" {labels[m.group(1)]}" if labels.get(m.group(1)) else "",
+        template,
+    )
+    text = text.replace("{{ $value | humanizeDuration }}", humanize_duration(value))
     text = text.replace("{{ $value | humanize }}", humanize(value))
     text = text.replace("{{ $value }}", str(int(value)) if float(value).is_integer() else repr(value))
     return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), text)
 
 
-def _series(model: Model, rule_id: str) -> tuple[str, dict[str, str]]:
-    rule = model.rules[rule_id]
-    columns = getattr(model.signal(rule.flow, rule.signal).probe, "label_columns", [])
-    labels = {"flow": rule.flow, "signal": rule.signal, **SCRAPE_LABELS, **dict.fromkeys(columns, EXAMPLE_LABEL_VALUE)}
-    metric = selector(model, rule_id).split("{")[0]
-    body = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{metric}{{{body}}}", labels
+def signal_series(model: Model, flow: str, signal: str) -> tuple[str, dict[str, str]]:
+    """The value series of a signal as scraped (with example label values), and its labels."""
+    columns = getattr(model.signal(flow, signal).probe, "label_columns", [])
+    labels = {"flow": flow, "signal": signal, **SCRAPE_LABELS, **dict.fromkeys(columns, EXAMPLE_LABEL_VALUE)}
+    return _series_text(SIGNAL_METRICS[model.signal(flow, signal).kind][0], labels), labels
+
+
+def probe_series(model: Model, metric: str, flow: str, signal: str) -> tuple[str, dict[str, str]]:
+    """A `flowhealth_probe_*` series of a signal as scraped, and its labels."""
+    labels = {"flow": flow, "signal": signal, "kind": model.signal(flow, signal).probe.kind, **SCRAPE_LABELS}
+    return _series_text(metric, labels), labels
+
+
+def _series_text(metric: str, labels: dict[str, str]) -> str:
+    return metric + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
 def _minutes(seconds: float) -> int:
     return math.ceil(seconds / 60)
 
 
-def _values(*runs: tuple[float, int]) -> str:
-    """One sample a minute: `(value, minutes)` runs joined."""
-    return " ".join(_fmt(value) for value, count in runs for _ in range(count))
+def values(*runs: tuple[float | str, int]) -> str:
+    """One sample a minute: `(value, minutes)` runs joined; a value may be 'stale' or '_'."""
+    return " ".join(v if isinstance(v, str) else _fmt(v) for v, count in runs for _ in range(count))
 
 
 def _fmt(value: float) -> str:
@@ -76,7 +94,7 @@ def _fmt(value: float) -> str:
 
 
 def _levels(model: Model, rule_id: str) -> tuple[float, float, float]:
-    """(breaching, quiet, step) values around the threshold."""
+    """(breaching, safe, step) values around the threshold."""
     rule = model.rules[rule_id]
     direction, threshold = model.rule_threshold(rule_id)
     step = 60.0 if model.signal(rule.flow, rule.signal).kind.is_time else 1.0
@@ -85,54 +103,125 @@ def _levels(model: Model, rule_id: str) -> tuple[float, float, float]:
     return threshold - step, threshold + step, step
 
 
+def expected_alert(
+    model: Model, rule_id: str, labels: dict[str, str], value: float, links: ExportLinks
+) -> dict[str, Any]:
+    """A firing alert of a model rule as promtool shows it: series labels, rule labels, annotations."""
+    rendered = {k: render(v, value, labels) for k, v in rule_annotations(model, rule_id, links).items()}
+    return {"exp_labels": dict(sorted({**labels, **rule_labels(model, rule_id)}.items())), "exp_annotations": rendered}
+
+
+def _case(
+    name: str, alertname: str, series: list[tuple[str, str]], checks: list[tuple[int, list[dict[str, Any]]]]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "interval": "1m",
+        "input_series": [{"series": s, "values": v} for s, v in series],
+        "alert_rule_test": [
+            {"eval_time": f"{m}m", "alertname": alertname, "exp_alerts": alerts} for m, alerts in sorted(checks)
+        ],
+    }
+
+
 def rule_test(model: Model, rule_id: str, links: ExportLinks) -> list[dict[str, Any]]:
-    """Test cases for one rule: fires when breached long enough, quiet otherwise, keeps firing, hysteresis."""
+    """The edge cases of one rule (minute 0 is the first sample; one evaluation a minute)."""
     rule = model.rules[rule_id]
-    series, labels = _series(model, rule_id)
-    hot, quiet, step = _levels(model, rule_id)
+    series, labels = signal_series(model, rule.flow, rule.signal)
+    _, threshold = model.rule_threshold(rule_id)
+    hot, safe, _ = _levels(model, rule_id)
     held = _minutes(rule.for_.total_seconds())
     keep = _minutes(rule.keep_firing_for.total_seconds())
-    alert_labels = {**{k: v for k, v in labels.items()}, **rule_labels(model, rule_id)}
+    # A value that clears a firing alert: past the recovery threshold when there is one (its edge).
+    clear = safe if rule.recovery_threshold is None else rule.recovery_threshold
+    long = held + keep + 15
 
     def firing(value: float) -> list[dict[str, Any]]:
-        rendered = {k: render(v, value, labels) for k, v in rule_annotations(model, rule_id, links).items()}
-        return [{"exp_labels": dict(sorted(alert_labels.items())), "exp_annotations": rendered}]
+        return [expected_alert(model, rule_id, labels, value, links)]
 
-    def case(name: str, values: str, checks: list[tuple[int, list[dict[str, Any]]]]) -> dict[str, Any]:
-        return {
-            "name": f"{rule_id}: {name}",
-            "interval": "1m",
-            "input_series": [{"series": series, "values": values}],
-            "alert_rule_test": [
-                {"eval_time": f"{m}m", "alertname": rule_id, "exp_alerts": alerts} for m, alerts in checks
-            ],
-        }
+    def case(name: str, runs: str, checks: list[tuple[int, list[dict[str, Any]]]], *extra: tuple[str, str]) -> Any:
+        return _case(f"{rule_id}: {name}", rule_id, [(series, runs), *extra], checks)
 
-    long = held + keep + 15
+    fired: list[tuple[int, list[dict[str, Any]]]] = (
+        [(held, firing(hot))] if not held else [(held - 1, []), (held, firing(hot))]
+    )
     cases = [
-        case("fires once breached for its 'for'", _values((hot, long)), [(held + 1, firing(hot))]),
-        case("stays quiet on the safe side of the threshold", _values((quiet, long)), [(held + 1, [])]),
+        case("fires at the first evaluation its 'for' has passed", values((hot, long)), fired),
+        case("stays quiet on the safe side of the threshold", values((safe, long)), [(held, []), (held + 1, [])]),
+        case("stays quiet at the threshold itself", values((threshold, long)), [(held, []), (held + 1, [])]),
+        # The value clears at minute held + 1: keep_firing_for counts from that first false evaluation.
+        case(
+            "keeps firing for keep_firing_for from the first false evaluation, then resolves",
+            values((hot, held + 1), (clear, keep + 10)),
+            [(held + keep, firing(hot)), (held + keep + 1, [])],
+        ),
     ]
-    if held > 1:
-        cases.append(case("waits for its 'for' before firing", _values((hot, long)), [(held - 1, [])]))
-    if keep:
-        # The value recovers after the alert fired; the alert holds for keep_firing_for, then resolves.
+    if rule.recovery_threshold is not None and rule.recovery_threshold != threshold:
+        band = 5  # minutes at the threshold itself: inside the band, so a firing alert holds
         cases.append(
             case(
-                "keeps firing for keep_firing_for after it clears",
-                _values((hot, held + 2), (quiet, keep + 10)),
-                [(held + 2 + keep - 1, firing(hot)), (held + 2 + keep + 2, [])],
+                "hysteresis: holds at the threshold, clears at recovery_threshold",
+                values((hot, held + 1), (threshold, band), (clear, keep + 10)),
+                [
+                    (held + band, firing(threshold)),
+                    (held + band + keep, firing(threshold)),
+                    (held + band + keep + 1, []),
+                ],
             )
         )
-    if rule.recovery_threshold is not None:
-        direction, threshold = model.rule_threshold(rule_id)
-        middle = (threshold + rule.recovery_threshold) / 2
-        cleared = max(rule.recovery_threshold - step, 0.0) if direction == "above" else rule.recovery_threshold + step
+    if is_probed(model, rule.flow, rule.signal) and rule.no_data != "ok":
+        up, _ = probe_series(model, PROBE_UP, rule.flow, rule.signal)
+        outage = 5  # minutes the probe fails right after the alert fired: the value disappears
         cases.append(
             case(
-                "hysteresis: holds between recovery_threshold and threshold, clears past it",
-                _values((hot, held + 2), (middle, 6), (cleared, keep + 6)),
-                [(held + 6, firing(middle)), (held + 8 + keep + 2, [])],
+                "holds while the probe is down, resolves once it measures a cleared value",
+                values((hot, held + 1), ("stale", 1), ("_", outage - 1), (clear, keep + 10)),
+                [(held + outage, firing(hot)), (held + outage + keep, firing(hot)), (held + outage + keep + 1, [])],
+                (up, values((1, held + 1), (0, outage), (1, keep + 10))),
+            )
+        )
+    cases.extend(_no_data_test(model, rule_id, links))
+    return cases
+
+
+def _no_data_test(model: Model, rule_id: str, links: ExportLinks) -> list[dict[str, Any]]:
+    rule = model.rules[rule_id]
+    twin = no_data_rule(model, rule_id, links, rule_labels(model, rule_id))
+    if twin is None or not is_probed(model, rule.flow, rule.signal):
+        return []
+    up, labels = probe_series(model, PROBE_UP, rule.flow, rule.signal)
+    after = _minutes(no_data_after(model, rule_id).total_seconds())
+    alert = {
+        "exp_labels": dict(sorted({**labels, **twin["labels"]}.items())),
+        "exp_annotations": {k: render(v, 0, labels) for k, v in twin["annotations"].items()},
+    }
+    return [
+        _case(
+            f"{rule_id}: fires 'no data' once the probe has failed for no_data_after",
+            rule_id,
+            [(up, values((0, after + 5)))],
+            [(after - 1, []), (after, [alert])],
+        )
+    ]
+
+
+def probe_failing_test(model: Model, flow_id: str, links: ExportLinks) -> list[dict[str, Any]]:
+    """The built-in probe-failing alerts fire at the run that reaches the failure threshold."""
+    cases = []
+    for rule in probe_failing_rules(model, flow_id, links):
+        flow, signal = rule["labels"]["flow"], rule["labels"]["signal"]
+        series, labels = probe_series(model, PROBE_FAILURES, flow, signal)
+        reached = model.probe_failure_threshold
+        alert = {
+            "exp_labels": dict(sorted({**labels, **rule["labels"]}.items())),
+            "exp_annotations": {k: render(v, reached, labels) for k, v in rule["annotations"].items()},
+        }
+        cases.append(
+            _case(
+                f"{PROBE_FAILING} {flow}/{signal}: fires at failed run {reached}, resolves when it works",
+                PROBE_FAILING,
+                [(series, f"0+1x{reached} 0x5")],
+                [(reached - 1, []), (reached, [alert]), (reached + 1, [])],
             )
         )
     return cases
@@ -140,8 +229,6 @@ def rule_test(model: Model, rule_id: str, links: ExportLinks) -> list[dict[str, 
 
 def rule_tests(model: Model, links: ExportLinks, rule_files: list[str]) -> dict[str, Any]:
     """The whole `promtool test rules` file."""
-    return {
-        "rule_files": rule_files,
-        "evaluation_interval": "1m",
-        "tests": [case for rule_id in sorted(model.rules) for case in rule_test(model, rule_id, links)],
-    }
+    cases = [case for rule_id in sorted(model.rules) for case in rule_test(model, rule_id, links)]
+    cases += [case for flow_id in sorted(model.flows) for case in probe_failing_test(model, flow_id, links)]
+    return {"rule_files": rule_files, "evaluation_interval": "1m", "tests": cases}

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from ..alerting.enums import AlertState as State
 from ..alerting.payload import Links, format_value
-from ..alerting.silences import active_silences, identity, silencing
+from ..alerting.silences import active_silences, identity, matchers_of, silencing
 from ..model.durations import format_duration
 from ..model.model import Model
 from ..store.records import Intervention
 from ..store.samples import current_values
-from ..store.tables import AlertState, Incident, SignalValue
+from ..store.tables import AlertState, Incident, SignalValue, Silence
 from ..store.types import labels_of
 from .history import incident_flow
 
@@ -87,6 +88,7 @@ def _incident(
     acked = incident.acked_by is not None and (incident.ack_expires_at is None or incident.ack_expires_at > now)
     return {
         "id": incident.id,
+        "url": f"/incidents/{incident.id}",
         "severity": incident.severity,
         "team": incident.team,
         "opened_at": incident.opened_at.isoformat(),
@@ -97,6 +99,31 @@ def _incident(
         "rules": rules,
         "runbooks": [{"id": rb, "url": links.runbook(rb)} for rb in runbooks],
     }
+
+
+def _silence_json(silence: Silence) -> dict[str, Any]:
+    return {
+        "id": silence.id,
+        "author": silence.author,
+        "reason": silence.reason,
+        "until": silence.ends_at.isoformat(),
+        "matchers": matchers_of(silence),
+    }
+
+
+def _silence_of(silences: list[Silence], model: Model, state: AlertState) -> dict[str, Any] | None:
+    found = silencing(silences, identity(model, state.rule, state.owner))
+    return _silence_json(found) if found else None
+
+
+def _flow_silences(model: Model, flow_id: str, silences: list[Silence]) -> list[dict[str, Any]]:
+    """Active silences that mute at least one rule of the flow."""
+    rules = [r for r, rule in model.all_rules().items() if rule.flow == flow_id]
+    return [
+        _silence_json(s)
+        for s in silences
+        if any(identity(model, r, model.rule_owner(r)).matched_by(matchers_of(s)) for r in rules)
+    ]
 
 
 def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dict[str, Any]:
@@ -131,12 +158,17 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
                     {
                         "rule": s.rule,
                         "state": s.state,
+                        "incident": s.incident_id,
                         "silenced": silenced,
                         "owner": s.owner,
                         "value": format_value(
                             s.last_value, model.signal(flow_id, rules[s.rule].signal).unit, labels_of(s.labels)
                         ),
-                        "since": format_duration(now - (s.firing_since or s.pending_since or now)),
+                        # A series that fired before keeps its old firing_since while pending again.
+                        "since": format_duration(
+                            now - ((s.firing_since if s.state == State.FIRING else s.pending_since) or now)
+                        ),
+                        "silence": _silence_of(silences, model, s),
                         "runbook": {"id": rules[s.rule].runbook, "url": links.runbook(rules[s.rule].runbook)},
                     }
                     for s, silenced in sorted(alerts, key=lambda a: (a[0].state != "firing", a[0].rule))
@@ -148,6 +180,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
                     if incident_flow(model, i.group_key) == flow_id
                 ],
                 "interventions_today": {"count": len(today), "by_reason": dict(Counter(i.reason for i in today))},
+                "silences": _flow_silences(model, flow_id, silences),
             }
         )
     flows.sort(key=lambda f: (STATUS_ORDER[f["status"]], f["flow"]))

@@ -1,20 +1,8 @@
-"""Geometry for small inline SVG charts; the templates draw them, so no numbers reach HTML unescaped."""
+"""Geometry of horizontal bar charts; line charts over time are web.charts. Templates draw both."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Spark:
-    """A sparkline: polyline points in a width x height box, and the last point for a dot."""
-
-    width: int
-    height: int
-    points: str
-    last_x: float
-    last_y: float
-    peak: float
 
 
 @dataclass(frozen=True)
@@ -23,17 +11,6 @@ class Bar:
     value: float
     y: int
     length: float
-
-
-def sparkline(values: list[int] | list[float], width: int = 120, height: int = 28) -> Spark:
-    """A trend over the period's days, scaled to the largest value (zero stays on the baseline)."""
-    series = list(values) or [0]
-    peak = max(series) or 1
-    step = width / max(1, len(series) - 1)
-    pad = 3
-    coords = [(i * step, height - pad - (v / peak) * (height - 2 * pad)) for i, v in enumerate(series)]
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    return Spark(width, height, points, coords[-1][0], coords[-1][1], max(series))
 
 
 def bars(items: dict[str, int] | dict[str, float], width: int = 220, row: int = 22) -> list[Bar]:

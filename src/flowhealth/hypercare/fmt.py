@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..model.durations import format_duration, format_number
 from .review import Change
 
-ARROWS = {"better": "▼ better", "worse": "▲ worse", "same": "= same", None: "-"}
+ARROWS = {"better": "better", "worse": "worse", "same": "= same", "more": "▲ more", "fewer": "▼ fewer", None: "-"}
 
 
 def duration(seconds: float | None) -> str:
@@ -29,4 +29,7 @@ def change_value(change: Change, value: float | None) -> str:
 
 
 def arrow(change: Change) -> str:
+    """'▲ worse' when a figure that should fall rose, '▲ better' when one that should rise rose, ..."""
+    if change.direction in ("better", "worse") and change.current is not None and change.previous is not None:
+        return f"{'▲' if change.current > change.previous else '▼'} {change.direction}"
     return ARROWS[change.direction]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ..alerting.incidents import group_matchers
+from ..alerting.silences import identity, matchers_of
 from ..model.model import Model
 from ..store.records import Intervention
 from ..store.tables import AlertEvent, Incident, IncidentEvent, Sample, Silence
@@ -21,6 +23,17 @@ from ..store.tables import AlertEvent, Incident, IncidentEvent, Sample, Silence
 # people something they did not need to act on.
 NOISE_MAX_DURATION = timedelta(minutes=15)
 FLAP_FIRINGS = 3  # firings of one alert series within the period that make it flapping
+
+
+class Outcome(StrEnum):
+    """How an incident ended, as the review reports it."""
+
+    OPEN = "still open"
+    FIXED_BY_HAND = "fixed by hand"
+    SILENCED = "silenced"
+    RESOLVED_BY_PERSON = "resolved by a person"
+    ACKED_THEN_CLEARED = "acknowledged, then cleared"
+    CLEARED_BY_ITSELF = "cleared by itself"
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,8 @@ class IncidentFacts:
     acked_by: str | None
     resolved_at: datetime | None
     resolved_by: str | None
+    fixes: int = 0  # manual interventions on its flow while it was open
+    silenced_by: str | None = None  # who silenced it (or its flow) while it was open
 
     @property
     def tta(self) -> float | None:
@@ -46,12 +61,26 @@ class IncidentFacts:
         return None if self.resolved_at is None else (self.resolved_at - self.opened_at).total_seconds()
 
     @property
+    def outcome(self) -> Outcome:
+        """How it ended: people's actions count before 'cleared by itself'."""
+        if self.resolved_at is None:
+            return Outcome.OPEN
+        if self.fixes:
+            return Outcome.FIXED_BY_HAND
+        if self.silenced_by is not None:
+            return Outcome.SILENCED
+        if self.resolved_by is not None:
+            return Outcome.RESOLVED_BY_PERSON
+        if self.acked_at is not None:
+            return Outcome.ACKED_THEN_CLEARED
+        return Outcome.CLEARED_BY_ITSELF
+
+    @property
     def noise(self) -> bool:
-        """Resolved by itself, quickly, without anyone acknowledging or resolving it."""
+        """Cleared by itself, quickly, with nobody acknowledging, fixing, silencing or resolving it."""
         return (
-            self.resolved_at is not None
-            and self.resolved_by is None
-            and self.acked_at is None
+            self.outcome is Outcome.CLEARED_BY_ITSELF
+            and self.resolved_at is not None
             and self.resolved_at - self.opened_at <= NOISE_MAX_DURATION
         )
 
@@ -180,15 +209,63 @@ def load_history(engine: Engine, model: Model, start: datetime, end: datetime) -
         silences = list(
             session.exec(select(Silence).where(col(Silence.created_at) >= start, col(Silence.created_at) < end)).all()
         )
+        silenced = _silencers(session, start, end)
         return History(
             start,
             end,
-            _incidents(session, model, start, end),
+            [_with_actions(model, i, interventions, silenced, end) for i in _incidents(session, model, start, end)],
             firings,
             interventions,
             silences,
             _series(session, model, start, end),
         )
+
+
+def _silencers(session: Session, start: datetime, end: datetime) -> list[tuple[datetime, str, Silence | None, int]]:
+    """(when, who, the silence or None, incident id or 0) for every silencing during the period."""
+    out: list[tuple[datetime, str, Silence | None, int]] = []
+    for silence in session.exec(
+        select(Silence).where(col(Silence.created_at) >= start, col(Silence.created_at) < end)
+    ).all():
+        out.append((silence.created_at, silence.author, silence, 0))
+    for event in session.exec(
+        select(IncidentEvent).where(
+            IncidentEvent.event == "silenced", col(IncidentEvent.at) >= start, col(IncidentEvent.at) < end
+        )
+    ).all():
+        out.append((event.at, event.actor or "unknown", None, event.incident_id))
+    return out
+
+
+def _with_actions(
+    model: Model,
+    incident: IncidentFacts,
+    interventions: list[Intervention],
+    silenced: list[tuple[datetime, str, Silence | None, int]],
+    end: datetime,
+) -> IncidentFacts:
+    """What people did while the incident was open: fixes on its flow, silences that muted it."""
+    until = incident.resolved_at or end
+    fixes = sum(1 for i in interventions if i.flow == incident.flow and incident.opened_at <= i.performed_at <= until)
+    who = None
+    for at, author, silence, incident_id in sorted(silenced, key=lambda s: s[0]):
+        if not incident.opened_at <= at <= until:
+            continue
+        if incident_id == incident.id or (
+            silence is not None and incident.flow is not None and _mutes(model, silence, incident.flow)
+        ):
+            who = author
+            break
+    return replace(incident, fixes=fixes, silenced_by=who)
+
+
+def _mutes(model: Model, silence: Silence, flow: str) -> bool:
+    matchers = matchers_of(silence)
+    return any(
+        identity(model, rule_id, model.rule_owner(rule_id)).matched_by(matchers)
+        for rule_id, rule in model.all_rules().items()
+        if rule.flow == flow
+    )
 
 
 def flapping(firings: list[AlertEvent]) -> dict[tuple[str, str, str], int]:

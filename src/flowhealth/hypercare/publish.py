@@ -15,20 +15,26 @@ from .review import Review
 class Written:
     markdown: Path
     html: Path
+    pdf: Path | None = None
 
 
 def file_stem(review: Review) -> str:
     return f"hypercare-review-{review.end:%Y-%m-%d}"
 
 
-def write_reports(review: Review, out: Path) -> Written:
-    """Write review-DATE.md and review-DATE.html into a directory."""
+def write_reports(review: Review, out: Path, *, pdf: bool = False) -> Written:
+    """Write review-DATE.md and review-DATE.html into a directory, and review-DATE.pdf when asked."""
     out.mkdir(parents=True, exist_ok=True)
     stem = file_stem(review)
     markdown, html = out / f"{stem}.md", out / f"{stem}.html"
     markdown.write_text(render_markdown(review), encoding="utf-8")
     html.write_text(render_html(review), encoding="utf-8")
-    return Written(markdown, html)
+    if not pdf:
+        return Written(markdown, html)
+    from .pdf import html_to_pdf
+
+    html_to_pdf(html, out / f"{stem}.pdf")
+    return Written(markdown, html, out / f"{stem}.pdf")
 
 
 def slack_summary(review: Review) -> str:

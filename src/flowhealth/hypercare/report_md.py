@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .fmt import arrow, change_value, duration, per_currency
+from .history import Outcome
 from .review import OVERALL, Review
 
 
@@ -41,7 +42,21 @@ def render_markdown(review: Review) -> str:
         f"{o.open_incidents} incident(s) still open, {o.unacknowledged} never acknowledged.",
         "",
     ]
-    lines += ["## Per flow", ""]
+    lines += ["## Incidents", ""]
+    for i in review.history.incidents:
+        ack = f"acknowledged after {duration(i.tta)} by {i.acked_by}" if i.tta is not None else "never acknowledged"
+        ended = f"recovered after {duration(i.ttr)}; {i.outcome.value}" if i.ttr is not None else "still open"
+        silenced = f" by {i.silenced_by}" if i.outcome is Outcome.SILENCED else ""
+        if i.silenced_by and not silenced:
+            silenced = f" (silenced by {i.silenced_by})"
+        lines.append(
+            f"- **#{i.id}** {i.severity} {i.flow or i.team}, opened {i.opened_at:%a %d %H:%M}: {ack}; {ended}{silenced}"
+        )
+        for e in review.timelines.get(i.id, []):
+            lines.append(f"  - {e.at:%a %H:%M} {e.text}" + (f": {e.value}" if e.value else ""))
+    if not review.history.incidents:
+        lines.append("None.")
+    lines += ["", "## Per flow", ""]
     rows = []
     for flow, f in review.flows.items():
         if flow == OVERALL:
@@ -70,7 +85,7 @@ def render_markdown(review: Review) -> str:
             "staleness breaches",
             "manual fixes",
             "rejected (peak)",
-            "unmatched amount",
+            "unmatched amount (peak)",
             "noise",
             "silences",
         ],
@@ -84,12 +99,19 @@ def render_markdown(review: Review) -> str:
         lines += ["None recorded.", ""]
     lines += ["## Settlement mismatches", ""]
     lines += [
-        f"Open at the end of the period: {per_currency(o.mismatches)} record(s); "
-        f"amount {per_currency(o.mismatch_amount, amount=True)}.",
+        f"At worst during the period: {per_currency(o.mismatches)} record(s); "
+        f"amount {per_currency(o.mismatch_amount, amount=True)}. "
+        f"Open at the end: {per_currency(o.mismatches_open)} record(s); "
+        f"amount {per_currency(o.mismatch_amount_open, amount=True)}.",
         "",
     ]
-    lines += ["## Alert noise", ""]
-    lines += [f"{o.noisy_incidents} incident(s) cleared by themselves within minutes with nobody acting."]
+    lines += ["## How incidents ended", ""]
+    lines += [f"- {outcome}: {n}" for outcome, n in o.outcomes.items()] or ["No incidents."]
+    lines += ["", "## Alert noise", ""]
+    lines += [
+        f"{o.noisy_incidents} incident(s) cleared by themselves within minutes with nobody acknowledging, "
+        "fixing, silencing or resolving them."
+    ]
     lines += [f"- flapping: {name} fired {n} times" for name, n in o.flapping.items()] or ["No flapping alerts."]
     lines += ["", "## Silences used", ""]
     lines += [
@@ -99,4 +121,10 @@ def render_markdown(review: Review) -> str:
     lines += ["", "## Open ownership questions", ""]
     questions = [(r, c) for r in review.readiness for c in r.checks if c.status == "fail"]
     lines += [f"- **{r.flow}** ({r.criticality}): {c.title}: {c.why}" for r, c in questions] or ["None."]
+    for section in review.sections:
+        lines += ["", f"## {section.title}", ""]
+        if section.note:
+            lines += [section.note, ""]
+        if section.rows:
+            lines += _table(section.columns, section.rows)
     return "\n".join(lines) + "\n"

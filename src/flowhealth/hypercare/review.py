@@ -10,15 +10,20 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from ..alerting.silences import identity, matchers_of
 from ..model.model import Model
-from ..store.tables import Silence
-from .history import History, IncidentFacts, flapping, load_history
+from ..store.tables import AlertState, Incident, Silence
+from ..web.timeline import Entry, incident_timeline
+from .history import History, IncidentFacts, Outcome, flapping, load_history
 from .readiness import FlowReadiness, check_readiness
 
 OVERALL = "*"
-Direction = Literal["better", "worse", "same"]
+Direction = Literal["better", "worse", "same", "more", "fewer"]
+Better = Literal["lower", "higher", "neither"]  # which way a figure should move; silences are neither
+# Periods up to two days are charted by the hour, longer ones by the day.
+HOURLY_UP_TO = timedelta(days=2)
 
 
 @dataclass
@@ -38,23 +43,38 @@ class Figures:
     interventions_by_reason: dict[str, int] = field(default_factory=dict)
     interventions_by_actor: dict[str, int] = field(default_factory=dict)
     rejected: int = 0
-    mismatches: dict[str, float] = field(default_factory=dict)  # currency -> records at period end
-    mismatch_amount: dict[str, float] = field(default_factory=dict)  # currency -> amount at period end
+    # Peaks over the period: mismatches that happened and were cleared before the end still count.
+    mismatches: dict[str, float] = field(default_factory=dict)  # currency -> records at worst
+    mismatch_amount: dict[str, float] = field(default_factory=dict)  # currency -> amount at worst
+    mismatches_open: dict[str, float] = field(default_factory=dict)  # currency -> records at period end
+    mismatch_amount_open: dict[str, float] = field(default_factory=dict)  # currency -> amount at period end
     noisy_incidents: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # Outcome value -> incidents that ended so
     flapping: dict[str, int] = field(default_factory=dict)  # "rule{labels}" -> firings
     silences: int = 0
-    daily_incidents: list[int] = field(default_factory=list)
-    daily_interventions: list[int] = field(default_factory=list)
+    incidents_over_time: list[int] = field(default_factory=list)  # a count per hour or day (Review.bucket)
+    interventions_over_time: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Change:
-    """One headline figure against the period before; lower is better for every one of them."""
+    """One headline figure against the period before, judged by which way that figure should move."""
 
     name: str
     current: float | None
     previous: float | None
     direction: Direction | None  # None: nothing to compare
+    better: Better = "lower"
+
+
+@dataclass(frozen=True)
+class Section:
+    """An extra part of the review (e.g. mapping changes): a title, a table, a note; every format renders it."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""
 
 
 @dataclass
@@ -67,6 +87,14 @@ class Review:
     previous: dict[str, Figures]
     readiness: list[FlowReadiness]
     history: History
+    # Each incident of the period: its timeline as far as the end of the period.
+    timelines: dict[int, list[Entry]] = field(default_factory=dict)
+    # Added by other parts of flowhealth (e.g. mapping changes); rendered after the built-in sections.
+    sections: list[Section] = field(default_factory=list)
+
+    @property
+    def bucket(self) -> timedelta:
+        return bucket_of(self.end - self.start)
 
     @property
     def overall(self) -> Figures:
@@ -80,14 +108,16 @@ def _median_worst(values: list[float]) -> tuple[float | None, float | None]:
     return (statistics.median(values), max(values)) if values else (None, None)
 
 
-def _days(history: History) -> int:
-    return max(1, math.ceil((history.end - history.start) / timedelta(days=1)))
+def bucket_of(length: timedelta) -> timedelta:
+    return timedelta(hours=1) if length <= HOURLY_UP_TO else timedelta(days=1)
 
 
-def _daily(history: History, moments: list[datetime]) -> list[int]:
-    out = [0] * _days(history)
+def _over_time(history: History, moments: list[datetime]) -> list[int]:
+    """A count per hour (short periods) or per day, for charts drawn as lines."""
+    bucket = bucket_of(history.end - history.start)
+    out = [0] * max(1, math.ceil((history.end - history.start) / bucket))
     for moment in moments:
-        out[min(len(out) - 1, int((moment - history.start) / timedelta(days=1)))] += 1
+        out[min(len(out) - 1, int((moment - history.start) / bucket))] += 1
     return out
 
 
@@ -98,21 +128,25 @@ def _incident_figures(f: Figures, incidents: list[IncidentFacts], history: Histo
     f.tta_median, f.tta_worst = _median_worst([i.tta for i in incidents if i.tta is not None])
     f.ttr_median, f.ttr_worst = _median_worst([i.ttr for i in incidents if i.ttr is not None])
     f.noisy_incidents = sum(1 for i in incidents if i.noise)
-    f.daily_incidents = _daily(history, [i.opened_at for i in incidents])
+    f.outcomes = {o.value: n for o in Outcome if (n := sum(1 for i in incidents if i.outcome is o))}
+    f.incidents_over_time = _over_time(history, [i.opened_at for i in incidents])
 
 
-def _per_currency(history: History, flows: set[str], signals: set[tuple[str, str]]) -> dict[str, float]:
-    """Sum each signal's last values per currency, then take the largest signal per flow and currency.
+def _per_currency(
+    history: History, flows: set[str], signals: set[tuple[str, str]], *, peak: bool = True
+) -> dict[str, float]:
+    """Sum each signal's peaks (or last values) per currency, then take the largest signal per flow and currency.
 
     Flows often measure the same mismatches twice (a SQL count and a keyed reconciliation), so
     adding signals together would double-count.
     """
     per_signal: dict[tuple[str, str], dict[str, float]] = {}
     for s in history.series:
-        if s.flow in flows and (s.flow, s.signal) in signals and s.last is not None:
+        value = s.peak if peak else s.last
+        if s.flow in flows and (s.flow, s.signal) in signals and value is not None:
             sums = per_signal.setdefault((s.flow, s.signal), {})
             currency = s.labels.get("currency", "")
-            sums[currency] = sums.get(currency, 0.0) + s.last
+            sums[currency] = sums.get(currency, 0.0) + value
     per_flow: dict[tuple[str, str], float] = {}
     for (flow, _), counts in per_signal.items():
         for currency, value in counts.items():
@@ -144,7 +178,7 @@ def figures(model: Model, history: History, flows: set[str]) -> Figures:
     f.interventions = len(fixes)
     f.interventions_by_reason = dict(Counter(i.reason for i in fixes).most_common())
     f.interventions_by_actor = dict(Counter(i.actor or "unknown" for i in fixes).most_common())
-    f.daily_interventions = _daily(history, [i.performed_at for i in fixes])
+    f.interventions_over_time = _over_time(history, [i.performed_at for i in fixes])
     # Rejection signals count over their own window (e.g. 24h): the peak is what the week saw at worst.
     for flow in flows:
         peaks: dict[str, float] = {}
@@ -155,6 +189,8 @@ def figures(model: Model, history: History, flows: set[str]) -> Figures:
     of_kind = {k: {key for key, v in kinds.items() if v == k} for k in ("mismatches", "mismatch_amount")}
     f.mismatches = _per_currency(history, flows, of_kind["mismatches"])
     f.mismatch_amount = _per_currency(history, flows, of_kind["mismatch_amount"])
+    f.mismatches_open = _per_currency(history, flows, of_kind["mismatches"], peak=False)
+    f.mismatch_amount_open = _per_currency(history, flows, of_kind["mismatch_amount"], peak=False)
     f.flapping = {
         f"{rule}{'' if labels == '{}' else labels}": n
         for (flow, rule, labels), n in sorted(flapping(history.firings).items())
@@ -185,31 +221,53 @@ def build_review(model: Model, engine: Engine, end: datetime, length: timedelta)
     start = end - length
     history = load_history(engine, model, start, end)
     before = load_history(engine, model, start - length, start)
-    return Review(start, end, _all(model, history), _all(model, before), check_readiness(model, engine), history)
+    review = Review(start, end, _all(model, history), _all(model, before), check_readiness(model, engine), history)
+    review.timelines = _timelines(engine, model, history)
+    return review
+
+
+def _timelines(engine: Engine, model: Model, history: History) -> dict[int, list[Entry]]:
+    with Session(engine) as session:
+        states = list(session.exec(select(AlertState)).all())
+        out = {}
+        for facts in history.incidents:
+            incident = session.get(Incident, facts.id)
+            if incident is not None:
+                # Seen from the end of the period (its last instant belongs to the next one), up to the resolve.
+                until = facts.resolved_at or history.end - timedelta(microseconds=1)
+                out[facts.id] = incident_timeline(model, session, incident, until, states)
+    return out
 
 
 def _total(values: dict[str, float]) -> float:
     return sum(values.values())
 
 
+def _direction(current: float, previous: float, better: Better) -> Direction:
+    if current == previous:
+        return "same"
+    if better == "neither":
+        # A silence is a decision, not a failure: more of them is neither better nor worse.
+        return "more" if current > previous else "fewer"
+    return "better" if (current < previous) == (better == "lower") else "worse"
+
+
 def compare(now: Figures, before: Figures) -> list[Change]:
-    """Headline figures with the direction they moved; every one of them is better lower."""
-    pairs: list[tuple[str, float | None, float | None]] = [
-        ("Incidents", now.incidents, before.incidents),
-        ("Median time to acknowledge", now.tta_median, before.tta_median),
-        ("Median time to recover", now.ttr_median, before.ttr_median),
-        ("Staleness breaches", now.staleness_breaches, before.staleness_breaches),
-        ("Manual interventions", now.interventions, before.interventions),
-        ("Rejected payloads (peak)", now.rejected, before.rejected),
-        ("Settlement mismatches", _total(now.mismatches), _total(before.mismatches)),
-        ("Noisy incidents", now.noisy_incidents, before.noisy_incidents),
-        ("Flapping alerts", len(now.flapping), len(before.flapping)),
-        ("Silences", now.silences, before.silences),
+    """Headline figures with the direction they moved, judged per figure."""
+    pairs: list[tuple[str, float | None, float | None, Better]] = [
+        ("Incidents", now.incidents, before.incidents, "lower"),
+        ("Median time to acknowledge", now.tta_median, before.tta_median, "lower"),
+        ("Median time to recover", now.ttr_median, before.ttr_median, "lower"),
+        ("Staleness breaches", now.staleness_breaches, before.staleness_breaches, "lower"),
+        ("Manual interventions", now.interventions, before.interventions, "lower"),
+        ("Rejected payloads (peak)", now.rejected, before.rejected, "lower"),
+        ("Settlement mismatches (peak)", _total(now.mismatches), _total(before.mismatches), "lower"),
+        ("Noisy incidents", now.noisy_incidents, before.noisy_incidents, "lower"),
+        ("Flapping alerts", len(now.flapping), len(before.flapping), "lower"),
+        ("Silences", now.silences, before.silences, "neither"),
     ]
     out = []
-    for name, current, previous in pairs:
-        direction: Direction | None = None
-        if current is not None and previous is not None:
-            direction = "same" if current == previous else ("better" if current < previous else "worse")
-        out.append(Change(name, current, previous, direction))
+    for name, current, previous, better in pairs:
+        direction = None if current is None or previous is None else _direction(current, previous, better)
+        out.append(Change(name, current, previous, direction, better))
     return out

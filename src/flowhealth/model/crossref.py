@@ -148,7 +148,12 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
             c.must_exist("system", held, systems, ("maintenance_windows", window_id, ("systems", i)))
         _check_timezone(c, "maintenance_windows", window_id, ("timezone",), window.timezone)
         if window.start == window.end:
-            c.report("maintenance_windows", window_id, ("end",), "end equals start: the window would be empty")
+            c.report(
+                "maintenance_windows",
+                window_id,
+                ("end",),
+                "end equals start: the window would be empty (a whole day is 00:00 to 24:00)",
+            )
     _check_runbook_owners(c, model)
     return c.issues
 

@@ -278,6 +278,14 @@ class AlertRule(Strict):
         return self
 
 
+END_OF_DAY = time.max  # "24:00": until midnight, the end of the day the window starts
+
+
+def _end_of_day(value: Any) -> Any:
+    # `time` stops at 23:59:59.999999; "24:00" is how Alertmanager and people say "until midnight".
+    return END_OF_DAY if isinstance(value, str) and value.strip() in ("24:00", "24:00:00") else value
+
+
 class MaintenanceWindow(Strict):
     """A recurring window (e.g. ERP maintenance) in which alerts of flows touching its systems are held."""
 
@@ -285,8 +293,16 @@ class MaintenanceWindow(Strict):
     timezone: str = Field(description="IANA time zone the times are in, e.g. Europe/Berlin.")
     weekdays: list[Weekday] = Field(min_length=1)
     start: time
-    end: time = Field(description="May be earlier than start: the window then ends the next day.")
+    end: Annotated[time, BeforeValidator(_end_of_day)] = Field(
+        description='"24:00" (or "00:00") is midnight at the end of the start day; earlier than start: '
+        "the window ends the next day."
+    )
     reason: str
+
+    @property
+    def until_midnight(self) -> bool:
+        """Ends at midnight after the start day ("24:00", or "00:00" with a later start)."""
+        return self.end == END_OF_DAY or self.end == time(0)
 
 
 class FlowsFile(Strict):

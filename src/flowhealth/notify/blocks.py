@@ -164,6 +164,15 @@ def _buttons(view: IncidentView, primary: AlertView | None) -> list[dict[str, An
             if style:
                 button["style"] = style
             elements.append(button)
+    if primary is not None and primary.incident_url:
+        elements.append(
+            {
+                "type": "button",
+                "action_id": "flowhealth_open_incident",
+                "url": primary.incident_url,
+                "text": {"type": "plain_text", "text": "Open incident"},
+            }
+        )
     if primary is not None:
         elements.append(
             {
