@@ -19,6 +19,7 @@ from flowhealth.alerting.evaluator import Evaluator
 from flowhealth.alerting.incidents import IncidentManager
 from flowhealth.alerting.payload import Links
 from flowhealth.clock import FakeClock
+from flowhealth.evidence import EvidenceTable
 from flowhealth.metrics import Metrics
 from flowhealth.store.db import init_schema, make_engine, transaction
 from flowhealth.store.samples import Reading, record_readings
@@ -118,7 +119,7 @@ def test_evidence_queries_run_before_the_cycle_writes(tmp_path: Path, monkeypatc
     clock = FakeClock()
     writes_during_evidence: list[str] = []
 
-    def evidence(rule_id: str, now: Any) -> dict[str, Any]:
+    def evidence(rule_id: str, now: Any) -> EvidenceTable:
         def probe_result() -> None:
             try:
                 with transaction(engine) as session:
@@ -130,7 +131,7 @@ def test_evidence_queries_run_before_the_cycle_writes(tmp_path: Path, monkeypatc
         writer = threading.Thread(target=probe_result)  # another thread of the service, meanwhile
         writer.start()
         writer.join()
-        return {"columns": ["order_number"], "rows": [["SO-1"]]}
+        return EvidenceTable(columns=["order_number"], rows=[["SO-1"]])
 
     evaluator = Evaluator(
         model,
