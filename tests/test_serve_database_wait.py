@@ -47,7 +47,7 @@ def test_serve_waits_for_postgresql_then_runs(tmp_path: Path, postgres_url: str,
     env = {"FLOWHEALTH_DATABASE_URL": through(proxy, postgres_url), "FLOWHEALTH_API_TOKEN": TOKEN}
     service = ServeProcess(tmp_path / "model", env, tmp_path / "serve.log")
     try:
-        service.start()  # returns once something answers on the port
+        service.start(api=False)  # returns once something answers on the port
         health = httpx.get(f"{service.url}/healthz", timeout=2)
         assert health.status_code == 503
         assert health.json()["status"] == "degraded" and "waiting for the database" in health.json()["database"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from flowhealth.api.waiting import WAITING
 from tests.support.otlp import free_port
 
 ENTRY = "from flowhealth.cli.main import main; main()"
@@ -30,8 +31,9 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Start and wait until the HTTP API answers."""
+    def start(self, timeout: float = 20.0, *, api: bool = True) -> None:
+        """Start and wait until the HTTP API answers (api=False: until anything answers on the port,
+        such as the stand-in that says 503 while serve waits for its database)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -54,10 +56,12 @@ class ServeProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"flowhealth serve exited with {self.process.returncode}: {self.log()[-2000:]}")
             try:
-                httpx.get(f"{self.url}/healthz", timeout=1.0)
-                return
+                answer = httpx.get(f"{self.url}/healthz", timeout=1.0)
+                if not api or not _waiting_for_database(answer):
+                    return
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise RuntimeError(f"flowhealth serve did not answer within {timeout}s: {self.log()[-2000:]}")
 
     def kill9(self) -> None:
@@ -78,3 +82,10 @@ class ServeProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _waiting_for_database(answer: httpx.Response) -> bool:
+    try:
+        return bool(answer.status_code == 503 and answer.json().get("database") == WAITING["database"])
+    except ValueError:
+        return False
