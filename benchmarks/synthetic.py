@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flowhealth.model import Model, load_model
+from flowhealth.model.files import MiB, ModelLimits
 
 RUNBOOK = """# Generic
 
@@ -53,4 +54,5 @@ def write_synthetic_model(root: Path, *, flows: int, signals_per_flow: int = 1, 
     (root / "flows" / "synthetic.yaml").write_text("\n".join(parts) + "\n")
     (root / "alert_rules" / "synthetic.yaml").write_text("\n".join(rules) + "\n")
     (root / "runbooks" / "generic.md").write_text(RUNBOOK)
-    return load_model(root)
+    # 10,000 rules are ~3 MiB and ~700,000 values: past the default bound meant for hostile input.
+    return load_model(root, ModelLimits(file_bytes=64 * MiB, model_bytes=64 * MiB, model_values=10_000_000))

@@ -137,3 +137,13 @@ def test_a_newer_schema_waits_and_garbage_is_named() -> None:
         read_message(
             "update", json.dumps({"version": SCHEMA_VERSION, "kind": "update", "notices": [{"type": "x"}]}), at=T0
         )
+
+
+def test_boards_read_every_open_incident_as_a_typed_view(rig: Rig) -> None:
+    rig.observe("orders", "delay", 1800)
+    rig.observe("stock", "age", 3600)
+    rig.tick(400)
+    with Session(rig.engine) as session:
+        views = rig.actions.incidents.open_views(session, rig.clock.now())
+    assert [(v.incident, v.flow, v.owner.team) for v in views] == [(1, "orders", "shop-team"), (2, "stock", "erp-team")]
+    assert all(isinstance(v, IncidentView) and v.primary is not None for v in views)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -88,12 +89,17 @@ def test_metrics_show_signals_probes_and_alerts(runtime: Runtime) -> None:
 
 def test_a_failed_probe_makes_the_signal_absent_not_frozen(runtime: Runtime, model: Model) -> None:
     runtime.runner.run("orders", "delay")
-    runtime.runner._entries.clear()
-    runtime.runner._ctx.pools._environ = {}  # type: ignore[attr-defined]
-    runtime.runner._ctx.pools.dispose()
-    runtime.runner._ctx.pools._connections["shop_db"] = model.connections["shop_db"].model_copy(
-        update={"url": "${GONE}"}
-    )  # type: ignore[attr-defined]
+    # Restarted with the database URL in an environment variable this process does not have.
+    gone = model.connections["shop_db"].model_copy(update={"url": "${GONE}"})
+    runtime.stop()
+    runtime = Runtime.build(
+        runtime.settings,
+        replace(model, connections={**model.connections, "shop_db": gone}),
+        clock=runtime.clock,
+        engine=runtime.engine,
+        registry=CollectorRegistry(),
+        environ={},
+    )
     assert runtime.runner.run("orders", "delay").outcome.value == "error"
     body = client(runtime).get("/metrics").text
     assert "flowhealth_flow_delay_seconds{" not in body

@@ -37,3 +37,25 @@ def test_code_is_formatted() -> None:
 def test_mypy_strict_is_clean_on_src() -> None:
     result = run(tool("mypy"), "src")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_module_is_over_400_lines() -> None:
+    long = {
+        str(path.relative_to(REPO)): n
+        for path in (REPO / "src").rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 400
+    }
+    assert long == {}, "split these modules by job"
+
+
+def test_no_alerting_function_is_over_grade_c() -> None:
+    pytest.importorskip("radon")
+    from radon.complexity import cc_rank, cc_visit
+
+    worse = [
+        f"{path.name}:{block.lineno} {block.name} {cc_rank(block.complexity)} ({block.complexity})"
+        for path in sorted((REPO / "src" / "flowhealth" / "alerting").glob("*.py"))
+        for block in cc_visit(path.read_text())
+        if cc_rank(block.complexity) > "C"
+    ]
+    assert worse == [], "the incident pipeline stays in small stages"

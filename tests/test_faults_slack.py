@@ -44,6 +44,7 @@ def test_outage_then_rate_limits_deliver_every_message_once_in_order(
         SlackNotifier.from_token(slack.token, slack.base_url, timeout=5),
         clock,
         Metrics(CollectorRegistry()),
+        pacing_clock=clock.monotonic,  # the one-per-second pacing moves with the test's clock
     )
     slack.slack.down = True
     # Three incidents open, one resolves and fires again, while Slack is down for ten minutes.
@@ -65,7 +66,6 @@ def test_outage_then_rate_limits_deliver_every_message_once_in_order(
     slack.slack.failures.extend([("429", 3)] * 6)  # then rate limited for a while
     for _ in range(80):
         worker.run_once()
-        worker._channel_free_at.clear()  # the test moves time; the one-per-second pacing runs on the real clock
         clock.advance(timedelta(seconds=2))
         if all(r.delivered_at is not None for r in outbox(rig.engine)):
             break

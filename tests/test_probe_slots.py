@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,13 @@ from flowhealth.metrics import Metrics
 from flowhealth.model import Model
 from flowhealth.probes import registry
 from flowhealth.probes.connections import ConnectionPools
-from flowhealth.probes.registry import ProbeContext
+from flowhealth.probes.registry import Factory, ProbeContext
 from flowhealth.probes.runner import ProbeGroup, ProbeRunner
 from flowhealth.probes.slots import Scheduled, phase, plan_slots
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.db import init_schema, make_engine
+from flowhealth.testing import probe_registry
 from tests.support.models import ORDERS_FLOW, write_model
 from tests.support.stand_ins import StandInProbe
 
@@ -93,12 +94,14 @@ def target_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     yield url
 
 
-def make_runner(model: Model, tmp_path: Path, clock: FakeClock) -> tuple[ProbeRunner, ConnectionPools, Metrics]:
+def make_runner(
+    model: Model, tmp_path: Path, clock: FakeClock, probes: Mapping[str, Factory] | None = None
+) -> tuple[ProbeRunner, ConnectionPools, Metrics]:
     state = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
     init_schema(state)
     metrics = Metrics(CollectorRegistry())
     pools = ConnectionPools(model.connections, {})
-    return ProbeRunner(model, state, clock, metrics, ProbeContext(pools)), pools, metrics
+    return ProbeRunner(model, state, clock, metrics, ProbeContext(pools, factories=probes)), pools, metrics
 
 
 def runs(metrics: Metrics, signal: str, outcome: str = "success") -> float:
@@ -141,17 +144,23 @@ def test_a_failing_probe_leaves_the_rest_of_its_group_running(
     assert runs(metrics, "ok") == 1.0
 
 
+class StandIns(dict[str, StandInProbe]):
+    """Stand-in probes by signal name, and the probe registry that builds them."""
+
+    factories: dict[str, Factory]
+
+
 @pytest.fixture
-def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, StandInProbe]]:
+def stand_ins() -> Iterator[StandIns]:
     """SQL probes replaced by stand-ins: signals named hung* block, the others answer at once."""
-    made: dict[str, StandInProbe] = {}
+    made = StandIns()
 
     def factory(spec: Any, ctx: registry.ProbeContext, flow: str) -> StandInProbe:
         name = spec.query.split()[-1]  # the queries below end in the signal's name
         made[name] = StandInProbe(blocks=name.startswith("hung"))
         return made[name]
 
-    monkeypatch.setitem(registry.FACTORIES, "sql", factory)
+    made.factories = probe_registry(sql=factory)
     yield made
     for probe in made.values():
         probe.release.set()
@@ -163,11 +172,11 @@ def skipped(registry_: CollectorRegistry, signal: str) -> float:
 
 
 def test_a_probe_still_running_is_skipped_and_counted_while_its_group_runs(
-    tmp_path: Path, clock: FakeClock, stand_ins: dict[str, StandInProbe]
+    tmp_path: Path, clock: FakeClock, stand_ins: StandIns
 ) -> None:
     body = signal("shop_db", "hung", "SELECT 1 AS hung") + signal("shop_db", "fine", "SELECT 1 AS fine")
     model = model_of(tmp_path / "m", {"shop_db": "sqlite://"}, body)
-    runner, _, metrics = make_runner(model, tmp_path, clock)
+    runner, _, metrics = make_runner(model, tmp_path, clock, stand_ins.factories)
     group = ProbeGroup([("orders", "hung"), ("orders", "fine")])
     first = threading.Thread(target=runner.run_group, args=(group,))
     first.start()
@@ -198,9 +207,9 @@ def stand_ins_ready(made: dict[str, StandInProbe], name: str) -> bool:
 SPEED = 20.0  # 10 s intervals every 0.5 s of real time; the 1 s slot is 50 ms
 
 
-def start(model: Model, tmp_path: Path, slot: float = 1.0) -> Runtime:
+def start(model: Model, tmp_path: Path, slot: float = 1.0, probes: Mapping[str, Factory] | None = None) -> Runtime:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", evaluation_interval=3600, probe_slot=slot)
-    runtime = Runtime.build(settings, model, registry=CollectorRegistry(), environ={}, speed=SPEED)
+    runtime = Runtime.build(settings, model, registry=CollectorRegistry(), environ={}, speed=SPEED, probes=probes)
     runtime.start()
     return runtime
 
@@ -233,11 +242,13 @@ def test_every_probe_of_a_slot_runs_under_the_scheduler(tmp_path: Path, target_u
         runtime.stop()
 
 
-def test_a_hanging_connection_delays_no_probe_of_another(tmp_path: Path, stand_ins: dict[str, StandInProbe]) -> None:
+def test_a_hanging_connection_delays_no_probe_of_another(tmp_path: Path, stand_ins: StandIns) -> None:
     body = signal("stuck_db", "hung", "SELECT 1 AS hung") + signal("stuck_db", "mate", "SELECT 1 AS mate")
     body += signal("other_db", "a", "SELECT 1 AS a") + signal("other_db", "b", "SELECT 1 AS b")
     model = model_of(tmp_path / "m", {"stuck_db": "sqlite://", "other_db": "sqlite://"}, body)
-    runtime = start(model, tmp_path, slot=10.0)  # per connection, one job runs all its probes
+    runtime = start(
+        model, tmp_path, slot=10.0, probes=stand_ins.factories
+    )  # per connection, one job runs all its probes
     try:
         wait_for(lambda: "hung" in stand_ins and stand_ins["hung"].entered.is_set(), 15, "the hung probe to start")
         wait_for(

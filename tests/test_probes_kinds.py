@@ -151,7 +151,7 @@ def test_rabbitmq_ready_and_consumers_share_one_connection(tmp_path: Path) -> No
 def test_nats_pending_ack_pending_and_redelivered(tmp_path: Path) -> None:
     need(port_open(*NATS_ADDR), "NATS")
     name = f"ORDERS_{uuid.uuid4().hex[:10]}"
-    asyncio.run(targets._nats_setup(name, 5))
+    asyncio.run(targets.nats_setup(name, 5))
     asyncio.run(_pull_without_ack(name, 2))
     try:
         probe = "{{kind: nats, connection: target, stream: {s}, consumer: erp, measure: {m}}}"
@@ -168,7 +168,7 @@ def test_nats_pending_ack_pending_and_redelivered(tmp_path: Path) -> None:
             "redelivered": 0,
         }
     finally:
-        asyncio.run(targets._nats_delete(name))
+        asyncio.run(targets.nats_delete(name))
 
 
 async def _pull_without_ack(stream: str, count: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,10 @@ from prometheus_client import CollectorRegistry
 
 from flowhealth.model import Model
 from flowhealth.probes import registry
+from flowhealth.probes.registry import Factory
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
+from flowhealth.testing import probe_registry
 from tests.support.models import ORDERS_FLOW, write_model
 from tests.support.stand_ins import StandInProbe
 
@@ -58,20 +60,18 @@ def hanging_server() -> Iterator[int]:
         sock.close()
 
 
-def start(model: Model, tmp_path: Path) -> Runtime:
+def start(model: Model, tmp_path: Path, probes: Mapping[str, Factory] | None = None) -> Runtime:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", evaluation_interval=3600)
-    runtime = Runtime.build(settings, model, registry=CollectorRegistry(), environ={}, speed=SPEED)
+    runtime = Runtime.build(settings, model, registry=CollectorRegistry(), environ={}, speed=SPEED, probes=probes)
     runtime.start()
     return runtime
 
 
-def test_a_slow_probe_is_skipped_not_stacked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_slow_probe_is_skipped_not_stacked(tmp_path: Path) -> None:
     slow, fast = StandInProbe("http", seconds=1.2), StandInProbe("http", seconds=0.0)
     probes = {"slow": slow, "fast": fast}
-    monkeypatch.setitem(
-        registry.FACTORIES, "http", lambda spec, ctx, flow: probes["slow" if "PORT" in spec.url else "fast"]
-    )
-    runtime = start(write_model(tmp_path / "m", FLOWS), tmp_path)
+    stand_in = probe_registry(http=lambda spec, ctx, flow: probes["slow" if "PORT" in spec.url else "fast"])
+    runtime = start(write_model(tmp_path / "m", FLOWS), tmp_path, probes=stand_in)
     try:
         time.sleep(3.0)  # the scheduler runs on real time; this is the observation window
         skipped = runtime.registry.get_sample_value(
@@ -89,23 +89,19 @@ def test_one_hanging_target_does_not_delay_the_others(tmp_path: Path, hanging_se
     flows = FLOWS.replace("PORT", str(hanging_server))
     model = write_model(tmp_path / "m", flows)
     fast_runs = StandInProbe("http", seconds=0.0)
-    original = registry.FACTORIES["http"]
+    original = probe_registry()["http"]
 
     def factory(spec: object, ctx: registry.ProbeContext, flow: str) -> object:
         return fast_runs if "127.0.0.1:1/" in spec.url else original(spec, ctx, flow)  # type: ignore[attr-defined]
 
-    registry.FACTORIES["http"] = factory
+    runtime = start(model, tmp_path, probes=probe_registry(http=factory))
     try:
-        runtime = start(model, tmp_path)
-        try:
-            time.sleep(3.0)  # observation window on the real scheduler clock
-            hung = runtime.metrics.registry.get_sample_value(
-                "flowhealth_probe_runs_total",
-                {"flow": "orders", "signal": "slow", "kind": "http", "outcome": "timeout"},
-            )
-        finally:
-            runtime.stop()
+        time.sleep(3.0)  # observation window on the real scheduler clock
+        hung = runtime.metrics.registry.get_sample_value(
+            "flowhealth_probe_runs_total",
+            {"flow": "orders", "signal": "slow", "kind": "http", "outcome": "timeout"},
+        )
     finally:
-        registry.FACTORIES["http"] = original
+        runtime.stop()
     assert fast_runs.runs >= 5  # every 0.5 s, while the other target hangs for 5 s per run
     assert not hung  # the hanging run is still waiting for its 5 s timeout: not stacked behind

@@ -157,8 +157,28 @@ def rpc_status(answer: httpx.Response) -> status_pb2.Status:
     [
         (PROTOBUF, b"\xff\xff\xff not protobuf", "not an OTLP protobuf"),
         (JSON, b"{not json", "not JSON"),
-        (JSON, b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}', "is not hex"),
-        (JSON, b'{"resourceSpans": 3}', "not an OTLP JSON"),
+        (
+            JSON,
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}',
+            "traceId must be 32 hex digits",
+        ),
+        (JSON, b'{"resourceSpans": 3}', "resourceSpans must be an array of ResourceSpans, not a number"),
+        # OTLP/JSON is stricter than proto3 JSON: no null for lists or objects, enums as integers.
+        (JSON, b'{"resourceSpans": null}', "resourceSpans must be an array of ResourceSpans, not null"),
+        (JSON, b'{"resourceSpans": [{"resource": []}]}', "resourceSpans[0].resource must be an object"),
+        (
+            JSON,
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"kind": "SERVER"}]}]}]}',
+            "spans[0].kind must be an integer",
+        ),
+        (
+            JSON,
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"status": {"code": "ERROR"}}]}]}]}',
+            "status.code must be an integer",
+        ),
+        (JSON, b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": "00ff"}]}]}]}', "spanId must be 16 hex"),
+        (JSON, b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"links": {}}]}]}]}', "links must be an array of Link"),
+        (JSON, b"[]", "not an OTLP JSON ExportTraceServiceRequest object"),
         ({**PROTOBUF, "Content-Encoding": "gzip"}, b"\x1f\x8b broken", "gzip"),
         ({**PROTOBUF, "Content-Encoding": "gzip"}, gzip.compress(b"abc")[:-4], "truncated"),
     ],

@@ -122,6 +122,10 @@ def test_flow_page_over_a_day_of_history(stack: DemoStack) -> None:
         assert page.request.get(f"{base}/flows/nope").status == 404
         assert page.request.get(f"{base}/flows/order-export?range=99d").status == 422
         assert page.request.get(f"{base}/flows/order-export?range=soon").status == 422
+        # The review of the last day, linked from every page, as a page of this service.
+        page.goto(f"{base}/review?since=24h")
+        assert page.locator("#incidents tr[data-incident]").count() == 1
+        assert page.locator("svg[aria-label^='incidents per hour:']").count() == 1  # a point per hour for a day
 
 
 def test_runbook_is_html_with_the_flow_live_status_on_top(stack: DemoStack) -> None:

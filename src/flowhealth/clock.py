@@ -55,6 +55,11 @@ class FakeClock:
             self._now += step
             return self._now
 
+    def monotonic(self) -> float:
+        """Seconds on the fake timeline, for what paces itself on a monotonic clock (the outbox worker)."""
+        with self._lock:
+            return self._now.timestamp()
+
     def set(self, moment: datetime) -> None:
         with self._lock:
             self._now = moment

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,9 +33,10 @@ from .model.model import Model
 from .notify.base import Notifier
 from .notify.console import ConsoleNotifier
 from .notify.delivery import OutboxWorker
+from .notify.fanout import Fanout
 from .notify.slack import SlackNotifier
 from .probes.connections import ConnectionPools
-from .probes.registry import ProbeContext
+from .probes.registry import Factory, ProbeContext
 from .probes.runner import ProbeGroup, ProbeRunner, scheduled_signals
 from .probes.slots import plan_slots
 from .settings import Settings
@@ -89,6 +91,8 @@ class Runtime:
         notifier: Notifier | None = None,
         environ: Mapping[str, str] | None = None,
         speed: float = 1.0,
+        probes: Mapping[str, Factory] | None = None,
+        pacing_clock: Callable[[], float] | None = None,
     ) -> Runtime:
         engine = engine or make_engine(settings.database_url)
         init_schema(engine)
@@ -104,11 +108,18 @@ class Runtime:
         evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence)
 
         runner = ProbeRunner(
-            model, engine, clock, metrics, ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_))
+            model,
+            engine,
+            clock,
+            metrics,
+            ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes),
         )
         incidents = IncidentManager(model, links, evidence)
         evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)
-        worker = OutboxWorker(engine, notifier or default_notifier(settings), clock, metrics)
+        fanout = Fanout(
+            notifier or default_notifier(settings), model, environ_, pagerduty_url=settings.pagerduty_events_url
+        )
+        worker = OutboxWorker(engine, fanout, clock, metrics, pacing_clock=pacing_clock or time.monotonic)
         actions = Actions(model, engine, clock, incidents)
         return cls(
             settings,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .statedir import default_state_url
+
+if TYPE_CHECKING:
+    from .model.files import ModelLimits
 
 
 class Settings(BaseSettings):
@@ -48,6 +52,18 @@ class Settings(BaseSettings):
     otlp_max_pending: int = Field(
         default=8, ge=1, description="OTLP export requests handled at once; more are answered 429."
     )
+    http_header_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a new connection has to send a complete request head; then closed."
+    )
+    http_body_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds a request's body has to arrive in full once its head is in."
+    )
+    http_idle_timeout: float = Field(
+        default=5.0, ge=1, description="Seconds a kept-alive connection may wait for its next request (whole seconds)."
+    )
+    http_max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Largest request head (request line and headers); larger: 400."
+    )
     slack_bot_token: SecretStr | None = Field(
         default=None,
         validation_alias="SLACK_BOT_TOKEN",
@@ -64,6 +80,24 @@ class Settings(BaseSettings):
         validation_alias="FLOWHEALTH_SLACK_BASE_URL",
         description="Slack Web API base URL (tests point it at a local server).",
     )
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com",
+        description="PagerDuty Events API v2 base URL (a receiver's own `url` wins; tests point it at a local server).",
+    )
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Verifies PagerDuty's v3 webhook signatures on /api/v1/pagerduty; unset: the endpoint answers 503.",
+    )
+
+    model_max_file_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest model file read (flows/, alert_rules/, runbooks/)."
+    )
+    model_max_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest model read, all files together."
+    )
+    model_max_values: int = Field(
+        default=100_000, ge=1000, description="Most YAML values in the model; bounds how long loading takes."
+    )
 
     review_channel: str | None = Field(
         default=None, description="Slack channel for the weekly hypercare review; unset: no scheduled review."
@@ -77,6 +111,11 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = default_state_url(self.model_dir)
         return self
+
+    def model_limits(self) -> ModelLimits:
+        from .model.files import ModelLimits
+
+        return ModelLimits(self.model_max_file_bytes, self.model_max_bytes, self.model_max_values)
 
     def runbook_url(self, runbook: str) -> str:
         from .links import Links

@@ -166,14 +166,14 @@ def redis() -> Target:
 
 def nats() -> Target:
     stream = f"CONTRACT_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_nats_setup(stream, 3))
+    asyncio.run(nats_setup(stream, 3))
     proxy = TcpProxy(NATS_ADDR)
     probe = f"{{kind: nats, connection: target, stream: {stream}, consumer: erp, measure: pending, timeout: 1s}}"
-    drop = lambda: asyncio.run(_nats_delete(stream))  # noqa: E731
+    drop = lambda: asyncio.run(nats_delete(stream))  # noqa: E731
     return Target("depth", probe, f"nats://127.0.0.1:{proxy.port}", {frozenset(): 3.0}, proxy, [drop])
 
 
-async def _nats_setup(stream: str, messages: int) -> None:
+async def nats_setup(stream: str, messages: int) -> None:
     import nats as nats_client
     from nats.js.api import ConsumerConfig
 
@@ -186,7 +186,7 @@ async def _nats_setup(stream: str, messages: int) -> None:
     await nc.close()
 
 
-async def _nats_delete(stream: str) -> None:
+async def nats_delete(stream: str) -> None:
     import nats as nats_client
 
     nc = await nats_client.connect(f"nats://{NATS_ADDR[0]}:{NATS_ADDR[1]}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -13,10 +12,13 @@ from ..errors import FlowHealthError
 from ..model.model import Model
 from ..store.db import transaction
 from ..store.tables import AlertState, Incident, IncidentEvent, Silence
+from .enums import AlertState as AlertStateName
+from .enums import IncidentStatus
 from .incidents import DEFAULT_ACK_TTL, IncidentManager, group_matchers
 from .notices import Acknowledged, Notice, Resolved, SilenceStarted
 from .silences import create_silence, expire_silence
 from .view import silence_info
+from .view_models import IncidentAlertSummary, IncidentSummary
 
 MAX_ID = 2**63 - 1  # the largest id a database column holds
 
@@ -187,33 +189,39 @@ class Actions:
                 notices = [notice] if notice is not None and silence.expired_at is None else []
                 self.incidents.send_update(session, incident, members, states, ctx, notices)
 
-    def list_incidents(self, include_resolved: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+    def summaries(self, include_resolved: bool = False, limit: int = 100) -> list[IncidentSummary]:
+        """Open incidents (or all), newest first, with their alerts' states."""
         with Session(self.engine) as session:
             query = select(Incident).order_by(col(Incident.id).desc()).limit(limit)
             if not include_resolved:
-                query = query.where(Incident.status == "open")
+                query = query.where(Incident.status == IncidentStatus.OPEN)
             incidents = session.exec(query).all()
             states = list(session.exec(select(AlertState).where(col(AlertState.incident_id).is_not(None))).all())
-        out = []
-        for incident in incidents:
-            alerts = [s for s in states if s.incident_id == incident.id]
-            out.append(
-                {
-                    "incident": incident.id,
-                    "status": incident.status,
-                    "team": incident.team,
-                    "group": incident.group_key.split("|", 1)[1],
-                    "severity": incident.severity,
-                    "opened_at": incident.opened_at.isoformat(),
-                    "acked_by": incident.acked_by,
-                    "ack_expires_at": incident.ack_expires_at.isoformat() if incident.ack_expires_at else None,
-                    "escalations": incident.escalations,
-                    "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
-                    "resolved_by": incident.resolved_by,
-                    "alerts": [{"rule": s.rule, "state": s.state, "value": s.last_value} for s in alerts],
-                }
+        return [
+            IncidentSummary(
+                incident=incident.id or 0,
+                status=IncidentStatus(incident.status),
+                team=incident.team,
+                group=incident.group_key.split("|", 1)[1],
+                severity=incident.severity,
+                opened_at=incident.opened_at,
+                acked_by=incident.acked_by,
+                ack_expires_at=incident.ack_expires_at,
+                escalations=incident.escalations,
+                resolved_at=incident.resolved_at,
+                resolved_by=incident.resolved_by,
+                alerts=[
+                    IncidentAlertSummary(rule=s.rule, state=AlertStateName(s.state), value=s.last_value)
+                    for s in states
+                    if s.incident_id == incident.id
+                ],
             )
-        return out
+            for incident in incidents
+        ]
+
+    def list_incidents(self, include_resolved: bool = False, limit: int = 100) -> list[dict[str, object]]:
+        """`summaries()` as JSON-ready dicts (times in ISO 8601), for scripts and tests."""
+        return [s.model_dump(mode="json") for s in self.summaries(include_resolved, limit)]
 
     def list_silences(self, include_expired: bool = False) -> list[Silence]:
         now = self.clock.now()

@@ -175,10 +175,7 @@ class Evaluator:
         if state is not None and state.unknown_since is not None:
             state.unknown_since = None
             session.add(state)
-        direction, threshold = self._model.rule_threshold(rule_id)
-        if current == FIRING and rule.recovery_threshold is not None:
-            threshold = rule.recovery_threshold  # hysteresis: firing alerts clear only past this
-        condition = present and value is not None and (value > threshold if direction == "above" else value < threshold)
+        condition = present and value is not None and self._breached(rule_id, rule, current, value)
         if state is None:
             if not condition:
                 return None
@@ -186,22 +183,7 @@ class Evaluator:
                 rule=rule_id, labels=labels, state=INACTIVE, owner=self._model.rule_owner(rule_id), updated_at=now
             )
         if condition:
-            state.last_true_at = now
-            state.last_value = value
-            if current == FIRING and state.reason == "no_data":
-                state.reason = "threshold"  # data is back and still bad: the same alert, now on its value
-            if current == INACTIVE:
-                state.pending_since = now
-                if rule.for_ > timedelta(0):
-                    return self._move(session, state, PENDING, "pending", value, now)
-                return self._fire(session, state, value, now)
-            if current == PENDING:
-                assert state.pending_since is not None
-                if now - state.pending_since >= rule.for_:
-                    return self._fire(session, state, value, now)
-            state.updated_at = now
-            session.add(state)
-            return None
+            return self._holds(session, rule, state, current, value, now)
         if current == PENDING:
             state.pending_since = None
             return self._move(session, state, INACTIVE, "cleared", value, now)
@@ -209,6 +191,33 @@ class Evaluator:
             if state.reason != "no_data" and self._keeps_firing(session, state, rule, now):
                 return None
             return self._resolve(session, state, value if present else None, now)
+        return None
+
+    def _breached(self, rule_id: str, rule: AlertRule, current: str, value: float) -> bool:
+        direction, threshold = self._model.rule_threshold(rule_id)
+        if current == FIRING and rule.recovery_threshold is not None:
+            threshold = rule.recovery_threshold  # hysteresis: firing alerts clear only past this
+        return value > threshold if direction == "above" else value < threshold
+
+    def _holds(
+        self, session: Session, rule: AlertRule, state: AlertState, current: str, value: float | None, now: datetime
+    ) -> Transition | None:
+        """The condition holds this cycle: pending, firing, or still firing."""
+        state.last_true_at = now
+        state.last_value = value
+        if current == FIRING and state.reason == "no_data":
+            state.reason = "threshold"  # data is back and still bad: the same alert, now on its value
+        if current == INACTIVE:
+            state.pending_since = now
+            if rule.for_ > timedelta(0):
+                return self._move(session, state, PENDING, "pending", value, now)
+            return self._fire(session, state, value, now)
+        if current == PENDING:
+            assert state.pending_since is not None
+            if now - state.pending_since >= rule.for_:
+                return self._fire(session, state, value, now)
+        state.updated_at = now
+        session.add(state)
         return None
 
     @staticmethod

@@ -41,7 +41,8 @@ from .notices import Notice
 from .outbox_writer import OutboxWriter
 from .plan import EventRecord, Plan, Planner
 from .silences import active_silences, identity, matchers_of
-from .view import Member
+from .view import Member, incident_view
+from .view_models import IncidentView
 
 DEFAULT_ACK_TTL = timedelta(hours=4)
 
@@ -106,6 +107,25 @@ class IncidentManager(CycleHook):
         suppressed = suppressed_under(self.model, incident, states, ctx)
         plan = self.planner.update(incident, members, suppressed, ctx.now, notices)
         self.writer.write(session, plan, ctx.now, incident)
+
+    def open_views(self, session: Session, now: datetime) -> list[IncidentView]:
+        """What every open incident's message says now, oldest first: for boards and reviews."""
+        states = list(session.exec(select(AlertState)).all())
+        ctx = self.context(session, states, now)
+        open_incidents = session.exec(
+            select(Incident).where(Incident.status == IncidentStatus.OPEN).order_by(col(Incident.id))
+        ).all()
+        return [
+            incident_view(
+                self.model,
+                self.links,
+                incident,
+                members(self.model, incident, ctx),
+                suppressed_under(self.model, incident, states, ctx),
+                now,
+            )
+            for incident in open_incidents
+        ]
 
     def _collect_evidence(self, transitions: list[Transition], now: datetime) -> dict[str, str | None]:
         """Evidence of every rule that fired this cycle, as stored JSON (None: none to show)."""

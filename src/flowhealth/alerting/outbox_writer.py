@@ -17,6 +17,7 @@ from ..store.tables import Incident, IncidentEvent, OutboxMessage
 from .enums import NoticeKind
 from .notices import UnknownVersion, read_message
 from .plan import EventRecord, Outgoing, Plan
+from .routing import immediate_routes
 
 
 class OutboxWriter:
@@ -61,16 +62,33 @@ class OutboxWriter:
         incident.message_seq += 1
         if outgoing.kind == NoticeKind.POST:
             thread_key = f"{thread_key}:post:{incident.message_seq}"
+        dedup_key = f"incident:{incident.id}:{incident.message_seq}:{outgoing.kind}"
+        payload = outgoing.message.to_json()
         enqueue(
             session,
-            dedup_key=f"incident:{incident.id}:{incident.message_seq}:{outgoing.kind}",
+            dedup_key=dedup_key,
             thread_key=thread_key,
             kind=outgoing.kind,
             team=incident.team,
             channel=outgoing.channel or self.model.teams[incident.team].slack_channel,
-            payload=outgoing.message.to_json(),
+            payload=payload,
             now=now,
         )
+        if outgoing.kind != NoticeKind.POST and outgoing.message.view is not None:
+            team = self.model.teams[incident.team]
+            for route in immediate_routes(incident.team, team, outgoing.message.view.severity):
+                # Each receiver has its own thread: one receiver's outage never holds up another's.
+                enqueue(
+                    session,
+                    dedup_key=f"{dedup_key}:{route.name}",
+                    thread_key=f"incident:{incident.id}:{route.name}",
+                    kind=outgoing.kind,
+                    team=incident.team,
+                    channel=route.key,
+                    receiver=route.key,
+                    payload=payload,
+                    now=now,
+                )
         session.add(incident)
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from ..evidence import EvidenceTable
 from ..model.schema import Severity
+from .enums import AlertState as AlertStateName
 from .enums import IncidentStatus, MemberStatus
 
 Direction = Literal["above", "below"]
@@ -166,3 +167,31 @@ class IncidentView(_Frozen):
         if self.acked_by:
             return "Acknowledged"
         return "Firing"
+
+
+class IncidentAlertSummary(_Frozen):
+    rule: str
+    state: AlertStateName
+    value: float | None
+
+
+class IncidentSummary(_Frozen):
+    """One line of the incident list (API, CLI): status, owner, acknowledgement, its alerts' states."""
+
+    incident: int
+    status: IncidentStatus
+    team: str
+    group: str  # the group key without the owner, e.g. "flow=orders"
+    severity: str
+    opened_at: datetime
+    acked_by: str | None = None
+    ack_expires_at: datetime | None = None
+    escalations: int = 0
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    alerts: list[IncidentAlertSummary] = Field(default_factory=list)
+
+    @field_serializer("opened_at", "ack_expires_at", "resolved_at")
+    def _iso(self, at: datetime | None) -> str | None:
+        # As `datetime.isoformat()` writes it ("+00:00"), which the API has always answered.
+        return at.isoformat() if at is not None else None

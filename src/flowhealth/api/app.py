@@ -9,7 +9,23 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..runtime import Runtime
-from . import access, board, errors, flows, health, incidents, limits, otlp, pages, push, silence_preview, slack
+from . import (
+    access,
+    board,
+    errors,
+    flows,
+    health,
+    incidents,
+    limits,
+    methods,
+    openapi_model,
+    otlp,
+    pagerduty,
+    pages,
+    push,
+    silence_preview,
+    slack,
+)
 
 
 def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
@@ -35,12 +51,14 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         return None if path == "/v1/traces" else settings.max_body_bytes
 
     app.add_middleware(limits.BodyLimit, limit_for=limit_for)
+    app.add_middleware(methods.AllowedMethods, routes=lambda: app.router.routes)
     # Answers every route may give; each route documents its own (404, 409, 401/403 behind the token, ...).
     for router in (
         health.router,
         flows.router,
         incidents.router,
         slack.router,
+        pagerduty.router,
         push.router,
         board.router,
         pages.router,
@@ -49,4 +67,5 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)
+    openapi_model.install(app, runtime.model)
     return app

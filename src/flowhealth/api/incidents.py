@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic.config import JsonDict
 
 from ..alerting.actions import ActionError, NotFound
 from ..alerting.silences import SilenceError
-from ..model.durations import Duration
+from ..model.durations import MAX_SECONDS, format_duration, parse_duration
 from ..store.tables import Silence
 from . import schemas
 from .deps import ActionsDep, ClockDep, SettingsDep, WriteAccess
@@ -19,21 +20,51 @@ from .errors import REFUSED, answers
 router = APIRouter(tags=["incidents"])
 
 
+# The API's durations say their bound in the schema, so a schema-valid duration is always accepted:
+# up to three parts, each at most ~32 years (999,999,999 s, 9,999 d, ...), so under the 100 years
+# parse_duration allows; numbers up to MAX_SECONDS.
+_UNIT_DIGITS = {"ms": 11, "s": 9, "m": 7, "h": 5, "d": 4, "w": 3}
+_ANY_PART = "|".join(rf"\d{{1,{n}}}(\.\d{{1,3}})?{unit}" for unit, n in _UNIT_DIGITS.items())
+# The first part starts with 1-9: a schema-valid duration is never zero (a silence must end after it starts).
+_FIRST_PART = "|".join(rf"[1-9]\d{{0,{n - 1}}}(\.\d{{1,3}})?{unit}" for unit, n in _UNIT_DIGITS.items())
+ApiDuration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": f"^({_FIRST_PART})({_ANY_PART}){{0,2}}$"},
+                {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_SECONDS},
+            ],
+            "description": "A duration: 30s, 5m, 1h30m, 2d, or seconds as a number (at most 100 years).",
+        }
+    ),
+]
+# Exactly one of duration or until, and not null: JSON Schema's `required` alone lets `"until": null` pass.
+_ONE_END: JsonDict = {
+    "oneOf": [
+        {"required": ["duration"], "properties": {"duration": {"not": {"type": "null"}}, "until": {"type": "null"}}},
+        {"required": ["until"], "properties": {"until": {"not": {"type": "null"}}, "duration": {"type": "null"}}},
+    ]
+}
+
+
 class Actor(BaseModel):
     actor: str = Field(min_length=1, max_length=128, description="Who does this (shown in Slack and history).")
 
 
 class AckRequest(Actor):
-    ttl: Duration | None = Field(default=None, description="How long the acknowledgement holds (default 4h).")
+    ttl: ApiDuration | None = Field(default=None, description="How long the acknowledgement holds (default 4h).")
 
 
 class SilenceWindow(BaseModel):
     # Tell clients (and schemathesis) the rule the validator enforces: exactly one of duration or until.
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["duration"]}, {"required": ["until"]}]})
+    model_config = ConfigDict(json_schema_extra=_ONE_END)
 
-    duration: Duration | None = Field(default=None, description="From now, e.g. 2h.")
+    duration: ApiDuration | None = Field(default=None, description="From now, e.g. 2h.")
     until: datetime | None = Field(default=None, description="An aware timestamp, e.g. 2026-01-05T18:00:00Z.")
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="Why (not only spaces).")
 
     @model_validator(mode="after")
     def _one_end(self) -> SilenceWindow:
@@ -90,7 +121,7 @@ def _fail(exc: Exception) -> HTTPException:
     response_model=list[schemas.Incident],
 )
 def list_incidents(actions: ActionsDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
-    return actions.list_incidents(include_resolved=all)
+    return [summary.model_dump() for summary in actions.summaries(include_resolved=all)]
 
 
 @router.post(

@@ -12,6 +12,7 @@ from ..metrics import Metrics
 from ..traces.decode import JSON, PROTOBUF, BodyReader, media_type, response, status_body
 from ..traces.ingest import IngestResult, TraceService
 from .deps import MetricsDep, SettingsDep, TracesDep
+from .otlp_schema import OTLP_JSON_REQUEST
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ _REQUEST = {
     "required": True,
     "description": "An ExportTraceServiceRequest (gzip allowed with Content-Encoding)",
     "content": {
-        JSON: {"schema": {"type": "object", "properties": {"resourceSpans": {"type": "array"}}}},
+        JSON: {"schema": OTLP_JSON_REQUEST},
         PROTOBUF: {"schema": {"type": "string", "format": "binary"}},
     },
 }

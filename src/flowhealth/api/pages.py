@@ -9,6 +9,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from ..hypercare.report_html import render_html
+from ..hypercare.review import build_review
 from ..model.durations import Duration
 from ..web.flow_page import flow_page
 from ..web.incident_page import incident_page
@@ -76,3 +78,18 @@ def silences(request: Request, runtime: RuntimeDep) -> Response:
     rows = runtime.actions.list_silences(include_expired=True)
     now = runtime.clock.now()
     return _page("silences.html", silences=sorted(rows, key=lambda s: -(s.id or 0)), keys=keys, now=now)
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review(
+    request: Request,
+    runtime: RuntimeDep,
+    since: Annotated[Duration, Query(description="Length of the period ending now, e.g. 24h, 7d.")] = timedelta(days=7),
+) -> Response:
+    """The hypercare review of the period ending now, the page `flowhealth review --out` writes."""
+    if (denied := gate(request, runtime)) is not None:
+        return denied
+    if not timedelta(hours=1) <= since <= MAX_RANGE:
+        raise HTTPException(422, "since must be between 1h and 31d")
+    result = build_review(runtime.model, runtime.engine, runtime.clock.now(), since)
+    return HTMLResponse(render_html(result), headers=NO_STORE)

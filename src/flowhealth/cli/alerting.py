@@ -25,6 +25,7 @@ from ..model.durations import format_duration, parse_duration
 from ..store.db import make_engine
 from ..store.migrate import require_current
 from .common import JsonOpt, ModelDir, load_or_exit, settings_for
+from .failures import sentence
 from .remote import ServerUrl, post
 
 silence_app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
@@ -39,7 +40,7 @@ def _actions(model_dir: Path) -> Actions:
         engine = make_engine(settings.database_url)
         require_current(engine)
     except FlowHealthError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
     links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
     return Actions(model, engine, SystemClock(), IncidentManager(model, links))
@@ -66,18 +67,18 @@ def incidents(
     as_json: JsonOpt = False,
 ) -> None:
     """List open incidents: owner, severity, acknowledgement, escalations, alerts."""
-    rows = _actions(model_dir).list_incidents(include_resolved=all_incidents)
+    rows = _actions(model_dir).summaries(include_resolved=all_incidents)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
     if not rows:
         typer.echo("no open incidents" if not all_incidents else "no incidents")
         return
     typer.echo(f"{'#':>5} {'STATUS':9} {'SEVERITY':9} {'TEAM':20} {'GROUP':34} {'ACKED BY':18} ALERTS")
     for row in rows:
-        alerts = ", ".join(f"{a['rule']}({a['state']})" for a in row["alerts"])
+        alerts = ", ".join(f"{a.rule}({a.state})" for a in row.alerts)
         typer.echo(
-            f"{row['incident']:>5} {row['status']:9} {row['severity']:9} {row['team']:20} {row['group']:34} {row['acked_by'] or '-':18} {alerts}"
+            f"{row.incident:>5} {row.status:9} {row.severity:9} {row.team:20} {row.group:34} {row.acked_by or '-':18} {alerts}"
         )
 
 

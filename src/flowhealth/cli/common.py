@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -22,9 +24,7 @@ ModelDir = Annotated[
 ]
 
 
-class _EchoWarnings(logging.Handler):
-    """Model warnings (development-mode allowances) as `warning: ...` lines on stderr."""
-
+class _Echo(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         typer.echo(f"warning: {record.getMessage()}", err=True)
 
@@ -32,18 +32,25 @@ class _EchoWarnings(logging.Handler):
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _show_model_warnings() -> None:
+@contextmanager
+def _echo_model_warnings() -> Iterator[None]:
+    """Show the loader's warnings (files skipped) to the person at the terminal, once."""
     logger = logging.getLogger("flowhealth.model")
-    if not any(isinstance(h, _EchoWarnings) for h in logger.handlers):
-        logger.addHandler(_EchoWarnings(logging.WARNING))
-        logger.propagate = False
+    handler, propagate = _Echo(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def load_or_exit(model_dir: Path) -> Model:
     """Load the model or print every problem and exit 1."""
-    _show_model_warnings()
     try:
-        return load_model(model_dir)
+        with _echo_model_warnings():
+            return load_model(model_dir, Settings().model_limits())
     except ModelError as exc:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)

@@ -12,6 +12,7 @@ from ..errors import FlowHealthError
 from ..store.db import make_engine
 from ..store.migrate import SchemaState, SchemaVersion, schema_version, upgrade
 from .common import ModelDir, settings_for
+from .failures import sentence
 
 app = typer.Typer(
     help="The state database (FLOWHEALTH_DATABASE_URL or --state): schema version and migrations.", no_args_is_help=True
@@ -42,7 +43,7 @@ def _show(version: SchemaVersion, as_json: bool, before: SchemaVersion | None = 
 
 
 def _fail(exc: FlowHealthError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {sentence(exc)}", err=True)
     return typer.Exit(1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,16 +13,19 @@ import typer
 
 from .. import __version__
 from ..errors import FlowHealthError
-from . import alerting, alerts_cmd, dashboards, db, export, hypercare
+from ..redaction import SecretFilter, install, process_secrets
+from . import alerting, alerts_cmd, dashboards, db, export, hypercare, routes
 from . import init as init_cmd
 from . import push as push_cmd
 from .common import JsonOpt, ModelDir, load_or_exit, settings_for, use_state
+from .failures import GuardedGroup, sentence
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,  # every command's unhandled error becomes one sentence (cli/failures.py)
 )
 probe_app = typer.Typer(
     help="Run probes by hand, the way you check a new probe before committing it.",
@@ -31,6 +35,7 @@ app.add_typer(probe_app, name="probe")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(export.app, name="export")
 app.add_typer(db.app, name="db")
+app.add_typer(routes.app, name="routes")
 
 _load = load_or_exit
 
@@ -42,7 +47,7 @@ app.command("init")(init_cmd.init)
 app.add_typer(init_cmd.add_app, name="add")
 
 
-def _logging(verbose: bool) -> None:
+def _logging(verbose: bool) -> SecretFilter:
     # -v is about flowhealth's own work (probe runs, transitions); libraries (the scheduler,
     # broker clients, HTTP) stay at warnings, or their chatter buries it.
     logging.basicConfig(
@@ -51,6 +56,9 @@ def _logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("flowhealth").setLevel(logging.INFO if verbose else logging.WARNING)
+    secrets = SecretFilter()  # learns the values once settings and model are loaded
+    install(secrets)
+    return secrets
 
 
 def _version(value: bool) -> None:
@@ -137,25 +145,38 @@ def serve(
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.server import server_options
     from ..runtime import Runtime
 
-    _logging(verbose)
+    secrets = _logging(verbose)
     model = _load(model_dir)
     settings = settings_for(model_dir)
+    secrets.add(process_secrets(settings, model, os.environ))
     _wait_for_database(settings.database_url, host, port)
     try:
         runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+    # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter;
+    # access lines are a library's chatter, kept at warnings also under -v.
+    uvicorn.run(
+        create_app(runtime),
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=None,
+        **server_options(settings),
+    )
 
 
 def _wait_for_database(url: str, host: str, port: int) -> None:
     """Retry the database with backoff, /healthz answering 503 degraded meanwhile."""
     from ..api.waiting import degraded_healthz
-    from ..store.wait import wait_for_database
+    from ..store.wait import database_reachable, wait_for_database
 
+    if database_reachable(url):
+        return  # the usual case: no stand-in server, nothing answers before the real API does
     with degraded_healthz(host, port):
         wait_for_database(url)
 

@@ -142,12 +142,14 @@ def _outbox_empty(runtime: Runtime) -> bool:
 
 def _start_http(runtime: Runtime, port: int, say: Callable[[str], None]) -> uvicorn.Server | None:
     from ..api.app import create_app
+    from ..api.server import server_options
 
     if not _port_free("127.0.0.1", port):
         say(f"  port {port} is busy: the demo runs without its HTTP API (use --port to choose another)")
         return None
     app = create_app(runtime, manage_runtime=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    options = server_options(runtime.settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
     thread = threading.Thread(target=server.run, name="http", daemon=True)
     thread.start()
     say(f"  HTTP API: http://127.0.0.1:{port}/metrics  /healthz  /api/v1/alerts")

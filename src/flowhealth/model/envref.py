@@ -29,6 +29,17 @@ def resolve(text: str, environ: Mapping[str, str], *, where: str) -> str:
     return _REF.sub(substitute, text)
 
 
+def resolve_strings(item: object, environ: Mapping[str, str], *, where: str) -> object:
+    """`resolve` applied to every string inside a JSON-like value (an http probe's body)."""
+    if isinstance(item, str):
+        return resolve(item, environ, where=where)
+    if isinstance(item, Mapping):
+        return {key: resolve_strings(value, environ, where=where) for key, value in item.items()}
+    if isinstance(item, list | tuple):
+        return [resolve_strings(value, environ, where=where) for value in item]
+    return item
+
+
 MIN_SECRET_LENGTH = 4  # shorter values ("1", "on") would blank out ordinary words
 
 

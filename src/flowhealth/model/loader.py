@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ModelError, ModelIssue
 from .crossref import check_references
+from .files import FileBudget, ModelLimits, display, model_files
 from .model import Model
 from .runbooks import Runbook, parse_runbook
 from .schema import FlowsFile, RulesFile
@@ -19,18 +19,9 @@ from .suggest import did_you_mean
 from .yamlsource import SourceDoc, dotted, load_yaml
 
 FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
-
-
-def _yaml_files(directory: Path) -> Iterator[Path]:
-    if directory.is_dir():
-        yield from sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
+# Nobody reads past the first screenful; a generated file with 100,000 mistakes must not take
+# minutes to locate each of them.
+MAX_ISSUES_PER_FILE = 50
 
 
 def _validate(doc: SourceDoc, schema: type[BaseModel], data: Any) -> tuple[Any, list[ModelIssue]]:
@@ -38,10 +29,14 @@ def _validate(doc: SourceDoc, schema: type[BaseModel], data: Any) -> tuple[Any, 
         return schema.model_validate(data), []
     except ValidationError as exc:
         issues = []
-        for error in exc.errors(include_url=False):
+        for error in exc.errors(include_url=False)[:MAX_ISSUES_PER_FILE]:
             loc = _clean_loc(error["loc"])
             message = _friendly(error)
             issues.append(ModelIssue(doc.path, doc.line_of(loc), dotted(loc), message))
+        more = exc.error_count() - len(issues)
+        if more > 0:
+            last = max(issue.line for issue in issues)
+            issues.append(ModelIssue(doc.path, last, "", f"and {more:,} more problems in this file (not listed)"))
         return None, issues
 
 
@@ -72,16 +67,21 @@ _TAGS = frozenset(
     {"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus", "interventions", "trace"}
 )
 
+_RECEIVER_TAGS = frozenset({"pagerduty", "teams", "webhook", "email"})
+
 
 def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     """Drop pydantic's validator names and union tags, leaving the path as written in YAML."""
     cleaned: list[str | int] = []
     previous: str | int | None = None
+    before: str | int | None = None
     for part in loc:
         skip = isinstance(part, str) and "[" in part
         # ("probe", "sql", "query") -> ("probe", "query"): the tag is not a key in the file.
         skip = skip or (previous in _TAGGED_FIELDS and part in _TAGS)
-        previous = part
+        # ("receivers", "pager", "pagerduty", "routing_key"): a map of tagged unions.
+        skip = skip or (before == "receivers" and part in _RECEIVER_TAGS)
+        before, previous = previous, part
         if not skip:
             cleaned.append(part)
     return tuple(cleaned)
@@ -160,26 +160,24 @@ class _Collector:
             self.sections[section][name] = item
 
 
-def load_model(root: Path) -> Model:
+def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
     """Load flows/, alert_rules/ and runbooks/ under `root`; raise ModelError listing every issue."""
     root = Path(root)
     collector = _Collector()
+    budget = FileBudget(limits or ModelLimits())
     if not (root / FLOWS_DIR).is_dir():
         raise ModelError([ModelIssue(str(root), 1, "", f"no {FLOWS_DIR}/ directory: is this a flowhealth model?")])
     for directory, schema in ((FLOWS_DIR, FlowsFile), (RULES_DIR, RulesFile)):
-        for path in _yaml_files(root / directory):
-            doc, issues = load_yaml(path, _display(path, root))
+        for path in model_files(root / directory, (".yaml", ".yml"), root):
+            doc, issues = load_yaml(path, display(path, root), budget)
             collector.issues.extend(issues)
             if doc is None:
                 continue
             _validate_items(doc, schema, collector)
     runbooks: dict[str, Runbook] = {}
-    runbook_dir = root / RUNBOOKS_DIR
-    if runbook_dir.is_dir():
-        for path in sorted(runbook_dir.glob("*.md")):
-            if path.name.lower() == "readme.md":
-                continue
-            runbook, issues = parse_runbook(path, _display(path, root))
+    for path in model_files(root / RUNBOOKS_DIR, (".md",), root, recursive=False):
+        if path.name.lower() != "readme.md":
+            runbook, issues = parse_runbook(path, display(path, root), budget)
             collector.issues.extend(issues)
             if runbook is not None:
                 runbooks[runbook.id] = runbook

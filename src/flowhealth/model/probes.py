@@ -38,7 +38,9 @@ class HttpProbe(Strict):
     kind: Literal["http"]
     url: str = Field(description="Endpoint URL; may hold ${ENV_VAR} references.")
     method: Literal["GET", "POST"] = "GET"
-    json_body: dict[str, object] | None = Field(default=None, description="JSON body for POST.")
+    json_body: dict[str, object] | None = Field(
+        default=None, description="JSON body for POST; its strings may hold ${ENV_VAR} references."
+    )
     headers: dict[str, str] = Field(
         default_factory=dict, description="Header values may be ${ENV_VAR} references (tokens)."
     )

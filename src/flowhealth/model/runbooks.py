@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelIssue
+from .files import FileBudget, read_text
 
 REQUIRED_SECTIONS = (
     "owner",
@@ -30,12 +31,13 @@ class Runbook:
     section_lines: dict[str, int] = field(default_factory=dict)
 
 
-def parse_runbook(path: Path, display: str) -> tuple[Runbook | None, list[ModelIssue]]:
+def parse_runbook(
+    path: Path, display: str, budget: FileBudget | None = None
+) -> tuple[Runbook | None, list[ModelIssue]]:
     """Read a runbook; report each required section that is missing or empty."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [ModelIssue(display, 1, "", f"cannot read runbook: {exc}")]
+    text, problems = read_text(path, display, budget)
+    if text is None:
+        return None, problems
     title = path.stem
     sections: dict[str, list[str]] = {}
     lines_of: dict[str, int] = {}

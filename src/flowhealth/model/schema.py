@@ -22,6 +22,7 @@ from .base import Ident, LabelName, Strict
 from .devmode import allowed_in_development
 from .durations import Duration, parse_duration
 from .probes import ProbeSpec
+from .receivers import Receiver
 from .traces import FlowTraces
 
 SlackChannel = Annotated[str, StringConstraints(pattern=r"^(#[a-z0-9._-]{1,80}|[CG][A-Z0-9]{6,})$")]
@@ -112,6 +113,10 @@ class Team(Strict):
     escalation: Ident | None = Field(default=None, description="Team to escalate to when nobody acks.")
     escalate_after: Duration = Field(default=timedelta(minutes=30))
     business_hours: BusinessHours | None = None
+    receivers: dict[Ident, Receiver] = Field(
+        default_factory=dict,
+        description="Channels beyond Slack (pagerduty, teams, webhook, email), each with its severities.",
+    )
 
 
 SystemKind = Literal[

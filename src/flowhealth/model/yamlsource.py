@@ -1,7 +1,9 @@
 """YAML loading that remembers where every value came from, so errors name file and line.
 
 PyYAML's composer gives nodes with marks; we build plain Python data from them and keep a
-table from the dotted path of each value to its line.
+table from the dotted path of each value to its line. Building is bounded: aliases may expand to
+at most ALIAS_BUDGET values (a "billion laughs" file is an error, not a hang), an alias inside its
+own anchor is a located error, and nesting deeper than MAX_DEPTH is refused.
 """
 
 from __future__ import annotations
@@ -13,11 +15,26 @@ from typing import Any
 import yaml
 
 from ..errors import ModelIssue
+from .files import FileBudget, read_text
 
 PathKey = tuple[str | int, ...]
 
 # libyaml's composer is ~10x faster and gives the same marks; pure Python where it is missing.
 _COMPOSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Values an alias may expand to, over the whole file. Models rarely use aliases at all; a shared
+# block of labels reused a hundred times stays far below this.
+ALIAS_BUDGET = 10_000
+# No model file nests deeper than ~12 levels; deeper input is an attack on the stack.
+MAX_DEPTH = 64
+
+
+class _Refused(Exception):
+    """The document cannot be built safely; `line` and `loc` say where."""
+
+    def __init__(self, line: int, loc: PathKey, message: str) -> None:
+        super().__init__(message)
+        self.line, self.loc, self.message = line, loc, message
 
 
 @dataclass
@@ -45,9 +62,53 @@ class _Builder:
         self.issues: list[ModelIssue] = []
         # One loader resolves every scalar's tag (int, bool, null, timestamps) as PyYAML would.
         self._scalars = yaml.SafeLoader("")
+        # Collections already built once (a second visit is an alias), those being built now
+        # (a visit to one of these is an alias inside its own anchor), and how many values
+        # aliases expanded to so far.
+        self._built: set[int] = set()
+        self._open: set[int] = set()
+        self._aliased = 0
+        self._expanded = 0
+        self._alias_at: tuple[int, PathKey] = (1, ())
 
     def build(self, node: yaml.Node, loc: PathKey) -> Any:
-        self.lines.setdefault(loc, node.start_mark.line + 1)
+        line = self.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.ScalarNode):
+            self._count()
+            try:
+                return self._scalars.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as exc:
+                # PyYAML resolves `2026-13-45` as a date and 5,000 digits as an int, then fails.
+                raise _Refused(line, loc, f"unreadable value {node.value[:40]!r}: {exc}") from None
+        if len(loc) > MAX_DEPTH:
+            raise _Refused(line, loc, f"nested more than {MAX_DEPTH} levels deep")
+        key = id(node)
+        if key in self._open:
+            anchor = node.start_mark.line + 1
+            raise _Refused(line, loc, f"recursive alias: this value contains itself (anchor on line {anchor})")
+        alias = key in self._built
+        if alias and not self._aliased:
+            # Report an expansion where the outermost alias is used, not deep inside the anchor.
+            parent = loc[:-1] if loc and isinstance(loc[-1], int) else loc
+            self._alias_at = (self.lines.get(parent, line), loc)
+        self._built.add(key)
+        self._open.add(key)
+        self._aliased += alias
+        try:
+            self._count()
+            return self._collection(node, loc)
+        finally:
+            self._open.discard(key)
+            self._aliased -= alias
+
+    def _count(self) -> None:
+        if self._aliased:
+            self._expanded += 1
+            if self._expanded > ALIAS_BUDGET:
+                at_line, at_loc = self._alias_at
+                raise _Refused(at_line, at_loc, f"aliases expand to more than {ALIAS_BUDGET:,} values")
+
+    def _collection(self, node: yaml.Node, loc: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -77,9 +138,7 @@ class _Builder:
                 result[key] = self.build(value_node, child)
             self.lines.pop((*loc, "<key>"), None)
             return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
-        return self._scalars.construct_object(node, deep=True)
+        return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
 
 
 def _dotted(loc: PathKey) -> str:
@@ -94,13 +153,27 @@ def dotted(loc: PathKey) -> str:
     return _dotted(loc)
 
 
-def load_yaml(path: Path, display: str) -> tuple[SourceDoc | None, list[ModelIssue]]:
+_VALUE_EVENTS = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
+
+
+def _count_values(text: str) -> int:
+    """Values in the file, counted on libyaml's events (~10x cheaper than composing them)."""
+    return sum(1 for event in yaml.parse(text, Loader=_COMPOSER) if isinstance(event, _VALUE_EVENTS))
+
+
+def load_yaml(path: Path, display: str, budget: FileBudget | None = None) -> tuple[SourceDoc | None, list[ModelIssue]]:
     """Parse one YAML file; return its document or the issues that stopped it."""
+    budget = budget or FileBudget()
+    text, problems = read_text(path, display, budget)
+    if text is None:
+        return None, problems
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [ModelIssue(display, 1, "", f"cannot read file: {exc}")]
-    try:
+        values = _count_values(text)
+        if budget.values + values > budget.limits.model_values:
+            limit = budget.limits.model_values
+            message = f"the model has more than its limit of {limit:,} values in all (FLOWHEALTH_MODEL_MAX_VALUES); this file has {values:,}"
+            return None, [ModelIssue(display, 1, "", message)]
+        budget.values += values
         node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -113,6 +186,8 @@ def load_yaml(path: Path, display: str) -> tuple[SourceDoc | None, list[ModelIss
     builder = _Builder(display)
     try:
         data = builder.build(node, ())
+    except _Refused as exc:
+        return None, [ModelIssue(display, exc.line, _dotted(exc.loc), exc.message)]
     except yaml.YAMLError as exc:
         return None, [ModelIssue(display, 1, "", f"invalid YAML: {exc}")]
     return SourceDoc(display, data, builder.lines), builder.issues

@@ -19,6 +19,7 @@ class Delivery:
     channel: str
     message: Message  # validated: the view and notices to render
     attempt: int  # 1 on the first try; >1 means an earlier try may have reached the other side
+    receiver: str = "slack"  # or team/receiver: a team's PagerDuty, Teams, webhook or email channel
 
 
 class Notifier(Protocol):

@@ -109,6 +109,7 @@ class OutboxWorker:
             channel=message.channel,
             message=content,
             attempt=attempt,
+            receiver=message.receiver,
         )
         try:
             ref = self._notifier.deliver(delivery, thread)

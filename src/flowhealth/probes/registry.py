@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
 from ..errors import ConfigError
 from ..model import probes as spec
+from ..model.envref import resolve_strings
 from ..model.probes import ProbeSpec, PushProbe, TraceProbe
 from .base import Probe
 from .clients import SharedClients
@@ -22,6 +23,8 @@ from .reconcile import Fetch, ReconcileProbe, http_fetch, sql_fetch
 from .redis import RedisProbe
 from .sql import SqlProbe, SqlQuery
 
+Factory = Callable[..., Probe]
+
 
 @dataclass(frozen=True)
 class ProbeContext:
@@ -31,6 +34,8 @@ class ProbeContext:
     clients: SharedClients = field(default_factory=SharedClients)
     state: Engine | None = None
     secrets: frozenset[str] = frozenset()  # values of ${ENV} references: scrubbed from every error
+    # Which factory builds which probe kind; None: the built-in FACTORIES. Tests pass stand-ins here.
+    factories: Mapping[str, Factory] | None = None
 
     def close(self) -> None:
         self.clients.close()
@@ -55,7 +60,8 @@ def _endpoint(
 
 def _http(s: spec.HttpProbe, ctx: ProbeContext, flow: str) -> Probe:
     endpoint = _endpoint(ctx, s.url, s.headers, s.verify_tls, _seconds(s.timeout), "http probe")
-    return HttpProbe(endpoint, s.path, s.method, s.json_body)
+    body = resolve_strings(s.json_body, ctx.pools.environ, where="http probe json_body")
+    return HttpProbe(endpoint, s.path, s.method, body)
 
 
 def _rabbitmq(s: spec.RabbitmqProbe, ctx: ProbeContext, flow: str) -> Probe:
@@ -106,8 +112,6 @@ def _interventions(s: spec.InterventionsProbe, ctx: ProbeContext, flow: str) -> 
     return InterventionsProbe(ctx.state, flow, s.window)
 
 
-Factory = Callable[..., Probe]
-
 # Kinds that are scheduled and run by flowhealth. `push` and `trace` are absent on purpose: push
 # values arrive, and trace values are derived from ingested spans (flowhealth.traces).
 FACTORIES: dict[str, Factory] = {
@@ -128,4 +132,10 @@ def is_scheduled(probe: ProbeSpec) -> bool:
 
 def build_probe(probe: ProbeSpec, ctx: ProbeContext, flow: str = "") -> Probe:
     """Instantiate the probe for a spec; raises ConfigError when its environment is missing."""
-    return FACTORIES[probe.kind](probe, ctx, flow)
+    factories = FACTORIES if ctx.factories is None else ctx.factories
+    return factories[probe.kind](probe, ctx, flow)
+
+
+def with_factories(**overrides: Factory) -> dict[str, Factory]:
+    """The built-in probe registry with some kinds built by other factories (stand-ins in tests)."""
+    return {**FACTORIES, **overrides}

@@ -24,8 +24,13 @@ def make_engine(url: str) -> Engine:
     """Create the state engine; SQLite gets WAL and a busy timeout so threads can share it."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigError(f"FLOWHEALTH_DATABASE_URL is not a database URL: {exc}") from None
+    except ArgumentError:
+        raise ConfigError(
+            "FLOWHEALTH_DATABASE_URL is not a database URL (expected e.g. sqlite:///path/to/file.db)"
+        ) from None
+    except ValueError:
+        # SQLAlchemy reads the port with int(): `h:notaport` fails there, and the URL holds a password.
+        raise ConfigError("FLOWHEALTH_DATABASE_URL has a port that is not a number") from None
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""

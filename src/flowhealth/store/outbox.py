@@ -29,6 +29,7 @@ def enqueue(
     channel: str,
     payload: str,
     now: datetime,
+    receiver: str = "slack",
 ) -> bool:
     """Add a message (`payload`: its JSON) unless one with the same dedup key exists; True when added."""
     exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key)).first()
@@ -41,6 +42,7 @@ def enqueue(
             kind=kind,
             team=team,
             channel=channel,
+            receiver=receiver,
             payload=payload,
             created_at=now,
             next_attempt_at=now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .types import UTCDateTime
@@ -114,6 +114,11 @@ class OutboxMessage(SQLModel, table=True):
     kind: str = Field(max_length=32)
     team: str = Field(max_length=64)
     channel: str = Field(max_length=96)
+    receiver: str = Field(
+        default="slack",
+        sa_column=Column(String(64), nullable=False, server_default="slack"),
+        description="slack, or team/receiver for a team's other channels (PagerDuty, Teams, webhook, email).",
+    )
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _time()
     next_attempt_at: datetime = _time(index=True)

@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from ..errors import MalformedPayload, PayloadTooLarge, UnsupportedMedia
+from .otlp_json import check_types
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -98,8 +99,7 @@ def parse(media: str, body: bytes) -> ExportTraceServiceRequest:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise MalformedPayload(f"the body is not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise MalformedPayload("the body is not an OTLP JSON ExportTraceServiceRequest object")
+    check_types(document)
     _hex_ids_to_base64(document)
     try:
         parsed: ExportTraceServiceRequest = json_format.ParseDict(
