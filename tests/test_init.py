@@ -158,7 +158,7 @@ def test_queue_on_redis(tmp_path: Path) -> None:
 def test_queue_on_nats(tmp_path: Path) -> None:
     need(port_open(*NATS_ADDR), "NATS")
     stream = f"ORDERS_{uuid.uuid4().hex[:10]}"
-    asyncio.run(targets._nats_setup(stream, 4))  # a durable consumer named `erp`, the target system
+    asyncio.run(targets.nats_setup(stream, 4))  # a durable consumer named `erp`, the target system
     try:
         out = _init_validate_probe(
             tmp_path / "m",
@@ -167,7 +167,7 @@ def test_queue_on_nats(tmp_path: Path) -> None:
             "order-queue",
         )
     finally:
-        asyncio.run(targets._nats_delete(stream))
+        asyncio.run(targets.nats_delete(stream))
     assert "4 messages" in out
 
 
