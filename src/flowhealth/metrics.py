@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import select
@@ -157,6 +157,31 @@ class Metrics:
             "Notification delivery attempts by outcome.",
             ["kind", "outcome"],
             registry=registry,
+        )
+        # Named as Prometheus names its own (prometheus_config_last_reload_successful), so the
+        # same alert on a failed reload works for both.
+        self.reload_successful = Gauge(
+            "flowhealth_config_last_reload_successful",
+            "Whether the last model reload succeeded (1) or was refused (0).",
+            registry=registry,
+        )
+        self.reload_successful.set(1)
+        self.reload_success_time = Gauge(
+            "flowhealth_config_last_reload_success_timestamp_seconds",
+            "When the model in use was loaded (start or successful reload).",
+            registry=registry,
+        )
+        self.reload_success_time.set_to_current_time()
+        self.replica_leader = Gauge(
+            "flowhealth_replica_leader",
+            "1 when this replica evaluates rules (the leader, or the only process on SQLite), else 0.",
+            registry=registry,
+        )
+        self.replica_probes = Gauge(
+            "flowhealth_replica_probes", "Probes this replica runs (its share among live replicas).", registry=registry
+        )
+        self.replicas = Gauge(
+            "flowhealth_replicas", "Live replicas this replica sees, itself included.", registry=registry
         )
 
     def seed(self, model: Model) -> None:

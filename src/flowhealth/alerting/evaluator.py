@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select as sa_select
+from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..clock import Clock
 from ..evidence import EvidenceFn
@@ -40,6 +41,7 @@ from .baseline_live import baseline_breached
 log = logging.getLogger(__name__)
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
+CYCLE_LOCK_KEY = 0x666C6F776576616C  # "floweval": one evaluation cycle at a time across replicas
 STALE_AFTER_INTERVALS = 3
 DEFAULT_NO_DATA_AFTER = timedelta(minutes=5)
 
@@ -87,6 +89,10 @@ class Evaluator:
         now = self._clock.now()
         try:
             with transaction(self._engine) as session:
+                if self._engine.dialect.name == "postgresql":
+                    # Replicas: only the leader schedules cycles, but a leader that just lost its lock
+                    # may still be in one. Cycles queue here, and each reads what the previous committed.
+                    session.connection().execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": CYCLE_LOCK_KEY})
                 transitions = self._cycle(session, now)
                 self._hook.after_cycle(session, now, transitions)
         except Exception:
@@ -97,6 +103,24 @@ class Evaluator:
         self._metrics.evaluations.inc()
         for t in transitions:
             log.info("alert %s %s (value %s)", alert_key(t.rule, t.labels), t.event, t.value)
+        return transitions
+
+    def retire(self, rule_ids: set[str]) -> list[Transition]:
+        """Resolve (firing) or clear (pending) the alerts of rules a reload removes, with their notifications.
+
+        Runs on the evaluator of the model that still has the rules, so the resolve message names
+        the same owner, channel and incident as the firing one did.
+        """
+        now = self._clock.now()
+        transitions: list[Transition] = []
+        with transaction(self._engine) as session:
+            for state in session.exec(select(AlertState).where(col(AlertState.rule).in_(sorted(rule_ids)))).all():
+                if state.state == FIRING:
+                    transitions.append(self._resolve(session, state, None, now))
+                elif state.state == PENDING:
+                    state.pending_since = None
+                    transitions.append(self._move(session, state, INACTIVE, "cleared", None, now))
+            self._hook.after_cycle(session, now, transitions)
         return transitions
 
     def staleness(self, flow: str, signal: str) -> timedelta | None:

@@ -67,7 +67,9 @@ class IncidentManager(CycleHook):
         # before this transaction writes anything (the next query flushes the cycle's states), so
         # no other writer of the state database waits on them.
         evidence = self._collect_evidence(transitions, now)
-        states = list(session.exec(select(AlertState)).all())
+        # Rows of rules the model no longer has (removed while the service was down) are history only.
+        rules = self.model.all_rules()
+        states = [state for state in session.exec(select(AlertState)).all() if state.rule in rules]
         fired_now = {(t.rule, t.labels) for t in transitions if t.event == State.FIRING}
         for state in states:
             if (state.rule, state.labels) in fired_now:

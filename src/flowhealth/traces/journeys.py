@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from ..metrics import LATENCY_BUCKETS
@@ -120,6 +120,18 @@ class _Batch:
         self.applied.latencies.append((flow, start, end, seconds))
 
 
+def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
+    """Replicas (PostgreSQL): one ingest at a time per flow, so a journey's read-merge-write never interleaves.
+
+    Transaction-scoped advisory locks, taken in name order so two requests cannot deadlock; within one
+    process the service's own lock already does this, and SQLite has one writer anyway.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for flow in sorted(set(flows)):
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"journeys:{flow}"})
+
+
 def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], now: float) -> Applied:
     """Fold a batch of stage events into journeys and aggregates (inside the caller's transaction)."""
     batch = _Batch(routing, now)
@@ -157,6 +169,9 @@ def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], 
 
 # The journey columns in the order the driver-level SQL below reads and writes them.
 _COLUMNS = "started_at, last_stage, last_at, last_outcome, last_reason, completed_at, updated_at, stages, spans"
+
+
+_EXCLUDED = ", ".join(f"{name} = excluded.{name}" for name in ["entity_type", *_COLUMNS.split(", ")])
 
 
 def _mark(conn: Connection) -> str:
@@ -216,7 +231,10 @@ def _save(conn: Connection, flow: str, states: dict[str, _State]) -> None:
     if inserts:
         marks = ", ".join([mark] * 12)
         conn.exec_driver_sql(
-            f"INSERT INTO journey (flow, entity_id, entity_type, {_COLUMNS}) VALUES ({marks})", inserts
+            # An upsert: a journey another writer inserted since it was read is updated, the batch does not fail.
+            f"INSERT INTO journey (flow, entity_id, entity_type, {_COLUMNS}) VALUES ({marks}) "
+            f"ON CONFLICT (flow, entity_id) DO UPDATE SET {_EXCLUDED}",
+            inserts,
         )
     if updates:
         sets = ", ".join(f"{name} = {mark}" for name in _COLUMNS.split(", "))
