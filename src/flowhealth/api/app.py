@@ -25,6 +25,7 @@ from . import (
     push,
     silence_preview,
     slack,
+    slack_command,
 )
 
 
@@ -58,6 +59,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         flows.router,
         incidents.router,
         slack.router,
+        slack_command.router,
         pagerduty.router,
         push.router,
         board.router,
