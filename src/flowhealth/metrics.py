@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from .model.model import Model
 from .model.schema import SignalKind
+from .notify.needs_person import waiting_on_people
 from .store.outbox import backlog
 from .store.samples import current_values, probe_states
 from .store.tables import AlertState
@@ -182,6 +183,7 @@ class StateCollector(Collector):
             states = probe_states(session)
             alerts = list(session.exec(select(AlertState)).all())
             pending_count, oldest = backlog(session)
+            on_people = waiting_on_people(session)
             trends = queue_trends(session, model, self._now())
         yield from self._signals(values)
         yield self._trends(trends)
@@ -191,6 +193,14 @@ class StateCollector(Collector):
         outbox = GaugeMetricFamily("flowhealth_outbox_pending_messages", "Notifications not delivered yet.")
         outbox.add_metric([], pending_count)
         yield outbox
+        held = GaugeMetricFamily(
+            "flowhealth_notifications_waiting",
+            "Notifications held by an error a person must fix (bot not in channel, bad token, missing scope).",
+            labels=["receiver", "reason"],
+        )
+        for (receiver, reason), count in sorted(on_people.items()):
+            held.add_metric([receiver, reason.value], count)
+        yield held
         age = GaugeMetricFamily(
             "flowhealth_outbox_oldest_pending_age_seconds",
             "How long the oldest undelivered notification has waited.",

@@ -57,6 +57,7 @@ class FakeSlack:
     base_url: str = ""
     private: set[str] = field(default_factory=set)  # channel ids that are private
     history_scope: bool = True  # False: the bot lacks groups:history for private channels
+    not_member: set[str] = field(default_factory=set)  # channel ids the bot was not invited to
     views: list[dict[str, Any]] = field(default_factory=list)  # modals opened with views.open
     used_triggers: set[str] = field(default_factory=set)
     _seq: int = 0
@@ -112,6 +113,8 @@ class FakeSlack:
             cid = self.channel_id(str(args.get("channel", "")))
             if cid is None:
                 return 200, {"ok": False, "error": "channel_not_found"}
+            if cid in self.not_member:
+                return 200, {"ok": False, "error": "not_in_channel"}
             self._seq += 1
             ts = f"{int(time.time())}.{self._seq:06d}"
             metadata = args.get("metadata")

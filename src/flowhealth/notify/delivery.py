@@ -19,6 +19,7 @@ from ..store.db import transaction
 from ..store.outbox import backoff, due_messages, save_thread, thread_ref
 from ..store.tables import OutboxMessage
 from .base import Delivery, Notifier
+from .needs_person import PersonFix, alert_line, person_fix
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class OutboxWorker:
         self._pacing_clock = pacing_clock
         self._channel_free_at: dict[str, float] = {}
         self._pass = threading.Lock()
+        # (receiver, channel) waiting on a person: the alert line repeats each retry until it clears.
+        self._failing: dict[tuple[str, str], PersonFix] = {}
 
     def run_once(self) -> PassReport:
         """Deliver what is due; passes never overlap (two at once could post one message twice)."""
@@ -132,6 +135,10 @@ class OutboxWorker:
                 exc,
             )
             self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
+            reason = person_fix(str(exc)) if isinstance(exc, DeliveryRejected) else None
+            if reason is not None:
+                self._failing[(message.receiver, message.channel)] = reason
+                log.error(alert_line(message.receiver, message.channel, reason))
             not_sent = isinstance(exc, DeliveryRejected) or not exc.maybe_sent
             self._settle(
                 message.id,
@@ -169,6 +176,9 @@ class OutboxWorker:
             log.exception("delivered %s but could not record it", message.dedup_key)
             return Outcome.RETRY
         self._metrics.notifications.labels(message.kind, Outcome.DELIVERED).inc()
+        cleared = self._failing.pop((message.receiver, message.channel), None)
+        if cleared is not None:
+            log.warning("RESOLVED %s", alert_line(message.receiver, message.channel, cleared).removeprefix("ALERT "))
         return Outcome.DELIVERED
 
     def _settle(
