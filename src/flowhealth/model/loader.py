@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ModelError, ModelIssue
+from .contracts import LoadedContract, load_contract
 from .crossref import check_references
 from .files import FileBudget, ModelLimits, display, model_files
 from .model import Model
+from .rules_file import RULE_TAGS, RulesFile
 from .runbooks import Runbook, parse_runbook
-from .schema import FlowsFile, RulesFile
+from .schema import FlowsFile
+from .suggest import did_you_mean
 from .yamlsource import SourceDoc, dotted, load_yaml
 
 FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
@@ -21,11 +26,9 @@ FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
 MAX_ISSUES_PER_FILE = 50
 
 
-def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelIssue]]:
-    if not isinstance(doc.data, dict):
-        return None, [ModelIssue(doc.path, 1, "", f"expected a mapping with keys {sorted(schema.model_fields)}")]
+def _validate(doc: SourceDoc, schema: type[BaseModel], data: Any) -> tuple[Any, list[ModelIssue]]:
     try:
-        return schema.model_validate(doc.data), []
+        return schema.model_validate(data), []
     except ValidationError as exc:
         issues = []
         for error in exc.errors(include_url=False)[:MAX_ISSUES_PER_FILE]:
@@ -39,10 +42,43 @@ def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelI
         return None, issues
 
 
+def _validate_items(doc: SourceDoc, schema: type[BaseModel], collector: _Collector) -> None:
+    """Validate each definition on its own, so one broken flow hides neither the others nor their references."""
+    if not isinstance(doc.data, dict):
+        collector.issues.append(
+            ModelIssue(doc.path, 1, "", f"expected a mapping with keys {sorted(schema.model_fields)}")
+        )
+        return
+    for section, items in doc.data.items():
+        if not isinstance(items, dict) or section not in schema.model_fields:
+            _, issues = _validate(doc, schema, {section: items})  # unknown section or not a mapping
+            collector.issues.extend(issues)
+            continue
+        for name, item in items.items():
+            parsed, issues = _validate(doc, schema, {section: {name: item}})
+            if parsed is None:
+                collector.issues.extend(issues)
+                collector.broken.add((str(section), str(name)))
+                continue
+            collector.add(doc, section, getattr(parsed, section))
+
+
 # Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.
 _TAGGED_FIELDS = frozenset({"probe", "source", "target", "evidence"})
 _TAGS = frozenset(
-    {"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus", "interventions", "trace"}
+    {
+        "sql",
+        "push",
+        "http",
+        "rabbitmq",
+        "redis",
+        "nats",
+        "reconcile",
+        "contract",
+        "prometheus",
+        "interventions",
+        "trace",
+    }
 )
 
 _RECEIVER_TAGS = frozenset({"pagerduty", "teams", "webhook", "email"})
@@ -53,8 +89,10 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     cleaned: list[str | int] = []
     previous: str | int | None = None
     before: str | int | None = None
-    for part in loc:
+    for i, part in enumerate(loc):
         skip = isinstance(part, str) and "[" in part
+        # ("rules", "x", "baseline", "for") -> ("rules", "x", "for"): the rule kind is no key either.
+        skip = skip or (i == 2 and loc[0] == "rules" and part in RULE_TAGS)
         # ("probe", "sql", "query") -> ("probe", "query"): the tag is not a key in the file.
         skip = skip or (previous in _TAGGED_FIELDS and part in _TAGS)
         # ("receivers", "pager", "pagerduty", "routing_key"): a map of tagged unions.
@@ -65,14 +103,46 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     return tuple(cleaned)
 
 
+@cache
+def schema_keys() -> frozenset[str]:
+    """Every key any model file may hold, for suggestions on an unknown one."""
+    keys: set[str] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        for name, info in model.model_fields.items():
+            keys.add(info.alias or name)
+            for arg in _models_in(info.annotation):
+                if arg.__name__ not in seen:
+                    seen.add(arg.__name__)
+                    walk(arg)
+
+    seen: set[str] = set()
+    walk(FlowsFile)
+    walk(RulesFile)
+    return frozenset(keys)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
 def _friendly(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        key = error["loc"][-1] if error["loc"] else ""
+        # A key valid elsewhere (a `query` on an http probe) gets no suggestion of itself.
+        return "unknown key" + did_you_mean(str(key), schema_keys() - {str(key)})
     if kind == "missing":
         return "required field is missing"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("literal_error", "enum") and isinstance(error.get("input"), str):
+        expected = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        message += did_you_mean(error["input"], expected)
+    return message
 
 
 class _Collector:
@@ -80,19 +150,14 @@ class _Collector:
 
     def __init__(self) -> None:
         self.sections: dict[str, dict[str, Any]] = {
-            name: {} for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "rules")
+            name: {}
+            for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "calendars", "rules")
         }
         self.origin: dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]] = {}
         self.issues: list[ModelIssue] = []
         # Names declared in files that failed their schema: they exist, just not validly, so
         # references to them are not reported a second time as unknown.
         self.broken: set[tuple[str, str]] = set()
-
-    def note_broken(self, doc: SourceDoc) -> None:
-        if isinstance(doc.data, dict):
-            for section, items in doc.data.items():
-                if isinstance(items, dict):
-                    self.broken.update((str(section), str(name)) for name in items)
 
     def add(self, doc: SourceDoc, section: str, items: dict[str, Any]) -> None:
         for name, item in items.items():
@@ -112,6 +177,23 @@ class _Collector:
             self.sections[section][name] = item
 
 
+def _contracts(root: Path, collector: _Collector) -> dict[str, LoadedContract]:
+    """Each flow's contract with its schema and example files read and checked."""
+    out: dict[str, LoadedContract] = {}
+    for flow_id, flow in collector.sections["flows"].items():
+        if flow.contract is None:
+            continue
+        doc, base = collector.origin[("flows", flow_id)]
+        at = (*base, "contract")
+        keys = ["schema", "example", "redact", *(f"redact.{i}" for i in range(len(flow.contract.redact)))]
+        lines = {k: doc.line_of((*at, *(int(p) if p.isdigit() else p for p in k.split(".")))) for k in keys}
+        loaded, issues = load_contract(root, flow_id, flow.contract, (doc.path, doc.line_of(at)), lines)
+        collector.issues.extend(issues)
+        if loaded is not None:
+            out[flow_id] = loaded
+    return out
+
+
 def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
     """Load flows/, alert_rules/ and runbooks/ under `root`; raise ModelError listing every issue."""
     root = Path(root)
@@ -125,13 +207,7 @@ def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
             collector.issues.extend(issues)
             if doc is None:
                 continue
-            parsed, issues = _validate(doc, schema)
-            collector.issues.extend(issues)
-            if parsed is None:
-                collector.note_broken(doc)
-                continue
-            for section in type(parsed).model_fields:
-                collector.add(doc, section, getattr(parsed, section))
+            _validate_items(doc, schema, collector)
     runbooks: dict[str, Runbook] = {}
     for path in model_files(root / RUNBOOKS_DIR, (".md",), root, recursive=False):
         if path.name.lower() != "readme.md":
@@ -139,7 +215,9 @@ def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
             collector.issues.extend(issues)
             if runbook is not None:
                 runbooks[runbook.id] = runbook
+    contracts = _contracts(root, collector)
     model = Model(
+        contracts=contracts,
         teams=collector.sections["teams"],
         systems=collector.sections["systems"],
         connections=collector.sections["connections"],
@@ -147,6 +225,7 @@ def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
         rules=collector.sections["rules"],
         runbooks=runbooks,
         maintenance_windows=collector.sections["maintenance_windows"],
+        calendars=collector.sections["calendars"],
     )
     collector.issues.extend(check_references(model, collector.origin, collector.broken))
     if collector.issues:

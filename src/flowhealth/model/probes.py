@@ -23,7 +23,9 @@ class SqlProbe(Strict):
 
     kind: Literal["sql"]
     connection: Ident
-    query: str = Field(description="SQL; may use the bound parameter :now (epoch seconds).")
+    query: str = Field(
+        description="SQL; may use the bound parameters :now (epoch seconds) and :now_ts (a UTC timestamp)."
+    )
     value_column: str | None = Field(default=None, description="Column holding the value (default: first).")
     label_columns: list[LabelName] = Field(default_factory=list)
     interval: Duration = _INTERVAL
@@ -96,7 +98,7 @@ class SqlSource(Strict):
 
     kind: Literal["sql"]
     connection: Ident
-    query: str = Field(description="Returns key, amount and currency columns; may use :now.")
+    query: str = Field(description="Returns key, amount and currency columns; may use :now and :now_ts.")
 
 
 class HttpSource(Strict):
@@ -129,6 +131,21 @@ class ReconcileProbe(Strict):
     evidence_limit: int = Field(default=100, ge=0, le=10000, description="Failing keys kept as evidence.")
     interval: Duration = Field(default=timedelta(minutes=5))
     timeout: Duration = Field(default=timedelta(seconds=30))
+
+
+class ContractProbe(Strict):
+    """Payloads read from a source, validated against the flow's contract; violations by field and reason."""
+
+    kind: Literal["contract"]
+    source: ReconcileSource
+    payload: str | None = Field(
+        default=None,
+        description="Column (sql) or field (http) holding the payload as JSON; default: the whole row or record.",
+    )
+    key: str | None = Field(default=None, description="Column or field naming the record (an identifier).")
+    evidence_limit: int = Field(default=20, ge=0, le=1000, description="Failing payloads kept, redacted.")
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
 
 
 class PrometheusProbe(Strict):
@@ -164,7 +181,9 @@ class PushProbe(Strict):
     )
 
 
-TraceMeasure = Literal["latency", "in_flight", "oldest", "rejections", "duplicates", "retries", "interventions"]
+TraceMeasure = Literal[
+    "latency", "in_flight", "oldest", "rejections", "duplicates", "retries", "interventions", "contract_violations"
+]
 TraceStatistic = Literal["p50", "p90", "p95", "p99", "max", "latest"]
 
 
@@ -174,7 +193,8 @@ class TraceProbe(Strict):
     kind: Literal["trace"]
     measure: TraceMeasure = Field(
         description="latency (stage to stage), in_flight, oldest (age of the oldest journey in flight), "
-        "rejections (by stage and reason), duplicates, retries or interventions (by stage)."
+        "rejections (by stage and reason), duplicates, retries or interventions (by stage), "
+        "contract_violations (payloads of mapped spans breaking the flow's contract, by field and reason)."
     )
     from_: Ident | None = Field(default=None, alias="from", description="Latency from this stage (default: first).")
     to: Ident | None = Field(default=None, description="Latency to this stage (default: the flow's last stage).")
@@ -192,6 +212,7 @@ ScheduledProbe = (
     | RedisProbe
     | NatsProbe
     | ReconcileProbe
+    | ContractProbe
     | PrometheusProbe
     | InterventionsProbe
 )
@@ -203,6 +224,7 @@ ProbeSpec = Annotated[
     | RedisProbe
     | NatsProbe
     | ReconcileProbe
+    | ContractProbe
     | PrometheusProbe
     | InterventionsProbe
     | PushProbe

@@ -19,7 +19,10 @@ from pydantic import (
 )
 
 from .base import Ident, LabelName, Strict
+from .business_calendar import BusinessCalendar
+from .devmode import allowed_in_development
 from .durations import Duration, parse_duration
+from .facts import ApiLimits, Contract, IdentifierSpec, Operations, ReleaseWindowRef
 from .mentions import SlackMentionId
 from .probes import ProbeSpec
 from .receivers import Receiver
@@ -68,6 +71,7 @@ class SignalKind(StrEnum):
     THROUGHPUT = "throughput"
     RECORDS = "records"
     RATIO = "ratio"
+    CONTRACT_VIOLATIONS = "contract_violations"
 
     @property
     def unit(self) -> str:
@@ -92,6 +96,7 @@ _KIND_UNITS = {
     SignalKind.THROUGHPUT: "records per second",
     SignalKind.RECORDS: "records",
     SignalKind.RATIO: "ratio",
+    SignalKind.CONTRACT_VIOLATIONS: "payloads",
 }
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -148,6 +153,11 @@ class System(Strict):
     name: str
     kind: SystemKind
     owner: Ident
+    api_limits: ApiLimits | None = Field(default=None, description="Rate limits, authentication, environments.")
+    release_windows: list[ReleaseWindowRef] = Field(
+        default_factory=list,
+        description="When the system may be released: a maintenance window's id, or a window of its own.",
+    )
 
 
 class Connection(Strict):
@@ -158,8 +168,11 @@ class Connection(Strict):
 
     @model_validator(mode="after")
     def _no_literal_secret(self) -> Connection:
-        if _SECRET_LITERAL.search(self.url):
-            raise ValueError("the URL holds a literal password; use a ${ENV_VAR} reference instead")
+        if _SECRET_LITERAL.search(self.url) and not allowed_in_development(self.url):
+            raise ValueError(
+                "the URL holds a literal password; use a ${ENV_VAR} reference instead "
+                "(FLOWHEALTH_DEV=1 or `validate --dev` allows it for localhost while developing)"
+            )
         return self
 
 
@@ -173,6 +186,13 @@ class Signal(Strict):
     @property
     def unit(self) -> str:
         return self.kind.unit
+
+
+class AverageValue(Strict):
+    """What one record of a flow is worth on average (an order, a payment), to put a price on missing volume."""
+
+    amount: float = Field(gt=0, description="Average order or payment value, e.g. 84.50.")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(description="ISO 4217, e.g. EUR.")
 
 
 IntegrationPattern = Literal["api", "event", "queue", "file", "ipaas", "scheduled"]
@@ -196,12 +216,34 @@ class Flow(Strict):
     )
     signals: dict[Ident, Signal] = Field(min_length=1)
     traces: FlowTraces | None = Field(default=None, description="Business journeys from OpenTelemetry spans.")
+    identifiers: dict[Ident, IdentifierSpec] = Field(
+        default_factory=dict,
+        description="System -> the id that joins this flow's records there, e.g. erp: external_ref.",
+    )
+    contract: Contract | None = Field(default=None, description="The payload contract the flow carries.")
+    operations: Operations | None = Field(default=None, description="Pause, drain, replay and degraded behaviour.")
+    average_value: AverageValue | None = Field(
+        default=None, description="For flows that carry an amount: baseline alerts show the money at risk."
+    )
+
+
+# "100 messages", "2 consumers": a number with the signal's unit, checked against it in crossref.py.
+THRESHOLD_WITH_UNIT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s+([A-Za-z][A-Za-z ]*?)\s*$")
 
 
 def _threshold(value: Any) -> Any:
     # Time thresholds read better as durations ("15m") than as seconds.
     if isinstance(value, str):
-        return parse_duration(value).total_seconds()
+        with_unit = THRESHOLD_WITH_UNIT.match(value)
+        if with_unit:
+            return float(with_unit.group(1))
+        try:
+            return parse_duration(value).total_seconds()
+        except ValueError:
+            raise ValueError(
+                f"'{value}' is neither a number (100), a number with the signal's unit (100 messages) "
+                "nor a duration (15m, for delay and staleness signals)"
+            ) from None
     return value
 
 
@@ -306,9 +348,4 @@ class FlowsFile(Strict):
     connections: dict[Ident, Connection] = Field(default_factory=dict)
     flows: dict[Ident, Flow] = Field(default_factory=dict)
     maintenance_windows: dict[Ident, MaintenanceWindow] = Field(default_factory=dict)
-
-
-class RulesFile(Strict):
-    """A file under alert_rules/."""
-
-    rules: dict[Ident, AlertRule] = Field(default_factory=dict)
+    calendars: dict[Ident, BusinessCalendar] = Field(default_factory=dict)

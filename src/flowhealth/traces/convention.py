@@ -1,27 +1,58 @@
 """The attribute convention of business spans and the routing of spans to flows.
 
 Spans carry `flowhealth.*` attributes (set by `flowhealth.instrument`), or are mapped in a flow's
-`traces.spans` by `service.name` and span name. Only this module knows the attribute names.
+`traces.spans` by `service.name` and span name. The attribute names are in `flowhealth.semconv`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..model.contracts import LoadedContract
 from ..model.model import Model
 from ..model.probes import TraceProbe
 from ..model.traces import FlowTraces, SpanMapping
 
-FLOW = "flowhealth.flow"
-STAGE = "flowhealth.stage"
-ENTITY_TYPE = "flowhealth.entity.type"
-ENTITY_ID = "flowhealth.entity.id"
-OUTCOME = "flowhealth.outcome"
-REASON = "flowhealth.reason"
-SERVICE_NAME = "service.name"  # OpenTelemetry resource semantic convention
-
-OK, REJECTED, RETRIED, MANUAL = "ok", "rejected", "retried", "manual"
-OUTCOMES = frozenset({OK, REJECTED, RETRIED, MANUAL})
+# The names live in a module free of dependencies, which flowhealth.instrument imports alone.
+from ..semconv import (
+    ENTITY_ID as ENTITY_ID,
+)
+from ..semconv import (
+    ENTITY_TYPE as ENTITY_TYPE,
+)
+from ..semconv import (
+    FLOW as FLOW,
+)
+from ..semconv import (
+    MANUAL as MANUAL,
+)
+from ..semconv import (
+    OK as OK,
+)
+from ..semconv import (
+    OUTCOME as OUTCOME,
+)
+from ..semconv import (
+    OUTCOMES as OUTCOMES,
+)
+from ..semconv import (
+    PAYLOAD as PAYLOAD,
+)
+from ..semconv import (
+    REASON as REASON,
+)
+from ..semconv import (
+    REJECTED as REJECTED,
+)
+from ..semconv import (
+    RETRIED as RETRIED,
+)
+from ..semconv import (
+    SERVICE_NAME as SERVICE_NAME,
+)
+from ..semconv import (
+    STAGE as STAGE,
+)
 
 MAX_ENTITY_ID = 200
 MAX_REASON = 128
@@ -39,6 +70,7 @@ class StageEvent:
     outcome: str
     reason: str
     at: float  # epoch seconds the span ended: the stage is reached when its work is done
+    violations: tuple[tuple[str, str], ...] = ()  # (field, reason) the span's payload breaks
 
 
 @dataclass(frozen=True)
@@ -49,6 +81,7 @@ class FlowPlan:
     traces: FlowTraces
     entity_type: str
     latency_pairs: frozenset[tuple[str, str]]
+    contract: LoadedContract | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +103,8 @@ class Routing:
                 for signal in flow.signals.values()
                 if isinstance(signal.probe, TraceProbe) and signal.probe.measure == "latency"
             }
-            plans[flow_id] = FlowPlan(flow_id, flow.traces, flow.traces.entity or flow.object, frozenset(pairs))
+            entity = flow.traces.entity or flow.object
+            plans[flow_id] = FlowPlan(flow_id, flow.traces, entity, frozenset(pairs), model.contracts.get(flow_id))
             for mapping in flow.traces.spans:
                 mappings.setdefault((mapping.service, mapping.name), []).append((flow_id, mapping))
         return cls(plans, mappings)
