@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 from flowhealth.cli.main import app
 from flowhealth.errors import ModelError
 from flowhealth.model import load_model
-from flowhealth.model.schema import FlowsFile, RulesFile
+from flowhealth.model.rules_file import RulesFile
+from flowhealth.model.schema import FlowsFile
 from flowhealth.reference import reference_files
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,7 +107,7 @@ def _merge_into(root: Path, snippet: dict[str, Any]) -> None:
 def _base(root: Path, snippet: Snippet) -> None:
     """The reference deployment, or for a tutorial step the model `flowhealth init` writes plus earlier steps."""
     if _AFTER_INIT not in snippet.text.split("\n", 1)[0]:
-        for sub in ("flows", "alert_rules", "runbooks"):
+        for sub in ("flows", "alert_rules", "runbooks", "contracts"):
             shutil.copytree(REPO / sub, root / sub)
         return
     result = CliRunner().invoke(app, ["init", str(root), "--no-interactive"])
