@@ -132,4 +132,4 @@ def test_a_click_on_a_resolved_incident_tells_the_clicker_why_nothing_changed(
     with serve(runtime) as base:
         assert httpx.post(f"{base}/slack/interactions", content=body, headers=signed(body)).status_code == 200
         reply = response_url.received.get(timeout=10)
-    assert reply["text"] == "Not applied: incident 1 is already resolved."
+    assert reply["text"] == "Incident #1 is resolved: nothing to change."

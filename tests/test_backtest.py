@@ -106,7 +106,7 @@ def test_replays_the_state_database_since_28_days(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("FLOWHEALTH_DATABASE_URL", url)
     # The reference calendar's dates are real (Black Friday 2026); this replay runs relative to today.
     model_dir = tmp_path / "model"
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, model_dir / sub)
     checkout = model_dir / "flows/checkout.yaml"
     text = checkout.read_text()

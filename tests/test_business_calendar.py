@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, tmp_path / sub)
     return tmp_path
 
@@ -85,7 +85,7 @@ def test_a_baseline_rule_names_a_known_calendar(model_dir: Path) -> None:
     edit(path, "resolution: 5m}\n    below", "resolution: 5m, calendar: shop-fr}\n    below")
     [issue] = issues_of(model_dir)
     assert issue.field == "rules.orders-below-expected.baseline.calendar"
-    assert issue.message == "unknown calendar 'shop-fr' (known: shop-de)"
+    assert issue.message == "unknown calendar 'shop-fr' (did you mean 'shop-de'?) (known: shop-de)"
 
 
 def test_baseline_rule_mistakes_drop_the_rule_kind_from_the_path(model_dir: Path) -> None:

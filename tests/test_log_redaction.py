@@ -91,7 +91,12 @@ FLOWS = (
 @pytest.mark.timeout(120)
 def test_serve_verbose_logs_no_secret_of_an_http_probe(tmp_path: Path, partner: str) -> None:
     write_model(tmp_path / "model", FLOWS.replace("PARTNER", partner), runbooks=())
-    env = {**CANARIES, "FLOWHEALTH_DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
+    # Library loggers speak only when asked: the canary needs httpx's and pika's own lines.
+    env = {
+        **CANARIES,
+        "FLOWHEALTH_DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+        "FLOWHEALTH_LIBRARY_LOG_LEVEL": "INFO",
+    }
     service = ServeProcess(tmp_path / "model", env, tmp_path / "serve.log")
     service.start()
     try:

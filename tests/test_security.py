@@ -23,7 +23,7 @@ from tests.support.models import write_model
 
 # Not behind the bearer token, each for a reason: OTLP exporters send no token (the receiver only
 # folds spans into journeys); Slack and PagerDuty prove themselves with their request signatures instead.
-OTHERWISE_GUARDED = {"/v1/traces", "/slack/interactions", "/api/v1/pagerduty"}
+OTHERWISE_GUARDED = {"/v1/traces", "/slack/interactions", "/slack/commands", "/api/v1/pagerduty"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -77,6 +77,7 @@ def test_slack_interactions_without_a_valid_fresh_signature_are_401(app: FastAPI
     client = TestClient(app)
     for headers in ({}, {"X-Slack-Request-Timestamp": "1", "X-Slack-Signature": "v0=00"}):
         assert client.post("/slack/interactions", content=b"payload=%7B%7D", headers=headers).status_code == 401
+        assert client.post("/slack/commands", content=b"text=ack+1&user_id=U1", headers=headers).status_code == 401
 
 
 @pytest.mark.parametrize("method_path", ["write", "/slack/interactions", "/v1/traces"])

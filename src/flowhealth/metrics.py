@@ -24,6 +24,7 @@ from .alerting.baseline_live import current_expectations
 from .model.baseline_rule import BaselineRule
 from .model.model import Model
 from .model.schema import SignalKind
+from .notify.needs_person import waiting_on_people
 from .store.outbox import backlog
 from .store.tables import AlertState, ProbeState, SignalValue
 from .store.trend import TRENDS, queue_trends
@@ -235,6 +236,7 @@ class StateCollector(Collector):
             ).all()
             alerts = conn.execute(select(alerts_t.rule, alerts_t.state, alerts_t.owner)).all()
             pending_count, oldest = backlog(session)
+            on_people = waiting_on_people(session)
             trends = queue_trends(session, model, self._now())
             series: dict[tuple[str, str], list[str]] = {}
             for row in values:
@@ -249,6 +251,14 @@ class StateCollector(Collector):
         outbox = GaugeMetricFamily("flowhealth_outbox_pending_messages", "Notifications not delivered yet.")
         outbox.add_metric([], pending_count)
         yield outbox
+        held = GaugeMetricFamily(
+            "flowhealth_notifications_waiting",
+            "Notifications held by an error a person must fix (bot not in channel, bad token, missing scope).",
+            labels=["receiver", "reason"],
+        )
+        for (receiver, reason), count in sorted(on_people.items()):
+            held.add_metric([receiver, reason.value], count)
+        yield held
         age = GaugeMetricFamily(
             "flowhealth_outbox_oldest_pending_age_seconds",
             "How long the oldest undelivered notification has waited.",

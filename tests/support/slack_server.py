@@ -57,6 +57,9 @@ class FakeSlack:
     base_url: str = ""
     private: set[str] = field(default_factory=set)  # channel ids that are private
     history_scope: bool = True  # False: the bot lacks groups:history for private channels
+    not_member: set[str] = field(default_factory=set)  # channel ids the bot was not invited to
+    views: list[dict[str, Any]] = field(default_factory=list)  # modals opened with views.open
+    used_triggers: set[str] = field(default_factory=set)
     _seq: int = 0
 
     def delete(self, ts: str) -> None:
@@ -110,6 +113,8 @@ class FakeSlack:
             cid = self.channel_id(str(args.get("channel", "")))
             if cid is None:
                 return 200, {"ok": False, "error": "channel_not_found"}
+            if cid in self.not_member:
+                return 200, {"ok": False, "error": "not_in_channel"}
             self._seq += 1
             ts = f"{int(time.time())}.{self._seq:06d}"
             metadata = args.get("metadata")
@@ -155,6 +160,8 @@ class FakeSlack:
             return 200, {"ok": True, "file_id": file_id, "upload_url": f"{self.base_url}upload/{file_id}"}
         if method == "files.completeUploadExternal":
             return self._complete_upload(args)
+        if method == "views.open":
+            return self._open_view(args)
         if method == "auth.test":
             return 200, {"ok": True, "user_id": "UBOT", "team_id": "T1"}
         return 200, {"ok": False, "error": "unknown_method"}
@@ -178,6 +185,28 @@ class FakeSlack:
             text = str(args.get("initial_comment", ""))
             self.messages.append(Message(cid, ts, text, [], None, None, files=[f["id"] for f in shared]))
         return 200, {"ok": True, "files": shared}
+
+    def _open_view(self, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Like Slack: a trigger_id opens one modal; the view must be a valid modal."""
+        trigger = str(args.get("trigger_id") or "")
+        view = args.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if not trigger:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        if trigger in self.used_triggers:
+            return 200, {"ok": False, "error": "expired_trigger_id"}
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        title = view.get("title", {}).get("text", "")
+        if not title or len(title) > 24 or len(view.get("blocks", [])) > 100:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        if len(str(view.get("private_metadata", ""))) > 3000:
+            return 200, {"ok": False, "error": "invalid_arguments"}
+        self.used_triggers.add(trigger)
+        self._seq += 1
+        stored = {**view, "id": f"V{self._seq:08d}", "trigger_id": trigger}
+        self.views.append(stored)
+        return 200, {"ok": True, "view": stored}
 
     def receive_upload(self, file_id: str, data: bytes) -> int:
         with self.lock:

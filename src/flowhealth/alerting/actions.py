@@ -35,6 +35,10 @@ class AlreadyDone(ActionError):
     """The incident is already in the state asked for (acknowledged by someone, or resolved)."""
 
 
+class AlreadyResolved(AlreadyDone):
+    """The incident is closed: acknowledging or resolving it again changes nothing."""
+
+
 def incident_number(ref: str) -> int | None:
     """The incident id a reference names ("42", "#42"); None when it is no incident number."""
     text = ref.strip().lstrip("#")
@@ -89,7 +93,7 @@ class Actions:
         with transaction(self.engine) as session:
             incident = self._find(session, ref)
             if incident.status != "open":
-                raise ActionError(f"incident {incident.id} is already resolved")
+                raise AlreadyResolved(f"incident {incident.id} is already resolved")
             if incident.acked_by and incident.ack_expires_at is not None and incident.ack_expires_at > now:
                 # A replayed request or a second click: the first acker stays the acker.
                 raise AlreadyDone(
@@ -116,7 +120,7 @@ class Actions:
         with transaction(self.engine) as session:
             incident = self._find(session, ref)
             if incident.status != "open":
-                raise ActionError(f"incident {incident.id} is already resolved")
+                raise AlreadyResolved(f"incident {incident.id} is already resolved")
             incident.status, incident.resolved_at, incident.resolved_by, incident.updated_at = (
                 "resolved",
                 now,

@@ -7,6 +7,7 @@ from datetime import datetime
 from ..evidence import EvidenceTable
 from ..links import Links, flow_dashboard_url
 from ..model.durations import format_duration
+from ..model.mentions import team_call
 from ..model.model import Model
 from ..model.templates import render
 from ..model.units import format_quantity
@@ -22,7 +23,7 @@ def format_value(value: float | None, unit: str, labels: dict[str, str]) -> str:
 
 def owner_of(model: Model, team_id: str) -> Owner:
     team = model.teams[team_id]
-    return Owner(team=team_id, name=team.name or team_id, channel=team.slack_channel, oncall=team.oncall)
+    return Owner(team=team_id, name=team.name or team_id, channel=team.slack_channel, oncall=team_call(team))
 
 
 def build_alert(

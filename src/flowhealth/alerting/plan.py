@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..links import Links
+from ..model.mentions import team_call
 from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
 from ..store.types import labels_of
@@ -205,7 +206,7 @@ class Planner:
         """An acknowledgement that ran out while the incident holds: escalation starts over."""
         if not (incident.acked_by and incident.ack_expires_at and incident.ack_expires_at <= now):
             return []
-        notice = AckExpired(at=now, by=incident.acked_by, oncall=self.model.teams[incident.team].oncall)
+        notice = AckExpired(at=now, by=incident.acked_by, oncall=team_call(self.model.teams[incident.team]))
         plan.events.append(EventRecord("ack_expired", actor=incident.acked_by))
         incident.acked_by = incident.acked_at = incident.ack_expires_at = None
         incident.next_escalation_at = now + self.escalate_after(incident, firing)

@@ -21,12 +21,14 @@ from . import (
     methods,
     openapi_model,
     otlp,
+    outbox,
     pagerduty,
     pages,
     push,
     reload,
     silence_preview,
     slack,
+    slack_command,
 )
 
 
@@ -61,6 +63,8 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloa
         flows.router,
         incidents.router,
         slack.router,
+        slack_command.router,
+        outbox.router,
         pagerduty.router,
         push.router,
         board.router,

@@ -19,13 +19,15 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ..alerting.actions import ActionError, Actions, incident_number
+from ..alerting.actions import ActionError, Actions, AlreadyResolved, incident_number
 from ..alerting.calendar import next_morning
+from ..alerting.classify import group_matchers
 from ..alerting.silences import SilenceError
 from ..clock import Clock
 from ..errors import StoreError
 from ..model.model import Model
 from ..store.tables import Incident
+from .slack_modal import SilenceRequest
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class Click:
     value: str  # the incident number the button carries
     actor: str  # "<@U123>", so Slack renders the person
     response_url: str | None = None
+    silence: SilenceRequest | None = None  # a submitted Silence… modal (or `/flowhealth silence`)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class ClickHandler:
         """The action a button names; returns what happened, in words for the person who clicked."""
         try:
             return self._apply(click)
+        except AlreadyResolved:
+            return f"Incident #{click.value.strip().lstrip('#')} is resolved: nothing to change."
         except (ActionError, SilenceError) as exc:
             # Two people clicked at once, or the incident closed meanwhile: nothing to change.
             log.info("Slack action %s on %s not applied: %s", click.action_id, click.value, exc)
@@ -97,6 +102,8 @@ class ClickHandler:
         if click.action_id == "flowhealth_resolve":
             incident = self.actions.resolve(click.value, click.actor)
             return f"You resolved incident #{incident.id}."
+        if click.silence is not None:
+            return self._silence_as_asked(click, click.silence)
         if click.action_id in SILENCES:
             until = now + SILENCES[click.action_id]
             reason = f"silenced from Slack for {SILENCES[click.action_id]}"
@@ -109,6 +116,24 @@ class ClickHandler:
         silence = self.actions.silence_incident(click.value, click.actor, until, reason)
         return f"You silenced incident #{click.value} until {until:%Y-%m-%d %H:%M} UTC (silence #{silence.id})."
 
+    def _silence_as_asked(self, click: Click, ask: SilenceRequest) -> str:
+        until = self.clock.now() + ask.duration
+        if not ask.matchers or ask.matchers == self.incident_matchers(click.value):
+            # What the incident is about: recorded on the incident and shown in its thread.
+            silence = self.actions.silence_incident(click.value, click.actor, until, ask.reason)
+        else:
+            silence = self.actions.silence(ask.matchers, until, click.actor, ask.reason)
+        return f"You silenced incident #{click.value} until {until:%Y-%m-%d %H:%M} UTC (silence #{silence.id})."
+
+    def incident_matchers(self, incident_ref: str) -> dict[str, str] | None:
+        """The matchers that silence what an incident is about (its team and group)."""
+        with Session(self.engine) as session:
+            number = incident_number(incident_ref)
+            incident = session.get(Incident, number) if number is not None else None
+            if incident is None:
+                return None
+            return {"team": incident.team, **group_matchers(incident.group_key)}
+
     def _team_timezone(self, incident_ref: str) -> str:
         with Session(self.engine) as session:
             number = incident_number(incident_ref)
@@ -117,6 +142,11 @@ class ClickHandler:
             return "UTC"
         hours = self.model.teams[incident.team].business_hours
         return hours.timezone if hours else "UTC"
+
+    def tell(self, response_url: str | None, text: str) -> None:
+        """An ephemeral message to the person behind a request, when Slack gave a response_url."""
+        if response_url:
+            self._reply(response_url, text)
 
     def _reply(self, response_url: str, text: str) -> None:
         try:

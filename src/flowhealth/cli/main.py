@@ -58,8 +58,11 @@ def _logging(verbose: bool) -> SecretFilter:
 
     # -v is about flowhealth's own work (probe runs, transitions); libraries (the scheduler,
     # broker clients, HTTP) stay at warnings, or their chatter buries it.
+    # FLOWHEALTH_LIBRARY_LOG_LEVEL=INFO (or DEBUG) lets them speak when debugging a connection;
+    # the secret filter below covers their records as well.
+    library_level = os.environ.get("FLOWHEALTH_LIBRARY_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(
-        level=logging.WARNING,
+        level=library_level if library_level in ("DEBUG", "INFO", "WARNING", "ERROR") else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

@@ -49,18 +49,31 @@ def _validate_items(doc: SourceDoc, schema: type[BaseModel], collector: _Collect
             ModelIssue(doc.path, 1, "", f"expected a mapping with keys {sorted(schema.model_fields)}")
         )
         return
+    found: list[ModelIssue] = []
     for section, items in doc.data.items():
         if not isinstance(items, dict) or section not in schema.model_fields:
             _, issues = _validate(doc, schema, {section: items})  # unknown section or not a mapping
-            collector.issues.extend(issues)
+            found.extend(issues)
             continue
         for name, item in items.items():
             parsed, issues = _validate(doc, schema, {section: {name: item}})
             if parsed is None:
-                collector.issues.extend(issues)
+                found.extend(issues)
                 collector.broken.add((str(section), str(name)))
                 continue
             collector.add(doc, section, getattr(parsed, section))
+    collector.issues.extend(_capped(doc, found))
+
+
+def _capped(doc: SourceDoc, issues: list[ModelIssue]) -> list[ModelIssue]:
+    """At most MAX_ISSUES_PER_FILE problems of one file, then how many more there are."""
+    listed = [i for i in issues if i.field or not i.message.startswith("and ")]
+    if len(listed) <= MAX_ISSUES_PER_FILE:
+        return issues
+    shown = listed[:MAX_ISSUES_PER_FILE]
+    more = len(listed) - len(shown)
+    last = max(issue.line for issue in shown)
+    return [*shown, ModelIssue(doc.path, last, "", f"and {more:,} more problems in this file (not listed)")]
 
 
 # Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.

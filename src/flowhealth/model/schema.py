@@ -23,6 +23,7 @@ from .business_calendar import BusinessCalendar
 from .devmode import allowed_in_development
 from .durations import Duration, parse_duration
 from .facts import ApiLimits, Contract, IdentifierSpec, Operations, ReleaseWindowRef
+from .mentions import SlackMentionId
 from .probes import ProbeSpec
 from .receivers import Receiver
 from .traces import FlowTraces
@@ -114,6 +115,10 @@ class Team(Strict):
     name: str | None = None
     slack_channel: SlackChannel = Field(description="Channel for this team's alerts, e.g. #erp-alerts.")
     oncall: str | None = Field(default=None, description="On-call handle or user group, e.g. @erp-oncall.")
+    slack_mentions: list[SlackMentionId] = Field(
+        default_factory=list,
+        description="Slack user group ids (S…) and user ids (U…) called in alerts; they notify, a handle does not.",
+    )
     escalation: Ident | None = Field(default=None, description="Team to escalate to when nobody acks.")
     escalate_after: Duration = Field(default=timedelta(minutes=30))
     business_hours: BusinessHours | None = None

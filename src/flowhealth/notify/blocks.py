@@ -21,6 +21,7 @@ ACTIONS = (
     ("flowhealth_silence_1h", "Silence 1h", None),
     ("flowhealth_silence_4h", "Silence 4h", None),
     ("flowhealth_silence_tomorrow", "Silence until tomorrow", None),
+    ("flowhealth_silence_custom", "Silence…", None),  # opens a modal: duration, matchers, reason
 )
 
 

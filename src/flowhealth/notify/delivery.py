@@ -20,6 +20,7 @@ from ..store.db import transaction
 from ..store.outbox import backoff, claim, due_messages, save_thread, thread_ref
 from ..store.tables import OutboxMessage
 from .base import Delivery, Notifier
+from .needs_person import PersonFix, alert_line, person_fix
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ class OutboxWorker:
         self._pacing_clock = pacing_clock
         self._channel_free_at: dict[str, float] = {}
         self._pass = threading.Lock()
+        # (receiver, channel) waiting on a person: the alert line repeats each retry until it clears.
+        self._failing: dict[tuple[str, str], PersonFix] = {}
         # Replicas (PostgreSQL) hold a claimed message this long: longer than a Slack call can take.
         # One process (SQLite) needs no lease: after a crash the message is due again at once.
         self._lease = timedelta(seconds=CLAIM_LEASE_SECONDS if engine.dialect.name == "postgresql" else 0)
@@ -135,6 +138,10 @@ class OutboxWorker:
                 exc,
             )
             self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
+            reason = person_fix(str(exc)) if isinstance(exc, DeliveryRejected) else None
+            if reason is not None:
+                self._failing[(message.receiver, message.channel)] = reason
+                log.error(alert_line(message.receiver, message.channel, reason))
             not_sent = isinstance(exc, DeliveryRejected) or not exc.maybe_sent
             self._settle(
                 message.id,
@@ -172,6 +179,9 @@ class OutboxWorker:
             log.exception("delivered %s but could not record it", message.dedup_key)
             return Outcome.RETRY
         self._metrics.notifications.labels(message.kind, Outcome.DELIVERED).inc()
+        cleared = self._failing.pop((message.receiver, message.channel), None)
+        if cleared is not None:
+            log.warning("RESOLVED %s", alert_line(message.receiver, message.channel, cleared).removeprefix("ALERT "))
         return Outcome.DELIVERED
 
     def _settle(

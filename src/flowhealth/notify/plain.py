@@ -12,6 +12,8 @@ from ..alerting.notices import Message
 from .wording import post_text, thread_line
 
 _EMOJI = re.compile(r"^:[a-z0-9_+-]+:\s*")
+# Slack mention markup (a team's slack_mentions) means nothing in email or Teams: show the id.
+_SLACK_MENTION = re.compile(r"<(?:!subteam\^|@)([SUW][A-Z0-9]+)>")
 
 
 def notice_lines(message: Message) -> list[str]:
@@ -20,7 +22,7 @@ def notice_lines(message: Message) -> list[str]:
     for notice in message.notices:
         line = post_text(notice, message.view) if message.kind == "post" else thread_line(notice, message.view)
         if line:
-            lines.append(_EMOJI.sub("", line))
+            lines.append(_SLACK_MENTION.sub(r"@\1", _EMOJI.sub("", line)))
     return lines
 
 
