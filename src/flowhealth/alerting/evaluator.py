@@ -17,6 +17,7 @@ What to tell whom is decided afterwards, in the same transaction, by the inciden
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,8 @@ from ..store.types import alert_key
 log = logging.getLogger(__name__)
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
+# An alert state Alertmanager owns (alerting/external.py): the evaluator neither steps nor resolves it.
+EXTERNAL_REASON = "alertmanager"
 STALE_AFTER_INTERVALS = 3
 DEFAULT_NO_DATA_AFTER = timedelta(minutes=5)
 
@@ -78,13 +81,15 @@ class Evaluator:
         self._hook = hook or CycleHook()
         self.evidence = evidence
         self._staleness: dict[tuple[str, str], timedelta | None] = {}
+        # Held by a cycle and by alerts arriving from Alertmanager: one writer of alert states at a time.
+        self.lock = threading.Lock()
 
     def evaluate(self) -> list[Transition]:
         """Run one cycle; state changes and their notifications commit together."""
         started = time.perf_counter()
         now = self._clock.now()
         try:
-            with transaction(self._engine) as session:
+            with self.lock, transaction(self._engine) as session:
                 transitions = self._cycle(session, now)
                 self._hook.after_cycle(session, now, transitions)
         except Exception:
@@ -134,7 +139,11 @@ class Evaluator:
         series = self._series(session, now)
         failures = {(p.flow, p.signal): float(p.consecutive_failures) for p in session.exec(select(ProbeState)).all()}
         states: dict[str, dict[str, AlertState]] = {}
+        external: set[tuple[str, str]] = set()
         for s in session.exec(select(AlertState)).all():
+            if s.reason == EXTERNAL_REASON:
+                external.add((s.rule, s.labels))
+                continue
             states.setdefault(s.rule, {})[s.labels] = s
         transitions: list[Transition] = []
         for rule_id, rule in sorted(self._model.all_rules().items()):
@@ -145,6 +154,8 @@ class Evaluator:
                 values = series.get((rule.flow, rule.signal), {})
             known = states.get(rule_id, {})
             for labels in sorted(set(values) | set(known)):
+                if (rule_id, labels) in external:
+                    continue  # the same series, as Alertmanager reports it: it decides
                 state = known.get(labels)
                 transition = self._step(
                     session, rule_id, rule, labels, state, labels in values, values.get(labels), now

@@ -11,6 +11,7 @@ from .. import __version__
 from ..runtime import Runtime
 from . import (
     access,
+    alertmanager,
     board,
     errors,
     flows,
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         incidents.router,
         slack.router,
         pagerduty.router,
+        alertmanager.router,
         push.router,
         board.router,
         pages.router,
