@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +15,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 from sqlmodel import Session, select
 
+from flowhealth.errors import ModelError
 from flowhealth.export import alertmanager_file
 from flowhealth.model import Model
 from flowhealth.model.loader import load_model
@@ -88,7 +89,7 @@ def test_alerts_from_alertmanager_open_the_owners_incident_and_reach_slack(
             assert incident["team"] == "shop-team"
             assert incident["severity"] == "warning"
             posts = [args for method, args in slack.slack.calls if method == "chat.postMessage"]
-            assert [p["channel"] for p in posts] == ["C1"] or [p["channel"] for p in posts] == ["#shop-alerts"]
+            assert [slack.slack.channel_id(p["channel"]) for p in posts] == ["C1"]  # #shop-alerts, the owner's
             assert "products rejected" in str(posts[0]).lower()
 
             # Alertmanager says resolved: the incident resolves, as flowhealth's own alerts do.
@@ -114,3 +115,56 @@ def test_the_receiver_needs_the_token_and_a_version_4_payload(model: Model, tmp_
         assert httpx.post(f"{url}/api/v1/alertmanager", json={**body, "version": "3"}, headers=auth).status_code == 422
         answer = httpx.post(f"{url}/api/v1/alertmanager", json=body, headers=auth)
         assert answer.status_code == 200 and answer.json() == {"joined": 0, "unknown": 0}
+
+
+def _payload(alert: dict[str, object], status: str = "firing") -> dict[str, object]:
+    return {"version": "4", "status": status, "receiver": "shop-team", "alerts": [{**alert, "status": status}]}
+
+
+def test_a_silence_made_in_flowhealth_mutes_what_prometheus_fires(
+    model: Model, tmp_path: Path, slack: SlackServer
+) -> None:
+    runtime = runtime_for(model, tmp_path, slack)
+    now = runtime.clock.now()
+    runtime.actions.silence({"flow": "catalog"}, now + timedelta(hours=1), "jane", "PIM import rerun")
+    alert = as_prometheus_sends(model, "products-rejected", 9, reason="schema")
+    with serve(runtime) as url:
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
+        answer = httpx.post(f"{url}/api/v1/alertmanager", json=_payload(alert), headers=auth)
+        assert answer.json() == {"joined": 1, "unknown": 0}
+        runtime.worker.run_once()
+        # Alertmanager repeats a firing alert every group_interval: still one alert, still muted.
+        httpx.post(f"{url}/api/v1/alertmanager", json=_payload(alert), headers=auth)
+        runtime.worker.run_once()
+    posts = [args for method, args in slack.slack.calls if method == "chat.postMessage"]
+    assert not any("products rejected" in str(p).lower() for p in posts), posts
+    with Session(runtime.engine) as session:
+        fired = session.exec(select(AlertEvent).where(AlertEvent.rule == "products-rejected")).all()
+    assert [e.event for e in fired] == ["firing"]
+
+
+def test_the_evaluator_leaves_alertmanagers_alerts_alone(model: Model, tmp_path: Path, slack: SlackServer) -> None:
+    runtime = runtime_for(model, tmp_path, slack)
+    alert = as_prometheus_sends(model, "products-rejected", 9, reason="schema")
+    with serve(runtime) as url:
+        auth = {"Authorization": f"Bearer {API_TOKEN}"}
+        httpx.post(f"{url}/api/v1/alertmanager", json=_payload(alert), headers=auth)
+        runtime.evaluator.evaluate()  # flowhealth has no value for the series: it must not resolve it
+        assert len(runtime.actions.list_incidents()) == 1
+        httpx.post(f"{url}/api/v1/alertmanager", json=_payload(alert, "resolved"), headers=auth)
+    assert runtime.actions.list_incidents() == []
+
+
+def test_two_catch_all_teams_are_refused_with_file_and_line(tmp_path: Path) -> None:
+    root = tmp_path / "m"
+    write_model(root, FLOWS, RULES)
+    teams = root / "flows" / "teams.yaml"
+    text = teams.read_text()
+    for channel in ('"#shop-alerts"\n', '"#erp-alerts"\n'):
+        text = text.replace(channel, channel + "    alertmanager_catch_all: true\n")
+    teams.write_text(text)
+    with pytest.raises(ModelError) as caught:
+        load_model(root)
+    [issue] = caught.value.issues
+    assert issue.path == "flows/teams.yaml" and issue.line > 1
+    assert "only one team can be the catch-all" in str(issue)
