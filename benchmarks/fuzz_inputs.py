@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="fh-fuzz-"))
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, root / sub)
     target = {"otlp": otlp, "model": model(root), "yaml": yaml_only(root)}[args.target]
     state["deadline"] = time.monotonic() + args.seconds

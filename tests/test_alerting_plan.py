@@ -122,11 +122,14 @@ def test_plan_reports_joins_clears_ack_expiry_and_resolution_as_notices(model: M
     t = MONDAY_10_BERLIN + timedelta(minutes=5)
     late = firing("orders-late", "shop-team", MONDAY_10_BERLIN)
     backlog = firing("orders-backlog", "shop-team", t, value=300)
-    current = incident(MONDAY_10_BERLIN, notified_at=MONDAY_10_BERLIN, acked_by="alice", ack_expires_at=t)
+    current = incident(MONDAY_10_BERLIN, notified_at=MONDAY_10_BERLIN)
     ctx = build_context(model, [late, backlog], [], t)
     fired = {("orders-backlog", "{}"): Transition("orders-backlog", "{}", "firing", 300)}
     [update] = planner.cycle(current, members(model, current, ctx), [], fired, t).outgoing
-    assert [type(n) for n in update.message.notices] == [Joined, AckExpired]
+    assert [type(n) for n in update.message.notices] == [Joined]
+    current.acked_by, current.ack_expires_at = "alice", t
+    [update] = planner.cycle(current, members(model, current, ctx), [], {}, t).outgoing
+    assert [type(n) for n in update.message.notices] == [AckExpired]
     assert current.acked_by is None
 
     for state in (late, backlog):

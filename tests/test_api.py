@@ -58,7 +58,14 @@ def client(runtime: Runtime) -> TestClient:
 def test_healthz_reports_database_and_scheduler(runtime: Runtime) -> None:
     response = client(runtime).get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "scheduler": "stopped"}
+    report = response.json()
+    assert report.pop("replica") == {
+        "id": runtime.cluster.replica_id,
+        "role": "single",
+        "replicas": 1,
+        "probes": ["orders/delay"],
+    }  # type: ignore[union-attr]
+    assert report == {"status": "ok", "database": "ok", "scheduler": "stopped", "cycles": {}}
 
 
 def test_healthz_is_503_when_the_database_is_gone(runtime: Runtime) -> None:

@@ -86,7 +86,9 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
         api_token=SecretStr(TOKEN),
         slack_signing_secret=SecretStr("signing"),
         pagerduty_webhook_secret=SecretStr("pd-signing"),
-        otlp_max_body_bytes=64 * 1024,
+        # Large enough for any generated body: a schema cannot bound a JSON body's size in bytes.
+        otlp_max_body_bytes=4 * 1024 * 1024,
+        model_dir=tmp_path / "m",
     )
     runtime = Runtime.build(settings_, model, clock=FakeClock(), registry=CollectorRegistry(), environ={})
     # Something to show: signal values, a firing alert with its open incident, and a silence.

@@ -26,7 +26,7 @@ def test_validate_reference_deployment() -> None:
 
 
 def test_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, tmp_path / sub)
     rules = tmp_path / "alert_rules/orders.yaml"
     rules.write_text(

@@ -35,11 +35,14 @@ TOUCHES_DATABASE = {
     "silence expire",
     "readiness",
     "review",
+    "backtest",
     "serve",
     "db current",
     "db upgrade",
     "outbox list",
     "outbox replay",
+    "evidence",
+    "mapping-changes",
 }
 # Commands that do not: the demo keeps its own SQLite files, `probe run` stores nothing, the
 # exports and dashboards are generated from the model, push and intervention talk HTTP.
@@ -68,6 +71,7 @@ SAMPLE_ARGUMENTS = {
     "record": "A-1",
     "rule": "order-export-delayed",
     "message_id": "1",
+    "rule_id": "orders-below-expected",
 }
 
 
@@ -104,6 +108,7 @@ def arguments(name: str, command: Any, model_dir: Path, work: Path) -> list[str]
         "dashboards build": ["--out", str(work / "out")],
         "export prometheus-rules": ["--out", str(work / "out")],
         "export alertmanager": ["--out", str(work / "am.yml")],
+        "evidence": ["order-export", "--out", str(work / "evidence")],
     }
     return args + extra.get(name, [])
 
@@ -123,7 +128,7 @@ def test_every_command_is_classified() -> None:
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     root = tmp_path / "model"
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, root / sub)
     return root
 

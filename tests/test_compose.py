@@ -80,6 +80,7 @@ def test_prometheus_scrapes_flowhealth_loads_the_rules_and_alerts_alertmanager(c
     assert config["rule_files"] == [f"rules/{RULE_FILES_GLOB}"]
     assert sorted(p.name for p in (config_dir / "rules").glob(RULE_FILES_GLOB)) == [
         "flowhealth-alerts.rules.yml",
+        "flowhealth-baseline.rules.yml",
         "flowhealth-recording.rules.yml",
     ]
     [target] = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
@@ -92,7 +93,7 @@ def test_promtool_accepts_the_prometheus_config_and_its_rules(compose: dict[str,
     config = mounts(compose["services"]["prometheus"])["/etc/prometheus"] / "prometheus.yml"
     result = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 rule files found" in result.stdout
+    assert "3 rule files found" in result.stdout
 
 
 def test_alertmanager_reads_the_slack_token_from_the_compose_secret(compose: dict[str, Any]) -> None:

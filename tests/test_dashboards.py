@@ -247,7 +247,7 @@ def test_promtool_accepts_every_dashboard_expression(dashboards: dict[str, dict[
 
 def test_panel_ids_do_not_shift_when_a_signal_is_added(tmp_path: Path, dashboards: dict[str, dict[str, Any]]) -> None:
     model_dir = tmp_path / "model"
-    for part in ("flows", "alert_rules", "runbooks"):
+    for part in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / part, model_dir / part)
     orders = model_dir / "flows" / "orders.yaml"
     orders.write_text(

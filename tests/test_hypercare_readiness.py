@@ -33,7 +33,9 @@ def test_reference_deployment_is_ready(reference_model: Model) -> None:
         assert checks.pop("probes_succeeding") == "n/a"  # no store given
         assert set(checks.values()) <= {"pass", "n/a"}, (flow, checks)
     assert got["order-export"]["retry_owner"] == "pass"  # manual_fix → erp-integration
-    assert got["order-export"]["reconciliation"] == "pass"  # the order journey follows every order by number
+    assert got["order-export"]["reconciliation"] == "pass"  # order_reconciliation compares shop and ERP
+    assert got["order-export"]["contract"] == "pass"  # erp-sales-order, counted by a probe and by spans
+    assert got["order-export"]["release"] == "pass"
     assert got["inventory-sync"]["reconciliation"] == "pass"  # stock_mismatches compares ERP and shop
     assert got["payment-settlement"]["reconciliation"] == "pass"
     assert got["price-sync"]["reconciliation"] == "n/a"
@@ -105,12 +107,14 @@ def test_incomplete_model_fails_every_check_for_the_right_reason(tmp_path: Path)
             )
     results = {r.flow: r for r in check_readiness(_incomplete(), engine)}
     orders = {c.id: c for c in results["orders"].checks}
-    assert set(orders) == set(CHECKS)
+    assert set(orders) == set(CHECKS) - {"baselines_learned"}  # shown only for flows with baseline rules
     assert all(c.status == "fail" for c in orders.values()), [c for c in orders.values() if c.status != "fail"]
     assert "owned by unknown team 'ghost-team'" in orders["system_of_record"].why
     assert orders["failure_owners"].why == "a critical flow declares no failure_owners"
-    assert "no failure mode for retries or dead letters" in orders["retry_owner"].why
-    assert orders["reconciliation"].why == "no reconcile probe, mismatches signal or trace journey for 'order'"
+    assert orders["retry_owner"].why.startswith("add a failure mode named one of retry, dead_letter")
+    assert orders["reconciliation"].why.startswith("add a reconcile probe or a mismatches signal comparing 'order'")
+    assert orders["contract"].why.startswith("add contract: {name, version, schema: FILE, owner: TEAM}")
+    assert orders["release"].why.startswith("add operations.pause")
     assert orders["end_to_end"].why.startswith("only rejections signals")
     assert orders["alert_runbooks"].why == "orders-rejected: runbook 'half' lacks likely causes, escalation path"
     assert orders["runbook_owners"].why == "'half' names no known team as owner"
@@ -121,12 +125,12 @@ def test_incomplete_model_fails_every_check_for_the_right_reason(tmp_path: Path)
     assert stock["system_of_record"].why == "source of truth 'wms' is not a known system"
     assert stock["failure_owners"].why == "unknown owner team: dead_letter → ghost-team"
     assert stock["retry_owner"].why == "owner of dead_letter is not a known team"
-    assert stock["reconciliation"].why.endswith("for 'inventory'")
+    assert "comparing 'inventory' records" in stock["reconciliation"].why
     assert stock["alert_runbooks"].why == "no alert rule for this flow"
     assert stock["runbook_owners"].why == "no runbook to check"
 
     table = readiness_table(list(results.values()))
-    assert "orders  [critical, owner ops]  NOT READY (8 of 8 checks fail)" in table
+    assert "orders  [critical, owner ops]  NOT READY (10 of 10 checks fail)" in table
     assert "Go-live blocked: critical flow(s) failing: orders, stock." in table
 
 
@@ -189,6 +193,7 @@ def test_cli_passes_on_a_ready_model(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (tmp_path / "flows/f.yaml").write_text(READY_FLOWS)
     (tmp_path / "alert_rules/r.yaml").write_text(READY_RULES)
     (tmp_path / "runbooks/settle.md").write_text(RUNBOOK.format(title="Settlement", team="finance"))
+    (tmp_path / "settlement.schema.json").write_text(SETTLEMENT_SCHEMA)
     monkeypatch.setenv("FLOWHEALTH_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
     result = CliRunner().invoke(app, ["readiness", "--model-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -200,8 +205,10 @@ teams:
   finance: {slack_channel: "#finance"}
   erp-team: {slack_channel: "#erp"}
 systems:
-  psp: {name: PSP, kind: psp, owner: finance}
-  erp: {name: ERP, kind: erp, owner: erp-team}
+  psp: {name: PSP, kind: psp, owner: finance, release_windows: [{timezone: UTC, weekdays: [mon], start: "22:00", end: "23:00"}]}
+  erp: {name: ERP, kind: erp, owner: erp-team, release_windows: [erp-sunday]}
+maintenance_windows:
+  erp-sunday: {systems: [erp], timezone: UTC, weekdays: [sun], start: "02:00", end: "04:00", reason: patches}
 connections:
   dwh: {url: "sqlite://"}
 flows:
@@ -215,7 +222,19 @@ flows:
     criticality: critical
     owner: finance
     failure_owners: {erp_booking: erp-team, dead_letter: finance}
+    contract: {name: settlement, version: "1.0", schema: settlement.schema.json, owner: finance}
+    operations:
+      pause: {how: Stop the file import.}
+      queues: []
+      replay: []
     signals:
+      violations:
+        kind: contract_violations
+        description: Settlement rows breaking the contract.
+        probe:
+          kind: contract
+          source: {kind: sql, connection: dwh, query: "SELECT 'a' AS ref, 1 AS amount"}
+          key: ref
       mismatches:
         kind: mismatches
         description: Unmatched settlements.
@@ -238,3 +257,5 @@ rules:
     business_impact: Finance cannot close.
     runbook: settle
 """
+
+SETTLEMENT_SCHEMA = '{"type": "object", "required": ["ref", "amount"], "properties": {"ref": {"type": "string"}, "amount": {"type": "number"}}}'

@@ -29,7 +29,7 @@ BOUND_SECONDS = 5.0
 
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, tmp_path / sub)
     return tmp_path
 

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     """A private copy of the reference deployment to break."""
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, tmp_path / sub)
     return tmp_path
 

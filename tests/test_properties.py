@@ -48,7 +48,7 @@ def load_outcome(root: Path) -> None:
 
 def reference_copy() -> Path:
     root = Path(tempfile.mkdtemp(prefix="fh-prop-"))
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, root / sub)
     return root
 

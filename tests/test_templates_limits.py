@@ -44,7 +44,7 @@ def test_ordinary_texts_pass(source: str) -> None:
 
 
 def test_the_attack_summary_is_a_located_validate_error(tmp_path: Path) -> None:
-    for sub in ("flows", "alert_rules", "runbooks"):
+    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
         shutil.copytree(REPO / sub, tmp_path / sub)
     path = tmp_path / "alert_rules/orders.yaml"
     text = path.read_text()

@@ -77,7 +77,7 @@ def test_board_shows_24h_sparklines_with_thresholds_and_firing_periods(stack: De
         page.goto(f"{base}/")
         orders = page.locator("#flow-order-export")
         assert orders.get_attribute("data-status") == "firing"
-        delay = orders.locator("svg.spark").first
+        delay = orders.locator("svg.spark[aria-label^='export_delay:']")
         label = delay.get_attribute("aria-label") or ""
         assert "export_delay: peak 30m" in label and "threshold above 15m" in label
         # The seeded spike and today's outage: two firing periods, drawn as shaded spans.

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ConfigError, ProbeError
 from .model.model import Model
-from .model.probes import TraceProbe
+from .model.probes import ContractProbe, TraceProbe
 from .model.schema import Evidence
 from .probes.connections import ConnectionPools
 from .probes.sql import SqlQuery
@@ -44,7 +44,7 @@ EvidenceFn = Callable[[str, datetime], EvidenceTable | None]
 """The evidence of a rule at a time (rule id, now); None when the rule has none to show."""
 
 SignalEvidenceFn = Callable[[str, str], EvidenceTable | None]
-"""The evidence a signal brings itself (flow id, signal id): trace journeys."""
+"""The evidence a signal brings itself (flow id, signal id): trace journeys, failing payloads."""
 
 
 class SqlEvidence:
@@ -64,15 +64,25 @@ class SqlEvidence:
         return EvidenceTable(columns=[str(c) for c in columns], rows=[[_cell(v) for v in row] for row in rows])
 
 
-def rule_evidence(model: Model, sql: SqlEvidence, signals: SignalEvidenceFn | None = None) -> EvidenceFn:
-    """The evidence function of a deployment: a rule's own query first, else its trace signal's journeys."""
+def rule_evidence(
+    model: Model,
+    sql: SqlEvidence,
+    signals: SignalEvidenceFn | None = None,
+    *,
+    contracts: SignalEvidenceFn | None = None,
+) -> EvidenceFn:
+    """The evidence function of a deployment: a rule's own query first, else its trace signal's
+    journeys, else its contract signal's failing payloads (redacted)."""
 
     def collect(rule_id: str, now: datetime) -> EvidenceTable | None:
         rule = model.rule(rule_id)
         if rule.evidence is not None:
             return sql.collect(rule.evidence, now)
-        if signals is not None and isinstance(model.signal(rule.flow, rule.signal).probe, TraceProbe):
+        probe = model.signal(rule.flow, rule.signal).probe
+        if signals is not None and isinstance(probe, TraceProbe):
             return signals(rule.flow, rule.signal)
+        if contracts is not None and isinstance(probe, ContractProbe):
+            return contracts(rule.flow, rule.signal)
         return None
 
     return collect

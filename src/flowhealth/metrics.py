@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from .alerting.baseline import Expected
+from .alerting.baseline_live import current_expectations
+from .model.baseline_rule import BaselineRule
 from .model.model import Model
 from .model.schema import SignalKind
 from .store.outbox import backlog
@@ -69,6 +72,10 @@ SIGNAL_METRICS: dict[SignalKind, tuple[str, str]] = {
     ),
     SignalKind.RECORDS: ("flowhealth_flow_records", "Records counted by a flow's signal."),
     SignalKind.RATIO: ("flowhealth_flow_ratio", "A ratio measured by a flow's signal (0 to 1)."),
+    SignalKind.CONTRACT_VIOLATIONS: (
+        "flowhealth_flow_contract_violating_payloads",
+        "Payloads that break the flow's contract, by field and reason.",
+    ),
 }
 
 PROBE_OUTCOMES = ("success", "timeout", "error", "invalid")
@@ -146,6 +153,31 @@ class Metrics:
             ["kind", "outcome"],
             registry=registry,
         )
+        # Named as Prometheus names its own (prometheus_config_last_reload_successful), so the
+        # same alert on a failed reload works for both.
+        self.reload_successful = Gauge(
+            "flowhealth_config_last_reload_successful",
+            "Whether the last model reload succeeded (1) or was refused (0).",
+            registry=registry,
+        )
+        self.reload_successful.set(1)
+        self.reload_success_time = Gauge(
+            "flowhealth_config_last_reload_success_timestamp_seconds",
+            "When the model in use was loaded (start or successful reload).",
+            registry=registry,
+        )
+        self.reload_success_time.set_to_current_time()
+        self.replica_leader = Gauge(
+            "flowhealth_replica_leader",
+            "1 when this replica evaluates rules (the leader, or the only process on SQLite), else 0.",
+            registry=registry,
+        )
+        self.replica_probes = Gauge(
+            "flowhealth_replica_probes", "Probes this replica runs (its share among live replicas).", registry=registry
+        )
+        self.replicas = Gauge(
+            "flowhealth_replicas", "Live replicas this replica sees, itself included.", registry=registry
+        )
 
     def seed(self, model: Model) -> None:
         """Create every labelled series at zero so rate() works from the first scrape."""
@@ -183,11 +215,16 @@ class StateCollector(Collector):
             alerts = list(session.exec(select(AlertState)).all())
             pending_count, oldest = backlog(session)
             trends = queue_trends(session, model, self._now())
+            series: dict[tuple[str, str], list[str]] = {}
+            for row in values:
+                series.setdefault((row.flow, row.signal), []).append(row.labels)
+            expectations = current_expectations(session, model, series, self._now())
         yield from self._signals(values)
         yield self._trends(trends)
         yield from self._probes(states)
         yield from self._alerts(alerts)
-        yield from self._thresholds()
+        yield from self._thresholds({rule_id: (rule, e) for rule_id, rule, e in expectations})
+        yield from baseline_families(expectations)
         outbox = GaugeMetricFamily("flowhealth_outbox_pending_messages", "Notifications not delivered yet.")
         outbox.add_metric([], pending_count)
         yield outbox
@@ -286,7 +323,7 @@ class StateCollector(Collector):
             family.add_metric([alert.rule, rule.flow, rule.signal, rule.severity, alert.owner, alert.state], 1)
         yield family
 
-    def _thresholds(self) -> Iterator[GaugeMetricFamily]:
+    def _thresholds(self, baselines: dict[str, tuple[BaselineRule, Expected]]) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "flowhealth_rule_threshold",
             "The threshold of each alert rule, for threshold lines on dashboards.",
@@ -294,5 +331,34 @@ class StateCollector(Collector):
         )
         for rule_id, rule in sorted(self._model.rules.items()):
             direction, threshold = self._model.rule_threshold(rule_id)
+            if rule_id in baselines:
+                # The threshold moves with the time of week: the band's edge now (its floor while learning).
+                threshold = band_edge(*baselines[rule_id], threshold)
             family.add_metric([rule_id, rule.flow, rule.signal, direction, rule.severity], threshold)
         yield family
+
+
+def band_edge(rule: BaselineRule, expected: Expected, floor: float) -> float:
+    """The edge of the expected band a baseline rule alerts past right now."""
+    if expected.learning:
+        return floor
+    return expected.low if rule.below_expected is not None else expected.high
+
+
+def baseline_families(expectations: list[tuple[str, BaselineRule, Expected]]) -> Iterator[GaugeMetricFamily]:
+    """Expected value, band and learning state of each baseline rule, for dashboards and readiness."""
+    labels = ["alertname", "flow", "signal"]
+    expected = GaugeMetricFamily("flowhealth_baseline_expected", "What a baseline rule expects now.", labels=labels)
+    lower = GaugeMetricFamily("flowhealth_baseline_lower", "Lower edge of the expected band.", labels=labels)
+    upper = GaugeMetricFamily("flowhealth_baseline_upper", "Upper edge of the expected band.", labels=labels)
+    learning = GaugeMetricFamily(
+        "flowhealth_baseline_learning", "1 while a baseline rule lacks history and does not alert.", labels=labels
+    )
+    for rule_id, rule, e in expectations:
+        key = [rule_id, rule.flow, rule.signal]
+        learning.add_metric(key, 1.0 if e.learning else 0.0)
+        if not e.learning:
+            expected.add_metric(key, e.value)
+            lower.add_metric(key, e.low)
+            upper.add_metric(key, e.high)
+    yield from (expected, lower, upper, learning)

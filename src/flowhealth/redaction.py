@@ -81,7 +81,7 @@ def process_secrets(settings: Settings, model: Model, environ: Mapping[str, str]
     """Every secret value this process holds: the model's `${ENV}` values, tokens, the database password."""
     from sqlalchemy.engine import make_url
 
-    from .runtime import model_secrets
+    from .runtime_parts import model_secrets
 
     values = set(model_secrets(model, environ))
     for secret in (settings.api_token, settings.slack_bot_token, settings.slack_signing_secret):

@@ -21,37 +21,30 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from .alerting.actions import Actions
+from .alerting.baseline_live import baseline_retention
 from .alerting.evaluator import Evaluator
 from .alerting.incidents import IncidentManager
 from .clock import Clock, SystemClock
+from .cluster import Cluster, ProbeKey
+from .cycle_health import CycleHealth
 from .errors import StoreError
-from .evidence import SqlEvidence, rule_evidence
-from .links import Links
 from .metrics import Metrics, StateCollector
-from .model.envref import referenced_values
 from .model.model import Model
 from .notify.base import Notifier
 from .notify.console import ConsoleNotifier
 from .notify.delivery import OutboxWorker
 from .notify.fanout import Fanout
 from .notify.slack import SlackNotifier
-from .probes.connections import ConnectionPools
-from .probes.registry import Factory, ProbeContext
+from .probes.registry import Factory
 from .probes.runner import ProbeGroup, ProbeRunner, scheduled_signals
 from .probes.slots import plan_slots
+from .runtime_parts import ModelParts, build_parts
 from .settings import Settings
 from .store.db import init_schema, make_engine, transaction
 from .store.samples import prune_samples, retention_cutoff
 from .traces.ingest import TraceService
 
 log = logging.getLogger(__name__)
-
-
-def model_secrets(model: Model, environ: Mapping[str, str]) -> frozenset[str]:
-    """Values of every ${ENV} reference in connections and probe specs."""
-    documents: list[object] = [c.model_dump() for c in model.connections.values()]
-    documents += [ref.signal.probe.model_dump() for ref in model.signals()]
-    return referenced_values(documents, environ)
 
 
 def default_notifier(settings: Settings) -> Notifier:
@@ -77,6 +70,12 @@ class Runtime:
     traces: TraceService
     speed: float = 1.0
     scheduler: BackgroundScheduler | None = field(default=None, init=False)
+    cycles: CycleHealth = field(default_factory=CycleHealth, init=False)
+    environ: Mapping[str, str] | None = field(default=None, init=False, repr=False)
+    probe_factories: Mapping[str, Factory] | None = field(default=None, init=False, repr=False)
+    collector: StateCollector | None = field(default=None, init=False, repr=False)
+    cluster: Cluster | None = field(default=None, init=False, repr=False)
+    _shares: dict[tuple[ProbeKey, ...], ProbeGroup] = field(default_factory=dict, init=False, repr=False)
     _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -100,48 +99,49 @@ class Runtime:
         registry = registry or CollectorRegistry()
         metrics = Metrics(registry)
         metrics.seed(model)
-        registry.register(StateCollector(model, engine, clock.now))
+        parts = build_parts(model, settings, engine, clock, metrics, environ, probes)
+        registry.register(parts.collector)
         environ_ = environ if environ is not None else os.environ
-        pools = ConnectionPools(model.connections, environ_)
-        links = Links(settings.public_url, settings.grafana_url, settings.runbook_base_url)
-        traces = TraceService(model, engine, clock, metrics, max_pending=settings.otlp_max_pending)
-        evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence)
-
-        runner = ProbeRunner(
-            model,
-            engine,
-            clock,
-            metrics,
-            ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes),
-        )
-        incidents = IncidentManager(model, links, evidence)
-        evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)
         fanout = Fanout(
             notifier or default_notifier(settings), model, environ_, pagerduty_url=settings.pagerduty_events_url
         )
         worker = OutboxWorker(engine, fanout, clock, metrics, pacing_clock=pacing_clock or time.monotonic)
-        actions = Actions(model, engine, clock, incidents)
-        return cls(
+        runtime = cls(
             settings,
             model,
             engine,
             clock,
             registry,
             metrics,
-            runner,
-            evaluator,
+            parts.runner,
+            parts.evaluator,
             worker,
-            incidents,
-            actions,
-            traces,
+            parts.incidents,
+            parts.actions,
+            parts.traces,
             speed,
         )
+        runtime.environ = environ
+        runtime.probe_factories = probes
+        runtime.collector = parts.collector
+        runtime.cluster = Cluster(engine, frozenset(scheduled_signals(model)), expiry=settings.replica_expiry / speed)
+        return runtime
+
+    def record_mapping_changes(self) -> int:
+        """Record contract, mapping and query changes since the model was last loaded (start-up and reload)."""
+        from .hypercare.mapping_changes import record_mapping_changes, who_changed
+
+        actor = who_changed(self.settings.model_dir)
+        return len(record_mapping_changes(self.engine, self.model, self.clock.now(), actor=actor))
 
     def start(self) -> None:
         """Schedule probes, evaluation, delivery and pruning in background threads."""
         if self.scheduler is not None:
             return
+        self._safe("mapping-changes", self.record_mapping_changes)()
         self.runner.batch_writes()
+        # Know this replica's role and probe share before the first job runs (retried by its job).
+        self._safe("heartbeat", self._heartbeat)()
         scheduler = BackgroundScheduler(
             executors={
                 "default": ThreadPoolExecutor(max_workers=8),
@@ -157,7 +157,7 @@ class Runtime:
             # start while the first is held up (its probes still running are skipped, not stacked).
             self._slot_keys[slot.job_id] = slot.keys
             scheduler.add_job(
-                self.runner.run_group,
+                self._run_share,
                 "interval",
                 args=(ProbeGroup(slot.keys),),
                 seconds=slot.interval,
@@ -167,33 +167,44 @@ class Runtime:
                 max_instances=1 if len(slot.keys) == 1 else 2,
             )
         scheduler.add_job(
-            self._safe(self.evaluate_and_deliver),
+            self._safe("evaluate", self._leading(self.evaluate_and_deliver)),
             "interval",
             seconds=self.settings.evaluation_interval / self.speed,
             id="evaluate",
             executor="control",
         )
         scheduler.add_job(
-            self._safe(self.worker.run_once),
+            self._safe("deliver", self.worker.run_once),
             "interval",
             seconds=self.settings.delivery_interval,
             id="deliver",
             executor="control",
         )
-        scheduler.add_job(self._safe(self.prune), "interval", hours=1, id="prune", executor="control")
+        scheduler.add_job(
+            self._safe("prune", self._leading(self.prune)), "interval", hours=1, id="prune", executor="control"
+        )
+        scheduler.add_job(
+            self._safe("heartbeat", self._heartbeat),
+            "interval",
+            seconds=self.settings.heartbeat_interval / self.speed,
+            id="heartbeat",
+            executor="control",
+        )
         if self.settings.review_channel:
             from .hypercare.schedule import review_job, review_trigger
 
             job = review_job(self.settings, self.model, self.engine, self.clock)
             trigger = review_trigger(self.settings.review_schedule)
-            scheduler.add_job(self._safe(job), trigger, id="weekly-review", executor="control")
+            scheduler.add_job(
+                self._safe("weekly-review", self._leading(job)), trigger, id="weekly-review", executor="control"
+            )
         scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         # A skipped run is a metric, not a log line per occurrence: slow probes are skipped, never stacked.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         if self.traces.interval is not None:
             # Trace signals are recomputed from persisted journeys, which also expire here.
             scheduler.add_job(
-                self._safe(self.traces.refresh),
+                self._safe("traces", self._leading(self.traces.refresh)),
                 "interval",
                 seconds=self.traces.interval / self.speed,
                 id="traces",
@@ -202,6 +213,55 @@ class Runtime:
         scheduler.start()
         self.scheduler = scheduler
         log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))
+
+    def _cluster(self) -> Cluster:
+        if self.cluster is None:
+            self.cluster = Cluster(self.engine, frozenset(scheduled_signals(self.model)))
+        return self.cluster
+
+    def _heartbeat(self) -> None:
+        view = self._cluster().heartbeat()
+        self.metrics.replica_leader.set(1 if view.leads else 0)
+        self.metrics.replica_probes.set(len(view.owned))
+        self.metrics.replicas.set(len(view.members))
+
+    def _leading(self, job: Any) -> Any:
+        """Jobs only the leader runs (each rule evaluated by one replica); followers skip them."""
+
+        def run() -> None:
+            if self._cluster().view.leads:
+                job()
+
+        run.__name__ = getattr(job, "__name__", "job")
+        run.__qualname__ = getattr(job, "__qualname__", run.__name__)
+        return run
+
+    def _run_share(self, slot: ProbeGroup) -> None:
+        """Run the probes of a slot that this replica owns (all of them on SQLite)."""
+        cluster = self._cluster()
+        owned = tuple(key for key in slot.keys if cluster.owns(key))
+        if owned == slot.keys:
+            self.runner.run_group(slot)
+            return
+        if not owned:
+            return
+        group = self._shares.get(owned)
+        if group is None:
+            group = self._shares[owned] = ProbeGroup(owned)
+        self.runner.run_group(group)
+
+    def swap(self, parts: ModelParts) -> None:
+        """Run on a new model's parts; the caller has stopped the jobs (in-flight ones finished)."""
+        old_runner = self.runner
+        if self.collector is not None:
+            self.registry.unregister(self.collector)
+        self.registry.register(parts.collector)
+        self.collector = parts.collector
+        self.metrics.seed(parts.model)
+        self.model, self.runner, self.evaluator = parts.model, parts.runner, parts.evaluator
+        self.incidents, self.actions, self.traces = parts.incidents, parts.actions, parts.traces
+        self._shares = {}
+        old_runner.close()
 
     def evaluate_and_deliver(self) -> None:
         """One evaluation cycle, then at once a delivery pass for what it queued.
@@ -217,32 +277,46 @@ class Runtime:
         for flow, signal in self._slot_keys.get(str(event.job_id), ()):
             self.metrics.probe_skipped.labels(flow, signal).inc()
 
-    @staticmethod
-    def _safe(job: Any) -> Any:
+    def _safe(self, name: str, job: Any) -> Any:
         def run() -> None:
             try:
                 job()
             except StoreError as exc:
                 # The database is away (restart, failover): say so once per run, the next run retries.
                 log.warning("%s skipped: %s", getattr(job, "__qualname__", job), str(exc).splitlines()[0])
-            except Exception:
+                # /healthz is unauthenticated: the error type only, the log line has the details.
+                self.cycles.failed(name, f"database error: {type(exc.__cause__ or exc).__name__}", datetime.now(UTC))
+            except Exception as exc:
                 log.exception("%s failed", getattr(job, "__qualname__", job))
+                self.cycles.failed(name, f"internal error: {type(exc).__name__}", datetime.now(UTC))
+            else:
+                self.cycles.succeeded(name)
 
         run.__name__ = getattr(job, "__name__", "job")
         return run
 
     def prune(self) -> int:
         with transaction(self.engine) as session:
-            return prune_samples(session, retention_cutoff(self.clock.now(), self.settings.sample_retention_days))
+            now = self.clock.now()
+            return prune_samples(
+                session, retention_cutoff(now, self.settings.sample_retention_days), baseline_retention(self.model, now)
+            )
 
-    def stop(self) -> None:
+    def stop(self, *, leave: bool = True) -> None:
+        """Stop the jobs; an evaluation or delivery in flight finishes, what is not sent stays queued.
+
+        `leave=False` (a reload) keeps this replica's membership and leadership.
+        """
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+            log.info("flowhealth stopped: running cycles finished")
         self.runner.close()
+        if leave and self.cluster is not None:
+            self.cluster.close()
 
     def healthy(self) -> dict[str, Any]:
-        """What /healthz reports: database reachable, scheduler running."""
+        """What /healthz reports: database reachable, scheduler running, background cycles succeeding."""
         from sqlalchemy import text
 
         status: dict[str, Any] = {"scheduler": "running" if self.scheduler is not None else "stopped"}
@@ -252,5 +326,8 @@ class Runtime:
             status["database"] = "ok"
         except Exception as exc:
             status["database"] = f"unreachable: {type(exc).__name__}"
-        status["status"] = "ok" if status["database"] == "ok" else "degraded"
+        status["cycles"] = self.cycles.report()
+        status["replica"] = self._cluster().view.as_dict()
+        # Never `ok` while alerting is down: a cycle failing on the database degrades too.
+        status["status"] = "ok" if status["database"] == "ok" and not self.cycles.failing() else "degraded"
         return status

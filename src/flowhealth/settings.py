@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds per scheduler slot: SQL probes of one connection due in one slot run from one job.",
     )
+    heartbeat_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between a replica's heartbeats (PostgreSQL: membership, leadership)."
+    )
+    replica_expiry: float = Field(
+        default=5.0, gt=0, description="Seconds without a heartbeat after which a replica counts as gone."
+    )
     sample_retention_days: int = Field(default=14, ge=1, description="How long raw samples are kept.")
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body accepted on the API (OTLP has its own limit)."

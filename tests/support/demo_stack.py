@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
+from flowhealth.demo.history import seed_baseline_history
 from flowhealth.demo.simulator import CommerceSimulator
 from flowhealth.demo.spans import StageEvent, export_request
 from flowhealth.model import Model
@@ -89,6 +90,8 @@ def build_demo_stack(model: Model, work: Path, **settings: object) -> DemoStack:
         environ=environ,
         notifier=ConsoleNotifier(write=lambda _text: None),
     )
+    # The shop has run for weeks: baseline rules know the usual order rate and draw their band.
+    seed_baseline_history(runtime.engine, model, clock.now(), simulator.scenario.orders_per_minute)
     return DemoStack(runtime, simulator, clock)
 
 

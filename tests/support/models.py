@@ -87,10 +87,19 @@ connections:
 REPO = Path(__file__).resolve().parent.parent.parent
 
 
+REFERENCE_PARTS = ("flows", "alert_rules", "runbooks", "contracts")
+
+
+def copy_reference(root: Path) -> Path:
+    """A private copy of the reference deployment (model files and the contracts they name)."""
+    for sub in REFERENCE_PARTS:
+        shutil.copytree(REPO / sub, root / sub)
+    return root
+
+
 def reference_without_stock_reconciliation(root: Path) -> Path:
     """The reference deployment with one real readiness gap: nothing reconciles stock."""
-    for sub in ("flows", "alert_rules", "runbooks"):
-        shutil.copytree(REPO / sub, root / sub)
+    copy_reference(root)
     catalog = root / "flows/catalog.yaml"
     text = catalog.read_text()
     catalog.write_text(text[: text.index("      stock_mismatches:")] + text[text.index("      stock_age:") :])

@@ -30,8 +30,16 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Start and wait until the HTTP API answers."""
+    def start(self, timeout: float = 60.0, *, until_running: bool = True) -> None:
+        """Start and wait until the service runs (or, `until_running=False`, until anything answers:
+        serve answers /healthz with a stand-in while it waits for its database)."""
+        self.launch()
+        self.wait_ready(timeout)
+        if until_running:
+            self.wait_running(max(timeout, 30.0))
+
+    def launch(self) -> None:
+        """Start the process without waiting (several replicas started at the same moment)."""
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -49,6 +57,10 @@ class ServeProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the HTTP API answers."""
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -57,8 +69,21 @@ class ServeProcess:
                 httpx.get(f"{self.url}/healthz", timeout=1.0)
                 return
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise RuntimeError(f"flowhealth serve did not answer within {timeout}s: {self.log()[-2000:]}")
+
+    def wait_running(self, timeout: float = 30.0) -> None:
+        """Wait until the service itself answers (not the stand-in that answers while it waits for its database)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2.0).json().get("scheduler") == "running":
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"flowhealth serve did not run within {timeout}s: {self.log()[-2000:]}")
 
     def kill9(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing, like a crashed container."""

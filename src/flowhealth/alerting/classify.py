@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
+from .baseline import Expected
 from .calendar import window_active
 from .enums import AlertState as State
 from .enums import IncidentStatus, MemberStatus
@@ -42,6 +43,7 @@ class Context:
     down: dict[str, AlertState] = field(default_factory=dict)  # system -> alert marking it down
     by_incident: dict[int, list[AlertState]] = field(default_factory=dict)
     classified: dict[int, Classification] = field(default_factory=dict)  # id(state) -> result
+    expected: dict[tuple[str, str], Expected] = field(default_factory=dict)  # baseline alerts by (rule, labels)
 
     def index(self, states: Iterable[AlertState]) -> None:
         self.by_incident.clear()
@@ -107,10 +109,10 @@ def members(model: Model, incident: Incident, ctx: Context) -> list[Member]:
     for state in ctx.by_incident.get(incident.id or -1, []):
         if state.state != State.FIRING:
             if state.resolved_at is not None and state.resolved_at >= incident.opened_at:
-                out.append(Member(state, MemberStatus.RESOLVED))
+                out.append(Member(state, MemberStatus.RESOLVED, expected=ctx.expected.get((state.rule, state.labels))))
             continue
         c = classify(model, state, ctx)
-        out.append(Member(state, c.status, c.silence, c.note))
+        out.append(Member(state, c.status, c.silence, c.note, ctx.expected.get((state.rule, state.labels))))
     return out
 
 

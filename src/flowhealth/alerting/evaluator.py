@@ -23,24 +23,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select as sa_select
+from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..clock import Clock
 from ..evidence import EvidenceFn
 from ..metrics import Metrics
+from ..model.baseline_rule import BaselineRule
 from ..model.model import Model
 from ..model.probes import PushProbe
 from ..model.schema import AlertRule
 from ..store.db import transaction
 from ..store.tables import AlertEvent, AlertState, ProbeState, SignalValue
 from ..store.types import alert_key
+from .baseline_live import baseline_breached
 
 log = logging.getLogger(__name__)
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
 # An alert state Alertmanager owns (alerting/external.py): the evaluator neither steps nor resolves it.
 EXTERNAL_REASON = "alertmanager"
+CYCLE_LOCK_KEY = 0x666C6F776576616C  # "floweval": one evaluation cycle at a time across replicas
 STALE_AFTER_INTERVALS = 3
 DEFAULT_NO_DATA_AFTER = timedelta(minutes=5)
 
@@ -90,6 +94,7 @@ class Evaluator:
         now = self._clock.now()
         try:
             with self.lock, transaction(self._engine) as session:
+                self.lock_cycles(session)
                 transitions = self._cycle(session, now)
                 self._hook.after_cycle(session, now, transitions)
         except Exception:
@@ -101,6 +106,32 @@ class Evaluator:
         for t in transitions:
             log.info("alert %s %s (value %s)", alert_key(t.rule, t.labels), t.event, t.value)
         return transitions
+
+    def retire(self, rule_ids: set[str]) -> list[Transition]:
+        """Resolve (firing) or clear (pending) the alerts of rules a reload removes, with their notifications.
+
+        Runs on the evaluator of the model that still has the rules, so the resolve message names
+        the same owner, channel and incident as the firing one did.
+        """
+        now = self._clock.now()
+        transitions: list[Transition] = []
+        with transaction(self._engine) as session:
+            for state in session.exec(select(AlertState).where(col(AlertState.rule).in_(sorted(rule_ids)))).all():
+                if state.state == FIRING:
+                    transitions.append(self._resolve(session, state, None, now))
+                elif state.state == PENDING:
+                    state.pending_since = None
+                    transitions.append(self._move(session, state, INACTIVE, "cleared", None, now))
+            self._hook.after_cycle(session, now, transitions)
+        return transitions
+
+    def lock_cycles(self, session: Session) -> None:
+        """Wait for any other writer of alert states (a cycle, alerts from Alertmanager), on any replica."""
+        if self._engine.dialect.name == "postgresql":
+            # Replicas: only the leader schedules cycles, but a leader that just lost its lock
+            # may still be in one, and Alertmanager's webhook may reach any replica. They queue
+            # here, and each reads what the previous committed.
+            session.connection().execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": CYCLE_LOCK_KEY})
 
     def staleness(self, flow: str, signal: str) -> timedelta | None:
         """How old a value may be before it counts as unknown (None: never)."""
@@ -186,7 +217,9 @@ class Evaluator:
         if state is not None and state.unknown_since is not None:
             state.unknown_since = None
             session.add(state)
-        condition = present and value is not None and self._breached(rule_id, rule, current, value)
+        condition = (
+            present and value is not None and self._breached(session, rule_id, rule, labels, current, value, now)
+        )
         if state is None:
             if not condition:
                 return None
@@ -204,7 +237,11 @@ class Evaluator:
             return self._resolve(session, state, value if present else None, now)
         return None
 
-    def _breached(self, rule_id: str, rule: AlertRule, current: str, value: float) -> bool:
+    def _breached(
+        self, session: Session, rule_id: str, rule: AlertRule, labels: str, current: str, value: float, now: datetime
+    ) -> bool:
+        if isinstance(rule, BaselineRule):  # the threshold is this time of week's expected band
+            return baseline_breached(session, self._model, rule, labels, value, now)
         direction, threshold = self._model.rule_threshold(rule_id)
         if current == FIRING and rule.recovery_threshold is not None:
             threshold = rule.recovery_threshold  # hysteresis: firing alerts clear only past this

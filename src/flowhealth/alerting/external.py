@@ -109,6 +109,7 @@ class ExternalAlerts:
         now = self.clock.now()
         joined = unknown = 0
         with self.evaluator.lock, transaction(self.engine) as session:
+            self.evaluator.lock_cycles(session)
             transitions: list[Transition] = []
             for alert in payload.alerts:
                 rule_id = self.rule_of(alert.labels)

@@ -23,6 +23,7 @@ from ..evidence import EvidenceFn
 from ..links import Links
 from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
+from .baseline_live import baseline_expectations
 from .classify import (
     Context,
     build_context,
@@ -66,7 +67,9 @@ class IncidentManager(CycleHook):
         # before this transaction writes anything (the next query flushes the cycle's states), so
         # no other writer of the state database waits on them.
         evidence = self._collect_evidence(transitions, now)
-        states = list(session.exec(select(AlertState)).all())
+        # Rows of rules the model no longer has (removed while the service was down) are history only.
+        rules = self.model.all_rules()
+        states = [state for state in session.exec(select(AlertState)).all() if state.rule in rules]
         fired_now = {(t.rule, t.labels) for t in transitions if t.event == State.FIRING}
         for state in states:
             if (state.rule, state.labels) in fired_now:
@@ -87,7 +90,11 @@ class IncidentManager(CycleHook):
         self._announce_silences(session, now)
 
     def context(self, session: Session, states: list[AlertState], now: datetime) -> Context:
-        return build_context(self.model, states, active_silences(session, now), now)
+        ctx = build_context(self.model, states, active_silences(session, now), now)
+        # Baseline alerts explain themselves with what was expected: that reads their history here,
+        # so classify and plan stay pure.
+        ctx.expected = baseline_expectations(session, self.model, states, now)
+        return ctx
 
     def members(self, incident: Incident, states: list[AlertState], ctx: Context) -> list[Member]:
         if not ctx.by_incident:

@@ -12,8 +12,10 @@ from ..links import Links
 from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
 from ..store.types import labels_of
+from .baseline import Expected
 from .enums import MEMBER_ORDER, IncidentStatus, MemberStatus
 from .enums import AlertState as State
+from .expected_note import expected_note
 from .payload import build_alert, owner_of
 from .silences import matchers_of
 from .view_models import AlertView, IncidentView, SilenceInfo, SuppressedAlert, as_severity
@@ -29,6 +31,7 @@ class Member:
     status: MemberStatus
     silence: Silence | None = None
     note: str | None = None  # e.g. "maintenance: erp-weekly-maintenance"
+    expected: Expected | None = None  # baseline rules: what was expected instead
 
 
 def stored_evidence(state: AlertState) -> EvidenceTable | None:
@@ -69,6 +72,11 @@ def alert_view(model: Model, links: Links, member: Member, incident_id: int, now
         "reason": "no_data" if state.reason == "no_data" else "threshold",
         "note": member.note,
     }
+    if member.expected is not None:
+        rule = model.rule(state.rule)
+        kind = model.signal(rule.flow, rule.signal).kind
+        observed = state.last_value if firing else state.resolved_value
+        update["expected"] = expected_note(member.expected, observed, kind, model.flows[rule.flow].average_value)
     if state.reason == "no_data" and firing:
         since = state.unknown_since or state.firing_since or now
         update["summary"] = (

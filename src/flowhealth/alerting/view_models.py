@@ -19,6 +19,7 @@ from ..evidence import EvidenceTable
 from ..model.schema import Severity
 from .enums import AlertState as AlertStateName
 from .enums import IncidentStatus, MemberStatus
+from .expected_note import ExpectedNote
 
 Direction = Literal["above", "below"]
 AlertKind = Literal["firing", "resolved"]
@@ -85,6 +86,7 @@ class AlertView(_Frozen):
     status: MemberStatus = MemberStatus.ACTIVE
     reason: Reason = "threshold"
     note: str | None = None  # why it is held, silenced or suppressed, e.g. "silenced by carol"
+    expected: ExpectedNote | None = None  # baseline rules: what was expected, and the money at risk
 
     @property
     def comparison(self) -> str:

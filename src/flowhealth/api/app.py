@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
+from ..reload import Reloader
 from ..runtime import Runtime
 from . import (
     access,
@@ -24,12 +25,13 @@ from . import (
     pagerduty,
     pages,
     push,
+    reload,
     silence_preview,
     slack,
 )
 
 
-def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
+def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloader | None = None) -> FastAPI:
     """Build the app around a runtime; with `manage_runtime` the app starts and stops it."""
 
     @asynccontextmanager
@@ -44,6 +46,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
 
     app = FastAPI(title="flowhealth", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.reloader = reloader or Reloader(runtime, runtime.settings.model_dir)
     errors.install(app)
     settings = runtime.settings
 
@@ -66,6 +69,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
         pages.router,
         access.router,
         silence_preview.router,
+        reload.router,
     ):
         app.include_router(router, responses=errors.COMMON_RESPONSES)
     app.include_router(otlp.router, responses=errors.OTLP_RESPONSES)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlmodel import Session, select
 
+from ..alerting.baseline_live import alert_expectations
 from ..hypercare.board import board_data
 from ..store.tables import AlertState, ProbeState, SignalValue
 from ..store.trend import queue_trends
@@ -85,6 +86,7 @@ def list_flows(clock: ClockDep, engine: EngineDep, model: ModelDep) -> list[dict
 def list_alerts(engine: EngineDep, model: ModelDep) -> list[dict[str, Any]]:
     with Session(engine) as session:
         states = session.exec(select(AlertState).where(AlertState.state != "inactive")).all()
+        expected = alert_expectations(session, model, list(states))
     return [
         {
             "rule": s.rule,
@@ -96,6 +98,7 @@ def list_alerts(engine: EngineDep, model: ModelDep) -> list[dict[str, Any]]:
             "pending_since": s.pending_since.isoformat() if s.pending_since else None,
             "firing_since": s.firing_since.isoformat() if s.firing_since else None,
             "incident": s.incident,
+            "expected": expected.get((s.rule, s.labels)),
         }
         for s in states
     ]

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..alerting.expected_note import ExpectedNote
+
 Timestamp = str  # ISO 8601 with offset, as `datetime.isoformat()` writes it
 
 
@@ -20,6 +22,29 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: str = Field(description="'ok', or 'unreachable: <error type>'.")
     scheduler: Literal["running", "stopped"]
+    cycles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Each background cycle that has run (evaluate, deliver, traces, prune): 'ok', or "
+        "'failing since <time>: <reason>'; any failing cycle makes the status degraded.",
+    )
+    replica: ReplicaHealth | None = None
+
+
+class ReplicaHealth(BaseModel):
+    id: str = Field(description="host:pid:random of this process.")
+    role: Literal["single", "leader", "follower"] = Field(
+        description="single: SQLite, the only process; leader: evaluates rules (PostgreSQL); follower."
+    )
+    replicas: int = Field(description="Live replicas this one sees, itself included.")
+    probes: list[str] = Field(description="flow/signal of every probe this replica runs.")
+
+
+class Reloaded(BaseModel):
+    status: Literal["reloaded", "refused"]
+    model_digest: str = Field(description="sha256 of the model files in use after the request.")
+    errors: list[str] = Field(description="Why a refused model was refused: path:line: field: message.")
+    removed_rules: list[str] = Field(description="Rules gone; their firing alerts were resolved.")
+    added_rules: list[str]
 
 
 class Series(BaseModel):
@@ -57,6 +82,9 @@ class Alert(BaseModel):
     pending_since: Timestamp | None
     firing_since: Timestamp | None
     incident: int | None
+    expected: ExpectedNote | None = Field(
+        default=None, description="Baseline rules: the expected value and band, deviation, basis and money at risk."
+    )
 
 
 class IncidentAlert(BaseModel):

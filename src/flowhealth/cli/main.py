@@ -15,8 +15,10 @@ from .. import __version__
 from ..errors import FlowHealthError
 from ..redaction import SecretFilter, install, process_secrets
 from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare, outbox, routes
+from . import alerting, dashboards, db, export, hypercare, mappings, outbox, routes
+from . import evidence as evidence_cmd
 from . import push as push_cmd
+from .backtest import backtest
 from .common import ModelDir, load_or_exit
 from .failures import GuardedGroup, sentence
 
@@ -41,6 +43,7 @@ app.add_typer(routes.app, name="routes")
 _load = load_or_exit
 
 app.command()(alerting.incidents)
+app.command()(backtest)
 app.command()(alerting.ack)
 app.command()(alerting.resolve)
 app.add_typer(alerting.silence_app, name="silence")
@@ -92,7 +95,8 @@ def schema(
     """Print the JSON Schema of model files, for editor completion and checks."""
     from pydantic import BaseModel
 
-    from ..model.schema import FlowsFile, RulesFile
+    from ..model.rules_file import RulesFile
+    from ..model.schema import FlowsFile
 
     models: dict[str, type[BaseModel]] = {"flows": FlowsFile, "rules": RulesFile}
     if kind not in models:
@@ -115,27 +119,39 @@ def serve(
 
     from ..api.app import create_app
     from ..api.server import server_options
+    from ..reload import Reloader, reload_on_sighup
     from ..runtime import Runtime
+    from ..store.sqlite_guard import hold_sqlite_file
 
     secrets = _logging(verbose)
     model = _load(model_dir)
     settings = Settings(model_dir=model_dir)
     secrets.add(process_secrets(settings, model, os.environ))
     _wait_for_database(settings.database_url, host, port)
+    guard = None
     try:
+        guard = hold_sqlite_file(settings.database_url)  # one serve per SQLite file, until this one ends
         runtime = Runtime.build(settings, model)
     except FlowHealthError as exc:
+        if guard is not None:
+            guard.release()
         typer.echo(f"error: {sentence(exc)}", err=True)
         raise typer.Exit(1) from None
-    # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter.
-    uvicorn.run(
-        create_app(runtime),
-        host=host,
-        port=port,
-        log_level="info" if verbose else "warning",
-        log_config=None,
-        **server_options(settings),
-    )
+    reloader = Reloader(runtime, model_dir)
+    reload_on_sighup(reloader)
+    try:
+        # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter.
+        uvicorn.run(
+            create_app(runtime, reloader=reloader),
+            host=host,
+            port=port,
+            log_level="info" if verbose else "warning",
+            log_config=None,
+            **server_options(settings),
+        )
+    finally:
+        if guard is not None:
+            guard.release()
 
 
 def _wait_for_database(url: str, host: str, port: int) -> None:
@@ -211,7 +227,7 @@ def probe_run(
     from ..probes.connections import ConnectionPools
     from ..probes.registry import ProbeContext, is_scheduled
     from ..probes.runner import ProbeRunner
-    from ..runtime import model_secrets
+    from ..runtime_parts import model_secrets
     from ..store.db import make_engine
 
     model = _load(model_dir)
@@ -294,12 +310,19 @@ def alerts(
 
 app.command()(hypercare.readiness)
 app.command()(hypercare.review)
+app.command()(evidence_cmd.evidence)
+app.command("mapping-changes")(mappings.mapping_changes)
 app.command("push")(push_cmd.push)
 app.command("intervention")(push_cmd.intervention)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except FlowHealthError as exc:
+        # A schema of another version, a locked state file: one sentence, never a traceback.
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from ..links import OVERVIEW_UID, flow_dashboard_uid
 from ..metrics import SIGNAL_METRICS
 from ..model.model import Model
 from ..probes.registry import is_scheduled
+from .baseline_band import band_overrides, band_queries
 from .panels import (
     STATUS_MAPPINGS,
     Grid,
@@ -69,6 +70,10 @@ def _signal_panel(model: Model, flow_id: str, signal_id: str, runbook_url: Calla
         queries.append(
             Query(f"max without (instance, job) (flowhealth_rule_threshold{{{selector}}})", "threshold {{alertname}}")
         )
+    overrides = [threshold_line_override("B")] if rules else []
+    if any(model.is_baseline(r) for r in rules):
+        queries += band_queries(selector)
+        overrides += band_overrides()
     conditions = "; ".join(f"{r} fires {rule_condition(model, r)}" for r in rules) or "No alert rule watches it."
     runbooks = sorted({model.rules[r].runbook for r in rules})
     return timeseries(
@@ -77,7 +82,7 @@ def _signal_panel(model: Model, flow_id: str, signal_id: str, runbook_url: Calla
         f"{one_line(signal.description)} {KIND_STORIES.get(signal.kind, '')} Alerts: {conditions}",
         queries,
         unit=kind_unit(signal.kind),
-        overrides=[threshold_line_override("B")] if rules else [],
+        overrides=overrides,
         links=[{"title": f"Runbook: {rb}", "url": runbook_url(rb), "targetBlank": True} for rb in runbooks],
     )
 

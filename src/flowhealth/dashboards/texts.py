@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..model.baseline_rule import BaselineRule
 from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.schema import SignalKind
@@ -27,6 +28,8 @@ KIND_STORIES: dict[SignalKind, str] = {
     SignalKind.THROUGHPUT: "Business objects the flow moves per second; a drop to zero is a stopped flow.",
     SignalKind.RECORDS: "Records counted by the signal's probe.",
     SignalKind.RATIO: "A share (0 to 100%) measured by the signal's probe.",
+    SignalKind.CONTRACT_VIOLATIONS: "Payloads that break the flow's contract, by field and reason. Each one "
+    "is an order or record the target will reject, or accept wrongly, until the mapping is fixed.",
 }
 
 
@@ -39,6 +42,12 @@ def format_threshold(kind: SignalKind, value: float) -> str:
 def rule_condition(model: Model, rule_id: str) -> str:
     """E.g. 'above 15m for 5m (critical, to erp-basis)'."""
     rule = model.rules[rule_id]
+    held = f" for {format_duration(rule.for_)}" if rule.for_.total_seconds() else ""
+    if isinstance(rule, BaselineRule):
+        spec = rule.baseline
+        sides = [s for s, d in (("below", rule.below_expected), ("above", rule.above_expected)) if d is not None]
+        band = f"{' or '.join(sides)} the expected band ({spec.season.value}, {format_duration(spec.history)} history)"
+        return f"{band}{held} ({rule.severity}, to {model.rule_owner(rule_id)})"
     direction, threshold = model.rule_threshold(rule_id)
     kind = model.signal(rule.flow, rule.signal).kind
     held = f" for {format_duration(rule.for_)}" if rule.for_.total_seconds() else ""

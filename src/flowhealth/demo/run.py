@@ -20,6 +20,7 @@ from ..notify.base import Notifier
 from ..runtime import Runtime, default_notifier
 from ..settings import Settings
 from ..store.tables import AlertEvent
+from .history import seed_baseline_history
 from .prometheus import REAL_SPEED_SCENARIO, recipe, write_prometheus_config
 from .simulator import CommerceSimulator, Scenario
 from .spans import export_request
@@ -92,12 +93,15 @@ def run_demo(
         f"{len(model.runbooks)} runbooks; simulated time runs {speed:g}x faster than real time."
     )
     say(f"  state: {work_dir / 'flowhealth.db'}   simulated stack: {simulator.path}")
+    seeded = seed_baseline_history(runtime.engine, model, clock.now(), simulator.scenario.orders_per_minute)
     server = _start_http(runtime, port, say) if port else None
     if prometheus and server is not None:
         for line in recipe(write_prometheus_config(model, work_dir, port), work_dir):
             say(line)
     elif prometheus:
         say("  --prometheus needs the demo's HTTP API for Prometheus to scrape: give a free --port")
+    if seeded:
+        say(f"  {seeded} samples of order-rate history seeded, so baseline rules know the usual week")
     started = time.monotonic()
     runtime.start()
     fired: list[str] = []
@@ -110,7 +114,8 @@ def run_demo(
             if journeys:  # the shop, middleware and ERP connector report their spans
                 runtime.traces.ingest(export_request(journeys))
             fired, resolved = _alert_events(runtime)
-            if not keep_running and fired and set(fired) <= set(resolved) and _outbox_empty(runtime):
+            played = clock.now() - simulator.started >= simulator.scenario_end()
+            if not keep_running and played and fired and set(fired) <= set(resolved) and _outbox_empty(runtime):
                 break
             time.sleep(0.25)
     except KeyboardInterrupt:

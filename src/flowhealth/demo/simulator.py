@@ -8,12 +8,14 @@ stops accepting orders for a while, then works off the backlog.
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ..clock import Clock
 from .spans import StageEvent
@@ -45,11 +47,22 @@ CREATE TABLE IF NOT EXISTS product_import_errors (
 CREATE TABLE IF NOT EXISTS psp_settlements (
     payment_ref TEXT PRIMARY KEY, currency TEXT NOT NULL, amount REAL NOT NULL, settled_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS erp_heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at REAL NOT NULL, ok INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS erp_outbound_payloads (
+    order_number TEXT PRIMARY KEY, payload TEXT NOT NULL, sent_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS erp_sales_orders (
+    external_ref TEXT PRIMARY KEY, currency TEXT NOT NULL, total REAL NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS erp_ledger (
     payment_ref TEXT PRIMARY KEY, currency TEXT NOT NULL, amount REAL NOT NULL, booked_at REAL NOT NULL);
 """
 
 SKUS = [f"SKU-{n:05d}" for n in range(1, 41)]
+# Now and then the shop's mapping sends a payload that breaks contract erp-sales-order.
+CONTRACT_BREAKS = (
+    ("shipping_address", "country", "de"),  # lower-case country code
+    ("customer", "email", "jane.doe-at-example.com"),  # not an email address
+    ("shipping_address", "postal_code", None),  # missing field
+)
+BREAK_RATE = 0.06
 CURRENCIES = ("EUR", "EUR", "EUR", "GBP", "CHF")
 
 
@@ -60,6 +73,10 @@ class Scenario:
     outage_start: timedelta = timedelta(minutes=8)
     outage_length: timedelta = timedelta(minutes=30)
     orders_per_minute: float = 1.5
+    # After the ERP incident the checkout breaks: no orders at all, which only a baseline rule can
+    # tell from a quiet night. None: no checkout outage.
+    checkout_outage_start: timedelta | None = timedelta(minutes=40)
+    checkout_outage_length: timedelta = timedelta(minutes=15)
 
 
 class CommerceSimulator:
@@ -77,6 +94,7 @@ class CommerceSimulator:
         self.events: list[str] = []
         self._journeys: list[StageEvent] = []
         self._announced: set[str] = set()
+        self._payloads: dict[str, str] = {}  # order number -> payload, until the ERP accepts it
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.executescript(SCHEMA)
@@ -133,6 +151,12 @@ class CommerceSimulator:
             "INSERT INTO shop_orders VALUES (?, ?, 'paid', ?, ?, ?)",
             (number, at, total, currency, accepted_at),
         )
+        payload = self._payload(number, at, currency, total)
+        if accepted_at is None:
+            self._payloads[number] = payload
+        db.execute("INSERT INTO erp_outbound_payloads VALUES (?, ?, ?)", (number, payload, at + 2))
+        if accepted_at is not None:
+            db.execute("INSERT INTO erp_sales_orders VALUES (?, ?, ?, ?)", (number, currency, total, accepted_at))
         db.execute(
             "INSERT INTO middleware_outbound (order_number, enqueued_at, delivered_at) VALUES (?, ?, ?)",
             (number, at, accepted_at),
@@ -148,6 +172,26 @@ class CommerceSimulator:
             )
         return number
 
+    def _payload(self, number: str, at: float, currency: str, total: float) -> str:
+        """The order as the middleware sends it to the ERP (contract erp-sales-order)."""
+        sku = self.random.choice(SKUS)
+        document: dict[str, Any] = {
+            "order_number": number,
+            "placed_at": at,
+            "currency": currency,
+            "total": total,
+            "customer": {"email": f"customer{self._order_seq}@example.com", "name": f"Customer {self._order_seq}"},
+            "shipping_address": {"street": "Hauptstrasse 1", "postal_code": "10115", "city": "Berlin", "country": "DE"},
+            "lines": [{"sku": sku, "quantity": 1, "price": total}],
+        }
+        if self.random.random() < BREAK_RATE:
+            part, key, value = self.random.choice(CONTRACT_BREAKS)
+            if value is None:
+                del document[part][key]
+            else:
+                document[part][key] = value
+        return json.dumps(document, sort_keys=True)
+
     def step(self) -> list[str]:
         """Move the stack forward to now; returns scenario events that happened meanwhile."""
         with self._lock:
@@ -159,7 +203,7 @@ class CommerceSimulator:
             with self._db() as db:
                 db.execute("BEGIN IMMEDIATE")
                 arrivals = self.random.random() < (end - start) * self.scenario.orders_per_minute / 60
-                if arrivals:
+                if arrivals and not self.checkout_down(now):
                     self._place_order(db, end)
                 if self.erp_up(now):
                     # The ERP accepts what the middleware delivers, up to 40 orders a step (backlog drain).
@@ -168,9 +212,15 @@ class CommerceSimulator:
                         (end - 15,),
                     ).fetchall()
                     for (number,) in waiting:
-                        self._journeys.append(StageEvent(number, "accepted", end))
+                        payload = self._payloads.pop(number, None)
+                        self._journeys.append(StageEvent(number, "accepted", end, payload=payload))
                         db.execute(
                             "UPDATE shop_orders SET erp_accepted_at = ? WHERE order_number = ?",
+                            (end, number),
+                        )
+                        db.execute(
+                            "INSERT OR IGNORE INTO erp_sales_orders "
+                            "SELECT order_number, currency, total, ? FROM shop_orders WHERE order_number = ?",
                             (end, number),
                         )
                         db.execute(
@@ -191,14 +241,17 @@ class CommerceSimulator:
                 db.execute("COMMIT")
             elapsed = now - self.started
             outage_end = self.scenario.outage_start + self.scenario.outage_length
-            for name, at, text in (
-                (
-                    "outage",
-                    self.scenario.outage_start,
-                    "the ERP stops accepting orders (simulated outage)",
-                ),
+            events = [
+                ("outage", self.scenario.outage_start, "the ERP stops accepting orders (simulated outage)"),
                 ("recovery", outage_end, "the ERP is back and works off the order backlog"),
-            ):
+            ]
+            if self.scenario.checkout_outage_start is not None:
+                checkout_end = self.scenario.checkout_outage_start + self.scenario.checkout_outage_length
+                events += [
+                    ("checkout", self.scenario.checkout_outage_start, "the shop checkout breaks: no orders come in"),
+                    ("checkout-back", checkout_end, "the checkout works again"),
+                ]
+            for name, at, text in events:
                 if elapsed >= at and name not in self._announced:
                     self._announced.add(name)
                     new_events.append(text)
@@ -206,5 +259,14 @@ class CommerceSimulator:
             self.events.extend(new_events)
             return new_events
 
+    def checkout_down(self, now: datetime) -> bool:
+        start = self.scenario.checkout_outage_start
+        if start is None:
+            return False
+        return start <= now - self.started < start + self.scenario.checkout_outage_length
+
     def scenario_end(self) -> timedelta:
-        return self.scenario.outage_start + self.scenario.outage_length
+        ends = [self.scenario.outage_start + self.scenario.outage_length]
+        if self.scenario.checkout_outage_start is not None:
+            ends.append(self.scenario.checkout_outage_start + self.scenario.checkout_outage_length)
+        return max(ends)

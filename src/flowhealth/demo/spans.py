@@ -29,6 +29,7 @@ class StageEvent:
     stage: str
     at: float
     rejected: str | None = None  # the reason, when the system refused the order at this stage
+    payload: str | None = None  # the sales order the ERP connector received (contract erp-sales-order)
 
 
 def _id(text: str, size: int) -> bytes:
@@ -52,6 +53,8 @@ def _span(event: StageEvent) -> Span:
     if event.stage == "accepted" and not event.rejected:
         span.name = "SalesOrder.create"
         span.attributes.append(_attr("erp.sales_order.external_ref", event.order))
+        if event.payload is not None:
+            span.attributes.append(_attr("erp.sales_order.payload", event.payload))
     else:
         span.name = f"order {event.stage}"
         span.attributes.extend(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..model.model import Model
 from .alertmanager import alertmanager_config
+from .baseline_rules import baseline_groups
 from .files import render_yaml
 from .prometheus import ExportLinks, alerting_groups
 from .recording import recording_rules
@@ -12,6 +13,7 @@ from .rule_tests import rule_tests
 ALERTS_FILE = "flowhealth-alerts.rules.yml"
 RECORDING_FILE = "flowhealth-recording.rules.yml"
 TESTS_FILE = "flowhealth-alerts.test.yml"
+BASELINE_FILE = "flowhealth-baseline.rules.yml"
 RULE_FILES_GLOB = "*.rules.yml"
 
 
@@ -22,6 +24,11 @@ def prometheus_files(model: Model, links: ExportLinks) -> dict[str, str]:
         ALERTS_FILE: render_yaml({"groups": alerting_groups(model, links)}, command),
         RECORDING_FILE: render_yaml({"groups": recording_rules(model)}, command),
         TESTS_FILE: render_yaml(rule_tests(model, links, [ALERTS_FILE]), command),
+        **(
+            {BASELINE_FILE: render_yaml({"groups": baseline_groups(model, links)}, command)}
+            if model.baseline_rules()
+            else {}
+        ),
     }
 
 

@@ -229,6 +229,11 @@ def probe_failing_test(model: Model, flow_id: str, links: ExportLinks) -> list[d
 
 def rule_tests(model: Model, links: ExportLinks, rule_files: list[str]) -> dict[str, Any]:
     """The whole `promtool test rules` file."""
-    cases = [case for rule_id in sorted(model.rules) for case in rule_test(model, rule_id, links)]
+    cases = [
+        case
+        for rule_id in sorted(model.rules)
+        if not model.is_baseline(rule_id)
+        for case in rule_test(model, rule_id, links)
+    ]
     cases += [case for flow_id in sorted(model.flows) for case in probe_failing_test(model, flow_id, links)]
     return {"rule_files": rule_files, "evaluation_interval": "1m", "tests": cases}

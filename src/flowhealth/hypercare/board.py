@@ -18,14 +18,18 @@ from ..store.records import Intervention
 from ..store.samples import current_values
 from ..store.tables import AlertState, Incident, SignalValue, Silence
 from ..store.types import labels_of
+from .board_baseline import Bands, alert_expected, band_threshold, bands_now
 from .history import incident_flow
 
 STATUS_ORDER = {"firing": 0, "pending": 1, "silenced": 2, "no data": 3, "ok": 4}
 
 
-def _thresholds(model: Model, flow_id: str, signal_id: str) -> list[dict[str, Any]]:
+def _thresholds(model: Model, flow_id: str, signal_id: str, bands: Bands) -> list[dict[str, Any]]:
     out = []
     for rule_id in model.rules_of(flow_id, signal_id):
+        if rule_id in bands:
+            out.append(band_threshold(model, rule_id, bands[rule_id]))  # the band moves with the time of week
+            continue
         direction, threshold = model.rule_threshold(rule_id)
         out.append(
             {"rule": rule_id, "direction": direction, "value": threshold, "severity": model.rules[rule_id].severity}
@@ -36,15 +40,19 @@ def _thresholds(model: Model, flow_id: str, signal_id: str) -> list[dict[str, An
 def _breached(value: float | None, thresholds: list[dict[str, Any]]) -> bool:
     if value is None:
         return False
-    return any(value > t["value"] if t["direction"] == "above" else value < t["value"] for t in thresholds)
+    return any(
+        value > t["value"] if t["direction"] == "above" else value < t["value"]
+        for t in thresholds
+        if t["value"] is not None  # a learning baseline holds the value to nothing yet
+    )
 
 
-def _signals(model: Model, flow_id: str, values: list[SignalValue]) -> list[dict[str, Any]]:
+def _signals(model: Model, flow_id: str, values: list[SignalValue], bands: Bands) -> list[dict[str, Any]]:
     out = []
     for signal_id, signal in sorted(model.flows[flow_id].signals.items()):
-        thresholds = _thresholds(model, flow_id, signal_id)
+        thresholds = _thresholds(model, flow_id, signal_id, bands)
         for t in thresholds:
-            t["text"] = f"{t['direction']} {format_value(t['value'], signal.unit, {})}"
+            t.setdefault("text", f"{t['direction']} {format_value(t['value'], signal.unit, {})}")
         series = [v for v in values if v.flow == flow_id and v.signal == signal_id]
         out.append(
             {
@@ -135,6 +143,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
         incidents = list(session.exec(select(Incident).where(Incident.status == "open")).all())
         silences = active_silences(session, now)
         fixes = list(session.exec(select(Intervention).where(col(Intervention.performed_at) >= midnight)).all())
+        bands = bands_now(session, model, values, now)
     rules = model.all_rules()
     flows: list[dict[str, Any]] = []
     for flow_id, flow in sorted(model.flows.items()):
@@ -143,7 +152,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
             for s in states
             if s.rule in rules and rules[s.rule].flow == flow_id and s.state in ("pending", "firing")
         ]
-        signals = _signals(model, flow_id, values)
+        signals = _signals(model, flow_id, values, bands)
         team = model.teams.get(flow.owner)
         today = [i for i in fixes if i.flow == flow_id]
         flows.append(
@@ -169,6 +178,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
                             now - ((s.firing_since if s.state == State.FIRING else s.pending_since) or now)
                         ),
                         "silence": _silence_of(silences, model, s),
+                        "expected": alert_expected(model, s, bands),
                         "runbook": {"id": rules[s.rule].runbook, "url": links.runbook(rules[s.rule].runbook)},
                     }
                     for s, silenced in sorted(alerts, key=lambda a: (a[0].state != "firing", a[0].rule))

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..model.model import Model
-from ..model.probes import ReconcileProbe, TraceProbe
+from ..model.probes import ContractProbe, ReconcileProbe, TraceProbe
 from ..model.runbooks import REQUIRED_SECTIONS
 from ..model.schema import Flow, SignalKind
 from ..probes.runner import scheduled_signals
 from ..store.samples import probe_states
 from ..store.tables import ProbeState
+from .readiness_baseline import TITLE, baseline_status
 
-Status = Literal["pass", "fail", "n/a"]
+Status = Literal["pass", "fail", "n/a", "learning"]  # learning: a baseline rule lacks history, not a failure
 
-# Failure modes whose name contains one of these own retries, dead letters and replays by hand.
-RETRY_MODE_WORDS = ("retry", "retries", "dead_letter", "deadletter", "dlq", "replay", "redeliver", "manual_fix")
+# The documented failure modes that own retries, dead letters and replays by hand. Exact names, so
+# a mode called `no_retry_needed` does not pass for one.
+RETRY_MODES = ("retry", "dead_letter", "dlq", "replay", "redelivery", "manual_fix")
 # Objects the seeds name as needing periodic reconciliation: orders, payments, inventory.
 CRITICAL_OBJECT_WORDS = ("order", "payment", "settlement", "inventory", "stock")
 GATED = ("critical", "high")
@@ -28,12 +31,15 @@ END_TO_END_TRACE_MEASURES = ("oldest", "in_flight")
 CHECKS: dict[str, str] = {
     "system_of_record": "System of record agreed",
     "failure_owners": "Owner per failure mode",
+    "contract": "Contract versioned and enforced",
     "retry_owner": "Retry / dead-letter handling owned",
     "reconciliation": "Reconciliation of critical objects",
     "end_to_end": "Monitoring covers the flow end to end",
+    "release": "Release coordination feasible",
     "alert_runbooks": "Every alert has a complete runbook",
     "runbook_owners": "Every runbook's owner exists",
     "probes_succeeding": "Probes currently succeeding",
+    "baselines_learned": TITLE,
 }
 
 
@@ -106,15 +112,18 @@ def failure_owners(model: Model, flow: Flow) -> Check:
 
 
 def retry_owner(model: Model, flow: Flow) -> Check:
-    """A failure mode about retries, dead letters or manual replay has an owner team."""
-    modes = {m: t for m, t in flow.failure_owners.items() if any(w in m.lower() for w in RETRY_MODE_WORDS)}
+    """A documented failure mode for retries, dead letters or manual replay has an owner team."""
+    modes = {m: t for m, t in flow.failure_owners.items() if m in RETRY_MODES}
     owned = {m: t for m, t in modes.items() if t in model.teams}
     if owned:
         return _check("retry_owner", "pass", ", ".join(f"{m} → {t}" for m, t in sorted(owned.items())))
     if modes:
         return _check("retry_owner", "fail", "owner of " + ", ".join(sorted(modes)) + " is not a known team")
     return _check(
-        "retry_owner", "fail", "no failure mode for retries or dead letters (e.g. failure_owners: {dead_letter: TEAM})"
+        "retry_owner",
+        "fail",
+        f"add a failure mode named one of {', '.join(RETRY_MODES)} with its team "
+        "(e.g. failure_owners: {dead_letter: TEAM})",
     )
 
 
@@ -130,15 +139,18 @@ def reconciliation(model: Model, flow: Flow) -> Check:
     if found:
         return _check("reconciliation", "pass", ", ".join(found))
     return _check(
-        "reconciliation", "fail", f"no reconcile probe, mismatches signal or trace journey for '{flow.object}'"
+        "reconciliation",
+        "fail",
+        f"add a reconcile probe or a mismatches signal comparing '{flow.object}' records between "
+        f"{flow.source_of_truth} and {', '.join(flow.targets)} (a trace journey's age is not a reconciliation)",
     )
 
 
 def _reconciles(probe: object, kind: SignalKind) -> bool:
-    # A trace journey follows every record by key from source to target, so the ones that never
-    # arrive (in flight, oldest) are a keyed consistency check as much as a reconcile probe is.
+    # Only a comparison of both sides counts: a journey's age says something is late, not that
+    # source and target agree.
     if isinstance(probe, TraceProbe):
-        return probe.measure in END_TO_END_TRACE_MEASURES
+        return False
     return isinstance(probe, ReconcileProbe) or kind in (SignalKind.MISMATCHES, SignalKind.MISMATCH_AMOUNT)
 
 
@@ -168,6 +180,64 @@ def end_to_end(model: Model, flow: Flow) -> Check:
         "fail",
         f"only {kinds} signals: add a delay/staleness probe, a reconciliation or a trace journey to the last stage",
     )
+
+
+def contract(model: Model, flow: Flow) -> Check:
+    """A versioned contract with a schema, and a probe or span mapping counting its violations."""
+    spec = flow.contract
+    if spec is None:
+        if flow.criticality == "critical":
+            return _check(
+                "contract",
+                "fail",
+                "add contract: {name, version, schema: FILE, owner: TEAM} and a contract_violations signal",
+            )
+        return _check("contract", "n/a", f"none declared; optional for {flow.criticality} flows")
+    if spec.schema_file is None:
+        return _check("contract", "fail", f"{spec.name} v{spec.version} has only an example: add its JSON Schema")
+    counters = sorted(sid for sid, s in flow.signals.items() if counts_violations(s.probe))
+    mapped = [m.name for m in flow.traces.spans if m.payload] if flow.traces is not None else []
+    if not counters:
+        hint = " (spans carry payloads: add a trace signal with measure contract_violations)" if mapped else ""
+        return _check(
+            "contract",
+            "fail",
+            f"{spec.name} v{spec.version} is not enforced: add a contract_violations signal with a contract "
+            f"probe or a trace measure contract_violations{hint}",
+        )
+    return _check(
+        "contract", "pass", f"{spec.name} v{spec.version}, owned by {spec.owner}; counted by {', '.join(counters)}"
+    )
+
+
+def counts_violations(probe: object) -> bool:
+    return isinstance(probe, ContractProbe) or (
+        isinstance(probe, TraceProbe) and probe.measure == "contract_violations"
+    )
+
+
+def release(model: Model, flow: Flow) -> Check:
+    """Pause, drain and replay facts declared, and a release window for every system the flow touches."""
+    ops = flow.operations
+    missing = []
+    if ops is None or ops.pause is None:
+        missing.append("operations.pause (how to pause, or why it cannot be)")
+    if ops is None or ops.queues is None:
+        missing.append("operations.queues (drainable queues, [] for none)")
+    if ops is None or ops.replay is None:
+        missing.append("operations.replay (replayable events with their runbook step, [] for none)")
+    systems = sorted({flow.source_of_truth, *flow.targets})
+    unknown = [s for s in systems if s in model.systems and not model.systems[s].release_windows]
+    if unknown:
+        missing.append("release_windows of system(s) " + ", ".join(unknown))
+    if not missing:
+        pause = "pausable" if ops is not None and ops.pause is not None and ops.pause.possible else "not pausable"
+        queues = len(ops.queues or []) if ops is not None else 0
+        replays = len(ops.replay or []) if ops is not None else 0
+        return _check("release", "pass", f"{pause}; {queues} drainable queue(s); {replays} replayable event(s)")
+    if flow.criticality != "critical" and ops is None:
+        return _check("release", "n/a", f"no operations facts; optional for {flow.criticality} flows")
+    return _check("release", "fail", "add " + "; ".join(missing))
 
 
 def _rules_of(model: Model, flow_id: str) -> dict[str, str]:
@@ -232,8 +302,9 @@ def _probe_states(engine: Engine) -> dict[tuple[str, str], ProbeState]:
         return {(p.flow, p.signal): p for p in probe_states(session)}
 
 
-def check_readiness(model: Model, engine: Engine | None = None) -> list[FlowReadiness]:
+def check_readiness(model: Model, engine: Engine | None = None, now: datetime | None = None) -> list[FlowReadiness]:
     """The checklist for every flow; store checks only when a state database is given."""
+    now = now or datetime.now(UTC)
     states = _probe_states(engine) if engine is not None else None
     scheduled = scheduled_signals(model)
     out = []
@@ -242,13 +313,18 @@ def check_readiness(model: Model, engine: Engine | None = None) -> list[FlowRead
         checks = [
             system_of_record(model, flow),
             failure_owners(model, flow),
+            contract(model, flow),
             retry_owner(model, flow),
             reconciliation(model, flow),
             end_to_end(model, flow),
+            release(model, flow),
             alert_runbooks(model, flow_id),
             runbook_owners(model, flow_id),
             probes_succeeding(flow_id, expected, states),
         ]
+        status, why = baseline_status(model, flow_id, engine, now)
+        if any(rule.flow == flow_id for rule in model.baseline_rules().values()):
+            checks.append(_check("baselines_learned", status, why))
         out.append(FlowReadiness(flow_id, flow.criticality, flow.owner, checks))
     return out
 

@@ -6,7 +6,7 @@ import json
 
 from .readiness import FlowReadiness, blocking
 
-MARKS = {"pass": "pass", "fail": "FAIL", "n/a": "n/a "}
+MARKS = {"pass": "pass", "fail": "FAIL", "n/a": "n/a ", "learning": "lrn "}
 
 
 def readiness_table(results: list[FlowReadiness]) -> str:

@@ -223,6 +223,9 @@ def build_review(model: Model, engine: Engine, end: datetime, length: timedelta)
     before = load_history(engine, model, start - length, start)
     review = Review(start, end, _all(model, history), _all(model, before), check_readiness(model, engine), history)
     review.timelines = _timelines(engine, model, history)
+    from .mapping_changes import changes_section, review_changes  # it builds a Section of this module
+
+    review.sections.append(changes_section(review_changes(engine, start, end, history.incidents)))
     return review
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ModelIssue
+from .baseline_rule import BaselineRule
+from .business_calendar import overlaps
+from .factcheck import check_facts
 from .model import Model
-from .probes import PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe, TraceProbe
+from .probes import ContractProbe, PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe, SqlSource, TraceProbe
 from .templates import check_template
 from .tracecheck import check_trace_signal
 from .yamlsource import SourceDoc
@@ -48,8 +51,20 @@ class _Checker:
         self.report(section, name, sub, f"unknown {kind} '{value}' (known: {choices})")
         return False
 
+    def timezone(self, section: str, name: str, sub: tuple[str | int, ...], tz: str) -> None:
+        _check_timezone(self, section, name, sub, tz)
 
-_SECTIONS = {"team": "teams", "system": "systems", "flow": "flows", "connection": "connections"}
+
+Checker = _Checker
+
+
+_SECTIONS = {
+    "team": "teams",
+    "system": "systems",
+    "flow": "flows",
+    "connection": "connections",
+    "calendar": "calendars",
+}
 
 
 def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]] | None = None) -> list[ModelIssue]:
@@ -97,7 +112,9 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
         flow = model.flows[rule.flow]
         if c.must_exist(f"signal of flow '{rule.flow}'", rule.signal, flow.signals, (*at, ("signal",))):
             signal = flow.signals[rule.signal]
-            if rule.above is None and rule.below is None and not signal.kind.is_time:
+            if isinstance(rule, BaselineRule):
+                _check_baseline(c, rule_id, rule)
+            elif rule.above is None and rule.below is None and not signal.kind.is_time:
                 c.report(
                     *at,
                     ("above",),
@@ -142,11 +159,32 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
                 ("end",),
                 "end equals start: the window would be empty (a whole day is 00:00 to 24:00)",
             )
+    for calendar_id, calendar in model.calendars.items():
+        for loc, message in overlaps(calendar):
+            c.report("calendars", calendar_id, loc, message)
+        entries = [("promotions", i, p.flows) for i, p in enumerate(calendar.promotions)]
+        for section, i, flows in entries + [("closures", i, x.flows) for i, x in enumerate(calendar.closures)]:
+            for j, flow_id in enumerate(flows):
+                c.must_exist("flow", flow_id, model.flows, ("calendars", calendar_id, (section, i, "flows", j)))
     _check_runbook_owners(c, model)
+    check_facts(c, model)
     return c.issues
 
 
-def _check_timezone(c: _Checker, section: str, name: str, sub: tuple[str, ...], tz: str) -> None:
+def _check_baseline(c: _Checker, rule_id: str, rule: BaselineRule) -> None:
+    calendars = c.model.calendars
+    if rule.baseline.calendar is not None:
+        c.must_exist("calendar", rule.baseline.calendar, calendars, ("rules", rule_id, ("baseline", "calendar")))
+    elif len(calendars) > 1:
+        c.report(
+            "rules",
+            rule_id,
+            ("baseline",),
+            f"several calendars are defined ({', '.join(sorted(calendars))}): name one in baseline.calendar",
+        )
+
+
+def _check_timezone(c: _Checker, section: str, name: str, sub: tuple[str | int, ...], tz: str) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -184,5 +222,7 @@ def _probe_connections(probe: object) -> list[tuple[tuple[str, ...], str]]:
             for side, source in (("source", probe.source), ("target", probe.target))
             if hasattr(source, "connection")
         ]
+    if isinstance(probe, ContractProbe) and isinstance(probe.source, SqlSource):
+        return [(("source", "connection"), probe.source.connection)]
     connection = getattr(probe, "connection", None)
     return [(("connection",), connection)] if isinstance(connection, str) else []

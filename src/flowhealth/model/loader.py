@@ -8,11 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ModelError, ModelIssue
+from .contracts import LoadedContract, load_contract
 from .crossref import check_references
 from .files import FileBudget, ModelLimits, display, model_files
 from .model import Model
+from .rules_file import RULE_TAGS, RulesFile
 from .runbooks import Runbook, parse_runbook
-from .schema import FlowsFile, RulesFile
+from .schema import FlowsFile
 from .yamlsource import SourceDoc, dotted, load_yaml
 
 FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
@@ -42,7 +44,19 @@ def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelI
 # Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.
 _TAGGED_FIELDS = frozenset({"probe", "source", "target", "evidence"})
 _TAGS = frozenset(
-    {"sql", "push", "http", "rabbitmq", "redis", "nats", "reconcile", "prometheus", "interventions", "trace"}
+    {
+        "sql",
+        "push",
+        "http",
+        "rabbitmq",
+        "redis",
+        "nats",
+        "reconcile",
+        "contract",
+        "prometheus",
+        "interventions",
+        "trace",
+    }
 )
 
 _RECEIVER_TAGS = frozenset({"pagerduty", "teams", "webhook", "email"})
@@ -53,8 +67,10 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     cleaned: list[str | int] = []
     previous: str | int | None = None
     before: str | int | None = None
-    for part in loc:
+    for i, part in enumerate(loc):
         skip = isinstance(part, str) and "[" in part
+        # ("rules", "x", "baseline", "for") -> ("rules", "x", "for"): the rule kind is no key either.
+        skip = skip or (i == 2 and loc[0] == "rules" and part in RULE_TAGS)
         # ("probe", "sql", "query") -> ("probe", "query"): the tag is not a key in the file.
         skip = skip or (previous in _TAGGED_FIELDS and part in _TAGS)
         # ("receivers", "pager", "pagerduty", "routing_key"): a map of tagged unions.
@@ -80,7 +96,8 @@ class _Collector:
 
     def __init__(self) -> None:
         self.sections: dict[str, dict[str, Any]] = {
-            name: {} for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "rules")
+            name: {}
+            for name in ("teams", "systems", "connections", "flows", "maintenance_windows", "calendars", "rules")
         }
         self.origin: dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]] = {}
         self.issues: list[ModelIssue] = []
@@ -112,6 +129,23 @@ class _Collector:
             self.sections[section][name] = item
 
 
+def _contracts(root: Path, collector: _Collector) -> dict[str, LoadedContract]:
+    """Each flow's contract with its schema and example files read and checked."""
+    out: dict[str, LoadedContract] = {}
+    for flow_id, flow in collector.sections["flows"].items():
+        if flow.contract is None:
+            continue
+        doc, base = collector.origin[("flows", flow_id)]
+        at = (*base, "contract")
+        keys = ["schema", "example", "redact", *(f"redact.{i}" for i in range(len(flow.contract.redact)))]
+        lines = {k: doc.line_of((*at, *(int(p) if p.isdigit() else p for p in k.split(".")))) for k in keys}
+        loaded, issues = load_contract(root, flow_id, flow.contract, (doc.path, doc.line_of(at)), lines)
+        collector.issues.extend(issues)
+        if loaded is not None:
+            out[flow_id] = loaded
+    return out
+
+
 def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
     """Load flows/, alert_rules/ and runbooks/ under `root`; raise ModelError listing every issue."""
     root = Path(root)
@@ -139,7 +173,9 @@ def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
             collector.issues.extend(issues)
             if runbook is not None:
                 runbooks[runbook.id] = runbook
+    contracts = _contracts(root, collector)
     model = Model(
+        contracts=contracts,
         teams=collector.sections["teams"],
         systems=collector.sections["systems"],
         connections=collector.sections["connections"],
@@ -147,6 +183,7 @@ def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
         rules=collector.sections["rules"],
         runbooks=runbooks,
         maintenance_windows=collector.sections["maintenance_windows"],
+        calendars=collector.sections["calendars"],
     )
     collector.issues.extend(check_references(model, collector.origin, collector.broken))
     if collector.issues:

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
+from .baseline_rule import BaselineRule
+from .business_calendar import BusinessCalendar
+from .contracts import LoadedContract
 from .runbooks import Runbook
 from .schema import AlertRule, Connection, Flow, MaintenanceWindow, Signal, System, Team
 
@@ -33,7 +36,9 @@ class Model:
     rules: dict[str, AlertRule] = field(default_factory=dict)
     runbooks: dict[str, Runbook] = field(default_factory=dict)
     maintenance_windows: dict[str, MaintenanceWindow] = field(default_factory=dict)
+    calendars: dict[str, BusinessCalendar] = field(default_factory=dict)
     probe_failure_threshold: int = 3
+    contracts: dict[str, LoadedContract] = field(default_factory=dict)  # by flow, files read and checked
 
     @cached_property
     def builtin_rules(self) -> dict[str, AlertRule]:
@@ -107,9 +112,28 @@ class Model:
     def flows_touching(self, system_id: str) -> list[str]:
         return sorted(f for f in self.flows if system_id in self.flow_systems(f))
 
+    def is_baseline(self, rule_id: str) -> bool:
+        return isinstance(self.rules.get(rule_id), BaselineRule)
+
+    def baseline_rules(self) -> dict[str, BaselineRule]:
+        """Rules whose threshold is the expected band, by id."""
+        return {rule_id: rule for rule_id, rule in self.rules.items() if isinstance(rule, BaselineRule)}
+
+    def calendar_of(self, rule: BaselineRule) -> BusinessCalendar | None:
+        """The calendar a baseline rule names, or the only one defined."""
+        if rule.baseline.calendar is not None:
+            return self.calendars.get(rule.baseline.calendar)
+        return next(iter(self.calendars.values())) if len(self.calendars) == 1 else None
+
     def rule_threshold(self, rule_id: str) -> tuple[str, float]:
         """('above' | 'below', threshold) with latency-class defaults filled in."""
         rule = self.rule(rule_id)
+        if isinstance(rule, BaselineRule):
+            # The band moves with the time of week; the fixed part is the least volume it cares about.
+            if rule.below_expected is not None:
+                return "below", rule.below_expected.min_expected
+            assert rule.above_expected is not None
+            return "above", rule.above_expected.min_expected
         if rule.below is not None:
             return "below", rule.below
         if rule.above is not None:

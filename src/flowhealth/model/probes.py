@@ -131,6 +131,21 @@ class ReconcileProbe(Strict):
     timeout: Duration = Field(default=timedelta(seconds=30))
 
 
+class ContractProbe(Strict):
+    """Payloads read from a source, validated against the flow's contract; violations by field and reason."""
+
+    kind: Literal["contract"]
+    source: ReconcileSource
+    payload: str | None = Field(
+        default=None,
+        description="Column (sql) or field (http) holding the payload as JSON; default: the whole row or record.",
+    )
+    key: str | None = Field(default=None, description="Column or field naming the record (an identifier).")
+    evidence_limit: int = Field(default=20, ge=0, le=1000, description="Failing payloads kept, redacted.")
+    interval: Duration = _INTERVAL
+    timeout: Duration = _TIMEOUT
+
+
 class PrometheusProbe(Strict):
     """An instant PromQL query against a Prometheus HTTP API."""
 
@@ -164,7 +179,9 @@ class PushProbe(Strict):
     )
 
 
-TraceMeasure = Literal["latency", "in_flight", "oldest", "rejections", "duplicates", "retries", "interventions"]
+TraceMeasure = Literal[
+    "latency", "in_flight", "oldest", "rejections", "duplicates", "retries", "interventions", "contract_violations"
+]
 TraceStatistic = Literal["p50", "p90", "p95", "p99", "max", "latest"]
 
 
@@ -174,7 +191,8 @@ class TraceProbe(Strict):
     kind: Literal["trace"]
     measure: TraceMeasure = Field(
         description="latency (stage to stage), in_flight, oldest (age of the oldest journey in flight), "
-        "rejections (by stage and reason), duplicates, retries or interventions (by stage)."
+        "rejections (by stage and reason), duplicates, retries or interventions (by stage), "
+        "contract_violations (payloads of mapped spans breaking the flow's contract, by field and reason)."
     )
     from_: Ident | None = Field(default=None, alias="from", description="Latency from this stage (default: first).")
     to: Ident | None = Field(default=None, description="Latency to this stage (default: the flow's last stage).")
@@ -192,6 +210,7 @@ ScheduledProbe = (
     | RedisProbe
     | NatsProbe
     | ReconcileProbe
+    | ContractProbe
     | PrometheusProbe
     | InterventionsProbe
 )
@@ -203,6 +222,7 @@ ProbeSpec = Annotated[
     | RedisProbe
     | NatsProbe
     | ReconcileProbe
+    | ContractProbe
     | PrometheusProbe
     | InterventionsProbe
     | PushProbe

@@ -71,3 +71,18 @@ def parse_runbook(
             )
     runbook = Runbook(path.stem, display, title, text, bodies, lines_of)
     return runbook, issues
+
+
+_STEP = re.compile(r"^\s*(\d+)[.)]\s+(.*)$")
+
+
+def recovery_steps(runbook: Runbook) -> list[str]:
+    """The numbered steps of the Recovery steps section, in order (continuation lines joined)."""
+    steps: list[str] = []
+    for line in runbook.sections.get("recovery steps", "").splitlines():
+        match = _STEP.match(line)
+        if match:
+            steps.append(match.group(2).strip())
+        elif steps and line.strip() and line.startswith((" ", "\t")):
+            steps[-1] += " " + line.strip()
+    return steps

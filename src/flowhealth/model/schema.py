@@ -19,7 +19,9 @@ from pydantic import (
 )
 
 from .base import Ident, LabelName, Strict
+from .business_calendar import BusinessCalendar
 from .durations import Duration, parse_duration
+from .facts import ApiLimits, Contract, IdentifierSpec, Operations, ReleaseWindowRef
 from .probes import ProbeSpec
 from .receivers import Receiver
 from .traces import FlowTraces
@@ -67,6 +69,7 @@ class SignalKind(StrEnum):
     THROUGHPUT = "throughput"
     RECORDS = "records"
     RATIO = "ratio"
+    CONTRACT_VIOLATIONS = "contract_violations"
 
     @property
     def unit(self) -> str:
@@ -91,6 +94,7 @@ _KIND_UNITS = {
     SignalKind.THROUGHPUT: "records per second",
     SignalKind.RECORDS: "records",
     SignalKind.RATIO: "ratio",
+    SignalKind.CONTRACT_VIOLATIONS: "payloads",
 }
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -147,6 +151,11 @@ class System(Strict):
     name: str
     kind: SystemKind
     owner: Ident
+    api_limits: ApiLimits | None = Field(default=None, description="Rate limits, authentication, environments.")
+    release_windows: list[ReleaseWindowRef] = Field(
+        default_factory=list,
+        description="When the system may be released: a maintenance window's id, or a window of its own.",
+    )
 
 
 class Connection(Strict):
@@ -174,6 +183,13 @@ class Signal(Strict):
         return self.kind.unit
 
 
+class AverageValue(Strict):
+    """What one record of a flow is worth on average (an order, a payment), to put a price on missing volume."""
+
+    amount: float = Field(gt=0, description="Average order or payment value, e.g. 84.50.")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(description="ISO 4217, e.g. EUR.")
+
+
 IntegrationPattern = Literal["api", "event", "queue", "file", "ipaas", "scheduled"]
 Criticality = Literal["critical", "high", "normal", "low"]
 
@@ -195,6 +211,15 @@ class Flow(Strict):
     )
     signals: dict[Ident, Signal] = Field(min_length=1)
     traces: FlowTraces | None = Field(default=None, description="Business journeys from OpenTelemetry spans.")
+    identifiers: dict[Ident, IdentifierSpec] = Field(
+        default_factory=dict,
+        description="System -> the id that joins this flow's records there, e.g. erp: external_ref.",
+    )
+    contract: Contract | None = Field(default=None, description="The payload contract the flow carries.")
+    operations: Operations | None = Field(default=None, description="Pause, drain, replay and degraded behaviour.")
+    average_value: AverageValue | None = Field(
+        default=None, description="For flows that carry an amount: baseline alerts show the money at risk."
+    )
 
 
 def _threshold(value: Any) -> Any:
@@ -305,9 +330,4 @@ class FlowsFile(Strict):
     connections: dict[Ident, Connection] = Field(default_factory=dict)
     flows: dict[Ident, Flow] = Field(default_factory=dict)
     maintenance_windows: dict[Ident, MaintenanceWindow] = Field(default_factory=dict)
-
-
-class RulesFile(Strict):
-    """A file under alert_rules/."""
-
-    rules: dict[Ident, AlertRule] = Field(default_factory=dict)
+    calendars: dict[Ident, BusinessCalendar] = Field(default_factory=dict)

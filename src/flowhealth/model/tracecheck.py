@@ -14,6 +14,7 @@ MEASURE_KINDS: dict[str, frozenset[str]] = {
     "duplicates": frozenset({"duplicates"}),
     "retries": frozenset({"retries"}),
     "interventions": frozenset({"interventions"}),
+    "contract_violations": frozenset({"contract_violations"}),
 }
 
 

@@ -17,6 +17,12 @@ class SpanMapping(Strict):
     name: str = Field(min_length=1, description="The span name, exactly.")
     stage: Ident
     entity_id: str = Field(min_length=1, description="Span attribute holding the business entity id.")
+    system: Ident | None = Field(
+        default=None, description="The system whose identifier the entity id is (checked against `identifiers`)."
+    )
+    payload: str | None = Field(
+        default=None, description="Span attribute holding the JSON payload, validated against the flow's contract."
+    )
 
 
 class FlowTraces(Strict):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..alerting.notices import AlertView, EvidenceTable, IncidentView, Owner
+from .expected import reference, value_against
 from .mrkdwn import code_block, code_cell, cut, esc, esc_actor
 
 SEVERITY_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
@@ -88,10 +89,14 @@ def evidence_block(evidence: EvidenceTable | None, title: str) -> dict[str, Any]
 
 def _primary_fields(alert: AlertView, owner: Owner) -> list[dict[str, Any]]:
     if alert.kind == "resolved":
-        value = f"*Value at resolve*\n{alert.value_text} (threshold {alert.comparison} {alert.threshold_text})"
+        value = f"*Value at resolve*\n{alert.value_text} ({reference(alert)})"
         when = f"*Was firing for*\n{alert.duration_text} (since {_when(alert.since)})"
     else:
-        value = f"*Value vs threshold*\n{alert.value_text} {alert.comparison} {alert.threshold_text}"
+        value = (
+            f"*Value vs expected*\n{value_against(alert)}"
+            if alert.expected is not None
+            else f"*Value vs threshold*\n{alert.value_text} {alert.comparison} {alert.threshold_text}"
+        )
         when = f"*Since*\n{_when(alert.since)} ({alert.duration_text})"
     labels = esc(", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items())))
     return [

@@ -11,6 +11,7 @@ from ..alerting.notices import IncidentView
 from ..store.outbox import ThreadRef
 from .base import Delivery
 from .blocks import evidence_table
+from .expected import reference, value_against
 from .wording import message_text, thread_text
 
 RULE = "=" * 78
@@ -61,9 +62,7 @@ def render_incident(view: IncidentView) -> str:
         lines = [RULE, f"RESOLVED  incident #{view.incident}  {view.flow}  → {owner.channel}"]
         for a in alerts:
             lines.append(f"  {a.rule}: {a.summary}")
-            lines.append(
-                f"    value at resolve: {a.value_text} (threshold {a.comparison} {a.threshold_text}), was firing for {a.duration_text}"
-            )
+            lines.append(f"    value at resolve: {a.value_text} ({reference(a)}), was firing for {a.duration_text}")
         lines.append(f"  owner: {owner.name} ({owner.team})")
         return "\n".join([*lines, RULE])
     primary = alerts[0]
@@ -72,7 +71,7 @@ def render_incident(view: IncidentView) -> str:
         f"{view.state_word.upper()} [{view.severity.upper()}]  {view.flow} · {primary.rule}  → {owner.channel} {owner.oncall or ''}".rstrip(),
         f"  {primary.summary}",
         f"  business impact: {primary.business_impact}",
-        f"  value: {primary.value_text} {primary.comparison} threshold {primary.threshold_text}, since {primary.since:%Y-%m-%d %H:%M:%S} UTC",
+        f"  value: {value_against(primary)}, since {primary.since:%Y-%m-%d %H:%M:%S} UTC",
         f"  owner: {owner.name} ({owner.team})   incident #{view.incident}",
         f"  runbook: {primary.runbook.url}",
         f"  dashboard: {primary.dashboard_url}",

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -16,7 +17,7 @@ from ..clock import Clock
 from ..errors import DeliveryRejected, DeliveryRetryable, StoreError
 from ..metrics import Metrics
 from ..store.db import transaction
-from ..store.outbox import backoff, due_messages, save_thread, thread_ref
+from ..store.outbox import backoff, claim, due_messages, save_thread, thread_ref
 from ..store.tables import OutboxMessage
 from .base import Delivery, Notifier
 
@@ -27,6 +28,7 @@ REJECTED_RETRY_SECONDS = 600.0
 # hour with the 5-minute cap), then dead-lettered: listed by `flowhealth outbox`, replayed by hand.
 MAX_TRANSIENT_ATTEMPTS = 16
 UNREADABLE_RETRY_SECONDS = 3600.0  # a row this process cannot read waits for one that can
+CLAIM_LEASE_SECONDS = 15.0  # the Slack client gives up after 10 s
 
 
 @dataclass
@@ -58,6 +60,9 @@ class OutboxWorker:
         self._pacing_clock = pacing_clock
         self._channel_free_at: dict[str, float] = {}
         self._pass = threading.Lock()
+        # Replicas (PostgreSQL) hold a claimed message this long: longer than a Slack call can take.
+        # One process (SQLite) needs no lease: after a crash the message is due again at once.
+        self._lease = timedelta(seconds=CLAIM_LEASE_SECONDS if engine.dialect.name == "postgresql" else 0)
 
     def run_once(self) -> PassReport:
         """Deliver what is due; passes never overlap (two at once could post one message twice)."""
@@ -89,11 +94,9 @@ class OutboxWorker:
         # Count the attempt before calling out: after a crash mid-call, the next attempt knows
         # the message may already be in Slack and checks before posting again.
         with transaction(self._engine) as session:
-            row = session.get(OutboxMessage, message.id)
-            if row is None or row.delivered_at is not None:
+            row = claim(session, message.id, self._clock.now(), self._lease)
+            if row is None:
                 return None
-            row.attempts += 1
-            row.attempt_started_at = self._clock.now()
             # Set before calling out, so a crash mid-call leaves it set; cleared again below when
             # the receiver certainly did not take the message (a 429, a refused connection).
             maybe_sent_before = row.maybe_sent

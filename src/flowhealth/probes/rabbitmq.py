@@ -9,6 +9,7 @@ the protocol tells honestly instead of guessing (see docs/decisions.md).
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -40,6 +41,9 @@ class AmqpTarget:
 
     def _declare(self, queue: str, timeout: float) -> tuple[int, int]:
         pika = require("pika", "rabbitmq")
+        # pika logs every connection the broker closes (a missing queue, shutdown) at ERROR with a
+        # stack trace; the probe reports the failure as its outcome, once, without credentials.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
         if self.connection is None or not self.connection.is_open:
             params = pika.URLParameters(self.url)
             params.connection_attempts = 1

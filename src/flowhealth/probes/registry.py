@@ -9,11 +9,13 @@ from sqlalchemy.engine import Engine
 
 from ..errors import ConfigError
 from ..model import probes as spec
+from ..model.contracts import LoadedContract
 from ..model.envref import resolve_strings
 from ..model.probes import ProbeSpec, PushProbe, TraceProbe
 from .base import Probe
 from .clients import SharedClients
 from .connections import ConnectionPools
+from .contract import ContractProbe, http_records, sql_records
 from .http import HttpProbe, JsonEndpoint
 from .interventions import InterventionsProbe
 from .nats import NatsProbe
@@ -34,6 +36,7 @@ class ProbeContext:
     clients: SharedClients = field(default_factory=SharedClients)
     state: Engine | None = None
     secrets: frozenset[str] = frozenset()  # values of ${ENV} references: scrubbed from every error
+    contracts: Mapping[str, LoadedContract] = field(default_factory=dict)  # by flow: what contract probes check
     # Which factory builds which probe kind; None: the built-in FACTORIES. Tests pass stand-ins here.
     factories: Mapping[str, Factory] | None = None
 
@@ -100,6 +103,21 @@ def _reconcile(s: spec.ReconcileProbe, ctx: ProbeContext, flow: str) -> Probe:
     )
 
 
+def _contract(s: spec.ContractProbe, ctx: ProbeContext, flow: str) -> Probe:
+    contract = ctx.contracts.get(flow)
+    if contract is None:
+        raise ConfigError(f"contract probe: flow '{flow}' has no loaded contract to validate against")
+    timeout = _seconds(s.timeout)
+    source = s.source
+    if isinstance(source, spec.SqlSource):
+        engine = ctx.pools.engine(source.connection, connect_timeout=timeout)
+        records = sql_records(SqlQuery(engine, source.query, timeout))
+    else:
+        endpoint = _endpoint(ctx, source.url, source.headers, source.verify_tls, timeout, "contract source")
+        records = http_records(endpoint, source.path)
+    return ContractProbe(records, contract, s.payload, s.key)
+
+
 def _prometheus(s: spec.PrometheusProbe, ctx: ProbeContext, flow: str) -> Probe:
     base = s.url.rstrip("/") + "/api/v1/query"
     endpoint = _endpoint(ctx, base, s.headers, s.verify_tls, _seconds(s.timeout), "prometheus probe")
@@ -121,6 +139,7 @@ FACTORIES: dict[str, Factory] = {
     "redis": _redis,
     "nats": _nats,
     "reconcile": _reconcile,
+    "contract": _contract,
     "prometheus": _prometheus,
     "interventions": _interventions,
 }

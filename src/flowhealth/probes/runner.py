@@ -14,9 +14,11 @@ from sqlalchemy.engine import Engine
 
 from ..clock import Clock
 from ..errors import ConfigError, ProbeError, ProbeInvalid, ProbeTimeout, StoreError
+from ..evidence import EvidenceTable
 from ..metrics import Metrics
 from ..model.envref import redact
 from ..model.model import Model
+from ..model.probes import ContractProbe as ContractProbeSpec
 from ..model.probes import ProbeSpec
 from ..model.probes import SqlProbe as SqlSpec
 from ..store.batch import BatchRecorder, Result
@@ -24,6 +26,8 @@ from ..store.db import transaction
 from ..store.records import Mismatch, replace_evidence
 from ..store.samples import Reading
 from .base import KeepsEvidence, Outcome, Probe
+from .contract import ContractProbe
+from .contract import evidence_table as contract_evidence_table
 from .registry import ProbeContext, build_probe
 from .slots import Scheduled
 from .sql import Lease, SqlProbe
@@ -96,6 +100,8 @@ class ProbeRunner:
         self._metrics = metrics
         # Probes that count what flowhealth itself stores (interventions) read the state database.
         self._ctx = ctx if ctx.state is not None else replace(ctx, state=engine)
+        if not self._ctx.contracts:
+            self._ctx = replace(self._ctx, contracts=model.contracts)  # what contract probes validate against
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._lock = threading.Lock()
         self._writer: BatchWriter[tuple[RunResult, datetime, str]] | None = None
@@ -227,6 +233,20 @@ class ProbeRunner:
         for key, interval in scheduled_signals(self._model).items():
             out[key] = Scheduled(interval / speed, _shares(self._model.signal(*key).probe))
         return out
+
+    def contract_evidence(self, flow: str, signal: str) -> EvidenceTable | None:
+        """The payloads behind a contract signal, redacted (None for other signals); read when an alert fires."""
+        spec = self._model.signal(flow, signal).probe
+        if not isinstance(spec, ContractProbeSpec):
+            return None
+        try:
+            probe = self._probe(self._entry(flow, signal))
+            assert isinstance(probe, ContractProbe)
+            failing = probe.failing(self._clock.now(), spec.evidence_limit)
+        except (ProbeError, ConfigError) as exc:
+            return EvidenceTable(error=redact(str(exc), self._ctx.secrets))
+        contract = self._model.contracts[flow]
+        return contract_evidence_table(contract, spec.key or "record", failing)
 
     def close(self) -> None:
         if self._writer is not None:

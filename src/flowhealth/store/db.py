@@ -14,8 +14,11 @@ from sqlmodel import Session, create_engine
 
 from ..errors import ConfigError, StoreError
 from . import journey_tables as _journey_tables  # noqa: F401  - registers the tables with SQLModel.metadata
+from . import mapping_tables as _mapping_tables  # noqa: F401
 from . import records as _records  # noqa: F401  - registers the tables with SQLModel.metadata
+from . import replica_tables as _replica_tables  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import tables as _tables  # noqa: F401
+from .failures import describe
 from .migrate import upgrade
 from .sqlite_writers import SerializedWriters
 
@@ -73,7 +76,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
         session.commit()
     except SQLAlchemyError as exc:
         session.rollback()
-        raise StoreError(f"state database error: {exc.__class__.__name__}: {exc}") from exc
+        raise StoreError(f"state database error: {describe(exc)}") from exc
     except BaseException:
         session.rollback()
         raise

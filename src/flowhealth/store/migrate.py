@@ -23,9 +23,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import SchemaError, StoreError
+from .failures import describe
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
@@ -151,7 +152,7 @@ def schema_version(engine: Engine) -> SchemaVersion:
         with engine.connect() as connection:
             return _state_of(connection)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot read the state database's schema version: {_reason(exc)}") from None
+        raise StoreError(f"cannot read the state database's schema version: {describe(exc)}") from None
 
 
 def require_current(engine: Engine) -> SchemaVersion:
@@ -183,7 +184,7 @@ def upgrade(engine: Engine) -> SchemaVersion:
                 command.upgrade(alembic_config(connection), "head")
             return _state_of(connection)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot migrate the state database: {_reason(exc)}") from None
+        raise StoreError(f"cannot migrate the state database: {describe(exc)}") from None
 
 
 @contextmanager
@@ -203,10 +204,3 @@ def _locked(engine: Engine) -> Iterator[Connection]:
             connection.rollback()
             raise
         connection.commit()
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    if isinstance(exc, OperationalError) and "database is locked" in str(exc):
-        return "the SQLite file is locked by another process"
-    original = getattr(exc, "orig", None)
-    return f"{exc.__class__.__name__}: {original if original is not None else exc}".strip()

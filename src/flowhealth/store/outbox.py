@@ -66,6 +66,34 @@ def due_messages(session: Session, now: datetime, limit: int = 100) -> list[Outb
     return sorted(due, key=lambda m: m.id or 0)[:limit]
 
 
+def claim(session: Session, message_id: int, now: datetime, lease: timedelta) -> OutboxMessage | None:
+    """Take a due message for one delivery attempt, or None when another replica has it or it is done.
+
+    `FOR UPDATE SKIP LOCKED` lets one replica's claim pass another's without waiting; the lease
+    (the message is not due again until it ends) keeps it ours while the call to Slack runs
+    outside any transaction. A replica that dies mid-call leaves the message due again when the
+    lease ends, and that attempt checks Slack before posting. SQLite ignores the row lock: there
+    one process delivers.
+    """
+    row = session.exec(
+        select(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.delivered_at).is_(None),
+            col(OutboxMessage.dead_lettered_at).is_(None),
+            col(OutboxMessage.next_attempt_at) <= now,
+        )
+        .with_for_update(skip_locked=True)
+    ).first()
+    if row is None:
+        return None
+    row.attempts += 1
+    row.attempt_started_at = now
+    row.next_attempt_at = now + lease
+    session.add(row)
+    return row
+
+
 def thread_ref(session: Session, thread_key: str) -> ThreadRef | None:
     row = session.get(NotificationThread, thread_key)
     return None if row is None else ThreadRef(row.channel_id, row.message_ts)

@@ -90,10 +90,25 @@ def probe_states(session: Session) -> list[ProbeState]:
     return list(session.exec(select(ProbeState)).all())
 
 
-def prune_samples(session: Session, older_than: datetime) -> int:
-    """Drop raw samples past retention; current values and alert history stay."""
-    result = session.connection().execute(delete(Sample).where(col(Sample.observed_at) < older_than))
-    return int(result.rowcount or 0)
+def prune_samples(
+    session: Session, older_than: datetime, keep_longer: Mapping[tuple[str, str], datetime] | None = None
+) -> int:
+    """Drop raw samples past retention; current values and alert history stay.
+
+    `keep_longer` gives (flow, signal) series an earlier cutoff: baseline rules read weeks of history.
+    """
+    kept = dict(keep_longer or {})
+    query = delete(Sample).where(col(Sample.observed_at) < older_than)
+    for flow, signal in kept:
+        query = query.where(~((col(Sample.flow) == flow) & (col(Sample.signal) == signal)))
+    total = int(session.connection().execute(query).rowcount or 0)
+    for (flow, signal), cutoff in kept.items():
+        cutoff = min(cutoff, older_than)  # never shorter than the general retention
+        older = delete(Sample).where(
+            col(Sample.flow) == flow, col(Sample.signal) == signal, col(Sample.observed_at) < cutoff
+        )
+        total += int(session.connection().execute(older).rowcount or 0)
+    return total
 
 
 def retention_cutoff(now: datetime, days: int) -> datetime:

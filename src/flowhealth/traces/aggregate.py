@@ -20,7 +20,7 @@ from ..model.probes import TraceProbe
 from ..model.traces import FlowTraces
 from ..store.samples import Reading
 from . import convention as c
-from .journeys import COUNT, EXPIRED, JOURNEY, LATENCY, add_count, minute_of
+from .journeys import CONTRACT, CONTRACT_SEPARATOR, COUNT, EXPIRED, JOURNEY, LATENCY, add_count, minute_of
 
 EVIDENCE_ROWS = 5
 
@@ -46,6 +46,8 @@ def readings(conn: Connection, flow: str, traces: FlowTraces, probe: TraceProbe,
         start, end = traces.path(probe.from_, probe.to)
         value = latency(conn, flow, start, end, since, probe.statistic)
         return [] if value is None else [Reading(value)]
+    if probe.measure == "contract_violations":
+        return _violations(conn, flow, since)
     stmt = (
         select(COUNT.c.stage, COUNT.c.reason, func.sum(COUNT.c["count"]))
         .where(COUNT.c.flow == flow, COUNT.c.measure == probe.measure, COUNT.c.minute >= since)
@@ -56,6 +58,20 @@ def readings(conn: Connection, flow: str, traces: FlowTraces, probe: TraceProbe,
         labels = {"stage": stage, "reason": reason} if probe.measure == "rejections" else {"stage": stage}
         out.append(Reading(float(total), labels))
     return out
+
+
+def _violations(conn: Connection, flow: str, since: int) -> list[Reading]:
+    """Payloads that broke the contract, by field and reason (all stages together)."""
+    stmt = (
+        select(COUNT.c.reason, func.sum(COUNT.c["count"]))
+        .where(COUNT.c.flow == flow, COUNT.c.measure == CONTRACT, COUNT.c.minute >= since)
+        .group_by(COUNT.c.reason)
+    )
+    out = []
+    for encoded, total in conn.execute(stmt):
+        reason, _, field = str(encoded).partition(CONTRACT_SEPARATOR)
+        out.append(Reading(float(total), {"field": field, "reason": reason}))
+    return sorted(out, key=lambda r: r.key) or [Reading(0.0)]  # zero, not "no data", while payloads conform
 
 
 def _open(flow: str, column: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..model.contracts import LoadedContract
 from ..model.model import Model
 from ..model.probes import TraceProbe
 from ..model.traces import FlowTraces, SpanMapping
@@ -18,6 +19,7 @@ ENTITY_TYPE = "flowhealth.entity.type"
 ENTITY_ID = "flowhealth.entity.id"
 OUTCOME = "flowhealth.outcome"
 REASON = "flowhealth.reason"
+PAYLOAD = "flowhealth.payload"  # the JSON payload, validated against the flow's contract
 SERVICE_NAME = "service.name"  # OpenTelemetry resource semantic convention
 
 OK, REJECTED, RETRIED, MANUAL = "ok", "rejected", "retried", "manual"
@@ -39,6 +41,7 @@ class StageEvent:
     outcome: str
     reason: str
     at: float  # epoch seconds the span ended: the stage is reached when its work is done
+    violations: tuple[tuple[str, str], ...] = ()  # (field, reason) the span's payload breaks
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class FlowPlan:
     traces: FlowTraces
     entity_type: str
     latency_pairs: frozenset[tuple[str, str]]
+    contract: LoadedContract | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,8 @@ class Routing:
                 for signal in flow.signals.values()
                 if isinstance(signal.probe, TraceProbe) and signal.probe.measure == "latency"
             }
-            plans[flow_id] = FlowPlan(flow_id, flow.traces, flow.traces.entity or flow.object, frozenset(pairs))
+            entity = flow.traces.entity or flow.object
+            plans[flow_id] = FlowPlan(flow_id, flow.traces, entity, frozenset(pairs), model.contracts.get(flow_id))
             for mapping in flow.traces.spans:
                 mappings.setdefault((mapping.service, mapping.name), []).append((flow_id, mapping))
         return cls(plans, mappings)

@@ -6,12 +6,14 @@ that belong to no flow are counted with a reason for the exporter's `partial_suc
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from ..model.contracts import LoadedContract
 from . import convention as c
 
 STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
@@ -76,7 +78,18 @@ def extract(request: ExportTraceServiceRequest, routing: c.Routing) -> Extracted
                         out.rejected[f"mapped to {flow_id} but without attribute {mapping.entity_id}"] += 1
                         continue
                     outcome = _text(attrs[c.OUTCOME]) if c.OUTCOME in attrs else ""
-                    _emit(out, span, attrs, flow_id, mapping.stage, entity_id, plans[flow_id].entity_type, outcome)
+                    payload = mapping.payload or c.PAYLOAD
+                    _emit(
+                        out,
+                        span,
+                        attrs,
+                        plans[flow_id],
+                        mapping.stage,
+                        entity_id,
+                        plans[flow_id].entity_type,
+                        outcome,
+                        payload,
+                    )
     return out
 
 
@@ -97,19 +110,21 @@ def _convention_span(
         return
     entity_type = _text(attrs[c.ENTITY_TYPE]) if c.ENTITY_TYPE in attrs else plan.entity_type
     outcome = _text(attrs[c.OUTCOME]) if c.OUTCOME in attrs else ""
-    _emit(out, span, attrs, flow_id, stage, entity_id, entity_type, outcome)
+    _emit(out, span, attrs, plan, stage, entity_id, entity_type, outcome, c.PAYLOAD)
 
 
 def _emit(
     out: Extracted,
     span: Any,
     attrs: dict[str, Any],
-    flow_id: str,
+    plan: c.FlowPlan,
     stage: str,
     entity_id: str,
     entity_type: str,
     outcome: str,
+    payload_attribute: str,
 ) -> None:
+    flow_id = plan.flow
     if len(entity_id) > c.MAX_ENTITY_ID:
         out.rejected[f"with an entity id longer than {c.MAX_ENTITY_ID} characters"] += 1
         return
@@ -124,7 +139,20 @@ def _emit(
         reason = _error_reason(span)
     at = (span.end_time_unix_nano or span.start_time_unix_nano) / 1e9
     key = span.trace_id.hex() + span.span_id.hex()
-    out.events.append(c.StageEvent(key, flow_id, stage, entity_id, entity_type, outcome, reason[: c.MAX_REASON], at))
+    violations: tuple[tuple[str, str], ...] = ()
+    if plan.contract is not None and payload_attribute in attrs:
+        violations = _violations(plan.contract, _text(attrs[payload_attribute]))
+    out.events.append(
+        c.StageEvent(key, flow_id, stage, entity_id, entity_type, outcome, reason[: c.MAX_REASON], at, violations)
+    )
+
+
+def _violations(contract: LoadedContract, text: str) -> tuple[tuple[str, str], ...]:
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError:
+        return (("$", "json"),)
+    return tuple((v.field, v.reason) for v in contract.violations(payload))
 
 
 def _error_reason(span: Any) -> str:

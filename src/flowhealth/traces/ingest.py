@@ -89,6 +89,7 @@ class TraceService:
         applied = journeys.Applied()
         if extracted.events:
             with self._lock, transaction(self._engine) as session:
+                journeys.serialize_flows(session.connection(), {event.flow for event in extracted.events})
                 applied = journeys.apply(
                     session.connection(), self.routing, extracted.events, self._clock.now().timestamp()
                 )

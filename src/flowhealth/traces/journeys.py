@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from ..metrics import LATENCY_BUCKETS
@@ -28,13 +28,17 @@ MAX_SPAN_KEYS = 64  # per journey; a runaway entity must not grow its row withou
 _CHUNK = 500  # entity ids per IN (...) query
 
 # Count measures, as stored in journey_count.measure.
-REJECTIONS, RETRIES, DUPLICATES, INTERVENTIONS, EXPIRED = (
+REJECTIONS, RETRIES, DUPLICATES, INTERVENTIONS, EXPIRED, CONTRACT = (
     "rejections",
     "retries",
     "duplicates",
     "interventions",
     "expired",
+    "contract",
 )
+# A contract violation is counted under `contract` with "reason field" in the reason column: the
+# keyword has no spaces, so the first space splits them again.
+CONTRACT_SEPARATOR = " "
 
 
 @dataclass(slots=True)
@@ -87,6 +91,8 @@ class _Batch:
         if ev.at >= st.last_at:
             st.last_stage, st.last_at, st.last_outcome, st.last_reason = ev.stage, ev.at, ev.outcome, ev.reason
         minute = minute_of(ev.at)
+        for path, reason in ev.violations:
+            self.counts[(ev.flow, CONTRACT, ev.stage, f"{reason}{CONTRACT_SEPARATOR}{path}"[:128], minute)] += 1
         if ev.outcome == c.REJECTED:
             self.counts[(ev.flow, REJECTIONS, ev.stage, ev.reason, minute)] += 1
             return
@@ -112,6 +118,18 @@ class _Batch:
         seconds = max(0.0, t1 - t0)  # clocks of different systems drift; never a negative latency
         self.latency[(flow, start, end, minute_of(t1))].append((seconds, t1))
         self.applied.latencies.append((flow, start, end, seconds))
+
+
+def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
+    """Replicas (PostgreSQL): one ingest at a time per flow, so a journey's read-merge-write never interleaves.
+
+    Transaction-scoped advisory locks, taken in name order so two requests cannot deadlock; within one
+    process the service's own lock already does this, and SQLite has one writer anyway.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for flow in sorted(set(flows)):
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"journeys:{flow}"})
 
 
 def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], now: float) -> Applied:
@@ -151,6 +169,9 @@ def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], 
 
 # The journey columns in the order the driver-level SQL below reads and writes them.
 _COLUMNS = "started_at, last_stage, last_at, last_outcome, last_reason, completed_at, updated_at, stages, spans"
+
+
+_EXCLUDED = ", ".join(f"{name} = excluded.{name}" for name in ["entity_type", *_COLUMNS.split(", ")])
 
 
 def _mark(conn: Connection) -> str:
@@ -210,7 +231,10 @@ def _save(conn: Connection, flow: str, states: dict[str, _State]) -> None:
     if inserts:
         marks = ", ".join([mark] * 12)
         conn.exec_driver_sql(
-            f"INSERT INTO journey (flow, entity_id, entity_type, {_COLUMNS}) VALUES ({marks})", inserts
+            # An upsert: a journey another writer inserted since it was read is updated, the batch does not fail.
+            f"INSERT INTO journey (flow, entity_id, entity_type, {_COLUMNS}) VALUES ({marks}) "
+            f"ON CONFLICT (flow, entity_id) DO UPDATE SET {_EXCLUDED}",
+            inserts,
         )
     if updates:
         sets = ", ".join(f"{name} = {mark}" for name in _COLUMNS.split(", "))
