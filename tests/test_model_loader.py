@@ -57,7 +57,10 @@ def test_unknown_key_is_reported_with_its_line(model_dir: Path) -> None:
     edit(path, "    criticality: critical\n", "    criticality: critical\n    critically: high\n")
     [issue] = issues_of(model_dir)
     assert issue == ModelIssue(
-        "flows/orders.yaml", line_of(path, "critically:"), "flows.order-export.critically", "unknown key"
+        "flows/orders.yaml",
+        line_of(path, "critically:"),
+        "flows.order-export.critically",
+        "unknown key (did you mean 'criticality'?)",
     )
 
 
@@ -101,7 +104,7 @@ def test_bad_duration_inside_a_probe_drops_the_union_tag_from_the_path(model_dir
             "    signal: export_delay\n",
             "    signal: export_latency\n",
             "rules.order-export-delayed.signal",
-            "unknown signal of flow 'order-export' 'export_latency'",
+            "unknown signal 'export_latency' of flow 'order-export'",
         ),
         (
             "    runbook: order-export-delay\n",

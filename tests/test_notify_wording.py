@@ -32,13 +32,13 @@ def test_thread_replies_say_what_happened_one_line_each() -> None:
         kind=NoticeKind.UPDATE,
         notices=[
             Joined(at=T0, rule="orders-backlog", severity="warning", note="silenced by carol"),
-            Cleared(at=T0, rule="orders-late", value=3),
+            Cleared(at=T0, rule="orders-late", value=180, value_text="3m"),
             AckExpired(at=T0, by="alice", oncall="@shop-oncall"),
         ],
     )
     assert thread_text(update) == (
         ":red_circle: Also firing: orders-backlog (warning) — silenced by carol\n"
-        ":white_check_mark: orders-late resolved with value 3.\n"
+        ":white_check_mark: orders-late resolved at 3m\n"  # in the signal's unit, not "value 180."
         ":hourglass: The acknowledgement by alice expired and this still holds. @shop-oncall"
     )
     assert thread_text(Message(kind=NoticeKind.OPEN, notices=[Opened(at=T0)])) is None

@@ -25,7 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
-from .traces import convention as c
+from . import semconv as c
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .statedir import default_state_url
 
 if TYPE_CHECKING:
     from .model.files import ModelLimits
@@ -18,8 +20,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWHEALTH_", extra="ignore")
 
     database_url: str = Field(
-        default="sqlite:///.flowhealth/flowhealth.db",
-        description="SQLAlchemy URL of the state database (SQLite file or PostgreSQL).",
+        default="",
+        description="SQLAlchemy URL of the state database (SQLite file or PostgreSQL); "
+        "default: a SQLite file per model under ~/.local/state/flowhealth/.",
     )
     model_dir: Path = Field(default=Path("."), description="Directory holding flows/, alert_rules/, runbooks/.")
     public_url: str = Field(default="http://localhost:8000", description="Where people reach this service.")
@@ -108,6 +111,12 @@ class Settings(BaseSettings):
     review_schedule: str = Field(
         default="0 8 * * mon", description="When the weekly review is posted: a crontab line, in UTC."
     )
+
+    @model_validator(mode="after")
+    def _state_outside_the_model(self) -> Settings:
+        if not self.database_url:
+            self.database_url = default_state_url(self.model_dir)
+        return self
 
     def model_limits(self) -> ModelLimits:
         from .model.files import ModelLimits

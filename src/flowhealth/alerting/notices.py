@@ -96,6 +96,7 @@ class Cleared(_Notice):
     rule: str
     labels: dict[str, str] = Field(default_factory=dict)
     value: float | None = None  # the value it cleared with
+    value_text: str | None = None  # ... in its unit ("0 messages"); absent in notices queued before it existed
 
 
 class Escalated(_Notice):

@@ -188,7 +188,10 @@ class Planner:
             severity = as_severity(self.model.rule(member.state.rule).severity)
             return Joined(at=now, rule=member.state.rule, labels=labels, severity=severity, note=member.note)
         if transition.event == "resolved":
-            return Cleared(at=now, rule=member.state.rule, labels=labels, value=transition.value)
+            rule = self.model.rule(member.state.rule)
+            unit = self.model.signal(rule.flow, rule.signal).unit
+            shown = format_value(transition.value, unit, labels)
+            return Cleared(at=now, rule=member.state.rule, labels=labels, value=transition.value, value_text=shown)
         return None
 
     # -- escalation -----------------------------------------------------------------------

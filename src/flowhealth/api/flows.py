@@ -97,7 +97,8 @@ def list_alerts(engine: EngineDep, model: ModelDep) -> list[dict[str, Any]]:
             "value": s.last_value,
             "pending_since": s.pending_since.isoformat() if s.pending_since else None,
             "firing_since": s.firing_since.isoformat() if s.firing_since else None,
-            "incident": s.incident,
+            "incident": s.incident_id,  # the number the CLI, Slack and the board show
+            "firings": s.incident,
             "expected": expected.get((s.rule, s.labels)),
         }
         for s in states

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, status
@@ -11,10 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from ..model.base import LABEL_PATTERN, LabelName
 from ..model.probes import PushProbe
-from ..store.db import transaction
-from ..store.records import Intervention
-from ..store.samples import Reading, record_readings
-from ..store.tables import ProbeState
+from ..store import manual
+from ..store.manual import ManualFix, record_push
+from ..store.samples import Reading
 from .deps import ClockDep, EngineDep, MetricsDep, ModelDep, WriteAccess
 from .errors import answers
 from .schemas import InterventionRecorded, Pushed
@@ -82,21 +80,9 @@ def push_value(
             status.HTTP_409_CONFLICT, f"signal '{flow}/{signal}' is measured by a {spec.probe.kind} probe, not pushed"
         )
     now = clock.now()
-    with transaction(engine) as session:
-        # One label series per push: other series of the signal keep their values.
-        record_readings(session, flow, signal, [Reading(body.value, body.labels)], now, "push", replace_series=False)
-        _succeeded(session, flow, signal, now)
+    record_push(engine, flow, signal, Reading(body.value, body.labels), now)
     metrics.probe_runs.labels(flow, signal, "push", "success").inc()
     return {"flow": flow, "signal": signal, "value": body.value, "labels": body.labels, "observed_at": now.isoformat()}
-
-
-def _succeeded(session: Any, flow: str, signal: str, now: datetime) -> None:
-    state = session.get(ProbeState, (flow, signal)) or ProbeState(
-        flow=flow, signal=signal, kind="push", last_outcome="success", last_run_at=now
-    )
-    state.last_outcome, state.last_run_at, state.last_success_at = "success", now, now
-    state.consecutive_failures, state.last_error = 0, None
-    session.add(state)
 
 
 @router.post(
@@ -112,13 +98,9 @@ def record_intervention(
     if flow not in model.flows:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no flow '{flow}'")
     now = clock.now()
-    with transaction(engine) as session:
-        row = Intervention(
-            flow=flow, reason=body.reason, record=body.record, actor=body.actor, note=body.note, performed_at=now
-        )
-        session.add(row)
-        session.flush()
-        identifier = row.id
+    identifier = manual.record_intervention(
+        engine, ManualFix(flow, body.reason, body.record, body.actor, body.note), now
+    )
     return {
         "id": identifier,
         "flow": flow,

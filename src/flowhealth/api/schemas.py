@@ -81,7 +81,8 @@ class Alert(BaseModel):
     value: float | None
     pending_since: Timestamp | None
     firing_since: Timestamp | None
-    incident: int | None
+    incident: int | None = Field(description="The incident number, as in the CLI, Slack and the board.")
+    firings: int = Field(description="How often this series has fired.")
     expected: ExpectedNote | None = Field(
         default=None, description="Baseline rules: the expected value and band, deviation, basis and money at risk."
     )

@@ -1,7 +1,8 @@
 """`flowhealth incidents | ack | resolve | silence`: the Slack buttons, for people at a terminal.
 
-These work on the state database directly (FLOWHEALTH_DATABASE_URL); the running service picks
-up the change and edits the Slack message on its next delivery pass.
+These work on the state database directly; the running service picks up the change and edits
+the Slack message on its next delivery pass. With --url / FLOWHEALTH_URL they go through the
+service's API instead (the rule of every write command, cli/remote.py).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from ..clock import SystemClock
 from ..errors import FlowHealthError
 from ..links import Links
 from ..model.durations import format_duration, parse_duration
-from ..settings import Settings
 from ..store.db import make_engine
 from ..store.migrate import require_current
-from .common import ModelDir, load_or_exit
+from .common import JsonOpt, ModelDir, load_or_exit, settings_for
 from .failures import sentence
+from .remote import ServerUrl, post
 
 silence_app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
 
@@ -33,7 +34,7 @@ Actor = Annotated[str, typer.Option("--as", help="Who you are (shown in Slack an
 
 
 def _actions(model_dir: Path) -> Actions:
-    settings = Settings()
+    settings = settings_for(model_dir)
     model = load_or_exit(model_dir)
     try:
         engine = make_engine(settings.database_url)
@@ -63,7 +64,7 @@ def _run(action: str, fn: object) -> None:
 def incidents(
     model_dir: ModelDir = Path("."),
     all_incidents: Annotated[bool, typer.Option("--all", help="Include resolved incidents (last 100).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List open incidents: owner, severity, acknowledgement, escalations, alerts."""
     rows = _actions(model_dir).summaries(include_resolved=all_incidents)
@@ -86,8 +87,13 @@ def ack(
     actor: Actor = getpass.getuser(),
     ttl: Annotated[str, typer.Option("--for", help="How long the acknowledgement holds.")] = "4h",
     model_dir: ModelDir = Path("."),
+    url: ServerUrl = None,
 ) -> None:
     """Acknowledge an incident: escalation stops until the acknowledgement expires."""
+    if url:
+        answer = post(url, f"/api/v1/incidents/{incident}/ack", {"actor": actor, "ttl": ttl})
+        typer.echo(f"acknowledged incident {answer['incident']} for {ttl}")
+        return
     actions = _actions(model_dir)
     _run(
         "acknowledge",
@@ -99,8 +105,14 @@ def resolve(
     incident: Annotated[str, typer.Argument(help="Incident number, or a firing rule's name.")],
     actor: Actor = getpass.getuser(),
     model_dir: ModelDir = Path("."),
+    url: ServerUrl = None,
 ) -> None:
     """Resolve an incident by hand; alerts still firing stay quiet until they clear."""
+    if url:
+        typer.echo(
+            f"resolved incident {post(url, f'/api/v1/incidents/{incident}/resolve', {'actor': actor})['incident']}"
+        )
+        return
     actions = _actions(model_dir)
     _run("resolve", lambda: typer.echo(f"resolved incident {actions.resolve(incident, actor).id}"))
 
@@ -116,11 +128,17 @@ def silence_create(
     duration: Annotated[str, typer.Option("--for", help="How long, e.g. 2h.")] = "1h",
     actor: Actor = getpass.getuser(),
     model_dir: ModelDir = Path("."),
+    url: ServerUrl = None,
 ) -> None:
     """Silence matching alerts from now on; the owners' channels are told when it starts and ends."""
     matchers = {
         k: v for k, v in {"flow": flow, "system": system, "team": team, "rule": rule, "severity": severity}.items() if v
     }
+    if url:
+        body = {"matchers": matchers, "duration": duration, "reason": reason, "author": actor}
+        answer = post(url, "/api/v1/silences", body)
+        typer.echo(f"silence {answer['id']} until {answer['ends_at'][:16].replace('T', ' ')} UTC")
+        return
     actions = _actions(model_dir)
     ends = datetime.now(UTC) + _duration(duration)
 
@@ -135,9 +153,28 @@ def silence_create(
 def silence_list(
     all_silences: Annotated[bool, typer.Option("--all", help="Include expired silences.")] = False,
     model_dir: ModelDir = Path("."),
+    as_json: JsonOpt = False,
 ) -> None:
     """List active and upcoming silences."""
     rows = _actions(model_dir).list_silences(include_expired=all_silences)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "id": s.id,
+                        "matchers": json.loads(s.matchers),
+                        "author": s.author,
+                        "reason": s.reason,
+                        "starts_at": s.starts_at.isoformat(),
+                        "ends_at": s.ends_at.isoformat(),
+                    }
+                    for s in rows
+                ],
+                indent=2,
+            )
+        )
+        return
     if not rows:
         typer.echo("no silences")
         return

@@ -14,6 +14,7 @@ from ..errors import ModelError
 from ..model.loader import load_model
 from ..model.model import Model
 from ..settings import Settings
+from ..statedir import state_url
 
 ModelDir = Annotated[
     Path,
@@ -26,6 +27,9 @@ ModelDir = Annotated[
 class _Echo(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         typer.echo(f"warning: {record.getMessage()}", err=True)
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @contextmanager
@@ -52,3 +56,20 @@ def load_or_exit(model_dir: Path) -> Model:
             typer.echo(str(issue), err=True)
         typer.echo(f"{len(exc.issues)} problem(s) in {model_dir}", err=True)
         raise typer.Exit(1) from None
+
+
+class _State:
+    """`flowhealth --state PATH|URL ...`: the state database for this invocation (set by the root callback)."""
+
+    override: str | None = None
+
+
+def use_state(value: str | None) -> None:
+    _State.override = state_url(value) if value else None
+
+
+def settings_for(model_dir: Path, **overrides: object) -> Settings:
+    """Settings from the environment, for this model, with `--state` applied."""
+    if _State.override is not None:
+        overrides.setdefault("database_url", _State.override)
+    return Settings(model_dir=model_dir, **overrides)  # type: ignore[arg-type]

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..settings import Settings
-from .common import ModelDir, load_or_exit
+from .common import ModelDir, load_or_exit, settings_for
 
 app = typer.Typer(help="Grafana dashboards generated from the model.", no_args_is_help=True)
 
@@ -16,9 +15,10 @@ app = typer.Typer(help="Grafana dashboards generated from the model.", no_args_i
 @app.command("build")
 def build(
     model_dir: ModelDir = Path("."),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the dashboard JSON files.")] = Path(
-        "dashboards"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Directory for the dashboard JSON files (default: dashboards/ in the model)."),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 listing the files that differ from the model.")
     ] = False,
@@ -31,7 +31,8 @@ def build(
     from ..export.files import differing, stale_files, write_files
 
     model = load_or_exit(model_dir)
-    settings = Settings() if public_url is None else Settings(public_url=public_url)
+    out = out if out is not None else model_dir / "dashboards"
+    settings = settings_for(model_dir) if public_url is None else settings_for(model_dir, public_url=public_url)
     files = build_dashboards(model, settings.runbook_url)
     stale = stale_files(files, out, "flowhealth-*.json")
     if check:

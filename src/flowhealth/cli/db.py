@@ -9,14 +9,13 @@ from typing import Annotated
 import typer
 
 from ..errors import FlowHealthError
-from ..settings import Settings
 from ..store.db import make_engine
 from ..store.migrate import SchemaState, SchemaVersion, schema_version, upgrade
-from .common import ModelDir
+from .common import ModelDir, settings_for
 from .failures import sentence
 
 app = typer.Typer(
-    help="The state database (FLOWHEALTH_DATABASE_URL): schema version and migrations.", no_args_is_help=True
+    help="The state database (FLOWHEALTH_DATABASE_URL or --state): schema version and migrations.", no_args_is_help=True
 )
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -52,7 +51,7 @@ def _fail(exc: FlowHealthError) -> typer.Exit:
 def current(model_dir: ModelDir = Path("."), as_json: AsJson = False) -> None:
     """Print the schema revision of the state database and the newest this flowhealth knows; exit 1 unless equal."""
     try:
-        version = schema_version(make_engine(Settings().database_url))
+        version = schema_version(make_engine(settings_for(model_dir).database_url))
     except FlowHealthError as exc:
         raise _fail(exc) from None
     _show(version, as_json)
@@ -64,7 +63,7 @@ def current(model_dir: ModelDir = Path("."), as_json: AsJson = False) -> None:
 def upgrade_command(model_dir: ModelDir = Path("."), as_json: AsJson = False) -> None:
     """Migrate the state database to this flowhealth's schema, under a lock; rows are kept."""
     try:
-        engine = make_engine(Settings().database_url)
+        engine = make_engine(settings_for(model_dir).database_url)
         before = schema_version(engine)
         after = upgrade(engine)
     except FlowHealthError as exc:

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..settings import Settings
-from .common import ModelDir, load_or_exit
+from .common import ModelDir, load_or_exit, settings_for
 
 app = typer.Typer(help="Export the model for Prometheus and Alertmanager.", no_args_is_help=True)
 
@@ -36,16 +35,22 @@ def _sync(files: dict[str, str], out: Path, check: bool, what: str, command: str
 @app.command("prometheus-rules")
 def prometheus_rules(
     model_dir: ModelDir = Path("."),
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the rule files and their tests.")] = Path(
-        "deploy/prometheus/rules"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for the rule files and tests (default: deploy/prometheus/rules/ in the model).",
+        ),
+    ] = None,
     check: Check = False,
 ) -> None:
     """Write alert and recording rules (*.rules.yml) and their `promtool test rules` file."""
     from ..export import ExportLinks, prometheus_files
 
     model = load_or_exit(model_dir)
-    settings = Settings()
+    out = out if out is not None else model_dir / "deploy/prometheus/rules"
+    settings = settings_for(model_dir)
     links = ExportLinks(
         public_url=settings.public_url, grafana_url=settings.grafana_url, runbook_base_url=settings.runbook_base_url
     )
@@ -55,9 +60,10 @@ def prometheus_rules(
 @app.command("alertmanager")
 def alertmanager(
     model_dir: ModelDir = Path("."),
-    out: Annotated[Path, typer.Option("--out", "-o", help="The alertmanager.yml to write.")] = Path(
-        "deploy/alertmanager/alertmanager.yml"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The alertmanager.yml to write (default: deploy/alertmanager/ in the model)."),
+    ] = None,
     token_file: Annotated[
         str, typer.Option(help="Path of the Slack bot token file inside the Alertmanager container.")
     ] = "/run/secrets/slack_bot_token",
@@ -73,6 +79,7 @@ def alertmanager(
     from ..export import alertmanager_file
 
     model = load_or_exit(model_dir)
+    out = out if out is not None else model_dir / "deploy/alertmanager/alertmanager.yml"
     _sync(
         {out.name: alertmanager_file(model, token_file, to_flowhealth)},
         out.parent,

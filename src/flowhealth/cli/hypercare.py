@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DeliveryError
-from ..settings import Settings
-from .common import ModelDir, load_or_exit
+from .common import JsonOpt, ModelDir, load_or_exit, settings_for
 
 
 class ReviewFormat(StrEnum):
@@ -23,6 +22,7 @@ class ReviewFormat(StrEnum):
 def readiness(
     model_dir: ModelDir = Path("."),
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    as_json: JsonOpt = False,
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Also check the state database (probes succeeding).")
     ] = True,
@@ -33,13 +33,14 @@ def readiness(
     from ..store.db import make_engine
     from ..store.migrate import require_current
 
+    output = "json" if as_json else output
     if output not in ("table", "json"):
         typer.echo("--format must be table or json", err=True)
         raise typer.Exit(2)
     model = load_or_exit(model_dir)
     engine = None
     if store:
-        engine = make_engine(Settings().database_url)
+        engine = make_engine(settings_for(model_dir).database_url)
         require_current(engine)
     results = check_readiness(model, engine)
     typer.echo(readiness_json(results) if output == "json" else readiness_table(results))
@@ -83,7 +84,7 @@ def review(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     model = load_or_exit(model_dir)
-    settings = Settings()
+    settings = settings_for(model_dir)
     engine = make_engine(settings.database_url)
     require_current(engine)
     result = build_review(model, engine, end, length)

@@ -14,18 +14,18 @@ import typer
 from .. import __version__
 from ..errors import FlowHealthError
 from ..redaction import SecretFilter, install, process_secrets
-from ..settings import Settings
-from . import alerting, dashboards, db, export, hypercare, mappings, outbox, routes
+from . import alerting, alerts_cmd, dashboards, db, export, hypercare, mappings, outbox, routes
 from . import evidence as evidence_cmd
+from . import init as init_cmd
 from . import push as push_cmd
 from .backtest import backtest
-from .common import ModelDir, load_or_exit
+from .common import JsonOpt, ModelDir, load_or_exit, settings_for, use_state
 from .failures import GuardedGroup, sentence
 
 app = typer.Typer(
     help="flowhealth watches the business health of commerce integration flows and alerts their owners.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     cls=GuardedGroup,  # every command's unhandled error becomes one sentence (cli/failures.py)
 )
@@ -47,14 +47,19 @@ app.command()(backtest)
 app.command()(alerting.ack)
 app.command()(alerting.resolve)
 app.add_typer(alerting.silence_app, name="silence")
+app.command("init")(init_cmd.init)
+app.add_typer(init_cmd.add_app, name="add")
 
 
 def _logging(verbose: bool) -> SecretFilter:
+    # -v is about flowhealth's own work (probe runs, transitions); libraries (the scheduler,
+    # broker clients, HTTP) stay at warnings, or their chatter buries it.
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("flowhealth").setLevel(logging.INFO if verbose else logging.WARNING)
     secrets = SecretFilter()  # learns the values once settings and model are loaded
     install(secrets)
     return secrets
@@ -71,16 +76,41 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            help="State database: a file (SQLite) or a URL; default FLOWHEALTH_DATABASE_URL, "
+            "else ~/.local/state/flowhealth/<model>.db.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """flowhealth: business health of commerce integration flows."""
+    use_state(state)
 
 
 @app.command()
 def validate(
-    model_dir: Annotated[Path, typer.Argument(help="Model directory (default: current).")] = Path("."),
+    legacy_dir: Annotated[
+        Path | None, typer.Argument(help="Deprecated: the model directory; use -m.", show_default=False)
+    ] = None,
+    model_dir: ModelDir = Path("."),
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Allow literal credentials in local URLs, with a warning (FLOWHEALTH_DEV=1).")
+    ] = False,
 ) -> None:
     """Check flows/, alert_rules/ and runbooks/; list every problem as path:line: field: message."""
-    model = _load(model_dir)
+    if legacy_dir is not None:
+        typer.echo("note: `flowhealth validate DIR` is deprecated; use `flowhealth validate -m DIR`", err=True)
+        model_dir = legacy_dir
+    if dev:
+        from unittest import mock
+
+        with mock.patch.dict("os.environ", {"FLOWHEALTH_DEV": "1"}):
+            model = _load(model_dir)
+    else:
+        model = _load(model_dir)
     typer.echo(
         f"ok: {len(model.teams)} teams, {len(model.systems)} systems, {len(model.flows)} flows, "
         f"{sum(len(f.signals) for f in model.flows.values())} signals, {len(model.rules)} rules, "
@@ -91,10 +121,13 @@ def validate(
 @app.command()
 def schema(
     kind: Annotated[str, typer.Option(help="Which files: flows or rules.")] = "flows",
+    model_dir: ModelDir = Path("."),
 ) -> None:
-    """Print the JSON Schema of model files, for editor completion and checks."""
+    """Print the JSON Schema of model files, for editor completion and checks (the same for every model)."""
+    del model_dir  # accepted like everywhere else; the schema does not depend on a model
     from pydantic import BaseModel
 
+    from ..model.jsonschema import json_schema
     from ..model.rules_file import RulesFile
     from ..model.schema import FlowsFile
 
@@ -102,8 +135,7 @@ def schema(
     if kind not in models:
         typer.echo(f"--kind must be one of {', '.join(models)}", err=True)
         raise typer.Exit(2)
-    document = models[kind].model_json_schema(by_alias=True)
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document = json_schema(models[kind])
     typer.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
@@ -125,7 +157,7 @@ def serve(
 
     secrets = _logging(verbose)
     model = _load(model_dir)
-    settings = Settings(model_dir=model_dir)
+    settings = settings_for(model_dir)
     secrets.add(process_secrets(settings, model, os.environ))
     _wait_for_database(settings.database_url, host, port)
     guard = None
@@ -140,12 +172,13 @@ def serve(
     reloader = Reloader(runtime, model_dir)
     reload_on_sighup(reloader)
     try:
-        # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter.
+        # log_config=None: uvicorn's loggers propagate to the root handler and its secret filter;
+        # access lines are a library's chatter, kept at warnings also under -v.
         uvicorn.run(
             create_app(runtime, reloader=reloader),
             host=host,
             port=port,
-            log_level="info" if verbose else "warning",
+            log_level="warning",
             log_config=None,
             **server_options(settings),
         )
@@ -216,6 +249,7 @@ def probe_run(
     flow: Annotated[str, typer.Argument(help="Flow whose probes to run.")],
     signal: Annotated[str | None, typer.Argument(help="Only this signal.")] = None,
     model_dir: ModelDir = Path("."),
+    as_json: JsonOpt = False,
 ) -> None:
     """Run the probes of a flow once and print values and outcomes (nothing is stored)."""
     import os
@@ -224,6 +258,7 @@ def probe_run(
 
     from ..clock import SystemClock
     from ..metrics import Metrics
+    from ..model.durations import format_reading, human_duration
     from ..probes.connections import ConnectionPools
     from ..probes.registry import ProbeContext, is_scheduled
     from ..probes.runner import ProbeRunner
@@ -250,62 +285,51 @@ def probe_run(
         ProbeContext(ConnectionPools(model.connections, os.environ), secrets=model_secrets(model, os.environ)),
     )
     failed = False
+    report: list[dict[str, object]] = []
     try:
         for name in signals:
             spec = model.flows[flow].signals[name]
             if not is_scheduled(spec.probe):
                 source = "derived from spans" if spec.probe.kind == "trace" else "pushed by the integration"
-                typer.echo(f"{flow}/{name}: {source}; nothing to run")
+                report.append({"signal": name, "outcome": None, "note": source})
+                if not as_json:
+                    typer.echo(f"{flow}/{name}: {source}; nothing to run")
                 continue
             result = runner.run(flow, name, record=False)
             unit = spec.unit
+            failed = failed or result.error is not None
+            report.append(
+                {
+                    "signal": name,
+                    "outcome": result.outcome.value,
+                    "seconds": round(result.duration, 3),
+                    "error": result.error,
+                    "unit": unit,
+                    "readings": [{"value": r.value, "labels": dict(r.labels)} for r in result.readings],
+                }
+            )
+            if as_json:
+                continue
+            took = human_duration(result.duration)
             if result.error:
                 failed = True
-                typer.echo(f"{flow}/{name}: {result.outcome.value} after {result.duration:.3f}s: {result.error}")
+                typer.echo(f"{flow}/{name}: {result.outcome.value} after {took}: {result.error}")
                 continue
-            typer.echo(f"{flow}/{name}: {result.outcome.value} in {result.duration:.3f}s")
+            typer.echo(f"{flow}/{name}: {result.outcome.value} in {took}")
             for reading in result.readings:
                 labels = ", ".join(f"{k}={v}" for k, v in sorted(dict(reading.labels).items()))
-                typer.echo(f"  {reading.value:g} {unit}" + (f"  {{{labels}}}" if labels else ""))
+                typer.echo(f"  {format_reading(reading.value, unit)}" + (f"  {{{labels}}}" if labels else ""))
             if not result.readings:
                 typer.echo("  (no rows)")
     finally:
         runner.close()
+    if as_json:
+        typer.echo(json.dumps({"flow": flow, "signals": report}, indent=2))
     if failed:
         raise typer.Exit(1)
 
 
-@app.command()
-def alerts(
-    model_dir: ModelDir = Path("."),
-    all_states: Annotated[bool, typer.Option("--all", help="Include inactive alerts.")] = False,
-) -> None:
-    """List pending and firing alerts from the state database (FLOWHEALTH_DATABASE_URL)."""
-    from sqlmodel import Session, col, select
-
-    from ..store.db import make_engine
-    from ..store.migrate import require_current
-    from ..store.tables import AlertState
-
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    require_current(engine)
-    with Session(engine) as session:
-        rows = session.exec(select(AlertState).order_by(col(AlertState.rule))).all()
-    shown = [r for r in rows if all_states or r.state != "inactive"]
-    if not shown:
-        typer.echo("no alerts")
-        return
-    typer.echo(f"{'STATE':9} {'RULE':34} {'OWNER':20} {'VALUE':>12}  SINCE")
-    for r in shown:
-        since = r.firing_since or r.pending_since
-        labels = "" if r.labels == "{}" else r.labels
-        value = "unknown" if r.last_value is None else f"{r.last_value:g}"
-        typer.echo(
-            f"{r.state:9} {r.rule + labels:34} {r.owner:20} {value:>12}  {since:%Y-%m-%d %H:%M} UTC"
-            if since
-            else f"{r.state:9} {r.rule + labels:34} {r.owner:20} {value:>12}"
-        )
+app.command()(alerts_cmd.alerts)
 
 
 app.command()(hypercare.readiness)

@@ -1,41 +1,20 @@
-"""`flowhealth push` and `flowhealth intervention`: write to a running flowhealth over its API."""
+"""`flowhealth push` and `flowhealth intervention`: values and fixes reported from outside.
+
+Both follow the rule of every write command (cli/remote.py): the state database, or the
+running service's API when --url / FLOWHEALTH_URL is given.
+"""
 
 from __future__ import annotations
 
 import getpass
-import os
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated
 
-import httpx
 import typer
+from sqlalchemy.engine import Engine
 
-ServerUrl = Annotated[
-    str,
-    typer.Option("--url", envvar="FLOWHEALTH_URL", help="Base URL of the running flowhealth service."),
-]
-
-
-def _post(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    token = os.environ.get("FLOWHEALTH_API_TOKEN", "")
-    if not token:
-        typer.echo("FLOWHEALTH_API_TOKEN is not set; write endpoints need it", err=True)
-        raise typer.Exit(2)
-    try:
-        response = httpx.post(
-            url.rstrip("/") + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"cannot reach {url}: {type(exc).__name__}", err=True)
-        raise typer.Exit(1) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        typer.echo(f"refused (HTTP {response.status_code}): {detail}", err=True)
-        raise typer.Exit(1)
-    answer: dict[str, Any] = response.json()
-    return answer
+from .common import ModelDir, load_or_exit, settings_for
+from .remote import ServerUrl, post
 
 
 def _labels(pairs: list[str]) -> dict[str, str]:
@@ -48,15 +27,42 @@ def _labels(pairs: list[str]) -> dict[str, str]:
     return labels
 
 
+def _engine(model_dir: Path) -> Engine:
+    from ..store.db import make_engine
+    from ..store.migrate import require_current
+
+    engine = make_engine(settings_for(model_dir).database_url)
+    require_current(engine)
+    return engine
+
+
 def push(
     flow: Annotated[str, typer.Argument(help="Flow of the signal.")],
     signal: Annotated[str, typer.Argument(help="A signal whose probe is `kind: push`.")],
     value: Annotated[float, typer.Argument(help="The measured value, in the signal's unit.")],
     label: Annotated[list[str] | None, typer.Option("--label", "-l", help="A label as k=v; repeatable.")] = None,
-    url: ServerUrl = "http://127.0.0.1:8000",
+    url: ServerUrl = None,
+    model_dir: ModelDir = Path("."),
 ) -> None:
-    """Report a signal value from the integration itself (needs FLOWHEALTH_API_TOKEN)."""
-    _post(url, f"/api/v1/flows/{flow}/signals/{signal}", {"value": value, "labels": _labels(label or [])})
+    """Report a signal value from the integration itself."""
+    labels = _labels(label or [])
+    if url:
+        post(url, f"/api/v1/flows/{flow}/signals/{signal}", {"value": value, "labels": labels})
+    else:
+        from ..clock import SystemClock
+        from ..model.probes import PushProbe
+        from ..store.manual import record_push
+        from ..store.samples import Reading
+
+        model = load_or_exit(model_dir)
+        spec = model.flows.get(flow, None)
+        if spec is None or signal not in spec.signals:
+            typer.echo(f"no signal '{signal}' in flow '{flow}'", err=True)
+            raise typer.Exit(1)
+        if not isinstance(spec.signals[signal].probe, PushProbe):
+            typer.echo(f"signal '{flow}/{signal}' is measured by a probe, not pushed", err=True)
+            raise typer.Exit(1)
+        record_push(_engine(model_dir), flow, signal, Reading(value, labels), SystemClock().now())
     typer.echo(f"{flow}/{signal} = {value:g}")
 
 
@@ -66,9 +72,30 @@ def intervention(
     record: Annotated[str, typer.Option(help="The record touched, e.g. an order number.")],
     actor: Annotated[str | None, typer.Option(help="Who did it (default: your user name).")] = None,
     note: Annotated[str | None, typer.Option(help="Anything the weekly review should know.")] = None,
-    url: ServerUrl = "http://127.0.0.1:8000",
+    url: ServerUrl = None,
+    model_dir: ModelDir = Path("."),
 ) -> None:
     """Record a manual intervention; interventions probes count them per reason."""
-    body = {"reason": reason, "record": record, "actor": actor or getpass.getuser(), "note": note}
-    answer = _post(url, f"/api/v1/flows/{flow}/interventions", body)
-    typer.echo(f"recorded intervention {answer.get('id')} on {flow}: {reason} {record}")
+    who = actor or getpass.getuser()
+    if url:
+        body = {"reason": reason, "record": record, "actor": who, "note": note}
+        identifier = post(url, f"/api/v1/flows/{flow}/interventions", body).get("id")
+    else:
+        from ..clock import SystemClock
+        from ..model.base import Ident
+        from ..store.manual import ManualFix, record_intervention
+
+        model = load_or_exit(model_dir)
+        if flow not in model.flows:
+            typer.echo(f"no flow '{flow}' (known: {', '.join(sorted(model.flows))})", err=True)
+            raise typer.Exit(1)
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            TypeAdapter(Ident).validate_python(reason)
+        except ValidationError:
+            typer.echo(f"--reason must be an identifier like mapping_fix, not {reason!r}", err=True)
+            raise typer.Exit(2) from None
+        fix = ManualFix(flow, reason, record, who, note)
+        identifier = record_intervention(_engine(model_dir), fix, SystemClock().now())
+    typer.echo(f"recorded intervention {identifier} on {flow}: {reason} {record}")

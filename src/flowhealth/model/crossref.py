@@ -10,7 +10,9 @@ from .business_calendar import overlaps
 from .factcheck import check_facts
 from .model import Model
 from .probes import ContractProbe, PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe, SqlSource, TraceProbe
+from .suggest import did_you_mean
 from .templates import check_template
+from .thresholds import THRESHOLD_FIELDS, threshold_problem
 from .tracecheck import check_trace_signal
 from .yamlsource import SourceDoc
 
@@ -35,6 +37,14 @@ class _Checker:
         doc, base = origin
         self.issues.append(ModelIssue(doc.path, doc.line_of((*base, *sub)), field, message))
 
+    def raw(self, section: str, name: str, key: str) -> Any:
+        """A value as written in the file, before the schema converted it."""
+        origin = self.origins.get((section, name))
+        if origin is None:
+            return None
+        data = origin[0].data.get(section, {}).get(name, {}) if isinstance(origin[0].data, dict) else {}
+        return data.get(key) if isinstance(data, dict) else None
+
     def must_exist(
         self,
         kind: str,
@@ -48,7 +58,10 @@ class _Checker:
             return False  # declared in a file that already failed: reported there
         choices = ", ".join(sorted(known)) or "none defined"
         section, name, sub = at
-        self.report(section, name, sub, f"unknown {kind} '{value}' (known: {choices})")
+        noun, _, scope = kind.partition(" of ")  # "signal of flow 'x'" reads "unknown signal 'y' of flow 'x'"
+        where = f" of {scope}" if scope else ""
+        hint = did_you_mean(value, known)
+        self.report(section, name, sub, f"unknown {noun} '{value}'{where}{hint} (known: {choices})")
         return False
 
     def timezone(self, section: str, name: str, sub: tuple[str | int, ...], tz: str) -> None:
@@ -112,6 +125,10 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
         flow = model.flows[rule.flow]
         if c.must_exist(f"signal of flow '{rule.flow}'", rule.signal, flow.signals, (*at, ("signal",))):
             signal = flow.signals[rule.signal]
+            for field in THRESHOLD_FIELDS:
+                problem = threshold_problem(c.raw("rules", rule_id, field), signal)
+                if problem:
+                    c.report(*at, (field,), problem)
             if isinstance(rule, BaselineRule):
                 _check_baseline(c, rule_id, rule)
             elif rule.above is None and rule.below is None and not signal.kind.is_time:

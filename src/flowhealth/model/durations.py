@@ -79,3 +79,25 @@ def format_number(value: float, digits: int = 2) -> str:
     """1,250 or 1,250.50: thousands separated, decimals only when there are any."""
     number = float(value)
     return f"{number:,.0f}" if number.is_integer() else f"{number:,.{digits}f}"
+
+
+def human_duration(seconds: float) -> str:
+    """A duration for people, its two largest units: ``40m 29s``, ``2h 5m``, ``3d 4h``, ``0.25s``."""
+    if abs(seconds) < 10 and not float(seconds).is_integer():
+        return f"{seconds:.2g}s" if abs(seconds) < 1 else f"{seconds:.1f}s"
+    sign, rest = ("-" if seconds < 0 else ""), round(abs(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return sign + (" ".join(parts[:2]) or "0s")
+
+
+def format_reading(value: float | None, unit: str) -> str:
+    """A signal value with its unit: ``40m 29s`` for seconds, ``1,250 messages``, ``0.25 ratio``."""
+    if value is None:
+        return "unknown"
+    if unit == "seconds":
+        return human_duration(value)
+    return f"{format_number(value)} {unit}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from .model import Model
 from .rules_file import RULE_TAGS, RulesFile
 from .runbooks import Runbook, parse_runbook
 from .schema import FlowsFile
+from .suggest import did_you_mean
 from .yamlsource import SourceDoc, dotted, load_yaml
 
 FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
@@ -23,11 +26,9 @@ FLOWS_DIR, RULES_DIR, RUNBOOKS_DIR = "flows", "alert_rules", "runbooks"
 MAX_ISSUES_PER_FILE = 50
 
 
-def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelIssue]]:
-    if not isinstance(doc.data, dict):
-        return None, [ModelIssue(doc.path, 1, "", f"expected a mapping with keys {sorted(schema.model_fields)}")]
+def _validate(doc: SourceDoc, schema: type[BaseModel], data: Any) -> tuple[Any, list[ModelIssue]]:
     try:
-        return schema.model_validate(doc.data), []
+        return schema.model_validate(data), []
     except ValidationError as exc:
         issues = []
         for error in exc.errors(include_url=False)[:MAX_ISSUES_PER_FILE]:
@@ -39,6 +40,27 @@ def _validate(doc: SourceDoc, schema: type[BaseModel]) -> tuple[Any, list[ModelI
             last = max(issue.line for issue in issues)
             issues.append(ModelIssue(doc.path, last, "", f"and {more:,} more problems in this file (not listed)"))
         return None, issues
+
+
+def _validate_items(doc: SourceDoc, schema: type[BaseModel], collector: _Collector) -> None:
+    """Validate each definition on its own, so one broken flow hides neither the others nor their references."""
+    if not isinstance(doc.data, dict):
+        collector.issues.append(
+            ModelIssue(doc.path, 1, "", f"expected a mapping with keys {sorted(schema.model_fields)}")
+        )
+        return
+    for section, items in doc.data.items():
+        if not isinstance(items, dict) or section not in schema.model_fields:
+            _, issues = _validate(doc, schema, {section: items})  # unknown section or not a mapping
+            collector.issues.extend(issues)
+            continue
+        for name, item in items.items():
+            parsed, issues = _validate(doc, schema, {section: {name: item}})
+            if parsed is None:
+                collector.issues.extend(issues)
+                collector.broken.add((str(section), str(name)))
+                continue
+            collector.add(doc, section, getattr(parsed, section))
 
 
 # Fields whose value is a union tagged by `kind`: pydantic puts the tag into the location.
@@ -81,14 +103,46 @@ def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     return tuple(cleaned)
 
 
+@cache
+def schema_keys() -> frozenset[str]:
+    """Every key any model file may hold, for suggestions on an unknown one."""
+    keys: set[str] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        for name, info in model.model_fields.items():
+            keys.add(info.alias or name)
+            for arg in _models_in(info.annotation):
+                if arg.__name__ not in seen:
+                    seen.add(arg.__name__)
+                    walk(arg)
+
+    seen: set[str] = set()
+    walk(FlowsFile)
+    walk(RulesFile)
+    return frozenset(keys)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    from typing import get_args
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
 def _friendly(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        key = error["loc"][-1] if error["loc"] else ""
+        # A key valid elsewhere (a `query` on an http probe) gets no suggestion of itself.
+        return "unknown key" + did_you_mean(str(key), schema_keys() - {str(key)})
     if kind == "missing":
         return "required field is missing"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("literal_error", "enum") and isinstance(error.get("input"), str):
+        expected = re.findall(r"'([^']*)'", str(error.get("ctx", {}).get("expected", "")))
+        message += did_you_mean(error["input"], expected)
+    return message
 
 
 class _Collector:
@@ -104,12 +158,6 @@ class _Collector:
         # Names declared in files that failed their schema: they exist, just not validly, so
         # references to them are not reported a second time as unknown.
         self.broken: set[tuple[str, str]] = set()
-
-    def note_broken(self, doc: SourceDoc) -> None:
-        if isinstance(doc.data, dict):
-            for section, items in doc.data.items():
-                if isinstance(items, dict):
-                    self.broken.update((str(section), str(name)) for name in items)
 
     def add(self, doc: SourceDoc, section: str, items: dict[str, Any]) -> None:
         for name, item in items.items():
@@ -159,13 +207,7 @@ def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
             collector.issues.extend(issues)
             if doc is None:
                 continue
-            parsed, issues = _validate(doc, schema)
-            collector.issues.extend(issues)
-            if parsed is None:
-                collector.note_broken(doc)
-                continue
-            for section in type(parsed).model_fields:
-                collector.add(doc, section, getattr(parsed, section))
+            _validate_items(doc, schema, collector)
     runbooks: dict[str, Runbook] = {}
     for path in model_files(root / RUNBOOKS_DIR, (".md",), root, recursive=False):
         if path.name.lower() != "readme.md":

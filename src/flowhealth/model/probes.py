@@ -23,7 +23,9 @@ class SqlProbe(Strict):
 
     kind: Literal["sql"]
     connection: Ident
-    query: str = Field(description="SQL; may use the bound parameter :now (epoch seconds).")
+    query: str = Field(
+        description="SQL; may use the bound parameters :now (epoch seconds) and :now_ts (a UTC timestamp)."
+    )
     value_column: str | None = Field(default=None, description="Column holding the value (default: first).")
     label_columns: list[LabelName] = Field(default_factory=list)
     interval: Duration = _INTERVAL
@@ -96,7 +98,7 @@ class SqlSource(Strict):
 
     kind: Literal["sql"]
     connection: Ident
-    query: str = Field(description="Returns key, amount and currency columns; may use :now.")
+    query: str = Field(description="Returns key, amount and currency columns; may use :now and :now_ts.")
 
 
 class HttpSource(Strict):

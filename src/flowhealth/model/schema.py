@@ -20,6 +20,7 @@ from pydantic import (
 
 from .base import Ident, LabelName, Strict
 from .business_calendar import BusinessCalendar
+from .devmode import allowed_in_development
 from .durations import Duration, parse_duration
 from .facts import ApiLimits, Contract, IdentifierSpec, Operations, ReleaseWindowRef
 from .probes import ProbeSpec
@@ -166,8 +167,11 @@ class Connection(Strict):
 
     @model_validator(mode="after")
     def _no_literal_secret(self) -> Connection:
-        if _SECRET_LITERAL.search(self.url):
-            raise ValueError("the URL holds a literal password; use a ${ENV_VAR} reference instead")
+        if _SECRET_LITERAL.search(self.url) and not allowed_in_development(self.url):
+            raise ValueError(
+                "the URL holds a literal password; use a ${ENV_VAR} reference instead "
+                "(FLOWHEALTH_DEV=1 or `validate --dev` allows it for localhost while developing)"
+            )
         return self
 
 
@@ -222,10 +226,23 @@ class Flow(Strict):
     )
 
 
+# "100 messages", "2 consumers": a number with the signal's unit, checked against it in crossref.py.
+THRESHOLD_WITH_UNIT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s+([A-Za-z][A-Za-z ]*?)\s*$")
+
+
 def _threshold(value: Any) -> Any:
     # Time thresholds read better as durations ("15m") than as seconds.
     if isinstance(value, str):
-        return parse_duration(value).total_seconds()
+        with_unit = THRESHOLD_WITH_UNIT.match(value)
+        if with_unit:
+            return float(with_unit.group(1))
+        try:
+            return parse_duration(value).total_seconds()
+        except ValueError:
+            raise ValueError(
+                f"'{value}' is neither a number (100), a number with the signal's unit (100 messages) "
+                "nor a duration (15m, for delay and staleness signals)"
+            ) from None
     return value
 
 

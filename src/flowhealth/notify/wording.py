@@ -43,9 +43,9 @@ def thread_line(notice: Notice, view: IncidentView | None) -> str | None:
             ).replace("  ", " ")
         case Joined(rule=rule, severity=severity, note=note):
             return f":red_circle: Also firing: {rule} ({severity})" + (f" — {note}" if note else "")
-        case Cleared(rule=rule, value=value):
-            shown = "no value" if value is None else f"{value:g}"
-            return f":white_check_mark: {rule} resolved with value {shown}."
+        case Cleared(rule=rule, value=value, value_text=value_text):
+            shown = value_text or ("unknown" if value is None else f"{value:g}")
+            return f":white_check_mark: {rule} resolved at {shown}"
         case AckExpired(by=by, oncall=oncall):
             return f":hourglass: The acknowledgement by {by} expired and this still holds. {oncall or ''}".rstrip()
         case Escalated(waited_seconds=waited, target=None):

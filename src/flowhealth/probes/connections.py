@@ -67,8 +67,12 @@ class ConnectionPools:
         if backend == "postgresql":
             # Read-only for the whole session, and autocommit: a probe run is its query alone,
             # with no BEGIN, SET or ROLLBACK round trips around it.
-            connect_args["options"] = "-c default_transaction_read_only=on"
+            # TimeZone=UTC: `:now_ts` and `timestamp without time zone` columns are compared as UTC.
+            connect_args["options"] = "-c default_transaction_read_only=on -c TimeZone=UTC"
             options["isolation_level"] = "AUTOCOMMIT"
+        elif backend in ("mysql", "mariadb"):
+            # TIMESTAMP columns read in UTC, like the naive UTC value bound as `:now_ts`.
+            connect_args["init_command"] = "SET time_zone = '+00:00'"
         elif backend == "sqlite":
             connect_args["check_same_thread"] = False
         try:

@@ -193,7 +193,7 @@ class ProbeRunner:
             error = redact(error, self._ctx.secrets)
         entry.runs[outcome].inc()
         entry.duration.observe(duration)
-        if error:
+        if error and record:  # without recording, the caller shows the result itself (`probe run`)
             log.warning("probe %s/%s: %s: %s", flow, signal, outcome.value, error)
         result = RunResult(flow, signal, outcome, readings, error, duration, evidence)
         if record:

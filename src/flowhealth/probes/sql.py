@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from ..errors import ProbeError, ProbeInvalid, ProbeTimeout
 from ..store.samples import Reading
 from .base import as_number
+from .sqltime import PARAMETERS, time_params
 from .watchdog import WATCHDOG, Deadline
 
 
@@ -67,7 +68,8 @@ class SqlQuery:
         self.engine = engine
         self.query = text(query)
         self.timeout = timeout
-        self._uses_now = ":now" in str(self.query)  # str() compiles: once here, not per run
+        # str() compiles: once here, not per run. `:now_ts` is among the binds only when used.
+        self._time_binds = PARAMETERS & set(self.query.compile().binds)
         self._driver: _DriverStatement | None = None
 
     def rows(
@@ -98,7 +100,8 @@ class SqlQuery:
             if driver is None or driver.dialect is not conn.dialect:
                 driver = self._driver = _DriverStatement(self.query, conn.dialect)
             if driver.sql is None:
-                result = conn.execute(self.query, {"now": now.timestamp()} if self._uses_now else None)
+                params = time_params(conn.dialect.name, now, self._time_binds)
+                result = conn.execute(self.query, params or None)
                 columns = list(result.keys())
                 rows = [tuple(row) for row in (result.fetchmany(limit) if limit else result.fetchall())]
             else:
@@ -169,29 +172,31 @@ class _DriverStatement:
     itself; a probe needs neither (its text has no typed columns to convert). Errors still go
     through SQLAlchemy's handling, so they are wrapped, and a dead connection is invalidated
     (with the rest of the pool), exactly as `Connection.execute` does. Queries with parameters
-    other than `:now` keep `Connection.execute` (`sql` is None), which reports the missing value.
+    other than `:now` and `:now_ts` keep `Connection.execute` (`sql` is None), which reports
+    the missing value.
     """
 
-    __slots__ = ("dialect", "names", "sql", "uses_now")
+    __slots__ = ("binds", "dialect", "names", "sql")
 
     def __init__(self, query: TextClause, dialect: Dialect) -> None:
         self.dialect = dialect
         compiled = query.compile(dialect=dialect)
         binds = set(compiled.binds)
-        self.sql: str | None = compiled.string if binds <= {"now"} else None
-        self.uses_now = "now" in binds
+        self.sql: str | None = compiled.string if binds <= PARAMETERS else None
+        self.binds = frozenset(binds & PARAMETERS)
         # Positional drivers take one value per placeholder, in order; the others a dict.
         self.names: list[str] | None = list(compiled.positiontup or ()) if dialect.positional else None
 
-    def _params(self, stamp: float) -> Any:
+    def _params(self, now: datetime) -> Any:
+        values = time_params(self.dialect.name, now, self.binds)
         if self.names is not None:
-            return (stamp,) * len(self.names)
-        return {"now": stamp} if self.uses_now else {}  # always a dict: the driver then unescapes %%
+            return tuple(values[name] for name in self.names)
+        return values  # always a dict: the driver then unescapes %%
 
     def run(self, conn: SAConnection, now: datetime, limit: int | None) -> tuple[list[str], list[tuple[Any, ...]]]:
         sql = self.sql
         assert sql is not None
-        params = self._params(now.timestamp())
+        params = self._params(now)
         cursor = conn.connection.cursor()
         try:
             try:

@@ -18,6 +18,7 @@ from ..metrics import LATENCY_BUCKETS
 from ..model.durations import format_duration
 from ..model.probes import TraceProbe
 from ..model.traces import FlowTraces
+from ..semconv import LABEL_REASON, LABEL_STAGE
 from ..store.samples import Reading
 from . import convention as c
 from .journeys import CONTRACT, CONTRACT_SEPARATOR, COUNT, EXPIRED, JOURNEY, LATENCY, add_count, minute_of
@@ -55,7 +56,7 @@ def readings(conn: Connection, flow: str, traces: FlowTraces, probe: TraceProbe,
     )
     out = []
     for stage, reason, total in conn.execute(stmt):
-        labels = {"stage": stage, "reason": reason} if probe.measure == "rejections" else {"stage": stage}
+        labels = {LABEL_STAGE: stage, LABEL_REASON: reason} if probe.measure == "rejections" else {LABEL_STAGE: stage}
         out.append(Reading(float(total), labels))
     return out
 

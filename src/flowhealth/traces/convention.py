@@ -1,7 +1,7 @@
 """The attribute convention of business spans and the routing of spans to flows.
 
 Spans carry `flowhealth.*` attributes (set by `flowhealth.instrument`), or are mapped in a flow's
-`traces.spans` by `service.name` and span name. Only this module knows the attribute names.
+`traces.spans` by `service.name` and span name. The attribute names are in `flowhealth.semconv`.
 """
 
 from __future__ import annotations
@@ -13,17 +13,46 @@ from ..model.model import Model
 from ..model.probes import TraceProbe
 from ..model.traces import FlowTraces, SpanMapping
 
-FLOW = "flowhealth.flow"
-STAGE = "flowhealth.stage"
-ENTITY_TYPE = "flowhealth.entity.type"
-ENTITY_ID = "flowhealth.entity.id"
-OUTCOME = "flowhealth.outcome"
-REASON = "flowhealth.reason"
-PAYLOAD = "flowhealth.payload"  # the JSON payload, validated against the flow's contract
-SERVICE_NAME = "service.name"  # OpenTelemetry resource semantic convention
-
-OK, REJECTED, RETRIED, MANUAL = "ok", "rejected", "retried", "manual"
-OUTCOMES = frozenset({OK, REJECTED, RETRIED, MANUAL})
+# The names live in a module free of dependencies, which flowhealth.instrument imports alone.
+from ..semconv import (
+    ENTITY_ID as ENTITY_ID,
+)
+from ..semconv import (
+    ENTITY_TYPE as ENTITY_TYPE,
+)
+from ..semconv import (
+    FLOW as FLOW,
+)
+from ..semconv import (
+    MANUAL as MANUAL,
+)
+from ..semconv import (
+    OK as OK,
+)
+from ..semconv import (
+    OUTCOME as OUTCOME,
+)
+from ..semconv import (
+    OUTCOMES as OUTCOMES,
+)
+from ..semconv import (
+    PAYLOAD as PAYLOAD,
+)
+from ..semconv import (
+    REASON as REASON,
+)
+from ..semconv import (
+    REJECTED as REJECTED,
+)
+from ..semconv import (
+    RETRIED as RETRIED,
+)
+from ..semconv import (
+    SERVICE_NAME as SERVICE_NAME,
+)
+from ..semconv import (
+    STAGE as STAGE,
+)
 
 MAX_ENTITY_ID = 200
 MAX_REASON = 128

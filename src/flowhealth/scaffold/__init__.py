@@ -1,0 +1,17 @@
+"""Start a model of one's own: `flowhealth init` and `flowhealth add flow` write it from templates."""
+
+from .sqlhelpers import Database
+from .templates import TEMPLATES, FlowParams, Queue, Scaffold, TemplateName
+from .writer import ScaffoldError, add_flow, init_model
+
+__all__ = [
+    "TEMPLATES",
+    "Database",
+    "FlowParams",
+    "Queue",
+    "Scaffold",
+    "ScaffoldError",
+    "TemplateName",
+    "add_flow",
+    "init_model",
+]
