@@ -96,6 +96,7 @@ class Channels:
     mailbox: Mailbox
     chat: list[str]
     pacing: list[float]
+    registry: CollectorRegistry
 
     def deliver(self, passes: int = 6) -> None:
         for _ in range(passes):
@@ -131,10 +132,9 @@ def channels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Channe
         chat: list[str] = []
         pacing = [0.0]
         fanout = Fanout(ConsoleNotifier(chat.append), model, environ, pagerduty_url=pd_url)
-        worker = OutboxWorker(
-            rig.engine, fanout, rig.clock, Metrics(CollectorRegistry()), pacing_clock=lambda: pacing[0]
-        )
-        yield Channels(rig, worker, pagerduty, teams, hook, mailbox, chat, pacing)
+        registry = CollectorRegistry()
+        worker = OutboxWorker(rig.engine, fanout, rig.clock, Metrics(registry), pacing_clock=lambda: pacing[0])
+        yield Channels(rig, worker, pagerduty, teams, hook, mailbox, chat, pacing, registry)
 
 
 def fire_critical(c: Channels) -> None:
@@ -180,6 +180,20 @@ def test_fire_ack_resolve_reach_every_channel_once_in_order(channels: Channels) 
     assert all(m["References"] == c.mailbox.mails[0]["Message-ID"] for m in c.mailbox.mails[1:])
     assert c.hook.duplicates == 0 and not c.hook.refused and not c.teams.rejected and not c.pagerduty.rejected
     assert c.waiting() == []
+
+
+def test_deliveries_are_counted_per_channel(channels: Channels) -> None:
+    c = channels
+    fire_critical(c)
+
+    def count(channel: str, outcome: str) -> float:
+        value = c.registry.get_sample_value(
+            "flowhealth_notifications_total", {"kind": "open", "channel": channel, "outcome": outcome}
+        )
+        return value or 0.0
+
+    for channel in ("slack", "pagerduty", "teams", "webhook", "email"):
+        assert count(channel, "delivered") == 1, channel
 
 
 def test_severities_pick_the_channels(channels: Channels) -> None:

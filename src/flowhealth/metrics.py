@@ -156,8 +156,8 @@ class Metrics:
         )
         self.notifications = Counter(
             "flowhealth_notifications_total",
-            "Notification delivery attempts by outcome.",
-            ["kind", "outcome"],
+            "Notification delivery attempts by outcome and channel (slack, pagerduty, teams, webhook, email).",
+            ["kind", "channel", "outcome"],
             registry=registry,
         )
         # Named as Prometheus names its own (prometheus_config_last_reload_successful), so the
@@ -198,9 +198,11 @@ class Metrics:
         for flow_id, flow in model.flows.items():
             if flow.traces is not None:
                 self.journeys_expired.labels(flow_id)
+        channels = {"slack"} | {r.kind for team in model.teams.values() for r in team.receivers.values()}
         for kind in ("firing", "resolved"):
-            for outcome in ("delivered", "retry"):
-                self.notifications.labels(kind, outcome)
+            for channel in sorted(channels):
+                for outcome in ("delivered", "retry"):
+                    self.notifications.labels(kind, channel, outcome)
 
 
 class StateCollector(Collector):

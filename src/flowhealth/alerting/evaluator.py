@@ -17,6 +17,7 @@ What to tell whom is decided afterwards, in the same transaction, by the inciden
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,8 @@ from .baseline_live import baseline_breached
 log = logging.getLogger(__name__)
 
 INACTIVE, PENDING, FIRING = "inactive", "pending", "firing"
+# An alert state Alertmanager owns (alerting/external.py): the evaluator neither steps nor resolves it.
+EXTERNAL_REASON = "alertmanager"
 CYCLE_LOCK_KEY = 0x666C6F776576616C  # "floweval": one evaluation cycle at a time across replicas
 STALE_AFTER_INTERVALS = 3
 DEFAULT_NO_DATA_AFTER = timedelta(minutes=5)
@@ -82,17 +85,16 @@ class Evaluator:
         self._hook = hook or CycleHook()
         self.evidence = evidence
         self._staleness: dict[tuple[str, str], timedelta | None] = {}
+        # Held by a cycle and by alerts arriving from Alertmanager: one writer of alert states at a time.
+        self.lock = threading.Lock()
 
     def evaluate(self) -> list[Transition]:
         """Run one cycle; state changes and their notifications commit together."""
         started = time.perf_counter()
         now = self._clock.now()
         try:
-            with transaction(self._engine) as session:
-                if self._engine.dialect.name == "postgresql":
-                    # Replicas: only the leader schedules cycles, but a leader that just lost its lock
-                    # may still be in one. Cycles queue here, and each reads what the previous committed.
-                    session.connection().execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": CYCLE_LOCK_KEY})
+            with self.lock, transaction(self._engine) as session:
+                self.lock_cycles(session)
                 transitions = self._cycle(session, now)
                 self._hook.after_cycle(session, now, transitions)
         except Exception:
@@ -122,6 +124,14 @@ class Evaluator:
                     transitions.append(self._move(session, state, INACTIVE, "cleared", None, now))
             self._hook.after_cycle(session, now, transitions)
         return transitions
+
+    def lock_cycles(self, session: Session) -> None:
+        """Wait for any other writer of alert states (a cycle, alerts from Alertmanager), on any replica."""
+        if self._engine.dialect.name == "postgresql":
+            # Replicas: only the leader schedules cycles, but a leader that just lost its lock
+            # may still be in one, and Alertmanager's webhook may reach any replica. They queue
+            # here, and each reads what the previous committed.
+            session.connection().execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": CYCLE_LOCK_KEY})
 
     def staleness(self, flow: str, signal: str) -> timedelta | None:
         """How old a value may be before it counts as unknown (None: never)."""
@@ -160,7 +170,11 @@ class Evaluator:
         series = self._series(session, now)
         failures = {(p.flow, p.signal): float(p.consecutive_failures) for p in session.exec(select(ProbeState)).all()}
         states: dict[str, dict[str, AlertState]] = {}
+        external: set[tuple[str, str]] = set()
         for s in session.exec(select(AlertState)).all():
+            if s.reason == EXTERNAL_REASON:
+                external.add((s.rule, s.labels))
+                continue
             states.setdefault(s.rule, {})[s.labels] = s
         transitions: list[Transition] = []
         for rule_id, rule in sorted(self._model.all_rules().items()):
@@ -171,6 +185,8 @@ class Evaluator:
                 values = series.get((rule.flow, rule.signal), {})
             known = states.get(rule_id, {})
             for labels in sorted(set(values) | set(known)):
+                if (rule_id, labels) in external:
+                    continue  # the same series, as Alertmanager reports it: it decides
                 state = known.get(labels)
                 transition = self._step(
                     session, rule_id, rule, labels, state, labels in values, values.get(labels), now

@@ -12,6 +12,7 @@ from ..reload import Reloader
 from ..runtime import Runtime
 from . import (
     access,
+    alertmanager,
     board,
     errors,
     flows,
@@ -66,6 +67,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloa
         slack_command.router,
         outbox.router,
         pagerduty.router,
+        alertmanager.router,
         push.router,
         board.router,
         pages.router,

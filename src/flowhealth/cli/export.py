@@ -67,6 +67,12 @@ def alertmanager(
     token_file: Annotated[
         str, typer.Option(help="Path of the Slack bot token file inside the Alertmanager container.")
     ] = "/run/secrets/slack_bot_token",
+    to_flowhealth: Annotated[
+        str | None,
+        typer.Option(
+            help="flowhealth's URL: receivers post to its /api/v1/alertmanager (token file: its API token).",
+        ),
+    ] = None,
     check: Check = False,
 ) -> None:
     """Write alertmanager.yml: Slack receiver per team, grouping by flow, inhibition, maintenance windows."""
@@ -75,7 +81,7 @@ def alertmanager(
     model = load_or_exit(model_dir)
     out = out if out is not None else model_dir / "deploy/alertmanager/alertmanager.yml"
     _sync(
-        {out.name: alertmanager_file(model, token_file)},
+        {out.name: alertmanager_file(model, token_file, to_flowhealth)},
         out.parent,
         check,
         "alertmanager config",

@@ -32,8 +32,9 @@ def prometheus_files(model: Model, links: ExportLinks) -> dict[str, str]:
     }
 
 
-def alertmanager_file(model: Model, token_file: str) -> str:
-    return render_yaml(alertmanager_config(model, token_file=token_file), "export alertmanager")
+def alertmanager_file(model: Model, token_file: str, flowhealth_url: str | None = None) -> str:
+    config = alertmanager_config(model, token_file=token_file, flowhealth_url=flowhealth_url)
+    return render_yaml(config, "export alertmanager")
 
 
 __all__ = ["ExportLinks", "alertmanager_file", "prometheus_files"]

@@ -169,6 +169,20 @@ def _receiver(model: Model, team: str, token_file: str) -> dict[str, Any]:
     }
 
 
+def _flowhealth_receiver(team: str, flowhealth_url: str, token_file: str) -> dict[str, Any]:
+    """A receiver that hands the team's alerts to flowhealth, which routes, groups and silences them."""
+    return {
+        "name": team,
+        "webhook_configs": [
+            {
+                "url": flowhealth_url.rstrip("/") + "/api/v1/alertmanager",
+                "send_resolved": True,
+                "http_config": {"authorization": {"type": "Bearer", "credentials_file": token_file}},
+            }
+        ],
+    }
+
+
 def _inhibit_rules(model: Model) -> list[dict[str, Any]]:
     """An alert marking a system down holds the alerts of every flow touching that system."""
     rules = []
@@ -185,8 +199,11 @@ def _inhibit_rules(model: Model) -> list[dict[str, Any]]:
     return rules
 
 
-def alertmanager_config(model: Model, *, token_file: str = DEFAULT_TOKEN_FILE) -> dict[str, Any]:
-    """The whole alertmanager.yml."""
+def alertmanager_config(
+    model: Model, *, token_file: str = DEFAULT_TOKEN_FILE, flowhealth_url: str | None = None
+) -> dict[str, Any]:
+    """The whole alertmanager.yml; with `flowhealth_url`, every receiver is flowhealth's webhook
+    (`token_file` then holds flowhealth's API token) instead of Slack."""
     fallback = default_team(model)
     config: dict[str, Any] = {
         "global": {"resolve_timeout": "5m", "slack_api_url": SLACK_API_URL},
@@ -199,7 +216,12 @@ def alertmanager_config(model: Model, *, token_file: str = DEFAULT_TOKEN_FILE) -
             "routes": [_team_route(model, team) for team in sorted(model.teams)],
         },
         "inhibit_rules": _inhibit_rules(model),
-        "receivers": [_receiver(model, team, token_file) for team in sorted(model.teams)],
+        "receivers": [
+            _receiver(model, team, token_file)
+            if flowhealth_url is None
+            else _flowhealth_receiver(team, flowhealth_url, token_file)
+            for team in sorted(model.teams)
+        ],
     }
     if teamless := _teamless_route(model, fallback):
         config["route"]["routes"].append(teamless)

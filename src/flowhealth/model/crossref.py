@@ -90,6 +90,11 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
             c.report("teams", team_id, ("escalation",), "a team cannot escalate to itself")
         if team.business_hours is not None:
             _check_timezone(c, "teams", team_id, ("business_hours", "timezone"), team.business_hours.timezone)
+    catch_all = sorted(t for t, team in model.teams.items() if team.alertmanager_catch_all)
+    for team_id in catch_all[1:]:
+        c.report(
+            "teams", team_id, ("alertmanager_catch_all",), f"only one team can be the catch-all ({catch_all[0]} is)"
+        )
     for system_id, system in model.systems.items():
         c.must_exist("team", system.owner, teams, ("systems", system_id, ("owner",)))
     for flow_id, flow in model.flows.items():

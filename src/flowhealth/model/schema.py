@@ -126,6 +126,10 @@ class Team(Strict):
         default_factory=dict,
         description="Channels beyond Slack (pagerduty, teams, webhook, email), each with its severities.",
     )
+    alertmanager_catch_all: bool = Field(
+        default=False,
+        description="Owns alerts from Alertmanager that name no rule of the model (at most one team).",
+    )
 
 
 SystemKind = Literal[

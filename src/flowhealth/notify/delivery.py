@@ -112,7 +112,7 @@ class OutboxWorker:
         except (UnknownVersion, ValueError) as exc:
             # Never dropped: it waits (and says why in last_error) until a process that reads it runs.
             log.error("outbox message %s cannot be read: %s", message.dedup_key, exc)
-            self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
+            self._metrics.notifications.labels(message.kind, self._channel_kind(message.receiver), Outcome.RETRY).inc()
             self._settle(message.id, error=str(exc), retry_after=UNREADABLE_RETRY_SECONDS, attempt=attempt)
             return Outcome.RETRY
         delivery = Delivery(
@@ -137,7 +137,7 @@ class OutboxWorker:
                 attempt,
                 exc,
             )
-            self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
+            self._metrics.notifications.labels(message.kind, self._channel_kind(message.receiver), Outcome.RETRY).inc()
             reason = person_fix(str(exc)) if isinstance(exc, DeliveryRejected) else None
             if reason is not None:
                 self._failing[(message.receiver, message.channel)] = reason
@@ -157,7 +157,7 @@ class OutboxWorker:
             return Outcome.RETRY
         except Exception as exc:
             log.exception("notifier crashed on %s", message.dedup_key)
-            self._metrics.notifications.labels(message.kind, Outcome.RETRY).inc()
+            self._metrics.notifications.labels(message.kind, self._channel_kind(message.receiver), Outcome.RETRY).inc()
             self._settle(
                 message.id,
                 error=f"internal error: {type(exc).__name__}",
@@ -178,11 +178,15 @@ class OutboxWorker:
             # Delivered but not recorded: the next attempt finds the message in Slack and stops.
             log.exception("delivered %s but could not record it", message.dedup_key)
             return Outcome.RETRY
-        self._metrics.notifications.labels(message.kind, Outcome.DELIVERED).inc()
+        self._metrics.notifications.labels(message.kind, self._channel_kind(message.receiver), Outcome.DELIVERED).inc()
         cleared = self._failing.pop((message.receiver, message.channel), None)
         if cleared is not None:
             log.warning("RESOLVED %s", alert_line(message.receiver, message.channel, cleared).removeprefix("ALERT "))
         return Outcome.DELIVERED
+
+    def _channel_kind(self, receiver: str) -> str:
+        kind_of = getattr(self._notifier, "channel_kind", None)
+        return str(kind_of(receiver)) if kind_of is not None else "slack"
 
     def _settle(
         self,

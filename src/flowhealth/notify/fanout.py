@@ -48,6 +48,11 @@ class Fanout:
     ) -> None:
         """`channels` replaces the notifiers built from the model (team/receiver → notifier), for tests."""
         self.chat = chat
+        self._kinds = {
+            receiver_key(team_id, name): receiver.kind
+            for team_id, team in model.teams.items()
+            for name, receiver in team.receivers.items()
+        }
         self.min_interval_per_channel = chat.min_interval_per_channel
         self._channels: dict[str, Notifier] = (
             dict(channels)
@@ -60,6 +65,10 @@ class Fanout:
                 for name, receiver in team.receivers.items()
             }
         )
+
+    def channel_kind(self, receiver: str) -> str:
+        """What kind of channel an outbox receiver is (slack, pagerduty, teams, webhook, email), for metrics."""
+        return SLACK if receiver == SLACK else self._kinds.get(receiver, "unknown")
 
     def deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
         if delivery.receiver == SLACK:
