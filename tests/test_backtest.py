@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flowhealth.cli.main import app
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -106,8 +106,7 @@ def test_replays_the_state_database_since_28_days(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("FLOWHEALTH_DATABASE_URL", url)
     # The reference calendar's dates are real (Black Friday 2026); this replay runs relative to today.
     model_dir = tmp_path / "model"
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, model_dir / sub)
+    copy_reference(model_dir)
     checkout = model_dir / "flows/checkout.yaml"
     text = checkout.read_text()
     checkout.write_text(text[: text.index("calendars:")])

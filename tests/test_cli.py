@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from typer.testing import CliRunner
 
 from flowhealth.cli.main import app
 from flowhealth.model import load_model
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -26,8 +26,7 @@ def test_validate_reference_deployment() -> None:
 
 
 def test_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, tmp_path / sub)
+    copy_reference(tmp_path)
     rules = tmp_path / "alert_rules/orders.yaml"
     rules.write_text(
         rules.read_text()

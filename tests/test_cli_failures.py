@@ -6,7 +6,6 @@ The walk reads the command tree from the CLI itself, so a new command must be cl
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typer.testing import CliRunner
 from flowhealth.cli.failures import one_line, sentence
 from flowhealth.cli.main import app
 from flowhealth.errors import StoreError
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -130,8 +130,7 @@ def test_every_command_is_classified() -> None:
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     root = tmp_path / "model"
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, root / sub)
+    copy_reference(root)
     return root
 
 

@@ -11,7 +11,6 @@ docs under docs/reference/ are generated; they must match the code.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from flowhealth.model import load_model
 from flowhealth.model.rules_file import RulesFile
 from flowhealth.model.schema import FlowsFile
 from flowhealth.reference import reference_files
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -107,8 +107,7 @@ def _merge_into(root: Path, snippet: dict[str, Any]) -> None:
 def _base(root: Path, snippet: Snippet) -> None:
     """The reference deployment, or for a tutorial step the model `flowhealth init` writes plus earlier steps."""
     if _AFTER_INIT not in snippet.text.split("\n", 1)[0]:
-        for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-            shutil.copytree(REPO / sub, root / sub)
+        copy_reference(root)
         return
     result = CliRunner().invoke(app, ["init", str(root), "--no-interactive"])
     assert result.exit_code == 0, result.output

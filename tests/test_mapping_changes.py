@@ -29,14 +29,14 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.db import make_engine
 from tests.support.hypercare_history import END, START, seed
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 QUERY = "FROM shop_orders WHERE erp_accepted_at IS NULL AND status = 'paid'"
 
 
 def copy_model(root: Path) -> Path:
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, root / sub)
+    copy_reference(root)
     return root
 
 

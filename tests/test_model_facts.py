@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,14 @@ import pytest
 from flowhealth.errors import ModelError, ModelIssue
 from flowhealth.model import load_model
 from flowhealth.model.contracts import REDACTED, redact
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, tmp_path / sub)
+    copy_reference(tmp_path)
     return tmp_path
 
 

@@ -9,7 +9,6 @@ deployment, so the error must name the file and the line, and the rest of the mo
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 from flowhealth.errors import ModelError
 from flowhealth.model import load_model
 from flowhealth.model.files import MiB, ModelLimits
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,8 +29,7 @@ BOUND_SECONDS = 5.0
 
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, tmp_path / sub)
+    copy_reference(tmp_path)
     return tmp_path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from flowhealth.errors import ModelError, ModelIssue
 from flowhealth.model import load_model
 from flowhealth.model.schema import LatencyClass
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -17,8 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     """A private copy of the reference deployment to break."""
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, tmp_path / sub)
+    copy_reference(tmp_path)
     return tmp_path
 
 

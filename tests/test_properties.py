@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from flowhealth.errors import IngestError, ModelError
 from flowhealth.model import load_model
 from flowhealth.traces.decode import JSON, PROTOBUF, BodyReader, parse
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_FILES = sorted(p.relative_to(REPO) for d in ("flows", "alert_rules") for p in (REPO / d).glob("*.yaml"))
@@ -48,8 +49,7 @@ def load_outcome(root: Path) -> None:
 
 def reference_copy() -> Path:
     root = Path(tempfile.mkdtemp(prefix="fh-prop-"))
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, root / sub)
+    copy_reference(root)
     return root
 
 

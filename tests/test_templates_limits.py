@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from flowhealth.errors import ModelError
 from flowhealth.model import load_model
 from flowhealth.model.templates import MAX_OUTPUT, RENDER_SECONDS, TRUNCATED, check_template, render
+from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,8 +44,7 @@ def test_ordinary_texts_pass(source: str) -> None:
 
 
 def test_the_attack_summary_is_a_located_validate_error(tmp_path: Path) -> None:
-    for sub in ("flows", "alert_rules", "runbooks", "contracts"):
-        shutil.copytree(REPO / sub, tmp_path / sub)
+    copy_reference(tmp_path)
     path = tmp_path / "alert_rules/orders.yaml"
     text = path.read_text()
     old = '"{{ value | number }} order messages are waiting for the ERP"'
