@@ -145,6 +145,11 @@ def test_every_library_logger_is_redacted(name: str, captured: tuple[io.StringIO
     stream, secrets = captured
     secrets.add(CANARIES.values())
     logger = logging.getLogger(name)
+    # Earlier tests in the same process may have quietened a library (serve does, for pika at
+    # shutdown): this test is about the filter, so the logger must speak.
+    saved = (logger.level, logger.propagate, logger.disabled)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate, logger.disabled = True, False
     query = quote(CANARIES["QUERY_KEY"], safe="")
     logger.debug("request %s headers=%r", f"http://h/x?key={query}", {"X-Api-Token": CANARIES["HEADER_TOKEN"]})
     logger.info("body: " + json.dumps({"secret": CANARIES["BODY_SECRET"]}))
@@ -153,6 +158,8 @@ def test_every_library_logger_is_redacted(name: str, captured: tuple[io.StringIO
     except ConnectionError:
         logger.exception("failed with signing secret %s", CANARIES["SLACK_SIGNING_SECRET"])
     text = stream.getvalue()
+    logger.setLevel(saved[0])
+    logger.propagate, logger.disabled = saved[1], saved[2]
     assert text.count(MASK) == 5, text
     assert "Traceback" in text and "ConnectionError" in text  # the exception is still shown
     assert leaks(text) == [], text
