@@ -11,6 +11,7 @@ by their tables and columns, stamped with the revision they match, then upgraded
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -171,8 +172,28 @@ def require_current(engine: Engine) -> SchemaVersion:
     return version
 
 
+SQLITE_LOCK_RETRIES = 5  # processes opening a new SQLite file at once can meet in SQLite's deadlock check
+
+
 def upgrade(engine: Engine) -> SchemaVersion:
-    """Bring the database to head under a database-wide lock; a database newer than the code is refused."""
+    """Bring the database to head under a database-wide lock; a database newer than the code is refused.
+
+    On SQLite, several processes that open a brand-new file at the same moment can make SQLite
+    answer "locked" at once instead of waiting (it refuses a wait that could deadlock, e.g. while
+    the file switches to WAL). The migration is idempotent, so it is simply tried again.
+    """
+    for attempt in range(1, SQLITE_LOCK_RETRIES + 1):
+        try:
+            return _upgrade(engine)
+        except StoreError as exc:
+            locked = engine.dialect.name == "sqlite" and "locked" in str(exc) and not isinstance(exc, SchemaError)
+            if not locked or attempt == SQLITE_LOCK_RETRIES:
+                raise
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _upgrade(engine: Engine) -> SchemaVersion:
     try:
         with _locked(engine) as connection:
             version = _state_of(connection)
