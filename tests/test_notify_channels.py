@@ -34,7 +34,7 @@ from flowhealth.store.db import transaction
 from flowhealth.store.samples import Reading, record_readings
 from flowhealth.store.tables import OutboxMessage
 from tests.support.alerting import Rig, make_rig
-from tests.support.alerting_model import FLOWS, RULES
+from tests.support.alerting_model import FLOWS, RULES, write_alerting_model
 from tests.support.http_stub import serve
 from tests.support.models import RUNBOOK
 from tests.support.pagerduty_server import FakePagerDuty
@@ -374,3 +374,30 @@ def test_pagerduty_webhook_signature_is_checked(pagerduty_runtime: tuple[Runtime
 
 def _sign(raw: bytes) -> str:
     return "v1=" + hmac.new(PD_WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def test_receivers_added_by_a_reload_are_told_without_a_restart(tmp_path: Path) -> None:
+    hook = WebhookReceiver(HOOK_SECRET)
+    with serve(hook.handle) as hook_url:
+        model_dir = tmp_path / "m"
+        model = write_alerting_model(model_dir)  # no receivers yet
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'state.db'}", api_token=SecretStr("reload-token"), model_dir=model_dir
+        )
+        environ = {"SHOP_HOOK_URL": f"{hook_url}/flowhealth", "SHOP_HOOK_SECRET": HOOK_SECRET}
+        chat: list[str] = []
+        runtime = Runtime.build(
+            settings,
+            model,
+            clock=FakeClock(MONDAY_10_BERLIN),
+            registry=CollectorRegistry(),
+            notifier=ConsoleNotifier(chat.append),
+            environ=environ,
+        )
+        model_with_receivers(model_dir, 25)  # the team gains a webhook (and other) receivers
+        answer = TestClient(create_app(runtime, manage_runtime=False)).post(
+            "/-/reload", headers={"Authorization": "Bearer reload-token"}
+        )
+        assert answer.status_code == 200, answer.text
+        _fire_and_deliver(runtime)
+        assert [b["status"] for b in hook.bodies] == ["firing"]

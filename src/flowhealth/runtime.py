@@ -75,6 +75,7 @@ class Runtime:
     probe_factories: Mapping[str, Factory] | None = field(default=None, init=False, repr=False)
     collector: StateCollector | None = field(default=None, init=False, repr=False)
     cluster: Cluster | None = field(default=None, init=False, repr=False)
+    fanout: Fanout | None = field(default=None, init=False, repr=False)
     _shares: dict[tuple[ProbeKey, ...], ProbeGroup] = field(default_factory=dict, init=False, repr=False)
     _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
 
@@ -124,6 +125,7 @@ class Runtime:
         runtime.environ = environ
         runtime.probe_factories = probes
         runtime.collector = parts.collector
+        runtime.fanout = fanout
         runtime.cluster = Cluster(engine, frozenset(scheduled_signals(model)), expiry=settings.replica_expiry / speed)
         return runtime
 
@@ -260,6 +262,8 @@ class Runtime:
         self.metrics.seed(parts.model)
         self.model, self.runner, self.evaluator = parts.model, parts.runner, parts.evaluator
         self.incidents, self.actions, self.traces = parts.incidents, parts.actions, parts.traces
+        if self.fanout is not None:
+            self.fanout.use_model(parts.model)  # receivers added or changed by the reload deliver at once
         self._shares = {}
         old_runner.close()
 

@@ -48,21 +48,26 @@ class Fanout:
     ) -> None:
         """`channels` replaces the notifiers built from the model (team/receiver → notifier), for tests."""
         self.chat = chat
-        self._kinds = {
-            receiver_key(team_id, name): receiver.kind
+        self.min_interval_per_channel = chat.min_interval_per_channel
+        self._environ = environ
+        self._pagerduty_url = pagerduty_url
+        self._fixed = dict(channels) if channels is not None else None
+        self.use_model(model)
+
+    def use_model(self, model: Model) -> None:
+        """Deliver through the receivers a (reloaded) model declares; messages queued for others wait."""
+        receivers = {
+            receiver_key(team_id, name): receiver
             for team_id, team in model.teams.items()
             for name, receiver in team.receivers.items()
         }
-        self.min_interval_per_channel = chat.min_interval_per_channel
+        self._kinds = {key: receiver.kind for key, receiver in receivers.items()}
         self._channels: dict[str, Notifier] = (
-            dict(channels)
-            if channels is not None
+            dict(self._fixed)
+            if self._fixed is not None
             else {
-                receiver_key(team_id, name): channel_notifier(
-                    receiver_key(team_id, name), receiver, environ, pagerduty_url=pagerduty_url
-                )
-                for team_id, team in model.teams.items()
-                for name, receiver in team.receivers.items()
+                key: channel_notifier(key, receiver, self._environ, pagerduty_url=self._pagerduty_url)
+                for key, receiver in receivers.items()
             }
         )
 
