@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from ..alerting.notices import AlertView, EvidenceTable, IncidentView, Owner
 from .expected import reference, value_against
 from .mrkdwn import code_block, code_cell, cut, esc, esc_actor
+from .text_table import aligned
 
 SEVERITY_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
 STATUS_ICON = {"held": ":wrench:", "silenced": ":zzz:", "suppressed": ":link:", "resolved": ":white_check_mark:"}
@@ -41,7 +42,7 @@ def fallback_text(view: IncidentView) -> str:
 def evidence_table(evidence: EvidenceTable | None) -> str | None:
     """Evidence as an aligned plain-text table (first rows only), or why there is none.
 
-    Plain text for the console; Slack wraps it with `evidence_block`, which escapes it.
+    Plain text for the console; Slack shows `evidence_block`, escaped and fenced.
     """
     if not evidence:
         return None
@@ -53,14 +54,25 @@ def evidence_table(evidence: EvidenceTable | None) -> str | None:
     table = [[str(c) for c in columns]] + [
         ["" if v is None else str(v) for v in row] for row in rows[:MAX_EVIDENCE_ROWS]
     ]
-    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
-    text = "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table)
+    text = "\n".join(aligned(table))
     if len(rows) > MAX_EVIDENCE_ROWS:
         text += f"\n{len(rows) - MAX_EVIDENCE_ROWS} more rows"
     return text
 
 
-def evidence_block(evidence: EvidenceTable | None, title: str) -> dict[str, Any] | None:
+class MrkdwnText(TypedDict):
+    type: Literal["mrkdwn"]
+    text: str
+
+
+class Section(TypedDict):
+    """A Block Kit section with mrkdwn text."""
+
+    type: Literal["section"]
+    text: MrkdwnText
+
+
+def evidence_block(evidence: EvidenceTable | None, title: str) -> Section | None:
     """A section with the evidence in a code block no cell can break out of."""
     if not evidence:
         return None
@@ -73,9 +85,7 @@ def evidence_block(evidence: EvidenceTable | None, title: str) -> dict[str, Any]
         return None
     columns = [code_cell(c) for c in evidence.columns]
     rows = [[code_cell("" if v is None else v) for v in row] for row in evidence.rows[:MAX_EVIDENCE_ROWS]]
-    table = [columns, *rows]
-    widths = [max(len(r[i]) for r in table if i < len(r)) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in table]
+    lines = aligned([columns, *rows])
     more = len(evidence.rows) - MAX_EVIDENCE_ROWS
     # Whole rows only: when the table is too long for one section, drop rows and say how many.
     while lines and len(code_block("\n".join(lines))) + len(title) + 40 > MAX_TEXT:
@@ -144,14 +154,12 @@ def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:
         )
         resolved = view.status == "resolved"
         title = "Evidence (at firing time)" if resolved else "Evidence"
-        shown = evidence_block(primary.evidence, title)
-        if shown:
-            blocks.append(shown)
         # Every alert keeps its own evidence: a headline change must not hide the first alert's table.
-        for other in [a for a in alerts[1:] if a.evidence][:MAX_OTHER_EVIDENCE]:
-            block = evidence_block(other.evidence, f"{title} · {other.rule}")
-            if block:
-                blocks.append(block)
+        shown = [evidence_block(primary.evidence, title)] + [
+            evidence_block(other.evidence, f"{title} · {other.rule}")
+            for other in [a for a in alerts[1:] if a.evidence][:MAX_OTHER_EVIDENCE]
+        ]
+        blocks += [dict(section) for section in shown if section]
     if len(alerts) > 1:
         lines = [_alert_line(a) for a in alerts[:MAX_LISTED_ALERTS]]
         if len(alerts) > MAX_LISTED_ALERTS:

@@ -25,6 +25,7 @@ from ..model.receivers import EmailReceiver
 from ..store.outbox import ThreadRef
 from .base import Delivery
 from .plain import headline, notice_lines
+from .text_table import aligned
 
 TIMEOUT_SECONDS = 15.0
 EVIDENCE_ROWS = 20
@@ -125,8 +126,7 @@ def _evidence_title(view: IncidentView) -> str:
 
 def _evidence_text(table: EvidenceTable) -> str:
     rows = [table.columns, *([("" if v is None else str(v)) for v in row] for row in table.rows[:EVIDENCE_ROWS])]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(table.columns))]
-    text = "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows)
+    text = "\n".join(aligned(rows))
     more = len(table.rows) - EVIDENCE_ROWS
     return text + (f"\n{more} more rows" if more > 0 else "")
 

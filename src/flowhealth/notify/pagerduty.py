@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal, NotRequired, TypedDict
 
 import httpx
 
@@ -29,6 +29,69 @@ SUMMARY_LIMIT = 1024
 EVIDENCE_ROWS = 10
 
 Action = Literal["trigger", "acknowledge", "resolve"]
+
+
+class AlertDetail(TypedDict):
+    rule: str
+    flow: str
+    summary: str
+    value: str
+    threshold: str
+    firing_for: str
+    status: str
+
+
+class EvidenceDetail(TypedDict):
+    columns: list[str]
+    rows: list[list[str | int | float | None]]
+    more_rows: int
+
+
+class CustomDetails(TypedDict):
+    """`payload.custom_details`: free-form in Events v2; these are the keys flowhealth sends."""
+
+    business_impact: str
+    owner: str
+    owner_channel: str
+    alerts: list[AlertDetail]
+    value_vs_threshold: NotRequired[str]
+    evidence: NotRequired[EvidenceDetail]
+    what_happened: NotRequired[list[str]]
+
+
+# `class` is a Python keyword, hence the functional form.
+Payload = TypedDict(
+    "Payload",
+    {
+        "summary": str,
+        "source": str,
+        "severity": str,
+        "timestamp": str,
+        "component": str,
+        "group": str,
+        "class": str,
+        "custom_details": CustomDetails,
+    },
+)
+
+
+class Link(TypedDict):
+    href: str
+    text: str
+
+
+class Event(TypedDict):
+    """An Events API v2 request body."""
+
+    routing_key: str
+    event_action: Action
+    dedup_key: str
+    payload: NotRequired[Payload]
+    links: NotRequired[list[Link]]
+    client: NotRequired[str]
+    client_url: NotRequired[str]
+
+
 _PAGING = (Opened, Joined, Reopened, AckExpired, Escalated)
 
 
@@ -50,13 +113,13 @@ def action_for(message: Message, *, first: bool) -> Action | None:
     return None
 
 
-def event(message: Message, routing_key: str, *, first: bool) -> dict[str, Any] | None:
+def event(message: Message, routing_key: str, *, first: bool) -> Event | None:
     """The Events v2 body for a message, or None when there is nothing to send."""
     action = action_for(message, first=first)
     view = message.view
     if action is None or view is None:
         return None
-    body: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": dedup_key(view)}
+    body: Event = {"routing_key": routing_key, "event_action": action, "dedup_key": dedup_key(view)}
     if action != "trigger":
         return body
     primary = view.primary
@@ -70,7 +133,7 @@ def event(message: Message, routing_key: str, *, first: bool) -> dict[str, Any] 
         "class": primary.rule if primary else "incident",
         "custom_details": custom_details(view, message),
     }
-    links = []
+    links: list[Link] = []
     if view.runbook is not None:
         links.append({"href": view.runbook.url, "text": f"Runbook: {view.runbook.title}"})
     if view.dashboard_url:
@@ -83,9 +146,9 @@ def event(message: Message, routing_key: str, *, first: bool) -> dict[str, Any] 
     return body
 
 
-def custom_details(view: IncidentView, message: Message) -> dict[str, Any]:
+def custom_details(view: IncidentView, message: Message) -> CustomDetails:
     """What the responder needs in PagerDuty: impact, value against threshold, owner and evidence."""
-    details: dict[str, Any] = {
+    details: CustomDetails = {
         "business_impact": view.business_impact or "",
         "owner": view.owner.name,
         "owner_channel": view.owner.channel,

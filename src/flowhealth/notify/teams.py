@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
@@ -21,6 +20,7 @@ from ..errors import ConfigError, DeliveryRejected
 from ..model.envref import resolve
 from ..model.receivers import TeamsReceiver
 from ..store.outbox import ThreadRef
+from .adaptive_card import AdaptiveCard, Element, Envelope, Fact, OpenUrl, TableCell, TableRow, text_block
 from .base import Delivery
 from .http_post import TIMEOUT, post_json
 from .plain import headline, notice_lines
@@ -31,26 +31,16 @@ EVIDENCE_ROWS = 10
 _STYLE = {"critical": "attention", "warning": "warning", "info": "accent"}
 
 
-def card(message: Message, evidence_rows: int = EVIDENCE_ROWS) -> dict[str, Any]:
+def card(message: Message, evidence_rows: int = EVIDENCE_ROWS) -> AdaptiveCard:
     """The Adaptive Card for a message."""
     view = message.view
-    body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "text": headline(message),
-            "weight": "Bolder",
-            "size": "Large",
-            "wrap": True,
-            "color": _color(view),
-        }
-    ]
-    for line in notice_lines(message):
-        body.append({"type": "TextBlock", "text": line, "wrap": True})
-    actions: list[dict[str, Any]] = []
+    body: list[Element] = [text_block(headline(message), bold=True, large=True, color=_color(view))]
+    body += [text_block(line) for line in notice_lines(message)]
+    actions: list[OpenUrl] = []
     if view is not None:
         body += _incident_body(view, evidence_rows)
         actions = _actions(view)
-    content: dict[str, Any] = {
+    content: AdaptiveCard = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": CARD_VERSION,
@@ -62,7 +52,7 @@ def card(message: Message, evidence_rows: int = EVIDENCE_ROWS) -> dict[str, Any]
     return content
 
 
-def envelope(content: dict[str, Any]) -> dict[str, Any]:
+def envelope(content: AdaptiveCard) -> Envelope:
     """The body a Workflows webhook expects: a message with the card as its attachment."""
     return {
         "type": "message",
@@ -89,8 +79,8 @@ def _color(view: IncidentView | None) -> str:
     return "Attention" if view.severity == "critical" else "Warning"
 
 
-def _incident_body(view: IncidentView, evidence_rows: int) -> list[dict[str, Any]]:
-    facts = [
+def _incident_body(view: IncidentView, evidence_rows: int) -> list[Element]:
+    facts: list[Fact] = [
         {"title": "Flow", "value": view.flow},
         {"title": "Severity", "value": view.severity},
         {"title": "Owner", "value": f"{view.owner.name} ({view.owner.channel})"},
@@ -103,41 +93,35 @@ def _incident_body(view: IncidentView, evidence_rows: int) -> list[dict[str, Any
         facts.append({"title": "Firing for", "value": primary.duration_text})
     if view.acked_by:
         facts.append({"title": "Acknowledged by", "value": view.acked_by})
-    blocks: list[dict[str, Any]] = []
+    blocks: list[Element] = []
     if view.business_impact:
-        blocks.append({"type": "TextBlock", "text": f"**Business impact:** {view.business_impact}", "wrap": True})
+        blocks.append(text_block(f"**Business impact:** {view.business_impact}"))
     blocks.append({"type": "FactSet", "facts": facts})
     for alert in view.alerts[1:]:
-        blocks.append(
-            {
-                "type": "TextBlock",
-                "text": f"Also: {alert.rule} at {alert.value_text} ({alert.comparison} {alert.threshold_text})",
-                "wrap": True,
-                "isSubtle": True,
-            }
-        )
+        line = f"Also: {alert.rule} at {alert.value_text} ({alert.comparison} {alert.threshold_text})"
+        blocks.append(text_block(line, subtle=True))
     if view.evidence is not None and evidence_rows:
         blocks += _evidence(view.evidence, evidence_rows, firing_time=view.status == IncidentStatus.RESOLVED)
     return [{"type": "Container", "style": _STYLE.get(view.severity, "default"), "items": blocks}]
 
 
-def _evidence(evidence: EvidenceTable, limit: int, *, firing_time: bool) -> list[dict[str, Any]]:
+def _evidence(evidence: EvidenceTable, limit: int, *, firing_time: bool) -> list[Element]:
     if evidence.error:
-        return [{"type": "TextBlock", "text": f"Evidence unavailable: {evidence.error}", "wrap": True}]
+        return [text_block(f"Evidence unavailable: {evidence.error}")]
     if not evidence.rows:
         return []
     title = "Evidence (at firing time)" if firing_time else "Evidence"
-    header = {
+    header: TableRow = {
         "type": "TableRow",
         "style": "accent",
         "cells": [_cell(c, bold=True) for c in evidence.columns],
     }
-    rows = [
+    rows: list[TableRow] = [
         {"type": "TableRow", "cells": [_cell("" if v is None else str(v)) for v in row]}
         for row in evidence.rows[:limit]
     ]
-    out: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True},
+    out: list[Element] = [
+        text_block(title, bold=True),
         {
             "type": "Table",
             "columns": [{"width": 1} for _ in evidence.columns],
@@ -146,19 +130,16 @@ def _evidence(evidence: EvidenceTable, limit: int, *, firing_time: bool) -> list
         },
     ]
     if len(evidence.rows) > limit:
-        out.append({"type": "TextBlock", "text": f"{len(evidence.rows) - limit} more rows", "isSubtle": True})
+        out.append(text_block(f"{len(evidence.rows) - limit} more rows", subtle=True))
     return out
 
 
-def _cell(text: str, *, bold: bool = False) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "TextBlock", "text": text, "wrap": True}
-    if bold:
-        block["weight"] = "Bolder"
-    return {"type": "TableCell", "items": [block]}
+def _cell(text: str, *, bold: bool = False) -> TableCell:
+    return {"type": "TableCell", "items": [text_block(text, bold=bold)]}
 
 
-def _actions(view: IncidentView) -> list[dict[str, Any]]:
-    actions = []
+def _actions(view: IncidentView) -> list[OpenUrl]:
+    actions: list[OpenUrl] = []
     if view.runbook is not None:
         actions.append({"type": "Action.OpenUrl", "title": "Runbook", "url": view.runbook.url})
     if view.dashboard_url:
