@@ -192,6 +192,13 @@ class Runtime:
             id="heartbeat",
             executor="control",
         )
+        scheduler.add_job(
+            self._safe("digest", self._leading(self.queue_digests)),
+            "interval",
+            minutes=1,
+            id="digest",
+            executor="control",
+        )
         if self.settings.review_channel:
             from .hypercare.schedule import review_job, review_trigger
 
@@ -298,6 +305,13 @@ class Runtime:
 
         run.__name__ = getattr(job, "__name__", "job")
         return run
+
+    def queue_digests(self) -> list[str]:
+        """Write the daily email digests that are due (at most one per receiver and day)."""
+        from .alerting.digest import queue_digests
+
+        with transaction(self.engine) as session:
+            return queue_digests(session, self.model, self.clock.now())
 
     def prune(self) -> int:
         with transaction(self.engine) as session:

@@ -43,6 +43,8 @@ __all__ = [
     "Acknowledged",
     "AlertView",
     "Cleared",
+    "Digest",
+    "DigestEntry",
     "Escalated",
     "EvidenceTable",
     "IncidentView",
@@ -162,6 +164,34 @@ class Reopened(_Notice):
     previous_resolved_at: datetime | None = None
 
 
+class DigestEntry(BaseModel):
+    """One incident in a daily digest, as it stood when the digest was written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident: int
+    title: str
+    flow: str | None = None
+    severity: Severity
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    acked_by: str | None = None
+    url: str | None = None
+
+
+class Digest(BaseModel):
+    """A receiver's daily summary of its team's incidents in [since, until): a message of its own, not a notice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team: str
+    since: datetime
+    until: datetime
+    timezone: str  # the digest's local times are shown in this zone
+    entries: list[DigestEntry] = Field(default_factory=list)
+
+
 class Note(_Notice):
     """A line rendered by older code (schema version 1), delivered as written."""
 
@@ -194,6 +224,7 @@ class Message(BaseModel):
     kind: NoticeKind
     view: IncidentView | None = None  # None only for messages about no incident (silence posts)
     notices: list[Notice] = Field(default_factory=list)  # empty: the picture changed, nothing to say
+    digest: Digest | None = None  # a daily email digest (kind post, no view, no notices)
 
     def to_json(self) -> str:
         return self.model_dump_json()

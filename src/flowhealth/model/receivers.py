@@ -9,9 +9,11 @@ a Workflows URL, which carries its own signature, an HMAC secret, an SMTP passwo
 from __future__ import annotations
 
 import re
+from datetime import time
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from .base import Strict
 
@@ -87,6 +89,21 @@ class EmailReceiver(_Receiver):
         default=False,
         description="Send non-critical severities as one daily digest instead of one mail each.",
     )
+    digest_at: time = Field(default=time(8, 0), description="Local time of day the digest is sent.")
+    digest_timezone: str | None = Field(
+        default=None,
+        description="IANA time zone of digest_at; default the team's business_hours time zone, else UTC.",
+    )
+
+    @field_validator("digest_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin") from None
+        return value
 
 
 Receiver = Annotated[

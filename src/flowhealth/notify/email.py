@@ -24,6 +24,7 @@ from ..model.envref import resolve
 from ..model.receivers import EmailReceiver
 from ..store.outbox import ThreadRef
 from .base import Delivery
+from .email_digest import compose_digest
 from .plain import headline, notice_lines
 from .text_table import aligned
 
@@ -153,6 +154,11 @@ class EmailNotifier:
         self._environ = environ
 
     def deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
+        digest = delivery.message.digest
+        if digest is not None:
+            own_id = message_id(delivery.dedup_key)
+            self.send(compose_digest(digest, self._receiver, own_id))
+            return ThreadRef(self._key, own_id)
         anchor = thread.message_ts if thread is not None else message_id(delivery.dedup_key)
         self.send(compose(delivery, self._receiver, anchor))
         return thread or ThreadRef(self._key, anchor)
