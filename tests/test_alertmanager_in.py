@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from flowhealth.errors import ModelError
@@ -49,14 +50,15 @@ def slack() -> Iterator[SlackServer]:
         yield server
 
 
-def runtime_for(model: Model, tmp_path: Path, slack: SlackServer) -> Runtime:
+def runtime_for(model: Model, engine: Engine, slack: SlackServer) -> Runtime:
+    """A runtime on the state store of the test (SQLite and PostgreSQL, from `state_engine`)."""
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'state.db'}",
+        database_url=engine.url.render_as_string(hide_password=False),
         api_token=API_TOKEN,
         SLACK_BOT_TOKEN=slack.token,
         FLOWHEALTH_SLACK_BASE_URL=slack.base_url,
     )
-    return Runtime.build(settings, model, registry=CollectorRegistry())
+    return Runtime.build(settings, model, engine=engine, registry=CollectorRegistry())
 
 
 def wait_until(check: object, timeout: float = 30) -> None:
@@ -68,10 +70,10 @@ def wait_until(check: object, timeout: float = 30) -> None:
 
 
 def test_alerts_from_alertmanager_open_the_owners_incident_and_reach_slack(
-    model: Model, tmp_path: Path, slack: SlackServer
+    model: Model, tmp_path: Path, slack: SlackServer, state_engine: Engine
 ) -> None:
     need(alertmanager_binary() is not None, "Alertmanager (Debian package prometheus-alertmanager)")
-    runtime = runtime_for(model, tmp_path, slack)
+    runtime = runtime_for(model, state_engine, slack)
     token = tmp_path / "flowhealth_token"
     token.write_text(API_TOKEN)
     with serve(runtime) as flowhealth_url:
@@ -106,8 +108,10 @@ def _unknown_events(runtime: Runtime) -> list[AlertEvent]:
         return list(session.exec(select(AlertEvent).where(AlertEvent.rule == "alertmanager")).all())
 
 
-def test_the_receiver_needs_the_token_and_a_version_4_payload(model: Model, tmp_path: Path, slack: SlackServer) -> None:
-    runtime = runtime_for(model, tmp_path, slack)
+def test_the_receiver_needs_the_token_and_a_version_4_payload(
+    model: Model, slack: SlackServer, state_engine: Engine
+) -> None:
+    runtime = runtime_for(model, state_engine, slack)
     with serve(runtime) as url:
         body = {"version": "4", "status": "firing", "alerts": []}
         assert httpx.post(f"{url}/api/v1/alertmanager", json=body).status_code == 401
@@ -122,9 +126,9 @@ def _payload(alert: dict[str, object], status: str = "firing") -> dict[str, obje
 
 
 def test_a_silence_made_in_flowhealth_mutes_what_prometheus_fires(
-    model: Model, tmp_path: Path, slack: SlackServer
+    model: Model, slack: SlackServer, state_engine: Engine
 ) -> None:
-    runtime = runtime_for(model, tmp_path, slack)
+    runtime = runtime_for(model, state_engine, slack)
     now = runtime.clock.now()
     runtime.actions.silence({"flow": "catalog"}, now + timedelta(hours=1), "jane", "PIM import rerun")
     alert = as_prometheus_sends(model, "products-rejected", 9, reason="schema")
@@ -143,8 +147,10 @@ def test_a_silence_made_in_flowhealth_mutes_what_prometheus_fires(
     assert [e.event for e in fired] == ["firing"]
 
 
-def test_the_evaluator_leaves_alertmanagers_alerts_alone(model: Model, tmp_path: Path, slack: SlackServer) -> None:
-    runtime = runtime_for(model, tmp_path, slack)
+def test_the_evaluator_leaves_alertmanagers_alerts_alone(
+    model: Model, slack: SlackServer, state_engine: Engine
+) -> None:
+    runtime = runtime_for(model, state_engine, slack)
     alert = as_prometheus_sends(model, "products-rejected", 9, reason="schema")
     with serve(runtime) as url:
         auth = {"Authorization": f"Bearer {API_TOKEN}"}
