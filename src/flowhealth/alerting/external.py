@@ -7,13 +7,12 @@ and resolves when Alertmanager says resolved. The incident manager then runs as 
 evaluation cycle, in the same transaction: grouping, owners, silences, maintenance, escalation,
 messages and history are the ones flowhealth's own alerts get.
 
-An alert naming no rule is kept in the history (alert_event, rule ``alertmanager``) under the
-catch-all team of the model, never dropped.
+An alert naming no rule is told to a team and kept in the history (external_unknown.py), never
+dropped.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,11 +30,13 @@ from ..store.tables import AlertEvent, AlertState
 from ..store.types import labels_key
 from .enums import AlertState as State
 from .evaluator import EXTERNAL_REASON, Evaluator, Transition
+from .external_unknown import UNKNOWN_RULE, fingerprint_of, keep_unknown, owner_of, severity_of
 from .incidents import IncidentManager
+from .notices import ExternalAlert
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_RULE = "alertmanager"
+__all__ = ["UNKNOWN_RULE", "AmAlert", "AmStatus", "AmWebhook", "ExternalAlerts", "Received"]
 # Labels that say which rule and whom, not which series: they are not part of the series' key.
 _IDENTITY_LABELS = {"alertname", "rule", "flow", "signal", "severity", "team"}
 
@@ -56,6 +57,7 @@ class AmAlert(BaseModel):
     startsAt: datetime | None = None
     endsAt: datetime | None = None
     fingerprint: str = Field(default="", max_length=64)
+    generatorURL: str = Field(default="", max_length=2000)
 
 
 class AmWebhook(BaseModel):
@@ -167,16 +169,17 @@ class ExternalAlerts:
         return Transition(rule_id, labels, event, None)
 
     def _keep_unknown(self, session: Session, alert: AmAlert, now: datetime) -> None:
-        name = alert.labels.get("alertname", "")
-        session.add(
-            AlertEvent(
-                rule=UNKNOWN_RULE,
-                labels=labels_key(alert.labels)[:512],
-                flow=alert.labels.get("flow", "")[:64],
-                event=alert.status.value,
-                at=now,
-                actor=self.catch_all_team,
-                detail=json.dumps({"alertname": name, "annotations": alert.annotations}, sort_keys=True),
-            )
+        labels = alert.labels
+        notice = ExternalAlert(
+            at=now,
+            alertname=labels.get("alertname", ""),
+            status=alert.status.value,
+            severity=severity_of(labels),
+            team=owner_of(self.model, labels, self.catch_all_team),
+            labels=labels,
+            annotations=alert.annotations,
+            starts_at=alert.startsAt or now,
+            fingerprint=fingerprint_of(labels, alert.fingerprint),
+            generator_url=alert.generatorURL,
         )
-        log.info("alert %s from Alertmanager names no rule: kept for %s", name or "?", self.catch_all_team)
+        keep_unknown(session, self.model, notice, now)

@@ -47,6 +47,7 @@ __all__ = [
     "DigestEntry",
     "Escalated",
     "EvidenceTable",
+    "ExternalAlert",
     "IncidentView",
     "Joined",
     "Message",
@@ -192,6 +193,21 @@ class Digest(BaseModel):
     entries: list[DigestEntry] = Field(default_factory=list)
 
 
+class ExternalAlert(_Notice):
+    """An alert from Alertmanager that names no rule of the model: told to its team, never an incident."""
+
+    type: Literal["external_alert"] = "external_alert"
+    alertname: str
+    status: Literal["firing", "resolved"]
+    severity: Severity
+    team: str  # who it was routed to
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime
+    fingerprint: str
+    generator_url: str = ""
+
+
 class Note(_Notice):
     """A line rendered by older code (schema version 1), delivered as written."""
 
@@ -210,6 +226,7 @@ Notice = Annotated[
     | SilenceEnded
     | Resolved
     | Reopened
+    | ExternalAlert
     | Note,
     Field(discriminator="type"),
 ]

@@ -14,7 +14,7 @@ router = APIRouter(tags=["alertmanager"])
 
 
 class AlertmanagerReceipt(BaseModel):
-    """How many alerts joined incidents (known rules) and how many were kept for the catch-all team."""
+    """How many alerts joined incidents (known rules) and how many named no rule (told to their team)."""
 
     joined: int
     unknown: int

@@ -15,7 +15,17 @@ from typing import Literal, NotRequired, TypedDict
 import httpx
 
 from ..alerting.enums import IncidentStatus, NoticeKind
-from ..alerting.notices import AckExpired, Acknowledged, Escalated, IncidentView, Joined, Message, Opened, Reopened
+from ..alerting.notices import (
+    AckExpired,
+    Acknowledged,
+    Escalated,
+    ExternalAlert,
+    IncidentView,
+    Joined,
+    Message,
+    Opened,
+    Reopened,
+)
 from ..errors import ConfigError, DeliveryRejected
 from ..model.envref import resolve
 from ..model.receivers import PagerDutyReceiver
@@ -113,8 +123,43 @@ def action_for(message: Message, *, first: bool) -> Action | None:
     return None
 
 
+def external_event(alert: ExternalAlert, routing_key: str, lines: list[str]) -> Event:
+    """An Alertmanager alert naming no rule: its own PagerDuty alert, keyed on its fingerprint."""
+    body: Event = {
+        "routing_key": routing_key,
+        "event_action": "trigger" if alert.status == "firing" else "resolve",
+        "dedup_key": f"flowhealth:{alert.team}:alertmanager:{alert.fingerprint}",
+    }
+    if alert.status != "firing":
+        return body
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or alert.alertname
+    body["payload"] = {
+        "summary": f"{alert.alertname}: {summary}"[:SUMMARY_LIMIT],
+        "source": alert.labels.get("instance") or alert.labels.get("job") or "alertmanager",
+        "severity": alert.severity,
+        "timestamp": alert.starts_at.isoformat(),
+        "component": alert.labels.get("job", alert.alertname),
+        "group": alert.team,
+        "class": alert.alertname,
+        "custom_details": {
+            "business_impact": alert.annotations.get("business_impact", ""),
+            "owner": alert.team,
+            "owner_channel": "",
+            "alerts": [],
+            "what_happened": lines,
+        },
+    }
+    body["client"] = "Alertmanager, through flowhealth"
+    if alert.generator_url:
+        body["client_url"] = alert.generator_url
+    return body
+
+
 def event(message: Message, routing_key: str, *, first: bool) -> Event | None:
     """The Events v2 body for a message, or None when there is nothing to send."""
+    external = next((n for n in message.notices if isinstance(n, ExternalAlert)), None)
+    if message.view is None and external is not None:
+        return external_event(external, routing_key, notice_lines(message))
     action = action_for(message, first=first)
     view = message.view
     if action is None or view is None:

@@ -23,7 +23,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..alerting.enums import IncidentStatus
-from ..alerting.notices import IncidentView, Message, Notice
+from ..alerting.notices import ExternalAlert, IncidentView, Message, Notice
 from ..errors import ConfigError, DeliveryRejected
 from ..model.envref import resolve
 from ..model.receivers import WebhookReceiver
@@ -75,9 +75,13 @@ class WebhookBody(BaseModel):
 def body(delivery: Delivery) -> WebhookBody:
     message: Message = delivery.message
     view = message.view
-    alerts = [] if view is None else _alerts(view)
+    external = [n for n in message.notices if isinstance(n, ExternalAlert)]
+    alerts = _external_alerts(external) if view is None else _alerts(view)
     common = _common([a.labels for a in alerts])
-    resolved = view is not None and view.status == IncidentStatus.RESOLVED
+    if view is None:
+        resolved = bool(external) and all(n.status == "resolved" for n in external)
+    else:
+        resolved = view.status == IncidentStatus.RESOLVED
     return WebhookBody(
         id=delivery.dedup_key,
         receiver=delivery.receiver,
@@ -130,6 +134,22 @@ def _alerts(view: IncidentView) -> list[WebhookAlert]:
             )
         )
     return out
+
+
+def _external_alerts(notices: list[ExternalAlert]) -> list[WebhookAlert]:
+    """Alertmanager's alerts that name no rule, passed on as Alertmanager sent them."""
+    return [
+        WebhookAlert(
+            status=n.status,
+            labels={**n.labels, "team": n.team, "severity": n.severity},
+            annotations=n.annotations,
+            startsAt=n.starts_at,
+            endsAt=n.at if n.status == "resolved" else None,
+            generatorURL=n.generator_url,
+            fingerprint=n.fingerprint,
+        )
+        for n in notices
+    ]
 
 
 def _common(sets: list[dict[str, str]]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from ..alerting.notices import (
     Acknowledged,
     Cleared,
     Escalated,
+    ExternalAlert,
     IncidentView,
     Joined,
     Message,
@@ -74,11 +75,26 @@ def thread_line(notice: Notice, view: IncidentView | None) -> str | None:
             return f":bell: Silence #{s.id} has ended."
         case Reopened():
             return ":repeat: Firing again after it was resolved."
+        case ExternalAlert() as alert:
+            return external_alert_line(alert)
         case Note(text=text):
             return text
         case Opened():
             return None
     return None
+
+
+def external_alert_line(alert: ExternalAlert) -> str:
+    """An Alertmanager alert naming no rule: what it says, and that flowhealth knows no rule for it."""
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k != "alertname")
+    if alert.status == "resolved":
+        return f":white_check_mark: Alertmanager: {alert.alertname} has resolved ({labels})."
+    summary = alert.annotations.get("summary") or alert.annotations.get("description") or ""
+    return (
+        f":rotating_light: Alertmanager: {alert.alertname} ({alert.severity}) is firing"
+        + (f": {summary}" if summary else "")
+        + f" ({labels}). No rule of the model names it, so it comes to {alert.team}."
+    )
 
 
 def post_text(notice: Notice, view: IncidentView | None) -> str:
