@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.db import transaction
 from flowhealth.store.samples import Reading, record_readings
-from flowhealth.store.tables import OutboxMessage
+from flowhealth.store.tables import IncidentEvent, OutboxMessage
 from tests.support.alerting import Rig, make_rig
 from tests.support.alerting_model import FLOWS, RULES, write_alerting_model
 from tests.support.http_stub import serve
@@ -111,6 +112,13 @@ class Channels:
 
 @pytest.fixture
 def channels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Channels]:
+    with channel_rig(tmp_path, monkeypatch) as rig:
+        yield rig
+
+
+@contextmanager
+def channel_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Channels]:
+    """Every channel's local server, a model whose team has a receiver of each kind, the rig and worker."""
     pagerduty, teams, hook = FakePagerDuty(), FakeTeams(), WebhookReceiver(HOOK_SECRET)
     with (
         serve(pagerduty.handle) as pd_url,
@@ -353,6 +361,9 @@ def test_ack_and_resolve_in_pagerduty_reach_flowhealth(
     assert client.post("/api/v1/pagerduty", content=body, headers=headers).status_code == 202
     [incident] = runtime.actions.list_incidents(include_resolved=True)
     assert incident["status"] == "resolved" and incident["resolved_by"] == "Jane Doe (PagerDuty)"
+    with Session(runtime.engine) as session:
+        events = session.exec(select(IncidentEvent).where(col(IncidentEvent.actor) == "Jane Doe (PagerDuty)")).all()
+    assert [(e.event, e.source) for e in events] == [("acked", "pagerduty"), ("resolved", "pagerduty")]
 
 
 def test_pagerduty_webhook_signature_is_checked(pagerduty_runtime: tuple[Runtime, FakePagerDuty, list[str]]) -> None:

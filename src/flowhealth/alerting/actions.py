@@ -12,8 +12,8 @@ from ..errors import FlowHealthError
 from ..model.model import Model
 from ..store.db import transaction
 from ..store.tables import AlertState, Incident, IncidentEvent, Silence
+from .enums import ActionSource, IncidentStatus
 from .enums import AlertState as AlertStateName
-from .enums import IncidentStatus
 from .incidents import DEFAULT_ACK_TTL, IncidentManager, group_matchers
 from .notices import Acknowledged, Notice, Resolved, SilenceStarted
 from .silences import create_silence, expire_silence
@@ -87,8 +87,10 @@ class Actions:
         members = self.incidents.members(incident, states, ctx)
         self.incidents.send_update(session, incident, members, states, ctx, [notice])
 
-    def ack(self, ref: str, actor: str, ttl: timedelta = DEFAULT_ACK_TTL) -> Incident:
-        """Take ownership: escalation stops until the acknowledgement expires."""
+    def ack(
+        self, ref: str, actor: str, ttl: timedelta = DEFAULT_ACK_TTL, *, source: ActionSource | None = None
+    ) -> Incident:
+        """Take ownership: escalation stops until the acknowledgement expires; `source`: where (else from the actor)."""
         now = self.clock.now()
         with transaction(self.engine) as session:
             incident = self._find(session, ref)
@@ -109,12 +111,13 @@ class Actions:
                     at=now,
                     actor=actor,
                     detail=f"until {incident.ack_expires_at.isoformat()}",
+                    source=source or ActionSource.of_actor(actor),
                 )
             )
             self._refresh(session, incident, Acknowledged(at=now, by=actor, until=incident.ack_expires_at))
             return incident
 
-    def resolve(self, ref: str, actor: str) -> Incident:
+    def resolve(self, ref: str, actor: str, *, source: ActionSource | None = None) -> Incident:
         """Close the incident; alerts still firing stay quiet until they clear and fire again."""
         now = self.clock.now()
         with transaction(self.engine) as session:
@@ -128,7 +131,15 @@ class Actions:
                 now,
             )
             session.add(incident)
-            session.add(IncidentEvent(incident_id=incident.id or 0, event="resolved", at=now, actor=actor))
+            session.add(
+                IncidentEvent(
+                    incident_id=incident.id or 0,
+                    event="resolved",
+                    at=now,
+                    actor=actor,
+                    source=source or ActionSource.of_actor(actor),
+                )
+            )
             self._refresh(session, incident, Resolved(at=now, by=actor))
             return incident
 

@@ -42,6 +42,28 @@ class NoticeKind(StrEnum):
     POST = "post"  # a message of its own (escalation to another team, silence announcements)
 
 
+class ActionSource(StrEnum):
+    """Where a person acknowledged or resolved an incident (incident_event.source)."""
+
+    SLACK = "slack"
+    PAGERDUTY = "pagerduty"
+    API = "api"
+    CLI = "cli"
+
+    @classmethod
+    def of_actor(cls, actor: str) -> ActionSource:
+        """Where an action came from when the caller did not say: Slack actors are mentions, PagerDuty's are marked."""
+        if actor.startswith("<@"):
+            return cls.SLACK
+        if actor.endswith(" (PagerDuty)"):
+            return cls.PAGERDUTY
+        return cls.API
+
+    @property
+    def label(self) -> str:
+        return {"slack": "Slack", "pagerduty": "PagerDuty", "api": "the API", "cli": "the CLI"}[self.value]
+
+
 class Outcome(StrEnum):
     """What became of one delivery attempt (the `result` label of notification metrics)."""
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from pydantic.config import JsonDict
 
 from ..alerting.actions import ActionError, NotFound
+from ..alerting.enums import ActionSource
 from ..alerting.silences import SilenceError
 from ..model.durations import MAX_SECONDS, format_duration, parse_duration
 from ..store.tables import Silence
@@ -134,7 +135,7 @@ def list_incidents(actions: ActionsDep, all: Annotated[bool, Query()] = False) -
 def ack(ref: str, body: AckRequest, actions: ActionsDep, settings: SettingsDep) -> dict[str, Any]:
     ttl = body.ttl or timedelta(hours=settings.ack_ttl_hours)
     try:
-        incident = actions.ack(ref, body.actor, ttl)
+        incident = actions.ack(ref, body.actor, ttl, source=ActionSource.API)
     except ActionError as exc:
         raise _fail(exc) from None
     return {"incident": incident.id, "acked_by": incident.acked_by, "ack_expires_at": incident.ack_expires_at}
@@ -149,7 +150,7 @@ def ack(ref: str, body: AckRequest, actions: ActionsDep, settings: SettingsDep) 
 )
 def resolve(ref: str, body: Actor, actions: ActionsDep) -> dict[str, Any]:
     try:
-        incident = actions.resolve(ref, body.actor)
+        incident = actions.resolve(ref, body.actor, source=ActionSource.API)
     except ActionError as exc:
         raise _fail(exc) from None
     return {"incident": incident.id, "status": incident.status, "resolved_by": incident.resolved_by}

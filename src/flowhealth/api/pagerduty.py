@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..alerting.actions import ActionError
+from ..alerting.enums import ActionSource
 from .deps import ActionsDep, SettingsDep
 from .errors import answers
 
@@ -58,9 +59,9 @@ async def pagerduty_webhook(request: Request, settings: SettingsDep, actions: Ac
     actor = f"{agent} (PagerDuty)"
     try:
         if event_type == "incident.acknowledged":
-            await run_in_threadpool(actions.ack, f"#{number}", actor)
+            await run_in_threadpool(lambda: actions.ack(f"#{number}", actor, source=ActionSource.PAGERDUTY))
         else:
-            await run_in_threadpool(actions.resolve, f"#{number}", actor)
+            await run_in_threadpool(lambda: actions.resolve(f"#{number}", actor, source=ActionSource.PAGERDUTY))
     except ActionError as exc:
         log.info("PagerDuty %s for incident #%d changed nothing: %s", event_type, number, exc)
     return Response(status_code=202)

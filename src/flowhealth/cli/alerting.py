@@ -104,10 +104,14 @@ def ack(
         answer = post(url, f"/api/v1/incidents/{incident}/ack", {"actor": actor, "ttl": ttl})
         typer.echo(f"acknowledged incident {answer['incident']} for {ttl}")
         return
+    from ..alerting.enums import ActionSource
+
     actions = _actions(model_dir)
     _run(
         "acknowledge",
-        lambda: typer.echo(f"acknowledged incident {actions.ack(incident, actor, _duration(ttl)).id} for {ttl}"),
+        lambda: typer.echo(
+            f"acknowledged incident {actions.ack(incident, actor, _duration(ttl), source=ActionSource.CLI).id} for {ttl}"
+        ),
     )
 
 
@@ -123,8 +127,13 @@ def resolve(
             f"resolved incident {post(url, f'/api/v1/incidents/{incident}/resolve', {'actor': actor})['incident']}"
         )
         return
+    from ..alerting.enums import ActionSource
+
     actions = _actions(model_dir)
-    _run("resolve", lambda: typer.echo(f"resolved incident {actions.resolve(incident, actor).id}"))
+    _run(
+        "resolve",
+        lambda: typer.echo(f"resolved incident {actions.resolve(incident, actor, source=ActionSource.CLI).id}"),
+    )
 
 
 @silence_app.command("create")

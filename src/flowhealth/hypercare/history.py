@@ -13,6 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from ..alerting.enums import ActionSource
 from ..alerting.incidents import group_matchers
 from ..alerting.silences import identity, matchers_of
 from ..model.model import Model
@@ -51,6 +52,12 @@ class IncidentFacts:
     resolved_by: str | None
     fixes: int = 0  # manual interventions on its flow while it was open
     silenced_by: str | None = None  # who silenced it (or its flow) while it was open
+    acked_via: ActionSource | None = None  # where it was acknowledged; None: unknown (older records) or never
+
+    @property
+    def acked_where(self) -> str | None:
+        """`Slack`, `PagerDuty`, `the API`, `the CLI`; None when not known."""
+        return self.acked_via.label if self.acked_via is not None else None
 
     @property
     def tta(self) -> float | None:
@@ -146,9 +153,17 @@ def _incidents(session: Session, model: Model, start: datetime, end: datetime) -
                 ack.actor if ack else None,
                 resolved,
                 r.resolved_by if resolved else None,
+                acked_via=_source(ack.source) if ack else None,
             )
         )
     return sorted(out, key=lambda i: i.opened_at)
+
+
+def _source(value: str | None) -> ActionSource | None:
+    try:
+        return ActionSource(value) if value else None
+    except ValueError:
+        return None  # written by a newer flowhealth
 
 
 def _series(session: Session, model: Model, start: datetime, end: datetime) -> list[SeriesPeak]:

@@ -44,7 +44,12 @@ def render_markdown(review: Review) -> str:
     ]
     lines += ["## Incidents", ""]
     for i in review.history.incidents:
-        ack = f"acknowledged after {duration(i.tta)} by {i.acked_by}" if i.tta is not None else "never acknowledged"
+        where = f" in {i.acked_where}" if i.acked_where else ""
+        ack = (
+            f"acknowledged after {duration(i.tta)} by {i.acked_by}{where}"
+            if i.tta is not None
+            else "never acknowledged"
+        )
         ended = f"recovered after {duration(i.ttr)}; {i.outcome.value}" if i.ttr is not None else "still open"
         silenced = f" by {i.silenced_by}" if i.outcome is Outcome.SILENCED else ""
         if i.silenced_by and not silenced:

@@ -226,6 +226,9 @@ def build_review(model: Model, engine: Engine, end: datetime, length: timedelta)
     from .mapping_changes import changes_section, review_changes  # it builds a Section of this module
 
     review.sections.append(changes_section(review_changes(engine, start, end, history.incidents)))
+    from .review_channels import channels_section
+
+    review.sections.append(channels_section(engine, model, start, end, history.incidents))
     return review
 
 

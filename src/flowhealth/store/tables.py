@@ -179,6 +179,11 @@ class IncidentEvent(SQLModel, table=True):
     at: datetime = _time()
     actor: str | None = Field(default=None, max_length=128)
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    source: str | None = Field(
+        default=None,
+        sa_column=Column(String(16), nullable=True),
+        description="Where a person acted (an ActionSource): slack, pagerduty, api, cli; None when automatic.",
+    )
 
 
 class Silence(SQLModel, table=True):
