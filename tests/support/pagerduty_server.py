@@ -4,7 +4,7 @@ It validates every event against the Events v2 schema (routing key, action, dedu
 fields and their limits, severities, links) and keeps the dedup_key lifecycle: a trigger opens
 an alert or appends to the open one, acknowledge and resolve change an open alert and are
 ignored otherwise, as PagerDuty does. It can be told to answer 429 or 500 (before or after
-taking the event), or to be down.
+taking the event), to be slow (take the event, answer later), or to be down.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class FakePagerDuty:
     rejected: list[tuple[dict[str, Any] | None, list[str]]] = field(default_factory=list)
     failures: deque[str] = field(default_factory=deque)  # "429", "500", "500-after-store", "drop"
     down: bool = False
+    delay: float = 0.0  # seconds between taking an event and answering: a slow PagerDuty
     lock: threading.Lock = field(default_factory=threading.Lock)
     incidents_opened: int = 0
 
@@ -71,10 +73,12 @@ class FakePagerDuty:
             if errors:
                 return 400, {"Content-Type": "application/json"}, self._invalid(event, errors)
             dedup = self._apply(event)
-            if failure == "500-after-store":
-                return 500, {}, b"internal error"
-            answer = {"status": "success", "message": "Event processed", "dedup_key": dedup}
-            return 202, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+        if self.delay:
+            time.sleep(self.delay)  # taken, not yet answered: a client that dies now never hears back
+        if failure == "500-after-store":
+            return 500, {}, b"internal error"
+        answer = {"status": "success", "message": "Event processed", "dedup_key": dedup}
+        return 202, {"Content-Type": "application/json"}, json.dumps(answer).encode()
 
     def _invalid(self, event: dict[str, Any] | None, errors: list[str]) -> bytes:
         self.rejected.append((event, errors))
