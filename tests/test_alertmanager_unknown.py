@@ -8,19 +8,26 @@ outbox to the local Slack and PagerDuty servers, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from flowhealth.alerting.enums import NoticeKind
+from flowhealth.alerting.notices import ExternalAlert, Message
 from flowhealth.model import Model
 from flowhealth.model.loader import load_model
+from flowhealth.model.receivers import EmailReceiver
+from flowhealth.notify import email, teams, webhook
+from flowhealth.notify.base import Delivery
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.tables import AlertEvent
@@ -29,8 +36,10 @@ from tests.support.models import write_model
 from tests.support.otlp import serve
 from tests.support.pagerduty_server import FakePagerDuty
 from tests.support.slack_server import SlackServer
+from tests.support.teams_server import validate_message
 from tests.test_export_alertmanager import CHANNELS, FLOWS, RULES
 
+REPO = Path(__file__).resolve().parent.parent
 API_TOKEN = "flowhealth-api-token-0123"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 PD_KEY = "R0UT1NGKEY0123456789abcdefABCDEF"
@@ -160,3 +169,29 @@ def test_a_new_firing_after_a_resolve_is_told_again(service: Service) -> None:
     later = (datetime(2026, 1, 5, 9, 0, tzinfo=UTC) + timedelta(hours=2)).isoformat()
     s.send(DISK, startsAt=later)
     assert sum("DiskFull (critical) is firing" in t for _c, t in s.posts()) == 2
+
+
+def test_every_channel_renders_an_unknown_alert_its_receiver_accepts() -> None:
+    alert = ExternalAlert(
+        at=datetime(2026, 1, 5, 9, 1, tzinfo=UTC),
+        alertname="DiskFull",
+        status="firing",
+        severity="critical",
+        team="erp-team",
+        labels=DISK,
+        annotations={"summary": "95% full"},
+        starts_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+        fingerprint="a1b2c3d4e5f60718",
+    )
+    message = Message(kind=NoticeKind.POST, notices=[alert])
+    delivery = Delivery("k1", "alertmanager:a1b2c3d4e5f60718:hook", NoticeKind.POST, "erp-team/hook", message, 1)
+    card = teams.render(message)
+    assert validate_message(card) == [] and b"DiskFull (critical) is firing" in card
+    hook = webhook.body(delivery).model_dump(mode="json")
+    jsonschema.validate(hook, json.loads((REPO / "docs" / "webhook.schema.json").read_text()))
+    assert hook["status"] == "firing" and hook["alerts"][0]["labels"]["alertname"] == "DiskFull"
+    receiver = EmailReceiver.model_validate(
+        {"kind": "email", "to": ["ops@example.com"], "from": "fh@example.com", "smtp": {"host": "localhost"}}
+    )
+    mail = email.compose(delivery, receiver, None)
+    assert mail["Subject"].startswith("Alertmanager: DiskFull (critical) is firing: 95% full")

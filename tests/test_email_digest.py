@@ -25,7 +25,10 @@ from flowhealth.model import Model, load_model
 from flowhealth.notify.console import ConsoleNotifier
 from flowhealth.notify.delivery import OutboxWorker
 from flowhealth.notify.fanout import Fanout
+from flowhealth.runtime import Runtime
+from flowhealth.settings import Settings
 from flowhealth.store.db import transaction
+from flowhealth.store.samples import Reading, record_readings
 from flowhealth.store.tables import OutboxMessage
 from tests.support.alerting import Rig, make_rig
 from tests.support.alerting_model import FLOWS, RULES
@@ -223,3 +226,31 @@ def test_digest_time_and_zone_are_the_receivers_own(tmp_path: Path) -> None:
     with pytest.raises(ModelError) as err:
         digest_model(tmp_path / "bad", 25, extra="        digest_timezone: Mars/Olympus\n")
     assert "unknown time zone 'Mars/Olympus'" in str(err.value)
+
+
+def test_serve_writes_and_sends_the_digest_every_minute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with smtp_server(tmp_path) as (mailbox, port, ca_file):
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+        clock = FakeClock(MONDAY_10_BERLIN)
+        runtime = Runtime.build(
+            Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}"),
+            digest_model(tmp_path / "m", port),
+            clock=clock,
+            registry=CollectorRegistry(),
+            notifier=ConsoleNotifier(lambda _text: None),
+            environ={"SMTP_USER": mailbox.username, "SMTP_PASSWORD": mailbox.password},
+        )
+        with transaction(runtime.engine) as session:
+            record_readings(session, "orders", "depth", [Reading(500)], clock.now(), "push")
+        runtime.evaluator.evaluate()
+        clock.set(datetime(2026, 1, 6, 7, 0, tzinfo=UTC))
+        runtime.start()
+        try:
+            assert runtime.scheduler is not None and runtime.scheduler.get_job("digest") is not None
+            assert runtime.queue_digests() == ["digest:shop-team/finance-mail:2026-01-06"]
+            runtime.worker.run_once()
+        finally:
+            runtime.stop()
+    assert [m["Subject"] for m in mailbox.mails] == [
+        "flowhealth daily digest for shop-team, Tue 06 Jan 2026: 1 incident, 1 still open"
+    ]
