@@ -88,10 +88,20 @@ class Alert(BaseModel):
     )
 
 
+class Evidence(BaseModel):
+    """The first records behind an alert (order ids, journeys, a reconciliation's failing payments)."""
+
+    columns: list[str]
+    rows: list[list[str | int | float | None]] = Field(description="The first rows, at most 20.")
+    more: int = Field(description="Rows found beyond those listed.")
+    error: str | None = Field(default=None, description="Why there is no evidence, when the query failed.")
+
+
 class IncidentAlert(BaseModel):
     rule: str
     state: str
     value: float | None
+    evidence: Evidence | None = Field(default=None, description="Kept from when the alert fired.")
 
 
 class Incident(BaseModel):
@@ -165,6 +175,12 @@ class BoardSilence(BaseModel):
     matchers: dict[str, str]
 
 
+class BoardEvidence(BaseModel):
+    column: str = Field(description="What the keys are, e.g. payment_ref.")
+    keys: list[str] = Field(description="The first keys behind the alert, at most 5.")
+    more: int = Field(description="Keys beyond those listed (the incident page lists more).")
+
+
 class BoardAlert(BaseModel):
     rule: str
     state: Literal["pending", "firing"]
@@ -175,6 +191,7 @@ class BoardAlert(BaseModel):
     runbook: Link
     incident: int | None = Field(default=None, description="The incident it belongs to.")
     silence: BoardSilence | None = Field(default=None, description="The silence muting it.")
+    evidence: BoardEvidence | None = Field(default=None, description="The keys behind it, kept when it fired.")
 
 
 class Threshold(BaseModel):
@@ -234,7 +251,24 @@ class BoardFlow(BaseModel):
     silences: list[BoardSilence] = Field(default_factory=list, description="Active silences muting its rules.")
 
 
+class BoardDelivery(BaseModel):
+    """A receiver that failed to deliver: the owners it should have told were not told."""
+
+    receiver: str = Field(description="slack, or team/receiver.")
+    name: str
+    waiting: int = Field(description="Messages still being retried.")
+    given_up: int = Field(description="Messages dead-lettered after their retries ran out.")
+    since: Timestamp = Field(description="When the oldest of them was queued.")
+    reasons: list[str] = Field(description="Slack error codes a person must fix, or rate limited, unreachable, ...")
+    channels: list[str]
+    fixes: list[str] = Field(description="What a person should do about the reasons that need one.")
+    text: str = Field(description="The banner line, for people.")
+
+
 class Board(BaseModel):
     generated_at: Timestamp
     counts: dict[str, int] = Field(description="How many flows have each status.")
+    delivery: list[BoardDelivery] = Field(
+        default_factory=list, description="Receivers failing to deliver notifications; empty when all is well."
+    )
     flows: list[BoardFlow]

@@ -38,6 +38,8 @@ class Member:
     resolved_value: str | None
     evidence: EvidenceTable | None
     runbook: str
+    # False when an earlier member shows the same table (series of one rule share its evidence).
+    evidence_first: bool = True
 
 
 @dataclass
@@ -86,7 +88,8 @@ def _flow_of(model: Model, incident: Incident) -> str | None:
 
 
 def _members(model: Model, incident: Incident, states: list[AlertState], ctx: Context) -> list[Member]:
-    out = []
+    out: list[Member] = []
+    seen: set[str | None] = {None}  # evidence tables (as stored) an earlier member shows
     for m in members(model, incident, ctx):
         s = m.state
         note = m.note
@@ -106,8 +109,10 @@ def _members(model: Model, incident: Incident, states: list[AlertState], ctx: Co
                 resolved_value=None if firing else unit_text(model, s.rule, s.resolved_value, s.labels),
                 evidence=EvidenceTable.model_validate_json(s.evidence) if s.evidence else None,
                 runbook=model.rule(s.rule).runbook,
+                evidence_first=s.evidence not in seen,
             )
         )
+        seen.add(s.evidence)
     return out
 
 
