@@ -1,4 +1,5 @@
-"""The board says when owners were not told: a banner per failing receiver, in a real Chromium.
+"""The board says when owners were not told: a banner per failing receiver, in a real Chromium;
+each incident's page says the same for its own messages.
 
 The real outbox worker delivers to the strict local Slack server: one channel answers 429 with a
 long Retry-After, the bot was never invited to the other. The board and `/api/v1/board` name the
@@ -91,6 +92,14 @@ def test_board_shows_a_banner_until_the_owners_are_told(runtime: Runtime, slack:
         assert banner.bounding_box()["y"] < page.locator(".flows").bounding_box()["y"]
         assert serious_violations(page) == []
 
+        # Each incident's page says its own: the stock incident waits on the invitation only.
+        stock = page.locator("#flow-stock .incident a").first.get_attribute("href")
+        page.goto(f"{base}{stock}")
+        own = page.locator("#delivery").inner_text()
+        assert "Slack: 1 notification waiting since" in own and "— not_in_channel" in own and "#erp-alerts" in own
+        assert f"Fix: {INVITE}" in own and "rate limited" not in own
+        assert serious_violations(page) == []
+
         slack.slack.not_member.clear()  # someone invites the bot
         runtime.clock.advance(600)  # past the Retry-After and the 10-minute retry of person-fixable errors
         for _ in range(5):
@@ -98,4 +107,6 @@ def test_board_shows_a_banner_until_the_owners_are_told(runtime: Runtime, slack:
             runtime.clock.advance(2)
         assert len(slack.slack.top_level("shop-alerts")) == 1 and len(slack.slack.top_level("erp-alerts")) == 1
         page.goto(f"{base}/")
+        assert page.locator("#delivery").count() == 0
+        page.goto(f"{base}{stock}")
         assert page.locator("#delivery").count() == 0

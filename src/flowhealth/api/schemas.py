@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..alerting.expected_note import ExpectedNote
+from ..hypercare.board_delivery import DeliveryProblem
 
 Timestamp = str  # ISO 8601 with offset, as `datetime.isoformat()` writes it
 
@@ -251,24 +252,10 @@ class BoardFlow(BaseModel):
     silences: list[BoardSilence] = Field(default_factory=list, description="Active silences muting its rules.")
 
 
-class BoardDelivery(BaseModel):
-    """A receiver that failed to deliver: the owners it should have told were not told."""
-
-    receiver: str = Field(description="slack, or team/receiver.")
-    name: str
-    waiting: int = Field(description="Messages still being retried.")
-    given_up: int = Field(description="Messages dead-lettered after their retries ran out.")
-    since: Timestamp = Field(description="When the oldest of them was queued.")
-    reasons: list[str] = Field(description="Slack error codes a person must fix, or rate limited, unreachable, ...")
-    channels: list[str]
-    fixes: list[str] = Field(description="What a person should do about the reasons that need one.")
-    text: str = Field(description="The banner line, for people.")
-
-
 class Board(BaseModel):
     generated_at: Timestamp
     counts: dict[str, int] = Field(description="How many flows have each status.")
-    delivery: list[BoardDelivery] = Field(
+    delivery: list[DeliveryProblem] = Field(
         default_factory=list, description="Receivers failing to deliver notifications; empty when all is well."
     )
     flows: list[BoardFlow]

@@ -202,6 +202,6 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
     return {
         "generated_at": now.isoformat(),
         "counts": dict(Counter(f["status"] for f in flows)),
-        "delivery": delivery,
+        "delivery": [problem.model_dump() for problem in delivery],
         "flows": flows,
     }

@@ -9,8 +9,8 @@ Messages that simply have not been tried yet (no error) are not a failure and do
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from ..notify.needs_person import FIXES, person_fix
@@ -30,6 +30,22 @@ _TRANSIENT = (
 )
 
 
+class DeliveryProblem(BaseModel):
+    """A receiver that failed to deliver: the owners it should have told were not told."""
+
+    model_config = ConfigDict(frozen=True)
+
+    receiver: str = Field(description="slack, or team/receiver.")
+    name: str
+    waiting: int = Field(description="Messages still being retried.")
+    given_up: int = Field(description="Messages dead-lettered after their retries ran out.")
+    since: str = Field(description="When the oldest of them was queued (ISO 8601).")
+    reasons: list[str] = Field(description="Slack error codes a person must fix, or rate limited, unreachable, ...")
+    channels: list[str]
+    fixes: list[str] = Field(description="What a person should do about the reasons that need one.")
+    text: str = Field(description="The banner line, for people.")
+
+
 def delivery_reason(error: str) -> str:
     """A short, bounded reason for a delivery error: a Slack error code a person must fix, or what failed."""
     fix = person_fix(error)
@@ -45,20 +61,26 @@ def _receiver_name(receiver: str) -> str:
     return "Slack" if receiver == SLACK else receiver
 
 
-def delivery_problems(session: Session, now: datetime) -> list[dict[str, Any]]:
-    """Per failing receiver: messages waiting and given up, the oldest, reasons, channels and fixes."""
-    rows = session.exec(
-        select(OutboxMessage).where(
-            col(OutboxMessage.delivered_at).is_(None), col(OutboxMessage.last_error).is_not(None)
+def delivery_problems(session: Session, now: datetime, incident: int | None = None) -> list[DeliveryProblem]:
+    """Per failing receiver: messages waiting and given up, the oldest, reasons, channels and fixes
+    (of one incident's messages when `incident` is given)."""
+    query = select(OutboxMessage).where(
+        col(OutboxMessage.delivered_at).is_(None), col(OutboxMessage.last_error).is_not(None)
+    )
+    if incident is not None:
+        # An incident's threads: its message, its posts, and one per extra receiver route.
+        key = f"incident:{incident}"
+        query = query.where(
+            (col(OutboxMessage.thread_key) == key) | col(OutboxMessage.thread_key).startswith(f"{key}:")
         )
-    ).all()
+    rows = session.exec(query).all()
     by_receiver: dict[str, list[OutboxMessage]] = {}
     for row in rows:
         by_receiver.setdefault(row.receiver, []).append(row)
     return [_problem(receiver, found, now) for receiver, found in sorted(by_receiver.items())]
 
 
-def _problem(receiver: str, rows: list[OutboxMessage], now: datetime) -> dict[str, Any]:
+def _problem(receiver: str, rows: list[OutboxMessage], now: datetime) -> DeliveryProblem:
     reasons = sorted({delivery_reason(r.last_error or "") for r in rows})
     fixes = sorted({FIXES[fix] for r in rows if (fix := person_fix(r.last_error)) is not None})
     since: datetime = min(r.created_at for r in rows)
@@ -69,17 +91,17 @@ def _problem(receiver: str, rows: list[OutboxMessage], now: datetime) -> dict[st
     counts += [f"{_count(given_up)} given up"] if given_up else []
     when = f"{since:%H:%M}" if since.date() == now.date() else f"{since:%Y-%m-%d %H:%M}"
     text = f"{name}: {' and '.join(counts)} since {when} UTC — {' / '.join(reasons)}"
-    return {
-        "receiver": receiver,
-        "name": name,
-        "waiting": waiting,
-        "given_up": given_up,
-        "since": since.isoformat(),
-        "reasons": reasons,
-        "channels": sorted({r.channel for r in rows}),
-        "fixes": fixes,
-        "text": text,
-    }
+    return DeliveryProblem(
+        receiver=receiver,
+        name=name,
+        waiting=waiting,
+        given_up=given_up,
+        since=since.isoformat(),
+        reasons=reasons,
+        channels=sorted({r.channel for r in rows}),
+        fixes=fixes,
+        text=text,
+    )
 
 
 def _count(n: int) -> str:

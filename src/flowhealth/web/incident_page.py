@@ -11,6 +11,7 @@ from ..alerting.classify import Context, build_context, group_matchers, members,
 from ..alerting.enums import AlertState as State
 from ..alerting.silences import active_silences
 from ..evidence import EvidenceTable
+from ..hypercare.board_delivery import DeliveryProblem, delivery_problems
 from ..hypercare.history import incident_flow
 from ..model.durations import format_duration
 from ..model.model import Model
@@ -54,6 +55,8 @@ class IncidentPage:
     slack_url: str | None
     pagerduty_url: str | None = None  # when PagerDuty delivery lands, its incident link goes here
     children: list[str] = field(default_factory=list)  # alerts suppressed under this incident's outage
+    # Receivers that failed to deliver this incident's messages: its owners may not know.
+    undelivered: list[DeliveryProblem] = field(default_factory=list)
 
 
 def incident_page(model: Model, session: Session, number: int, now: datetime) -> IncidentPage | None:
@@ -80,6 +83,7 @@ def incident_page(model: Model, session: Session, number: int, now: datetime) ->
         runbooks=sorted({m.runbook for m in listed} | {model.rule(r).runbook for r in rules if r in model.all_rules()}),
         slack_url=slack,
         children=_children(model, incident, states, ctx),
+        undelivered=delivery_problems(session, now, incident=number),
     )
 
 
