@@ -22,9 +22,9 @@ import pytest
 
 from tests.support.faults import SLACK_TOKEN, TOKEN, pushed_flows, pushed_rules, slack_keys
 from tests.support.models import write_model
+from tests.support.response_url import ResponseUrl
 from tests.support.service import ServeProcess
 from tests.support.slack_server import Message, SlackServer
-from tests.test_api_slack_clicks import ResponseUrl
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
