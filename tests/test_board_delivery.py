@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
+from flowhealth.hypercare.board_delivery import REPLAY
 from flowhealth.notify.slack import SlackNotifier
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
@@ -73,6 +74,22 @@ def test_board_api_names_the_failing_receiver_and_why(runtime: Runtime, slack: S
     assert failing["fixes"] == [INVITE]
     since = f"{runtime.clock.now():%H:%M}"
     assert failing["text"] == f"Slack: 2 notifications waiting since {since} UTC — not_in_channel / rate limited"
+
+
+def test_board_counts_messages_given_up_after_their_retries(runtime: Runtime, slack: SlackServer) -> None:
+    slack.slack.down = True  # every call answers 503 for the next hours
+    opened = runtime.clock.now()
+    with transaction(runtime.engine) as session:
+        record_readings(session, "orders", "delay", [Reading(1800)], opened, "push")
+    runtime.evaluate_and_deliver()
+    for _ in range(20):  # past the bounded retries (about an hour of backoff)
+        runtime.clock.advance(301)
+        runtime.worker.run_once()
+    api = TestClient(create_app(runtime, manage_runtime=False))
+    [failing] = api.get("/api/v1/board").json()["delivery"]
+    assert (failing["waiting"], failing["given_up"], failing["fixes"]) == (0, 1, [REPLAY])
+    when = f"{opened:%H:%M}" if opened.date() == runtime.clock.now().date() else f"{opened:%Y-%m-%d %H:%M}"
+    assert failing["text"] == f"Slack: 1 notification given up since {when} UTC — server error"
 
 
 @pytest.mark.slow

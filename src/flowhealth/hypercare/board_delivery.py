@@ -17,6 +17,7 @@ from ..notify.needs_person import FIXES, person_fix
 from ..store.tables import OutboxMessage
 
 SLACK = "slack"
+REPLAY = "once the receiver works again, send given-up messages with `flowhealth outbox replay ID` (ids: `flowhealth outbox list`)"
 # Transient errors as the notifiers word them (notify/slack.py, notify/http_post.py), shortened.
 _TRANSIENT = (
     ("rate limit", "rate limited"),
@@ -89,6 +90,8 @@ def _problem(receiver: str, rows: list[OutboxMessage], now: datetime) -> Deliver
     name = _receiver_name(receiver)
     counts = [f"{_count(waiting)} waiting"] if waiting else []
     counts += [f"{_count(given_up)} given up"] if given_up else []
+    if given_up:
+        fixes.append(REPLAY)
     when = f"{since:%H:%M}" if since.date() == now.date() else f"{since:%Y-%m-%d %H:%M}"
     text = f"{name}: {' and '.join(counts)} since {when} UTC — {' / '.join(reasons)}"
     return DeliveryProblem(
