@@ -7,15 +7,11 @@ once the database is free, and the person who clicked told the outcome through `
 from __future__ import annotations
 
 import json
-import queue
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -28,6 +24,7 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from tests.support.alerting_model import write_alerting_model
 from tests.support.otlp import serve
+from tests.support.response_url import ResponseUrl
 from tests.test_slack_interactions import SECRET, fire, incident, signed
 
 LOCK_SECONDS = 10
@@ -40,34 +37,6 @@ print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
 db.execute("COMMIT")
 """
-
-
-class ResponseUrl:
-    """Slack's response_url, locally: records what flowhealth tells the person who clicked."""
-
-    def __init__(self) -> None:
-        self.received: queue.Queue[dict[str, Any]] = queue.Queue()
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                received.put(json.loads(body))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/actions/T1/B1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

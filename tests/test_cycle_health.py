@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from tests.support.faults import pushed_flows, pushed_rules
 from tests.support.models import write_model
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -32,23 +32,14 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
     runtime.engine.dispose()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def test_an_evaluation_failing_on_the_database_degrades_healthz_until_it_recovers(runtime: Runtime) -> None:
     api = TestClient(create_app(runtime, manage_runtime=False))
-    wait_for(lambda: api.get("/healthz").json()["cycles"].get("evaluate") == "ok", 5, "a first evaluation")
+    wait_until(lambda: api.get("/healthz").json()["cycles"].get("evaluate") == "ok", 5, "a first evaluation")
     assert api.get("/healthz").status_code == 200
 
     with runtime.engine.begin() as c:  # what an old schema or a broken table looks like to the evaluator
         c.execute(text("ALTER TABLE alert_state RENAME TO alert_state_away"))
-    wait_for(lambda: api.get("/healthz").status_code == 503, 5, "/healthz to say degraded")
+    wait_until(lambda: api.get("/healthz").status_code == 503, 5, "/healthz to say degraded")
     report = api.get("/healthz").json()
     assert report["status"] == "degraded"
     assert report["database"] == "ok"
@@ -57,5 +48,5 @@ def test_an_evaluation_failing_on_the_database_degrades_healthz_until_it_recover
 
     with runtime.engine.begin() as c:
         c.execute(text("ALTER TABLE alert_state_away RENAME TO alert_state"))
-    wait_for(lambda: api.get("/healthz").status_code == 200, 5, "/healthz to say ok again")
+    wait_until(lambda: api.get("/healthz").status_code == 200, 5, "/healthz to say ok again")
     assert api.get("/healthz").json()["cycles"]["evaluate"] == "ok"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ from tests.support.faults import TOKEN, pushed_flows, pushed_rules
 from tests.support.models import write_model
 from tests.support.otlp import serve
 from tests.support.proxy import TcpProxy
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(90)]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -49,15 +49,6 @@ def runtime(tmp_path: Path, postgres_url: str, proxy: TcpProxy) -> Iterator[Runt
     runtime.engine.dispose()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def evaluations(runtime: Runtime) -> float:
     return runtime.registry.get_sample_value("flowhealth_rule_evaluations_total") or 0.0
 
@@ -71,23 +62,23 @@ def test_database_outage_degrades_then_recovers_by_itself_and_keeps_acknowledged
         assert httpx.get(f"{base}/healthz", timeout=10).json()["status"] == "ok"
 
         proxy.down()
-        wait_for(lambda: httpx.get(f"{base}/healthz", timeout=10).status_code == 503, 10, "/healthz to say degraded")
+        wait_until(lambda: httpx.get(f"{base}/healthz", timeout=10).status_code == 503, 10, "/healthz to say degraded")
         assert httpx.get(f"{base}/healthz", timeout=10).json()["status"] == "degraded"
         refused = httpx.post(push, json={"value": 2}, headers=AUTH, timeout=15)
         assert refused.status_code == 503, refused.text
         assert int(refused.headers["retry-after"]) > 0
         assert "postgres" not in refused.text.lower(), "the answer leaks database details"
-        wait_for(
+        wait_until(
             lambda: (runtime.registry.get_sample_value("flowhealth_rule_evaluation_failures_total") or 0) > 0,
             10,
             "an evaluation cycle to fail during the outage",
         )
 
         proxy.up()
-        wait_for(lambda: httpx.get(f"{base}/healthz", timeout=10).status_code == 200, 15, "/healthz to say ok again")
+        wait_until(lambda: httpx.get(f"{base}/healthz", timeout=10).status_code == 200, 15, "/healthz to say ok again")
         assert runtime.scheduler is not None
         after = evaluations(runtime)
-        wait_for(lambda: evaluations(runtime) > after + 1, 10, "evaluation to resume without a restart")
+        wait_until(lambda: evaluations(runtime) > after + 1, 10, "evaluation to resume without a restart")
         assert httpx.post(push, json={"value": 3}, headers=AUTH, timeout=10).status_code == 202
 
     with Session(runtime.engine) as session:

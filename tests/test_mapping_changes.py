@@ -29,7 +29,7 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.db import make_engine
 from tests.support.hypercare_history import END, START, seed
-from tests.support.models import copy_reference
+from tests.support.models import copy_reference, edit
 
 REPO = Path(__file__).resolve().parent.parent
 QUERY = "FROM shop_orders WHERE erp_accepted_at IS NULL AND status = 'paid'"
@@ -38,12 +38,6 @@ QUERY = "FROM shop_orders WHERE erp_accepted_at IS NULL AND status = 'paid'"
 def copy_model(root: Path) -> Path:
     copy_reference(root)
     return root
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
 
 
 def start(model_dir: Path, db: Path, clock: FakeClock) -> Runtime:

@@ -10,7 +10,7 @@ import pytest
 from flowhealth.errors import ModelError, ModelIssue
 from flowhealth.model import load_model
 from flowhealth.model.contracts import REDACTED, redact
-from tests.support.models import copy_reference
+from tests.support.models import copy_reference, edit, line_of
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,19 +19,6 @@ REPO = Path(__file__).resolve().parent.parent
 def model_dir(tmp_path: Path) -> Path:
     copy_reference(tmp_path)
     return tmp_path
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def line_of(path: Path, needle: str) -> int:
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{needle!r} not in {path}")
 
 
 def only_issue(model_dir: Path) -> ModelIssue:

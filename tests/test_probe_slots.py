@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from flowhealth.store.db import init_schema, make_engine
 from flowhealth.testing import probe_registry
 from tests.support.models import ORDERS_FLOW, write_model
 from tests.support.stand_ins import StandInProbe
+from tests.support.waiting import wait_until
 
 
 def signal(connection: str, name: str, query: str) -> str:
@@ -39,14 +40,6 @@ def signal(connection: str, name: str, query: str) -> str:
 def model_of(root: Path, connections: dict[str, str], body: str) -> Model:
     head = "connections:\n" + "".join(f'  {name}: {{url: "{url}"}}\n' for name, url in connections.items())
     return write_model(root, head + ORDERS_FLOW + body)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -237,7 +230,7 @@ def test_every_probe_of_a_slot_runs_under_the_scheduler(tmp_path: Path, target_u
                 for name in names
             )
 
-        wait_for(every_probe_ran_twice, 15, "every probe of the slot to run twice")
+        wait_until(every_probe_ran_twice, 15, "every probe of the slot to run twice")
     finally:
         runtime.stop()
 
@@ -250,13 +243,13 @@ def test_a_hanging_connection_delays_no_probe_of_another(tmp_path: Path, stand_i
         model, tmp_path, slot=10.0, probes=stand_ins.factories
     )  # per connection, one job runs all its probes
     try:
-        wait_for(lambda: "hung" in stand_ins and stand_ins["hung"].entered.is_set(), 15, "the hung probe to start")
-        wait_for(
+        wait_until(lambda: "hung" in stand_ins and stand_ins["hung"].entered.is_set(), 15, "the hung probe to start")
+        wait_until(
             lambda: all(name in stand_ins and stand_ins[name].runs >= 4 for name in ("a", "b", "mate")),
             15,
             "the other probes to keep running every interval while one hangs",
         )
-        wait_for(lambda: skipped(runtime.registry, "hung") >= 2, 15, "the hung probe's runs to be skipped")
+        wait_until(lambda: skipped(runtime.registry, "hung") >= 2, 15, "the hung probe's runs to be skipped")
     finally:
         for probe in stand_ins.values():
             probe.release.set()

@@ -3,8 +3,7 @@ waits with backoff, says so in the log, answers /healthz degraded, then runs onc
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from tests.support.faults import TOKEN, pushed_flows, pushed_rules
 from tests.support.models import write_model
 from tests.support.proxy import TcpProxy
 from tests.support.service import ServeProcess
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(90)]
 
@@ -30,15 +30,6 @@ def proxy(postgres_url: str) -> Iterator[TcpProxy]:
 
 def through(proxy: TcpProxy, postgres_url: str) -> str:
     return make_url(postgres_url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)  # polling a subprocess; no clock to inject
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_serve_waits_for_postgresql_then_runs(tmp_path: Path, postgres_url: str, proxy: TcpProxy) -> None:

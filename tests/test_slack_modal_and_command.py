@@ -23,8 +23,8 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from tests.support.alerting_model import write_alerting_model
 from tests.support.otlp import serve
+from tests.support.response_url import ResponseUrl
 from tests.support.slack_server import SlackServer
-from tests.test_api_slack_clicks import ResponseUrl
 from tests.test_slack_interactions import SECRET, fire, incident, signed
 
 

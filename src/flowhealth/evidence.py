@@ -14,13 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
 
 from .errors import ConfigError, ProbeError
 from .model.model import Model
-from .model.probes import ContractProbe, TraceProbe
+from .model.probes import ContractProbe, ReconcileProbe, TraceProbe
 from .model.schema import Evidence
 from .probes.connections import ConnectionPools
 from .probes.sql import SqlQuery
+from .store.records import MismatchEvidence, latest_evidence
+from .store.tables import SignalValue
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,14 @@ class EvidenceTable(BaseModel):
     columns: list[str] = Field(default_factory=list)
     rows: list[list[str | int | float | None]] = Field(default_factory=list)
     error: str | None = None  # set when the evidence query failed; rows are then empty
+    # How many rows the source found in all, when it kept fewer (a reconciliation keeps a capped
+    # sample of its failing keys): renderers say "N more rows" from it. None: `rows` is everything.
+    total: int | None = None
+
+    @property
+    def more(self) -> int:
+        """Rows the source found beyond those kept here."""
+        return max(0, (self.total or 0) - len(self.rows))
 
     def __bool__(self) -> bool:
         return bool(self.rows) or bool(self.error)
@@ -64,15 +76,54 @@ class SqlEvidence:
         return EvidenceTable(columns=[str(c) for c in columns], rows=[[_cell(v) for v in row] for row in rows])
 
 
+class ReconcileEvidence:
+    """A reconciliation's failing keys (payment ids, amounts, currency), as its last run stored them."""
+
+    def __init__(self, model: Model, engine: Engine) -> None:
+        self._model = model
+        self._engine = engine
+
+    def collect(self, flow: str, signal: str) -> EvidenceTable | None:
+        """The stored sample of failing keys, largest gap first; None for other signals or none failing."""
+        probe = self._model.signal(flow, signal).probe
+        if not isinstance(probe, ReconcileProbe) or probe.measure == "records":
+            return None
+        with Session(self._engine) as session:
+            sample = latest_evidence(session, flow, signal)
+            found = _mismatch_count(session, flow, signal) if probe.measure == "mismatches" else None
+        if not sample:
+            return None
+        return EvidenceTable(
+            columns=[probe.key, "mismatch", "currency", "source amount", "target amount"],
+            rows=[_mismatch_row(m) for m in sample],
+            # The sample is capped at evidence_limit; the mismatch counts of the same run say how many failed.
+            total=found if found is not None and found > len(sample) else None,
+        )
+
+
+def _mismatch_count(session: Session, flow: str, signal: str) -> int:
+    stmt = select(func.sum(SignalValue.value)).where(col(SignalValue.flow) == flow, col(SignalValue.signal) == signal)
+    return int(session.exec(stmt).one() or 0)
+
+
+def _mismatch_row(m: MismatchEvidence) -> list[str | int | float | None]:
+    return [m.record_key, m.kind, m.currency, _amount(m.source_amount), _amount(m.target_amount)]
+
+
+def _amount(value: float | None) -> str:
+    return "missing" if value is None else f"{value:.2f}"
+
+
 def rule_evidence(
     model: Model,
     sql: SqlEvidence,
     signals: SignalEvidenceFn | None = None,
     *,
     contracts: SignalEvidenceFn | None = None,
+    reconciled: SignalEvidenceFn | None = None,
 ) -> EvidenceFn:
     """The evidence function of a deployment: a rule's own query first, else its trace signal's
-    journeys, else its contract signal's failing payloads (redacted)."""
+    journeys, its contract signal's failing payloads (redacted), or its reconciliation's failing keys."""
 
     def collect(rule_id: str, now: datetime) -> EvidenceTable | None:
         rule = model.rule(rule_id)
@@ -83,6 +134,8 @@ def rule_evidence(
             return signals(rule.flow, rule.signal)
         if contracts is not None and isinstance(probe, ContractProbe):
             return contracts(rule.flow, rule.signal)
+        if reconciled is not None and isinstance(probe, ReconcileProbe):
+            return reconciled(rule.flow, rule.signal)
         return None
 
     return collect

@@ -12,7 +12,7 @@ from .alerting.actions import Actions
 from .alerting.evaluator import Evaluator
 from .alerting.incidents import IncidentManager
 from .clock import Clock
-from .evidence import SqlEvidence, rule_evidence
+from .evidence import ReconcileEvidence, SqlEvidence, rule_evidence
 from .links import Links
 from .metrics import Metrics, StateCollector
 from .model.envref import referenced_values
@@ -65,9 +65,15 @@ def build_parts(
         metrics,
         ProbeContext(pools, state=engine, secrets=model_secrets(model, environ_), factories=probes),
     )
-    # Trace and contract signals bring their own evidence: the journeys behind the value, or
-    # the failing payloads (redacted).
-    evidence = rule_evidence(model, SqlEvidence(pools), traces.evidence, contracts=runner.contract_evidence)
+    # Trace, contract and reconcile signals bring their own evidence: the journeys behind the
+    # value, the failing payloads (redacted), or the keys that did not match.
+    evidence = rule_evidence(
+        model,
+        SqlEvidence(pools),
+        traces.evidence,
+        contracts=runner.contract_evidence,
+        reconciled=ReconcileEvidence(model, engine).collect,
+    )
     incidents = IncidentManager(model, links, evidence)
     evaluator = Evaluator(model, engine, clock, metrics, incidents, evidence)
     actions = Actions(model, engine, clock, incidents)

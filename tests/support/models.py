@@ -106,3 +106,18 @@ def reference_without_stock_reconciliation(root: Path) -> Path:
     rules = root / "alert_rules/catalog.yaml"
     rules.write_text(rules.read_text().split("\n  stock-mismatch:")[0] + "\n")
     return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in a model file, failing loudly when the reference no longer has it."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line of `needle` in `path`: what an error naming a file and line must point at."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path}")

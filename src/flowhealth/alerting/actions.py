@@ -17,7 +17,7 @@ from .enums import AlertState as AlertStateName
 from .incidents import DEFAULT_ACK_TTL, IncidentManager, group_matchers
 from .notices import Acknowledged, Notice, Resolved, SilenceStarted
 from .silences import create_silence, expire_silence
-from .view import silence_info
+from .view import silence_info, stored_evidence
 from .view_models import IncidentAlertSummary, IncidentSummary
 
 MAX_ID = 2**63 - 1  # the largest id a database column holds
@@ -238,7 +238,12 @@ class Actions:
                 resolved_at=incident.resolved_at,
                 resolved_by=incident.resolved_by,
                 alerts=[
-                    IncidentAlertSummary(rule=s.rule, state=AlertStateName(s.state), value=s.last_value)
+                    IncidentAlertSummary(
+                        rule=s.rule,
+                        state=AlertStateName(s.state),
+                        value=s.last_value,
+                        evidence=stored_evidence(s),
+                    )
                     for s in states
                     if s.incident_id == incident.id
                 ],

@@ -175,6 +175,7 @@ class IncidentAlertSummary(_Frozen):
     rule: str
     state: AlertStateName
     value: float | None
+    evidence: EvidenceTable | None = None  # kept from firing time: the keys behind the alert
 
 
 class IncidentSummary(_Frozen):

@@ -12,6 +12,8 @@ from pydantic.config import JsonDict
 from ..alerting.actions import ActionError, NotFound
 from ..alerting.enums import ActionSource
 from ..alerting.silences import SilenceError
+from ..alerting.view_models import IncidentSummary
+from ..evidence import EvidenceTable
 from ..model.durations import MAX_SECONDS, format_duration, parse_duration
 from ..store.tables import Silence
 from . import schemas
@@ -19,6 +21,7 @@ from .deps import ActionsDep, ClockDep, SettingsDep, WriteAccess
 from .errors import REFUSED, answers
 
 router = APIRouter(tags=["incidents"])
+API_EVIDENCE_ROWS = 20
 
 
 # The API's durations say their bound in the schema, so a schema-valid duration is always accepted:
@@ -122,7 +125,23 @@ def _fail(exc: Exception) -> HTTPException:
     response_model=list[schemas.Incident],
 )
 def list_incidents(actions: ActionsDep, all: Annotated[bool, Query()] = False) -> list[dict[str, Any]]:
-    return [summary.model_dump() for summary in actions.summaries(include_resolved=all)]
+    return [_incident_json(summary) for summary in actions.summaries(include_resolved=all)]
+
+
+def _incident_json(summary: IncidentSummary) -> dict[str, Any]:
+    data = summary.model_dump()
+    for alert, view in zip(data["alerts"], summary.alerts, strict=True):
+        alert["evidence"] = _evidence_json(view.evidence)
+    return data
+
+
+def _evidence_json(table: EvidenceTable | None) -> dict[str, Any] | None:
+    """The first rows and how many more: a reconciliation may have thousands of failing keys."""
+    if table is None:
+        return None
+    rows = table.rows[:API_EVIDENCE_ROWS]
+    more = len(table.rows) - len(rows) + table.more
+    return {"columns": table.columns, "rows": rows, "more": more, "error": table.error}
 
 
 @router.post(

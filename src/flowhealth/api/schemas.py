@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..alerting.expected_note import ExpectedNote
+from ..hypercare.board_delivery import DeliveryProblem
 
 Timestamp = str  # ISO 8601 with offset, as `datetime.isoformat()` writes it
 
@@ -88,10 +89,20 @@ class Alert(BaseModel):
     )
 
 
+class Evidence(BaseModel):
+    """The first records behind an alert (order ids, journeys, a reconciliation's failing payments)."""
+
+    columns: list[str]
+    rows: list[list[str | int | float | None]] = Field(description="The first rows, at most 20.")
+    more: int = Field(description="Rows found beyond those listed.")
+    error: str | None = Field(default=None, description="Why there is no evidence, when the query failed.")
+
+
 class IncidentAlert(BaseModel):
     rule: str
     state: str
     value: float | None
+    evidence: Evidence | None = Field(default=None, description="Kept from when the alert fired.")
 
 
 class Incident(BaseModel):
@@ -165,6 +176,12 @@ class BoardSilence(BaseModel):
     matchers: dict[str, str]
 
 
+class BoardEvidence(BaseModel):
+    column: str = Field(description="What the keys are, e.g. payment_ref.")
+    keys: list[str] = Field(description="The first keys behind the alert, at most 5.")
+    more: int = Field(description="Keys beyond those listed (the incident page lists more).")
+
+
 class BoardAlert(BaseModel):
     rule: str
     state: Literal["pending", "firing"]
@@ -175,6 +192,7 @@ class BoardAlert(BaseModel):
     runbook: Link
     incident: int | None = Field(default=None, description="The incident it belongs to.")
     silence: BoardSilence | None = Field(default=None, description="The silence muting it.")
+    evidence: BoardEvidence | None = Field(default=None, description="The keys behind it, kept when it fired.")
 
 
 class Threshold(BaseModel):
@@ -237,4 +255,7 @@ class BoardFlow(BaseModel):
 class Board(BaseModel):
     generated_at: Timestamp
     counts: dict[str, int] = Field(description="How many flows have each status.")
+    delivery: list[DeliveryProblem] = Field(
+        default_factory=list, description="Receivers failing to deliver notifications; empty when all is well."
+    )
     flows: list[BoardFlow]

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from ..alerting.enums import AlertState as State
 from ..alerting.payload import Links, format_value
 from ..alerting.silences import active_silences, identity, matchers_of, silencing
+from ..alerting.view import stored_evidence
 from ..model.durations import format_duration
 from ..model.model import Model
 from ..store.records import Intervention
@@ -19,6 +20,8 @@ from ..store.samples import current_values
 from ..store.tables import AlertState, Incident, SignalValue, Silence
 from ..store.types import labels_of
 from .board_baseline import Bands, alert_expected, band_threshold, bands_now
+from .board_delivery import delivery_problems
+from .board_evidence import evidence_keys
 from .history import incident_flow
 
 STATUS_ORDER = {"firing": 0, "pending": 1, "silenced": 2, "no data": 3, "ok": 4}
@@ -144,6 +147,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
         silences = active_silences(session, now)
         fixes = list(session.exec(select(Intervention).where(col(Intervention.performed_at) >= midnight)).all())
         bands = bands_now(session, model, values, now)
+        delivery = delivery_problems(session, now)
     rules = model.all_rules()
     flows: list[dict[str, Any]] = []
     for flow_id, flow in sorted(model.flows.items()):
@@ -180,6 +184,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
                         "silence": _silence_of(silences, model, s),
                         "expected": alert_expected(model, s, bands),
                         "runbook": {"id": rules[s.rule].runbook, "url": links.runbook(rules[s.rule].runbook)},
+                        "evidence": evidence_keys(stored_evidence(s)),
                     }
                     for s, silenced in sorted(alerts, key=lambda a: (a[0].state != "firing", a[0].rule))
                 ],
@@ -197,5 +202,6 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
     return {
         "generated_at": now.isoformat(),
         "counts": dict(Counter(f["status"] for f in flows)),
+        "delivery": [problem.model_dump() for problem in delivery],
         "flows": flows,
     }

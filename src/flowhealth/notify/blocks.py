@@ -55,8 +55,9 @@ def evidence_table(evidence: EvidenceTable | None) -> str | None:
         ["" if v is None else str(v) for v in row] for row in rows[:MAX_EVIDENCE_ROWS]
     ]
     text = "\n".join(aligned(table))
-    if len(rows) > MAX_EVIDENCE_ROWS:
-        text += f"\n{len(rows) - MAX_EVIDENCE_ROWS} more rows"
+    more = max(0, len(rows) - MAX_EVIDENCE_ROWS) + evidence.more
+    if more:
+        text += f"\n{more} more rows"
     return text
 
 
@@ -86,7 +87,9 @@ def evidence_block(evidence: EvidenceTable | None, title: str) -> Section | None
     columns = [code_cell(c) for c in evidence.columns]
     rows = [[code_cell("" if v is None else v) for v in row] for row in evidence.rows[:MAX_EVIDENCE_ROWS]]
     lines = aligned([columns, *rows])
-    more = len(evidence.rows) - MAX_EVIDENCE_ROWS
+    # Rows the table holds but the message leaves out, and rows the source found but did not keep
+    # (a reconciliation keeps a sample of its failing keys).
+    more = max(0, len(evidence.rows) - MAX_EVIDENCE_ROWS) + evidence.more
     # Whole rows only: when the table is too long for one section, drop rows and say how many.
     while lines and len(code_block("\n".join(lines))) + len(title) + 40 > MAX_TEXT:
         lines.pop()
@@ -155,9 +158,11 @@ def incident_blocks(view: IncidentView) -> list[dict[str, Any]]:
         resolved = view.status == "resolved"
         title = "Evidence (at firing time)" if resolved else "Evidence"
         # Every alert keeps its own evidence: a headline change must not hide the first alert's table.
+        # Series of one rule share its table (a reconciliation's keys): each table is shown once.
+        others = [a for a in alerts[1:] if a.evidence and a.evidence != primary.evidence]
+        distinct = [a for i, a in enumerate(others) if all(a.evidence != b.evidence for b in others[:i])]
         shown = [evidence_block(primary.evidence, title)] + [
-            evidence_block(other.evidence, f"{title} · {other.rule}")
-            for other in [a for a in alerts[1:] if a.evidence][:MAX_OTHER_EVIDENCE]
+            evidence_block(other.evidence, f"{title} · {other.rule}") for other in distinct[:MAX_OTHER_EVIDENCE]
         ]
         blocks += [dict(section) for section in shown if section]
     if len(alerts) > 1:

@@ -11,6 +11,7 @@ from ..alerting.classify import Context, build_context, group_matchers, members,
 from ..alerting.enums import AlertState as State
 from ..alerting.silences import active_silences
 from ..evidence import EvidenceTable
+from ..hypercare.board_delivery import DeliveryProblem, delivery_problems
 from ..hypercare.history import incident_flow
 from ..model.durations import format_duration
 from ..model.model import Model
@@ -38,6 +39,8 @@ class Member:
     resolved_value: str | None
     evidence: EvidenceTable | None
     runbook: str
+    # False when an earlier member shows the same table (series of one rule share its evidence).
+    evidence_first: bool = True
 
 
 @dataclass
@@ -52,6 +55,8 @@ class IncidentPage:
     slack_url: str | None
     pagerduty_url: str | None = None  # when PagerDuty delivery lands, its incident link goes here
     children: list[str] = field(default_factory=list)  # alerts suppressed under this incident's outage
+    # Receivers that failed to deliver this incident's messages: its owners may not know.
+    undelivered: list[DeliveryProblem] = field(default_factory=list)
 
 
 def incident_page(model: Model, session: Session, number: int, now: datetime) -> IncidentPage | None:
@@ -78,6 +83,7 @@ def incident_page(model: Model, session: Session, number: int, now: datetime) ->
         runbooks=sorted({m.runbook for m in listed} | {model.rule(r).runbook for r in rules if r in model.all_rules()}),
         slack_url=slack,
         children=_children(model, incident, states, ctx),
+        undelivered=delivery_problems(session, now, incident=number),
     )
 
 
@@ -86,7 +92,8 @@ def _flow_of(model: Model, incident: Incident) -> str | None:
 
 
 def _members(model: Model, incident: Incident, states: list[AlertState], ctx: Context) -> list[Member]:
-    out = []
+    out: list[Member] = []
+    seen: set[str | None] = {None}  # evidence tables (as stored) an earlier member shows
     for m in members(model, incident, ctx):
         s = m.state
         note = m.note
@@ -106,8 +113,10 @@ def _members(model: Model, incident: Incident, states: list[AlertState], ctx: Co
                 resolved_value=None if firing else unit_text(model, s.rule, s.resolved_value, s.labels),
                 evidence=EvidenceTable.model_validate_json(s.evidence) if s.evidence else None,
                 runbook=model.rule(s.rule).runbook,
+                evidence_first=s.evidence not in seen,
             )
         )
+        seen.add(s.evidence)
     return out
 
 
