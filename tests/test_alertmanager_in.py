@@ -4,7 +4,6 @@ rule's owner and posts it to Slack; an alert naming no rule is told to the catch
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from tests.support.models import write_model
 from tests.support.otlp import serve
 from tests.support.services import need
 from tests.support.slack_server import SlackServer
+from tests.support.waiting import wait_until
 from tests.test_export_alertmanager import CHANNELS, FLOWS, RULES, as_prometheus_sends
 
 API_TOKEN = "flowhealth-api-token-0123"
@@ -61,14 +61,6 @@ def runtime_for(model: Model, engine: Engine, slack: SlackServer) -> Runtime:
     return Runtime.build(settings, model, engine=engine, registry=CollectorRegistry())
 
 
-def wait_until(check: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("Alertmanager did not hand the alerts over in time")
-        time.sleep(0.2)  # waiting for Alertmanager's group_wait; no clock to inject
-
-
 def test_alerts_from_alertmanager_open_the_owners_incident_and_reach_slack(
     model: Model, tmp_path: Path, slack: SlackServer, state_engine: Engine
 ) -> None:
@@ -85,12 +77,12 @@ def test_alerts_from_alertmanager_open_the_owners_incident_and_reach_slack(
             known = as_prometheus_sends(model, "products-rejected", 9, reason="schema")
             unknown = {"labels": {"alertname": "DiskFull", "instance": "db1"}, "annotations": {"summary": "95%"}}
             post_alerts(am_url, [known, unknown])
-            wait_until(lambda: runtime.actions.list_incidents())
+            wait_until(lambda: runtime.actions.list_incidents(), 30, "Alertmanager to hand the alert over")
             runtime.worker.run_once()
             [incident] = runtime.actions.list_incidents()
             assert incident["team"] == "shop-team"
             assert incident["severity"] == "warning"
-            wait_until(lambda: _unknown_events(runtime))
+            wait_until(lambda: _unknown_events(runtime), 30, "the unknown alert from Alertmanager")
             runtime.worker.run_once()
             posts = [args for method, args in slack.slack.calls if method == "chat.postMessage"]
             by_channel = {slack.slack.channel_id(p["channel"]): str(p) for p in posts}
@@ -100,8 +92,8 @@ def test_alerts_from_alertmanager_open_the_owners_incident_and_reach_slack(
             # Alertmanager says resolved: the incident resolves, as flowhealth's own alerts do.
             resolved = {**known, "endsAt": datetime.now(UTC).isoformat()}
             post_alerts(am_url, [resolved])
-            wait_until(lambda: not runtime.actions.list_incidents())
-            wait_until(lambda: _unknown_events(runtime))
+            wait_until(lambda: not runtime.actions.list_incidents(), 30, "the resolve from Alertmanager")
+            wait_until(lambda: _unknown_events(runtime), 30, "the unknown alert from Alertmanager")
     [kept] = _unknown_events(runtime)
     assert kept.actor == "erp-team" and "DiskFull" in (kept.detail or "")
 

@@ -8,7 +8,6 @@ drop a repeat), nothing lost, in order.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from flowhealth.store.db import make_engine
+from tests.support import waiting
 from tests.support.faults import SLACK_TOKEN, THRESHOLD, TOKEN, outbox, pushed_flows, pushed_rules
 from tests.support.http_stub import serve
 from tests.support.models import write_model
@@ -98,12 +98,11 @@ def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str, stack: Stack) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}: {stack.service.log()[-1500:]}")
+    """The shared polling loop; a timeout shows the end of the service's log."""
+    try:
+        waiting.wait_until(condition, timeout, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {stack.service.log()[-1500:]}") from None
 
 
 def test_kill_9_while_pagerduty_answers_slowly_pages_once(stack: Stack) -> None:
