@@ -6,6 +6,7 @@ Incidents are made by the evaluator from observed values, the digest is written 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,9 +16,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
 from flowhealth.alerting.digest import due_slot, queue_digests
 from flowhealth.alerting.routing import digest_routes
+from flowhealth.cli.main import app
 from flowhealth.clock import FakeClock
 from flowhealth.errors import ModelError
 from flowhealth.metrics import Metrics
@@ -254,3 +257,12 @@ def test_serve_writes_and_sends_the_digest_every_minute(tmp_path: Path, monkeypa
     assert [m["Subject"] for m in mailbox.mails] == [
         "flowhealth daily digest for shop-team, Tue 06 Jan 2026: 1 incident, 1 still open"
     ]
+
+
+def test_routes_test_says_when_the_digest_goes(tmp_path: Path) -> None:
+    model_dir = tmp_path / "m"
+    digest_model(model_dir, 25)
+    result = CliRunner().invoke(app, ["routes", "test", "orders-backlog", "-m", str(model_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    destinations = {d["receiver"]: d["when"] for d in json.loads(result.output)["destinations"]}
+    assert destinations == {"slack": "at once", "finance-mail": "in the daily digest at 08:00 Europe/Berlin"}

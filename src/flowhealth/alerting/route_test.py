@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..model.model import Model
+from ..model.receivers import EmailReceiver
 from .calendar import in_business_hours
 from .classify import held_systems
+from .digest import digest_timezone
 from .routing import digest_routes, immediate_routes
 
 
@@ -21,7 +23,7 @@ class Destination:
     receiver: str  # slack, or the receiver's name in the model
     kind: str  # slack, pagerduty, teams, webhook, email
     target: str  # the channel, service or address, secrets left as their ${ENV} references
-    when: str  # "at once", or "in the daily digest"
+    when: str  # "at once", or "in the daily digest at 08:00 Europe/Berlin"
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,10 @@ def route_plan(model: Model, rule_id: str, at: datetime, severity: str | None = 
         destinations.append(Destination(route.name, route.kind, _target(route.receiver), "at once"))
     if level != "critical":
         for route in digest_routes(team_id, team):
-            if level in route.receiver.severities:
-                destinations.append(Destination(route.name, route.kind, _target(route.receiver), "in the daily digest"))
+            receiver = route.receiver
+            if level in receiver.severities and isinstance(receiver, EmailReceiver):
+                when = f"in the daily digest at {receiver.digest_at:%H:%M} {digest_timezone(receiver, team)}"
+                destinations.append(Destination(route.name, route.kind, _target(receiver), when))
     after = min([team.escalate_after, *([rule.escalate_after] if rule.escalate_after else [])])
     return RoutePlan(
         rule=rule_id,
