@@ -6,9 +6,11 @@ Every answer has a flag, so scripts never block on a prompt; without a terminal 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -34,6 +36,10 @@ QueueOpt = Annotated[
 ]
 ConnectionOpt = Annotated[str | None, typer.Option(help="Connection name (an existing one is reused).")]
 UrlEnvOpt = Annotated[str | None, typer.Option(help="Environment variable holding the connection URL.")]
+TimezoneOpt = Annotated[
+    str | None,
+    typer.Option(help="The shop's IANA time zone, for the checkout template's calendar (default: this machine's)."),
+]
 Interactive = Annotated[
     bool | None,
     typer.Option("--interactive/--no-interactive", help="Ask for what no flag gave (default: when on a terminal)."),
@@ -41,6 +47,19 @@ Interactive = Annotated[
 
 
 _QUEUE_DEFAULTS = {Queue.RABBITMQ: "erp.orders", Queue.REDIS: "erp-orders", Queue.NATS: "ORDERS"}
+
+
+def _local_zone() -> str:
+    """This machine's IANA zone name, so Enter gives the shop's weeks in local time; else UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        target = os.path.realpath("/etc/localtime")
+        name = target.partition("/zoneinfo/")[2]
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        return "UTC"
+    return name or "UTC"
 
 
 class _Asker:
@@ -83,7 +102,9 @@ def _params(
     queue: str | None,
     connection: str | None,
     url_env: str | None,
+    timezone: str | None,
     known_connections: set[str],
+    known_calendars: list[str],
 ) -> FlowParams:
     spec = TEMPLATES[template]
     flow_id = ask(flow, "Flow id", spec.flow)
@@ -95,6 +116,12 @@ def _params(
         db = Database(ask(database, "Database", "postgresql", [d.value for d in Database]))
     conn = ask(connection, "Connection name", spec.connection)
     env = url_env or ("" if conn in known_connections else ask(None, "Environment variable with its URL", spec.url_env))
+    calendar, zone = (known_calendars or ["shop"])[0], "UTC"
+    if template is TemplateName.CHECKOUT_THROUGHPUT:
+        if len(known_calendars) > 1:
+            calendar = ask(None, "Business calendar of the baseline rules", calendar, known_calendars)
+        elif not known_calendars:
+            zone = ask(timezone, "The shop's time zone", _local_zone())
     return FlowParams(
         flow=flow_id,
         owner=owner,
@@ -106,6 +133,9 @@ def _params(
         database=db,
         queue=broker_kind,
         queue_name=queue_name,
+        calendar=calendar,
+        define_calendar=not known_calendars,
+        timezone=zone,
     )
 
 
@@ -152,6 +182,7 @@ def init(
     queue: QueueOpt = None,
     connection: ConnectionOpt = None,
     url_env: UrlEnvOpt = None,
+    timezone: TimezoneOpt = None,
     interactive: Interactive = None,
 ) -> None:
     """Start a model: teams with Slack channels, systems, and a first flow with rules and runbooks."""
@@ -180,7 +211,9 @@ def init(
         queue=queue,
         connection=connection,
         url_env=url_env,
+        timezone=timezone,
         known_connections=set(),
+        known_calendars=[],
     )
     try:
         written = init_model(
@@ -212,6 +245,7 @@ def add_flow_command(
     queue: QueueOpt = None,
     connection: ConnectionOpt = None,
     url_env: UrlEnvOpt = None,
+    timezone: TimezoneOpt = None,
     interactive: Interactive = None,
 ) -> None:
     """Add a flow from a template, with its rules and runbooks, to the model."""
@@ -236,7 +270,9 @@ def add_flow_command(
         queue=queue,
         connection=connection,
         url_env=url_env,
+        timezone=timezone,
         known_connections=set(model.connections),
+        known_calendars=list(model.calendars),
     )
     if params.flow in model.flows:
         typer.echo(f"error: flow '{params.flow}' exists already; choose another with --flow", err=True)
