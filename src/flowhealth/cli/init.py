@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from ..errors import ModelError
-from ..model.loader import load_model
 from ..scaffold import TEMPLATES, Database, FlowParams, Queue, ScaffoldError, TemplateName, add_flow, init_model
 from ..scaffold.writer import SystemSpec, TeamSpec
 from .common import ModelDir
@@ -141,6 +139,11 @@ def _params(
 
 def _check(root: Path, written: list[Path]) -> None:
     """Load what was written; on a problem take the new files back, so nothing half-made stays."""
+    # Imported here: the model loader is most of the CLI's start-up, and every TAB of shell
+    # completion starts the CLI.
+    from ..errors import ModelError
+    from ..model.loader import load_model
+
     try:
         load_model(root)
     except ModelError as exc:
