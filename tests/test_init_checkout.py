@@ -28,6 +28,7 @@ from flowhealth.notify.console import render_incident
 from flowhealth.store.db import transaction
 from flowhealth.store.samples import Reading, record_readings
 from flowhealth.store.tables import AlertState, OutboxMessage
+from tests.support.models import copy_reference
 from tests.support.services import need_tool
 
 runner = CliRunner()
@@ -98,6 +99,17 @@ def test_the_model_has_a_calendar_in_the_shop_zone_and_rules_that_read_it(tmp_pa
     again = load_model(tmp_path)
     assert list(again.calendars) == ["shop"]
     assert "calendars:" not in (tmp_path / "flows/checkout-at.yaml").read_text()
+
+
+def test_added_to_the_reference_deployment_it_reads_the_shops_own_calendar(tmp_path: Path) -> None:
+    copy_reference(tmp_path)
+    args = ["add", "flow", "-m", str(tmp_path), "--template", "checkout-throughput", "--flow", "checkout-at"]
+    _cli([*args, "--owner", "commerce-platform", "--source", "commerce", "--target", "middleware"])
+    model = load_model(tmp_path)
+    rule = model.rules["checkout-at-below-expected"]
+    assert isinstance(rule, BaselineRule)
+    assert rule.baseline.calendar == "shop-de"  # Black Friday and Christmas apply to the new flow too
+    assert list(model.calendars) == ["shop-de"]
 
 
 def _seed(engine: Engine, weeks: list[int]) -> None:
