@@ -261,7 +261,7 @@ TEMPLATES: dict[TemplateName, Template] = {
         payment_settlement,
     ),
     TemplateName.CHECKOUT_THROUGHPUT: Template(
-        "Checkout throughput against what is usual for the time of week (baseline)",
+        "Checkout throughput against what is usual for the hour and weekday (baseline)",
         "checkout",
         "shop_db",
         "SHOP_DB_URL",
