@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
@@ -29,7 +30,7 @@ from flowhealth.store.db import transaction
 from flowhealth.store.samples import Reading, record_readings
 from flowhealth.store.tables import AlertState, OutboxMessage
 from tests.support.models import copy_reference
-from tests.support.services import need_tool
+from tests.support.services import MARIADB_URL, need, need_tool, port_open
 
 runner = CliRunner()
 INIT = [
@@ -61,28 +62,54 @@ def _checkout_model(root: Path, database: str = "postgresql") -> Model:
     return load_model(root)
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+# Per database: the shop table's DDL and "n minutes ago" in its SQL, for rows the probe must count.
+SHOP_TABLES = {
+    "sqlite": ("TEXT", "datetime('now', '-{} minutes')"),
+    "postgresql": ("timestamptz", "now() - interval '{} minutes'"),
+    "mysql": ("DATETIME(6)", "UTC_TIMESTAMP(6) - INTERVAL {} MINUTE"),
+}
+
+
+@pytest.fixture
+def mariadb_url() -> str:
+    parsed = make_url(MARIADB_URL)
+    need(port_open(parsed.host or "127.0.0.1", parsed.port or 3306), "MariaDB")
+    return MARIADB_URL
+
+
+def _shop_url(database: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if database == "sqlite":
+        return f"sqlite:///{tmp_path / 'shop.db'}"
+    if database == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(request.getfixturevalue("mariadb_url"))
+
+
+@pytest.mark.parametrize("database", list(SHOP_TABLES))
 def test_init_validate_and_probe_count_recent_orders(
     tmp_path: Path, request: pytest.FixtureRequest, database: str
 ) -> None:
-    if database == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shop.db'}"
-        ddl, ago = "CREATE TABLE orders (id int, placed_at TEXT)", "datetime('now', '-{} minutes')"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        ddl, ago = "CREATE TABLE orders (id int, placed_at timestamptz)", "now() - interval '{} minutes'"
+    url = _shop_url(database, tmp_path, request)
+    column, ago = SHOP_TABLES[database]
+    table = f"orders_{uuid.uuid4().hex[:8]}"  # MariaDB is one shared database
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(ddl))
+        conn.execute(text(f"CREATE TABLE {table} (id int, placed_at {column})"))
         # 30 orders in the last five minutes, one an hour ago that must not count.
         rows = [f"({n}, {ago.format(1 + n % 3)})" for n in range(30)] + [f"(99, {ago.format(60)})"]
-        conn.execute(text(f"INSERT INTO orders VALUES {', '.join(rows)}"))
-    engine.dispose()
-    root = tmp_path / "m"
-    _cli([*INIT, str(root), "--database", database])
-    env = {"SHOP_DB_URL": url}
-    assert "2 rules" in _cli(["validate", "-m", str(root)], env)
-    out = _cli(["probe", "run", "checkout", "-m", str(root)], env)
+        conn.execute(text(f"INSERT INTO {table} VALUES {', '.join(rows)}"))
+    try:
+        root = tmp_path / "m"
+        _cli([*INIT, str(root), "--database", database])
+        flow_file = root / "flows/checkout.yaml"
+        flow_file.write_text(flow_file.read_text().replace("FROM orders", f"FROM {table}"))
+        env = {"SHOP_DB_URL": url}
+        assert "2 rules" in _cli(["validate", "-m", str(root)], env)
+        out = _cli(["probe", "run", "checkout", "-m", str(root)], env)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE {table}"))
+        engine.dispose()
     assert "checkout/order_rate: success" in out
     assert "0.10 records per second" in out  # 30 orders / 300 s
 
