@@ -115,7 +115,11 @@ def test_init_validate_and_probe_count_recent_orders(
 
 
 def test_the_model_has_a_calendar_in_the_shop_zone_and_rules_that_read_it(tmp_path: Path) -> None:
-    model = _checkout_model(tmp_path)
+    said = _cli([*INIT, str(tmp_path)])
+    assert (
+        "the baseline rules learn for two weeks before they alert" in said
+    )  # no waiting for an alert that cannot come
+    model = load_model(tmp_path)
     assert model.calendars["shop"].timezone == "Europe/Berlin"
     rule = model.rules[BELOW]
     assert isinstance(rule, BaselineRule)

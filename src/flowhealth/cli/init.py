@@ -116,7 +116,7 @@ def _check(root: Path, written: list[Path], reason: str) -> None:
         raise typer.Exit(1) from None
 
 
-def _next_steps(root: Path, params: FlowParams) -> None:
+def _next_steps(root: Path, template: TemplateName, params: FlowParams) -> None:
     m = "" if root == Path(".") else f" -m {root}"
     typer.echo("next:")
     if params.define_connection:
@@ -124,6 +124,10 @@ def _next_steps(root: Path, params: FlowParams) -> None:
     typer.echo(f"  flowhealth validate{m}")
     typer.echo(f"  flowhealth probe run {params.flow}{m}   # check the probes against your systems")
     typer.echo(f"  SLACK_BOT_TOKEN=... flowhealth serve{m}")
+    if template is TemplateName.CHECKOUT_THROUGHPUT:
+        # Said here because a newcomer otherwise waits for a first alert that cannot come yet.
+        typer.echo("the baseline rules learn for two weeks before they alert;")
+        typer.echo(f"  flowhealth readiness{m}   # shows how far they are")
 
 
 def init(
@@ -196,7 +200,7 @@ def init(
     _check(root, written, "these answers do not make a valid model")
     for path in written:
         typer.echo(f"wrote {path}")
-    _next_steps(root, params)
+    _next_steps(root, chosen, params)
 
 
 @add_app.command("flow")
@@ -252,4 +256,4 @@ def add_flow_command(
     _check(model_dir, written, "the template did not fit this model")
     for path in written:
         typer.echo(f"wrote {path}")
-    _next_steps(model_dir, params)
+    _next_steps(model_dir, chosen, params)
