@@ -6,17 +6,15 @@ Every answer has a flag, so scripts never block on a prompt; without a terminal 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import ModelError
-from ..model.loader import load_model
 from ..scaffold import TEMPLATES, Database, FlowParams, Queue, ScaffoldError, TemplateName, add_flow, init_model
 from ..scaffold.writer import SystemSpec, TeamSpec
 from .common import ModelDir
+from .init_answers import Asker, ident_problem, local_zone, pairs, zone_problem
 
 add_app = typer.Typer(help="Add to an existing model.", no_args_is_help=True)
 
@@ -34,6 +32,10 @@ QueueOpt = Annotated[
 ]
 ConnectionOpt = Annotated[str | None, typer.Option(help="Connection name (an existing one is reused).")]
 UrlEnvOpt = Annotated[str | None, typer.Option(help="Environment variable holding the connection URL.")]
+TimezoneOpt = Annotated[
+    str | None,
+    typer.Option(help="The shop's IANA time zone, for the checkout template's calendar (default: this machine's)."),
+]
 Interactive = Annotated[
     bool | None,
     typer.Option("--interactive/--no-interactive", help="Ask for what no flag gave (default: when on a terminal)."),
@@ -43,35 +45,8 @@ Interactive = Annotated[
 _QUEUE_DEFAULTS = {Queue.RABBITMQ: "erp.orders", Queue.REDIS: "erp-orders", Queue.NATS: "ORDERS"}
 
 
-class _Asker:
-    def __init__(self, interactive: bool | None) -> None:
-        self.interactive = sys.stdin.isatty() if interactive is None else interactive
-
-    def __call__(self, given: str | None, question: str, default: str, choices: list[str] | None = None) -> str:
-        if given is not None:
-            return given
-        if not self.interactive:
-            return default
-        hint = f" ({', '.join(choices)})" if choices else ""
-        while True:
-            answer = str(typer.prompt(question + hint, default=default)).strip()
-            if not choices or answer in choices:
-                return answer
-            typer.echo(f"'{answer}' is not one of {', '.join(choices)}")
-
-
-def _pairs(values: list[str], what: str) -> list[tuple[str, str]]:
-    pairs = []
-    for value in values:
-        name, sep, rest = value.partition("=")
-        if not sep or not name or not rest:
-            raise typer.BadParameter(f"{value!r} is not {what}")
-        pairs.append((name.strip(), rest.strip()))
-    return pairs
-
-
 def _params(
-    ask: _Asker,
+    ask: Asker,
     template: TemplateName,
     *,
     flow: str | None,
@@ -83,18 +58,26 @@ def _params(
     queue: str | None,
     connection: str | None,
     url_env: str | None,
+    timezone: str | None,
     known_connections: set[str],
+    known_calendars: list[str],
 ) -> FlowParams:
     spec = TEMPLATES[template]
-    flow_id = ask(flow, "Flow id", spec.flow)
+    flow_id = ask(flow, "Flow id", spec.flow, check=ident_problem)
     db, broker_kind, queue_name = Database.POSTGRESQL, Queue.RABBITMQ, "erp.orders"
     if template is TemplateName.QUEUE:
         broker_kind = Queue(ask(broker, "Broker", "rabbitmq", [q.value for q in Queue]))
         queue_name = ask(queue, "Queue (Redis key, NATS stream)", _QUEUE_DEFAULTS[broker_kind])
     else:
         db = Database(ask(database, "Database", "postgresql", [d.value for d in Database]))
-    conn = ask(connection, "Connection name", spec.connection)
+    conn = ask(connection, "Connection name", spec.connection, check=ident_problem)
     env = url_env or ("" if conn in known_connections else ask(None, "Environment variable with its URL", spec.url_env))
+    calendar, zone = (known_calendars or ["shop"])[0], "UTC"
+    if template is TemplateName.CHECKOUT_THROUGHPUT:
+        if len(known_calendars) > 1:
+            calendar = ask(None, "Business calendar of the baseline rules", calendar, known_calendars)
+        elif not known_calendars:
+            zone = ask(timezone, "The shop's time zone", local_zone(), check=zone_problem)
     return FlowParams(
         flow=flow_id,
         owner=owner,
@@ -106,23 +89,34 @@ def _params(
         database=db,
         queue=broker_kind,
         queue_name=queue_name,
+        calendar=calendar,
+        define_calendar=not known_calendars,
+        timezone=zone,
     )
 
 
-def _check(root: Path, written: list[Path]) -> None:
+def _check(root: Path, written: list[Path], reason: str) -> None:
     """Load what was written; on a problem take the new files back, so nothing half-made stays."""
+    # Imported here: the model loader is most of the CLI's start-up, and every TAB of shell
+    # completion starts the CLI.
+    from ..errors import ModelError
+    from ..model.loader import load_model
+
     try:
         load_model(root)
     except ModelError as exc:
         for path in written:
             path.unlink(missing_ok=True)
+        for folder in {path.parent for path in written}:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()  # flows/, alert_rules/, runbooks/ made for these files only
         for issue in exc.issues:
             typer.echo(str(issue), err=True)
-        typer.echo("the template did not fit this model; nothing was kept", err=True)
+        typer.echo(f"{reason}; nothing was kept (the lines above are in the files it would have written)", err=True)
         raise typer.Exit(1) from None
 
 
-def _next_steps(root: Path, params: FlowParams) -> None:
+def _next_steps(root: Path, template: TemplateName, params: FlowParams) -> None:
     m = "" if root == Path(".") else f" -m {root}"
     typer.echo("next:")
     if params.define_connection:
@@ -130,6 +124,10 @@ def _next_steps(root: Path, params: FlowParams) -> None:
     typer.echo(f"  flowhealth validate{m}")
     typer.echo(f"  flowhealth probe run {params.flow}{m}   # check the probes against your systems")
     typer.echo(f"  SLACK_BOT_TOKEN=... flowhealth serve{m}")
+    if template is TemplateName.CHECKOUT_THROUGHPUT:
+        # Said here because a newcomer otherwise waits for a first alert that cannot come yet.
+        typer.echo("the baseline rules learn for two weeks before they alert;")
+        typer.echo(f"  flowhealth readiness{m}   # shows how far they are")
 
 
 def init(
@@ -152,17 +150,21 @@ def init(
     queue: QueueOpt = None,
     connection: ConnectionOpt = None,
     url_env: UrlEnvOpt = None,
+    timezone: TimezoneOpt = None,
     interactive: Interactive = None,
 ) -> None:
     """Start a model: teams with Slack channels, systems, and a first flow with rules and runbooks."""
     root = directory if directory is not None else model_dir
-    ask = _Asker(interactive)
-    teams = _pairs(team or [], "id=#channel") or [
-        (ask(None, "Team id", "integration"), ask(None, "Its Slack channel", "#integration-alerts"))
+    ask = Asker(interactive)
+    teams = pairs(team or [], "id=#channel") or [
+        (
+            ask(None, "Team id", "integration", check=ident_problem),
+            ask(None, "Its Slack channel", "#integration-alerts"),
+        )
     ]
-    systems = _pairs(system or [], "id=kind") or [
-        (ask(None, "Source system id", "shop"), ask(None, "Its kind", "commerce")),
-        (ask(None, "Target system id", "erp"), ask(None, "Its kind", "erp")),
+    systems = pairs(system or [], "id=kind") or [
+        (ask(None, "Source system id", "shop", check=ident_problem), ask(None, "Its kind", "commerce")),
+        (ask(None, "Target system id", "erp", check=ident_problem), ask(None, "Its kind", "erp")),
     ]
     owner = teams[0][0]
     chosen = TemplateName(ask(template, "Template", TemplateName.ORDER_EXPORT.value, [t.value for t in TEMPLATES]))
@@ -180,7 +182,9 @@ def init(
         queue=queue,
         connection=connection,
         url_env=url_env,
+        timezone=timezone,
         known_connections=set(),
+        known_calendars=[],
     )
     try:
         written = init_model(
@@ -193,10 +197,10 @@ def init(
     except ScaffoldError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    _check(root, written)
+    _check(root, written, "these answers do not make a valid model")
     for path in written:
         typer.echo(f"wrote {path}")
-    _next_steps(root, params)
+    _next_steps(root, chosen, params)
 
 
 @add_app.command("flow")
@@ -212,13 +216,14 @@ def add_flow_command(
     queue: QueueOpt = None,
     connection: ConnectionOpt = None,
     url_env: UrlEnvOpt = None,
+    timezone: TimezoneOpt = None,
     interactive: Interactive = None,
 ) -> None:
     """Add a flow from a template, with its rules and runbooks, to the model."""
     from .common import load_or_exit
 
     model = load_or_exit(model_dir)
-    ask = _Asker(interactive)
+    ask = Asker(interactive)
     chosen = TemplateName(ask(template, "Template", TemplateName.ORDER_EXPORT.value, [t.value for t in TEMPLATES]))
     systems = list(model.systems)
     if not model.teams or not systems:
@@ -236,7 +241,9 @@ def add_flow_command(
         queue=queue,
         connection=connection,
         url_env=url_env,
+        timezone=timezone,
         known_connections=set(model.connections),
+        known_calendars=list(model.calendars),
     )
     if params.flow in model.flows:
         typer.echo(f"error: flow '{params.flow}' exists already; choose another with --flow", err=True)
@@ -246,7 +253,7 @@ def add_flow_command(
     except ScaffoldError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    _check(model_dir, written)
+    _check(model_dir, written, "the template did not fit this model")
     for path in written:
         typer.echo(f"wrote {path}")
-    _next_steps(model_dir, params)
+    _next_steps(model_dir, chosen, params)

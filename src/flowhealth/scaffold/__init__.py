@@ -1,7 +1,8 @@
 """Start a model of one's own: `flowhealth init` and `flowhealth add flow` write it from templates."""
 
+from .flow_parts import FlowParams, Queue, Scaffold
 from .sqlhelpers import Database
-from .templates import TEMPLATES, FlowParams, Queue, Scaffold, TemplateName
+from .templates import TEMPLATES, TemplateName
 from .writer import ScaffoldError, add_flow, init_model
 
 __all__ = [

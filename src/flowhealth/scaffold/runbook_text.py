@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .templates import FlowParams
+    from .flow_parts import FlowParams
 
 
-def runbook(p: FlowParams, title: str, rule: str, what: str) -> str:
+def runbook(p: FlowParams, title: str, rule: str, what: str, causes: tuple[str, str] | None = None) -> str:
     """Markdown for `rule`'s runbook; each section says what to write there."""
+    first, second = causes or (
+        f"`{p.target}` is unavailable or in maintenance.",
+        f"The connector between `{p.source}` and `{p.target}` stopped or lost its credentials.",
+    )
     return f"""# {title}
 
 You are here because `{rule}` fired on the `{p.flow}` flow: {what}.
@@ -30,8 +34,8 @@ You are here because `{rule}` fired on the `{p.flow}` flow: {what}.
 > To fill in: the causes you have seen, most likely first, each with how to recognise it
 > (`flowhealth probe run {p.flow}` shows the current values).
 
-1. `{p.target}` is unavailable or in maintenance.
-2. The connector between `{p.source}` and `{p.target}` stopped or lost its credentials.
+1. {first}
+2. {second}
 
 ## Recovery steps
 

@@ -31,6 +31,15 @@ class Database(StrEnum):
             Database.MSSQL: f"DATEADD(day, -{days}, :now_ts)",
         }[self]
 
+    def minutes_ago(self, minutes: int) -> str:
+        """The evaluator's time minus whole minutes, comparable with a timestamp column."""
+        return {
+            Database.POSTGRESQL: f":now_ts - INTERVAL '{minutes} minutes'",
+            Database.MYSQL: f":now_ts - INTERVAL {minutes} MINUTE",
+            Database.SQLITE: f"datetime(:now_ts, '-{minutes} minutes')",
+            Database.MSSQL: f"DATEADD(minute, -{minutes}, :now_ts)",
+        }[self]
+
     @property
     def example_url(self) -> str:
         """What the connection's environment variable holds (shown as a comment)."""

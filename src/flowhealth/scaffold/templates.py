@@ -4,18 +4,19 @@ Each template writes YAML text rather than dumped dicts, so the files a newcomer
 comments saying what to change. Adding a template: one function returning a `Scaffold`, one
 entry in `TEMPLATES`.
 
-Checkout throughput against a learned baseline (a `baseline` rule) is the next template; it
-arrives with baselines and plugs in here as `TemplateName.CHECKOUT_THROUGHPUT`.
+Checkout throughput, the one template with baseline rules and a business calendar, is in
+checkout.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
+from .checkout import checkout_throughput
+from .flow_parts import FlowParams, Queue, Scaffold, connection_yaml, flow_head, rule_head
 from .runbook_text import runbook
-from .sqlhelpers import Database
 
 
 class TemplateName(StrEnum):
@@ -23,39 +24,7 @@ class TemplateName(StrEnum):
     STOCK_SYNC = "stock-sync"
     QUEUE = "queue"
     PAYMENT_SETTLEMENT = "payment-settlement"
-
-
-class Queue(StrEnum):
-    """Brokers the queue template measures."""
-
-    RABBITMQ = "rabbitmq"
-    REDIS = "redis"
-    NATS = "nats"
-
-
-@dataclass(frozen=True)
-class FlowParams:
-    """What a template needs to know; `init` and `add flow` ask for it or take it from flags."""
-
-    flow: str
-    owner: str
-    source: str
-    target: str
-    connection: str
-    url_env: str
-    define_connection: bool = True
-    database: Database = Database.POSTGRESQL
-    queue: Queue = Queue.RABBITMQ
-    queue_name: str = "erp.orders"
-
-
-@dataclass(frozen=True)
-class Scaffold:
-    """The text of the files one flow adds to a model."""
-
-    flow_yaml: str
-    rules_yaml: str
-    runbooks: dict[str, str] = field(default_factory=dict)
+    CHECKOUT_THROUGHPUT = "checkout-throughput"
 
 
 @dataclass(frozen=True)
@@ -69,48 +38,11 @@ class Template:
     build: Callable[[FlowParams], Scaffold]
 
 
-def _connection(p: FlowParams, example: str) -> str:
-    if not p.define_connection:
-        return ""
-    return (
-        "connections:\n"
-        f"  {p.connection}:\n"
-        f'    url: "${{{p.url_env}}}"   # e.g. {example}; credentials only as ${{ENV}} references\n'
-    )
-
-
-def _commented(line: str, comment: str) -> str:
-    return f"{line:<35} # {comment}\n"
-
-
-def _flow_head(p: FlowParams, *, description: str, obj: str, pattern: str, latency: str, criticality: str) -> str:
-    return (
-        "flows:\n"
-        f"  {p.flow}:\n"
-        f"    description: {description}\n"
-        f"    object: {obj}\n"
-        f"    source_of_truth: {p.source}\n"
-        f"    targets: [{p.target}]\n"
-        + _commented(f"    pattern: {pattern}", "api | event | queue | file | ipaas | scheduled")
-        + _commented(f"    latency_class: {latency}", "checkout-blocking | same-day | next-cycle | finance-close")
-        + _commented(f"    criticality: {criticality}", "critical | high | normal | low")
-        + f"    owner: {p.owner}\n"
-        "    failure_owners:              # who decides when *this* goes wrong (a team each)\n"
-        f"      {p.target}_unavailable: {p.owner}\n"
-        f"      dead_letter: {p.owner}\n"
-        "    signals:\n"
-    )
-
-
-def _rule(p: FlowParams, rule: str, body: str) -> str:
-    return f"  {rule}:\n    flow: {p.flow}\n" + body
-
-
 def order_export(p: FlowParams) -> Scaffold:
     age = p.database.age_seconds("MIN(placed_at)")
     flow = (
-        _connection(p, p.database.example_url)
-        + _flow_head(
+        connection_yaml(p, p.database.example_url)
+        + flow_head(
             p,
             description="Paid orders reach the ERP, which picks, ships and invoices them.",
             obj="order",
@@ -118,7 +50,8 @@ def order_export(p: FlowParams) -> Scaffold:
             latency="same-day",
             criticality="critical",
         )
-        + "      export_delay:\n"
+        + "    signals:\n"
+        "      export_delay:\n"
         "        kind: delay                # seconds; metric flowhealth_flow_delay_seconds\n"
         "        description: Age of the oldest paid order the ERP has not accepted yet.\n"
         "        probe:\n"
@@ -131,7 +64,7 @@ def order_export(p: FlowParams) -> Scaffold:
         "          interval: 1m\n"
         "          timeout: 10s\n"
     )
-    rules = "rules:\n" + _rule(
+    rules = "rules:\n" + rule_head(
         p,
         f"{p.flow}-delayed",
         "    signal: export_delay\n"
@@ -153,8 +86,8 @@ def order_export(p: FlowParams) -> Scaffold:
 def stock_sync(p: FlowParams) -> Scaffold:
     age = p.database.age_seconds("MAX(synced_at)")
     flow = (
-        _connection(p, p.database.example_url)
-        + _flow_head(
+        connection_yaml(p, p.database.example_url)
+        + flow_head(
             p,
             description="Stock levels from the ERP reach the shop, so it sells only what is there.",
             obj="inventory",
@@ -162,7 +95,8 @@ def stock_sync(p: FlowParams) -> Scaffold:
             latency="checkout-blocking",
             criticality="high",
         )
-        + "      stock_staleness:\n"
+        + "    signals:\n"
+        "      stock_staleness:\n"
         "        kind: staleness            # seconds since the last successful sync\n"
         "        description: Time since the shop last received stock levels.\n"
         "        probe:\n"
@@ -173,7 +107,7 @@ def stock_sync(p: FlowParams) -> Scaffold:
         "          interval: 1m\n"
         "          timeout: 10s\n"
     )
-    rules = "rules:\n" + _rule(
+    rules = "rules:\n" + rule_head(
         p,
         f"{p.flow}-stale",
         "    signal: stock_staleness\n"
@@ -212,8 +146,8 @@ def queue(p: FlowParams) -> Scaffold:
     example, depth_probe, consumers_probe = _QUEUE_PROBES[p.queue]
     q = p.queue_name
     flow = (
-        _connection(p, example)
-        + _flow_head(
+        connection_yaml(p, example)
+        + flow_head(
             p,
             description=f"Messages on {q} reach the connector that delivers them to the target.",
             obj="order",
@@ -221,12 +155,13 @@ def queue(p: FlowParams) -> Scaffold:
             latency="same-day",
             criticality="high",
         )
-        + "      queue_depth:\n"
+        + "    signals:\n"
+        "      queue_depth:\n"
         "        kind: depth                # messages waiting\n"
         f"        description: Messages waiting on {q}.\n"
         f"        probe: {depth_probe.format(c=p.connection, q=q, t=p.target)}\n"
     )
-    rules = "rules:\n" + _rule(
+    rules = "rules:\n" + rule_head(
         p,
         f"{p.flow}-backlog",
         "    signal: queue_depth\n"
@@ -245,7 +180,7 @@ def queue(p: FlowParams) -> Scaffold:
             f"        description: Connector instances consuming {q}.\n"
             f"        probe: {consumers_probe.format(c=p.connection, q=q, t=p.target)}\n"
         )
-        rules += _rule(
+        rules += rule_head(
             p,
             f"{p.flow}-no-consumer",
             "    signal: queue_consumers\n"
@@ -262,8 +197,8 @@ def queue(p: FlowParams) -> Scaffold:
 def payment_settlement(p: FlowParams) -> Scaffold:
     since = p.database.days_ago(7)
     flow = (
-        _connection(p, p.database.example_url)
-        + _flow_head(
+        connection_yaml(p, p.database.example_url)
+        + flow_head(
             p,
             description="What the payment provider settled agrees with what the ledger booked.",
             obj="payment",
@@ -271,7 +206,8 @@ def payment_settlement(p: FlowParams) -> Scaffold:
             latency="finance-close",
             criticality="high",
         )
-        + "      settlement_mismatches:\n"
+        + "    signals:\n"
+        "      settlement_mismatches:\n"
         "        kind: mismatches           # records, per mismatch kind and currency\n"
         "        description: Settled payments missing from the ledger, or booked with another amount.\n"
         "        probe:\n"
@@ -289,7 +225,7 @@ def payment_settlement(p: FlowParams) -> Scaffold:
         f"            connection: {p.connection}\n"
         f"            query: SELECT payment_ref, amount, currency FROM ledger_entries WHERE booked_at > {since}\n"
     )
-    rules = "rules:\n" + _rule(
+    rules = "rules:\n" + rule_head(
         p,
         f"{p.flow}-mismatch",
         "    signal: settlement_mismatches\n"
@@ -323,5 +259,12 @@ TEMPLATES: dict[TemplateName, Template] = {
         "finance_db",
         "FINANCE_DB_URL",
         payment_settlement,
+    ),
+    TemplateName.CHECKOUT_THROUGHPUT: Template(
+        "Checkout throughput against what is usual for the hour and weekday (baseline)",
+        "checkout",
+        "shop_db",
+        "SHOP_DB_URL",
+        checkout_throughput,
     ),
 }

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FlowHealthError
-from .templates import TEMPLATES, FlowParams, TemplateName
+from .flow_parts import FlowParams
+from .templates import TEMPLATES, TemplateName
 
 
 class ScaffoldError(FlowHealthError):
