@@ -71,6 +71,7 @@ def test_the_review_says_where_each_incident_was_acknowledged(
     assert "by Jane Doe (PagerDuty) in PagerDuty" in text
     assert "by bob in the CLI" in text
     assert "Acknowledged outside the channels: 1 in the CLI." in text
+    assert "Acknowledged by Jane Doe (PagerDuty) in PagerDuty (until" in text  # the incident's timeline too
     assert "by bob in the CLI" in render_html(review)
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, or_, select
 
+from ..alerting.enums import ActionSource
 from ..alerting.incidents import group_matchers
 from ..alerting.payload import format_value
 from ..hypercare.history import incident_flow
@@ -93,17 +94,26 @@ def _silence_reason(session: Session, detail: str | None) -> str | None:
     return silence.reason if silence else None
 
 
+def _where(source: str | None) -> str:
+    """` in Slack`, ` in PagerDuty`, ...: where a person acted, when recorded (migration 0010)."""
+    try:
+        return f" in {ActionSource(source).label}" if source else ""
+    except ValueError:
+        return ""
+
+
 def _incident_entry(event: IncidentEvent, session: Session) -> Entry:
     step = _INCIDENT_STEPS.get(event.event, Step.OTHER)
     who = f" by {event.actor}" if event.actor else ""
+    where = _where(event.source)
     texts = {
         Step.OPENED: "Incident opened",
         Step.NOTIFIED: "Owner notified",
         Step.ESCALATED: f"Escalated to {event.detail}" if event.detail else "Escalated",
-        Step.ACKED: f"Acknowledged{who}",
+        Step.ACKED: f"Acknowledged{who}{where}",
         Step.ACK_EXPIRED: f"Acknowledgement{who} expired",
         Step.SILENCED: f"Silenced{who}",
-        Step.RESOLVED: f"Resolved{who}" if event.actor else "Resolved: every alert cleared",
+        Step.RESOLVED: f"Resolved{who}{where}" if event.actor else "Resolved: every alert cleared",
     }
     text = texts.get(step, event.event)
     if step in (Step.ACKED, Step.SILENCED) and event.detail:
