@@ -195,3 +195,26 @@ def test_every_channel_renders_an_unknown_alert_its_receiver_accepts() -> None:
     )
     mail = email.compose(delivery, receiver, None)
     assert mail["Subject"].startswith("Alertmanager: DiskFull (critical) is firing: 95% full")
+
+
+def test_a_storm_of_unknown_alerts_is_a_few_messages_and_pagerduty_gets_each_critical_one(service: Service) -> None:
+    s = service
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {"alertname": "TargetDown", "instance": f"node{i}", "severity": "critical" if i < 3 else "info"},
+            "annotations": {},
+            "startsAt": STARTS,
+        }
+        for i in range(45)
+    ]
+    body = {"version": "4", "status": "firing", "receiver": "flowhealth", "alerts": alerts}
+    answer = httpx.post(f"{s.url}/api/v1/alertmanager", json=body, headers=AUTH)
+    assert answer.json() == {"joined": 0, "unknown": 45}
+    for _ in range(3):  # the team's messages go one after the other, in order
+        s.runtime.worker.run_once()
+    posts = s.posts()
+    assert [len(text.splitlines()) for _channel, text in posts] == [20, 20, 5]
+    assert {channel for channel, _text in posts} == {"erp-alerts"}
+    assert len(s.pagerduty.alerts) == 3  # node0..node2 are critical; the info ones do not page
+    assert len(s.history()) == 45

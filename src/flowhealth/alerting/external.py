@@ -30,7 +30,7 @@ from ..store.tables import AlertEvent, AlertState
 from ..store.types import labels_key
 from .enums import AlertState as State
 from .evaluator import EXTERNAL_REASON, Evaluator, Transition
-from .external_unknown import UNKNOWN_RULE, fingerprint_of, keep_unknown, owner_of, severity_of
+from .external_unknown import UNKNOWN_RULE, fingerprint_of, keep_unknown, owner_of, severity_of, tell
 from .incidents import IncidentManager
 from .notices import ExternalAlert
 
@@ -113,16 +113,19 @@ class ExternalAlerts:
         with self.evaluator.lock, transaction(self.engine) as session:
             self.evaluator.lock_cycles(session)
             transitions: list[Transition] = []
+            to_tell: list[ExternalAlert] = []
             for alert in payload.alerts:
                 rule_id = self.rule_of(alert.labels)
                 if rule_id is None:
-                    self._keep_unknown(session, alert, now)
+                    if (notice := self._keep_unknown(session, alert, now)) is not None:
+                        to_tell.append(notice)
                     unknown += 1
                     continue
                 joined += 1
                 transition = self._apply(session, rule_id, alert, now)
                 if transition is not None:
                     transitions.append(transition)
+            tell(session, self.model, to_tell, now)
             session.flush()
             self.incidents.after_cycle(session, now, transitions)
         for t in transitions:
@@ -168,7 +171,7 @@ class ExternalAlerts:
         )
         return Transition(rule_id, labels, event, None)
 
-    def _keep_unknown(self, session: Session, alert: AmAlert, now: datetime) -> None:
+    def _keep_unknown(self, session: Session, alert: AmAlert, now: datetime) -> ExternalAlert | None:
         labels = alert.labels
         notice = ExternalAlert(
             at=now,
@@ -182,4 +185,4 @@ class ExternalAlerts:
             fingerprint=fingerprint_of(labels, alert.fingerprint),
             generator_url=alert.generatorURL,
         )
-        keep_unknown(session, self.model, notice, now)
+        return keep_unknown(session, self.model, notice, now)

@@ -155,11 +155,17 @@ def external_event(alert: ExternalAlert, routing_key: str, lines: list[str]) -> 
     return body
 
 
+def external_events(message: Message, routing_key: str) -> list[Event]:
+    """One event per Alertmanager alert a message tells (they are separate alerts in PagerDuty too)."""
+    return [
+        external_event(n, routing_key, notice_lines(Message(kind=message.kind, notices=[n])))
+        for n in message.notices
+        if isinstance(n, ExternalAlert)
+    ]
+
+
 def event(message: Message, routing_key: str, *, first: bool) -> Event | None:
-    """The Events v2 body for a message, or None when there is nothing to send."""
-    external = next((n for n in message.notices if isinstance(n, ExternalAlert)), None)
-    if message.view is None and external is not None:
-        return external_event(external, routing_key, notice_lines(message))
+    """The Events v2 body for an incident's message, or None when there is nothing to send."""
     action = action_for(message, first=first)
     view = message.view
     if action is None or view is None:
@@ -251,10 +257,14 @@ class PagerDutyNotifier:
             routing_key = resolve(self._receiver.routing_key, self._environ, where=f"receiver {self._key}")
         except ConfigError as exc:
             raise DeliveryRejected(str(exc)) from None
-        body = event(delivery.message, routing_key, first=thread is None)
         view = delivery.message.view
         ref = ThreadRef(self._key, dedup_key(view) if view is not None else delivery.thread_key)
-        if body is None:
-            return thread or ref
-        post_json(self._client, self._url, json.dumps(body).encode(), what=f"PagerDuty ({self._key})")
+        if view is None:
+            bodies = external_events(delivery.message, routing_key)
+        else:
+            body = event(delivery.message, routing_key, first=thread is None)
+            bodies = [body] if body is not None else []
+        # After a failure part-way through, the retry sends all again: each dedup_key makes a repeat harmless.
+        for body in bodies:
+            post_json(self._client, self._url, json.dumps(body).encode(), what=f"PagerDuty ({self._key})")
         return thread or ref
