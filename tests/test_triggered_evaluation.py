@@ -19,7 +19,7 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.tables import AlertEvent
 from flowhealth.testing import CapturingNotifier, metrics_registry
-from tests.support.models import ORDERS_FLOW, write_model
+from tests.support.models import ORDERS_FLOW, orders_flow, write_model
 from tests.support.slack_server import SlackServer
 
 TOKEN = "push-token-123"
@@ -255,3 +255,19 @@ def test_evaluating_on_samples_decides_what_the_interval_cycle_decides(model: Mo
     assert passes(triggered, "interval") == 0
     assert passes(triggered, "sample") == len({at for at, *_ in SEQUENCE})
     assert passes(interval, "interval") == 121
+
+
+def test_a_probe_result_over_threshold_is_told_without_a_cycle(tmp_path: Path, started: list[Runtime]) -> None:
+    rule = RULES.split("  orders-rejected:")[0].replace("    for: 30s\n", "")
+    model = write_model(
+        tmp_path / "m",
+        orders_flow(f"sqlite:///{tmp_path / 'shop.db'}", "SELECT 1800", interval="1s", timeout="500ms"),
+        rule,
+    )
+    notifier = CapturingNotifier()
+    runtime = build(model, tmp_path, "state", notifier=notifier)
+    runtime.start()
+    started.append(runtime)
+    wait_for(lambda: notifier.notices)
+    assert [type(n).__name__ for n in notifier.notices] == ["Opened"]
+    assert passes(runtime, "interval") == 0
