@@ -6,10 +6,11 @@ One flowhealth process watches `--flows` flows, each a SQL probe every `--interv
 real PostgreSQL table (a SQLite file when PostgreSQL is not running here) with one rule, while
 `--spans` spans a second are ingested for a traced flow. Slack is the local Web API server from
 the test suite. Every `--every` seconds the backlog of one more flow goes over its threshold;
-measured per change:
+measured per change, to the first Slack call naming the flow's alert (`chat.postMessage`, or
+`chat.update` when it joins its team's open incident):
 
-* probe observed → Slack call: from the probe run that saw the new value to `chat.postMessage`;
-* data changed → Slack call: from the UPDATE on the target to `chat.postMessage`.
+* probe observed → Slack call: from the end of the probe run that saw the new value;
+* data changed → Slack call: from the UPDATE on the target.
 
 The anchor, in the same run: a real Prometheus scraping flowhealth's /metrics and evaluating the
 exported rules (`flowhealth export prometheus-rules`; scrape and evaluation every 15 s as in
@@ -184,7 +185,9 @@ class Timeline:
                 self.observed.setdefault(flow, now)
 
     def slack_call(self, method: str, args: dict[str, Any]) -> None:
-        if method != "chat.postMessage":
+        # A flow whose team already has an open incident joins it: the message is edited and the
+        # thread told, rather than a new message posted.
+        if method not in ("chat.postMessage", "chat.update"):
             return
         now, body = time.monotonic(), json.dumps(args)
         with self.lock:
