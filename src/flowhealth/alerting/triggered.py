@@ -160,8 +160,8 @@ class TriggeredEvaluation:
                     del self._timers[key]
                 touched = frozenset(self._touched)
                 self._touched.clear()
+                if touched:
+                    self._last_sample_pass = time.monotonic()
             trigger = PassTrigger.SAMPLE if touched else PassTrigger.TIMER
-            if touched:
-                self._last_sample_pass = time.monotonic()
             wakeups = self._run(touched | due, trigger)
         self.schedule(wakeups)
