@@ -129,6 +129,7 @@ def started() -> Iterator[list[Runtime]]:
     yield runtimes
     for runtime in runtimes:
         runtime.stop()
+        runtime.engine.dispose()  # before PostgreSQL drops the test database under its connections
 
 
 def test_a_pushed_value_over_threshold_reaches_slack_with_no_cycle_running(
@@ -271,3 +272,26 @@ def test_a_probe_result_over_threshold_is_told_without_a_cycle(tmp_path: Path, s
     wait_for(lambda: notifier.notices)
     assert [type(n).__name__ for n in notifier.notices] == ["Opened"]
     assert passes(runtime, "interval") == 0
+
+
+def test_a_sample_a_follower_stores_is_evaluated_by_the_leader_at_once(
+    model: Model, postgres_url: str, started: list[Runtime]
+) -> None:
+    notifiers = [CapturingNotifier(), CapturingNotifier()]
+    for notifier in notifiers:
+        settings = Settings(
+            database_url=postgres_url, api_token=SecretStr(TOKEN), evaluation_interval=HOUR, delivery_interval=HOUR
+        )
+        runtime = Runtime.build(settings, model, registry=metrics_registry(), environ={}, notifier=notifier)
+        runtime.start()
+        started.append(runtime)
+    leader, follower = started
+    assert leader.cluster is not None and leader.cluster.view.leads
+    assert follower.cluster is not None and not follower.cluster.view.leads
+    assert leader.relay is not None and leader.relay.listening.wait(10)
+    pusher(follower)("orders", "rejected", 9)
+    wait_for(lambda: notifiers[0].notices)
+    assert [type(n).__name__ for n in notifiers[0].notices] == ["Opened"]
+    assert passes(leader, "sample") == 1
+    assert passes(follower, "sample") == 0
+    assert passes(leader, "interval") == passes(follower, "interval") == 0

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -46,6 +46,9 @@ from .settings import Settings
 from .store.db import init_schema, make_engine, transaction
 from .store.samples import prune_samples, retention_cutoff
 from .traces.ingest import TraceService
+
+if TYPE_CHECKING:
+    from .sample_relay import SampleRelay
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ class Runtime:
     _shares: dict[tuple[ProbeKey, ...], ProbeGroup] = field(default_factory=dict, init=False, repr=False)
     _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
     triggered: TriggeredEvaluation = field(init=False, repr=False)
+    relay: SampleRelay | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # The gate is looked up per pass: a reload swaps the evaluator (and its lock).
@@ -153,6 +157,13 @@ class Runtime:
         self._safe("mapping-changes", self.record_mapping_changes)()
         self.runner.batch_writes(written=self.triggered.touch)
         self.triggered.start()
+        if self.engine.dialect.name == "postgresql":
+            from .sample_relay import SampleRelay  # psycopg: the postgres extra
+
+            self.relay = self.relay or SampleRelay(
+                self.engine, self.triggered.touch, lambda: self._cluster().view.leads
+            )
+            self.relay.start()
         # Know this replica's role and probe share before the first job runs (retried by its job).
         self._safe("heartbeat", self._heartbeat)()
         scheduler = BackgroundScheduler(
@@ -291,9 +302,11 @@ class Runtime:
     def _evaluate_signals(self, signals: frozenset[SignalKey], trigger: PassTrigger) -> Mapping[SignalKey, datetime]:
         """A pass started by new samples or a timer; what it queued goes to delivery at once.
 
-        Only the leader evaluates: samples stored by a follower wait for the leader's cycle.
+        Only the leader evaluates: a follower announces its samples to it (sample_relay.py).
         """
         if not self._cluster().view.leads:
+            if self.relay is not None and trigger is PassTrigger.SAMPLE:
+                self.relay.announce(signals)  # the leader evaluates them at once
             return {}
         done = self.evaluator.run_pass(signals, trigger)
         self.worker.wake()
@@ -344,6 +357,8 @@ class Runtime:
             self.scheduler = None
             log.info("flowhealth stopped: running cycles finished")
         self.triggered.close()
+        if self.relay is not None:
+            self.relay.close()
         self.runner.close()
         self.worker.close()
         if leave and self.cluster is not None:
