@@ -20,6 +20,7 @@ from flowhealth.settings import Settings
 from flowhealth.store.tables import AlertEvent
 from flowhealth.testing import CapturingNotifier, metrics_registry
 from tests.support.models import ORDERS_FLOW, orders_flow, write_model
+from tests.support.otlp import TRACES_FLOW, business, request
 from tests.support.slack_server import SlackServer
 
 TOKEN = "push-token-123"
@@ -295,3 +296,32 @@ def test_a_sample_a_follower_stores_is_evaluated_by_the_leader_at_once(
     assert passes(leader, "sample") == 1
     assert passes(follower, "sample") == 0
     assert passes(leader, "interval") == passes(follower, "interval") == 0
+
+
+IN_FLIGHT_RULE = """
+rules:
+  orders-in-flight:
+    flow: orders
+    signal: in_flight
+    above: 0
+    severity: warning
+    summary: "{{ value | number }} orders on their way"
+    business_impact: Orders are not shipped yet.
+    runbook: orders-late
+"""
+
+
+def test_a_trace_refresh_evaluates_the_trace_signals_rules_at_once(tmp_path: Path) -> None:
+    notifier = CapturingNotifier()
+    runtime = build(write_model(tmp_path / "m", TRACES_FLOW, IN_FLIGHT_RULE), tmp_path, "state", notifier=notifier)
+    runtime.triggered.start()
+    try:
+        runtime.traces.ingest(request([business("shop", "placed", "O-1", end=time.time())]))
+        runtime.refresh_traces()  # what the scheduled trace job runs
+        assert runtime.triggered.wait_idle()
+        runtime.worker.run_once()
+    finally:
+        runtime.stop()
+    assert [type(n).__name__ for n in notifier.notices] == ["Opened"]
+    assert passes(runtime, "sample") == 1
+    assert passes(runtime, "interval") == 0
