@@ -200,6 +200,22 @@ def test_a_burst_of_500_samples_makes_one_pass(model: Model, tmp_path: Path, sta
     assert len(notifier.messages) == 5
 
 
+def test_a_stream_of_samples_makes_at_most_four_passes_a_second(
+    model: Model, tmp_path: Path, started: list[Runtime]
+) -> None:
+    runtime = build(model, tmp_path, "state", notifier=CapturingNotifier())
+    runtime.start()
+    started.append(runtime)
+    push = pusher(runtime)
+    began = time.monotonic()
+    for i in range(500):
+        push(f"returns-{i % 5}", "depth", 50 + i)
+    assert runtime.triggered.wait_idle()
+    elapsed = time.monotonic() - began
+    # Passes started by samples are at least 0.25 s apart, however fast the samples come.
+    assert 1 <= passes(runtime, "sample") <= elapsed / 0.25 + 1
+
+
 # (second, flow, signal, value): pending, cleared and pending again, a `for` running out between
 # samples, an alert firing at once, and a keep_firing_for holding it after the value cleared.
 SEQUENCE = [
