@@ -4,10 +4,9 @@
 
 One flowhealth process watches `--flows` flows, each a SQL probe every `--interval` seconds on a
 real PostgreSQL table (a SQLite file when PostgreSQL is not running here) with one rule, owned
-by twenty teams, while
-`--spans` spans a second are ingested for a traced flow. Slack is the local Web API server from
+by twenty teams, while `--spans` spans a second are ingested for a traced flow. Slack is the local Web API server from
 the test suite. Every `--every` seconds the backlog of one more flow goes over its threshold;
-measured per change, to the first Slack call naming the flow's alert (`chat.postMessage`, or
+measured per change, to the first Slack call naming the flow or its alert (`chat.postMessage`, or
 `chat.update` when it joins its team's open incident):
 
 * probe observed → Slack call: from the end of the probe run that saw the new value;
