@@ -119,6 +119,12 @@ class Metrics:
         self.evaluations = Counter(
             "flowhealth_rule_evaluations_total", "Rule evaluation cycles run.", registry=registry
         )
+        self.evaluation_passes = Counter(
+            "flowhealth_evaluation_passes_total",
+            "Evaluation passes by what started them: new samples, the interval cycle, or a `for` running out.",
+            ["trigger"],
+            registry=registry,
+        )
         self.evaluation_failures = Counter(
             "flowhealth_rule_evaluation_failures_total",
             "Rule evaluation cycles that failed.",
@@ -198,6 +204,8 @@ class Metrics:
         for flow_id, flow in model.flows.items():
             if flow.traces is not None:
                 self.journeys_expired.labels(flow_id)
+        for trigger in ("sample", "interval", "for"):  # alerting.enums.PassTrigger
+            self.evaluation_passes.labels(trigger)
         channels = {"slack"} | {r.kind for team in model.teams.values() for r in team.receivers.values()}
         for kind in ("firing", "resolved"):
             for channel in sorted(channels):

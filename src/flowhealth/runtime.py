@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -22,8 +22,11 @@ from sqlalchemy.engine import Engine
 
 from .alerting.actions import Actions
 from .alerting.baseline_live import baseline_retention
+from .alerting.enums import PassTrigger
 from .alerting.evaluator import Evaluator
 from .alerting.incidents import IncidentManager
+from .alerting.timers import SignalKey
+from .alerting.triggered import TriggeredEvaluation
 from .clock import Clock, SystemClock
 from .cluster import Cluster, ProbeKey
 from .cycle_health import CycleHealth
@@ -43,6 +46,9 @@ from .settings import Settings
 from .store.db import init_schema, make_engine, transaction
 from .store.samples import prune_samples, retention_cutoff
 from .traces.ingest import TraceService
+
+if TYPE_CHECKING:
+    from .sample_relay import SampleRelay
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +84,14 @@ class Runtime:
     fanout: Fanout | None = field(default=None, init=False, repr=False)
     _shares: dict[tuple[ProbeKey, ...], ProbeGroup] = field(default_factory=dict, init=False, repr=False)
     _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
+    triggered: TriggeredEvaluation = field(init=False, repr=False)
+    relay: SampleRelay | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The gate is looked up per pass: a reload swaps the evaluator (and its lock).
+        self.triggered = TriggeredEvaluation(
+            self._evaluate_signals, self.clock, lambda: self.evaluator.lock, speed=self.speed
+        )
 
     @classmethod
     def build(
@@ -141,7 +155,15 @@ class Runtime:
         if self.scheduler is not None:
             return
         self._safe("mapping-changes", self.record_mapping_changes)()
-        self.runner.batch_writes()
+        self.runner.batch_writes(written=self.triggered.touch)
+        self.triggered.start()
+        if self.engine.dialect.name == "postgresql":
+            from .sample_relay import SampleRelay  # psycopg: the postgres extra
+
+            self.relay = self.relay or SampleRelay(
+                self.engine, self.triggered.touch, lambda: self._cluster().view.leads
+            )
+            self.relay.start()
         # Know this replica's role and probe share before the first job runs (retried by its job).
         self._safe("heartbeat", self._heartbeat)()
         scheduler = BackgroundScheduler(
@@ -213,7 +235,7 @@ class Runtime:
         if self.traces.interval is not None:
             # Trace signals are recomputed from persisted journeys, which also expire here.
             scheduler.add_job(
-                self._safe("traces", self._leading(self.traces.refresh)),
+                self._safe("traces", self._leading(self.refresh_traces)),
                 "interval",
                 seconds=self.traces.interval / self.speed,
                 id="traces",
@@ -280,8 +302,27 @@ class Runtime:
         Waiting for the next scheduled delivery pass added up to its interval to every
         notification's latency; the scheduled passes remain for retries and backoff.
         """
-        self.evaluator.evaluate()
+        done = self.evaluator.run_pass()
+        self.triggered.schedule(done.wakeups)  # a `for` this cycle started fires when it runs out
         self.worker.run_once()
+
+    def _evaluate_signals(self, signals: frozenset[SignalKey], trigger: PassTrigger) -> Mapping[SignalKey, datetime]:
+        """A pass started by new samples or a timer; what it queued goes to delivery at once.
+
+        Only the leader evaluates: a follower announces its samples to it (sample_relay.py).
+        """
+        if not self._cluster().view.leads:
+            if self.relay is not None and trigger is PassTrigger.SAMPLE:
+                self.relay.announce(signals)  # the leader evaluates them at once
+            return {}
+        done = self.evaluator.run_pass(signals, trigger)
+        self.worker.wake()
+        return done.wakeups
+
+    def refresh_traces(self) -> None:
+        """Recompute trace signals from the journeys, then evaluate their rules at once."""
+        self.traces.refresh()
+        self.triggered.touch((ref.flow_id, ref.signal_id) for ref in self.traces.signals)
 
     def _on_skipped(self, event: JobEvent) -> None:
         # The scheduler skipped a whole slot: none of its probes ran.
@@ -329,7 +370,11 @@ class Runtime:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
             log.info("flowhealth stopped: running cycles finished")
+        self.triggered.close()
+        if self.relay is not None:
+            self.relay.close()
         self.runner.close()
+        self.worker.close()
         if leave and self.cluster is not None:
             self.cluster.close()
 

@@ -35,7 +35,12 @@ class Settings(BaseSettings):
     board_token: SecretStr | None = Field(
         default=None, description="When set, the web pages (board, flows, incidents, review) need it; unset: public."
     )
-    evaluation_interval: float = Field(default=15.0, gt=0, description="Seconds between rule evaluations.")
+    evaluation_interval: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between full evaluation cycles (no-data, staleness, escalation); "
+        "a signal's rules are also evaluated as soon as a new sample of it is stored.",
+    )
     delivery_interval: float = Field(default=2.0, gt=0, description="Seconds between outbox delivery passes.")
     probe_slot: float = Field(
         default=1.0,

@@ -71,4 +71,12 @@ class Outcome(StrEnum):
     RETRY = "retry"
 
 
+class PassTrigger(StrEnum):
+    """What started an evaluation pass (the `trigger` label of `flowhealth_evaluation_passes_total`)."""
+
+    SAMPLE = "sample"  # new samples of the signals it evaluates arrived
+    INTERVAL = "interval"  # the scheduled cycle over every rule
+    TIMER = "for"  # a `for`, `keep_firing_for` or no-data wait ran out
+
+
 MEMBER_ORDER = {status: index for index, status in enumerate(MemberStatus)}

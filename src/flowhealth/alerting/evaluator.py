@@ -38,6 +38,8 @@ from ..store.db import transaction
 from ..store.tables import AlertEvent, AlertState, ProbeState, SignalValue
 from ..store.types import alert_key
 from .baseline_live import baseline_breached
+from .enums import PassTrigger
+from .timers import SignalKey, next_check
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,15 @@ class Transition:
     labels: str
     event: str
     value: float | None
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one evaluation pass changed, and when the rules it evaluated need a look again."""
+
+    transitions: list[Transition]
+    # (flow, signal) -> the earliest moment a `for` or `keep_firing_for` of its rules runs out
+    wakeups: dict[SignalKey, datetime]
 
 
 class CycleHook:
@@ -86,16 +97,29 @@ class Evaluator:
         self.evidence = evidence
         self._staleness: dict[tuple[str, str], timedelta | None] = {}
         # Held by a cycle and by alerts arriving from Alertmanager: one writer of alert states at a time.
-        self.lock = threading.Lock()
+        # Reentrant: triggered evaluation holds it while it collects the signals of its pass.
+        self.lock = threading.RLock()
 
     def evaluate(self) -> list[Transition]:
-        """Run one cycle; state changes and their notifications commit together."""
+        """Run one cycle over every rule; state changes and their notifications commit together."""
+        return self.run_pass().transitions
+
+    def run_pass(
+        self, signals: frozenset[SignalKey] | None = None, trigger: PassTrigger = PassTrigger.INTERVAL
+    ) -> Pass:
+        """Evaluate the rules reading `signals` (None: every rule), then decide notifications.
+
+        A rule's state depends only on its own signal's values and on time, so the rules of
+        signals without new samples have nothing to step until their timers run out (`Pass.wakeups`)
+        or the interval cycle comes (no-data, staleness).
+        """
         started = time.perf_counter()
         now = self._clock.now()
+        wakeups: dict[SignalKey, datetime] = {}
         try:
             with self.lock, transaction(self._engine) as session:
                 self.lock_cycles(session)
-                transitions = self._cycle(session, now)
+                transitions = self._cycle(session, now, signals, wakeups)
                 self._hook.after_cycle(session, now, transitions)
         except Exception:
             self._metrics.evaluation_failures.inc()
@@ -103,9 +127,10 @@ class Evaluator:
         finally:
             self._metrics.evaluation_duration.observe(time.perf_counter() - started)
         self._metrics.evaluations.inc()
+        self._metrics.evaluation_passes.labels(trigger).inc()
         for t in transitions:
             log.info("alert %s %s (value %s)", alert_key(t.rule, t.labels), t.event, t.value)
-        return transitions
+        return Pass(transitions, wakeups)
 
     def retire(self, rule_ids: set[str]) -> list[Transition]:
         """Resolve (firing) or clear (pending) the alerts of rules a reload removes, with their notifications.
@@ -147,11 +172,15 @@ class Evaluator:
         interval: timedelta | None = getattr(probe, "interval", None)
         return None if interval is None else interval * STALE_AFTER_INTERVALS
 
-    def _series(self, session: Session, now: datetime) -> dict[tuple[str, str], dict[str, float | None]]:
+    def _series(
+        self, session: Session, now: datetime, signals: frozenset[SignalKey] | None
+    ) -> dict[tuple[str, str], dict[str, float | None]]:
         series: dict[tuple[str, str], dict[str, float | None]] = {}
         horizons: dict[tuple[str, str], timedelta | None] = {}
         table = SignalValue.__table__.c  # type: ignore[attr-defined]
         columns = sa_select(table.flow, table.signal, table.labels, table.value, table.observed_at)
+        if signals is not None:
+            columns = columns.where(table.flow.in_(sorted({flow for flow, _ in signals})))
         # Plain rows, not ORM objects: this reads every series every cycle.
         for flow, signal, labels, value, observed_at in session.connection().execute(columns):
             observed_at = observed_at.replace(tzinfo=UTC) if observed_at.tzinfo is None else observed_at
@@ -166,8 +195,10 @@ class Evaluator:
             series.setdefault(key, {})[labels] = value if fresh else None
         return series
 
-    def _cycle(self, session: Session, now: datetime) -> list[Transition]:
-        series = self._series(session, now)
+    def _cycle(
+        self, session: Session, now: datetime, signals: frozenset[SignalKey] | None, wakeups: dict[SignalKey, datetime]
+    ) -> list[Transition]:
+        series = self._series(session, now, signals)
         failures = {(p.flow, p.signal): float(p.consecutive_failures) for p in session.exec(select(ProbeState)).all()}
         states: dict[str, dict[str, AlertState]] = {}
         external: set[tuple[str, str]] = set()
@@ -178,6 +209,9 @@ class Evaluator:
             states.setdefault(s.rule, {})[s.labels] = s
         transitions: list[Transition] = []
         for rule_id, rule in sorted(self._model.all_rules().items()):
+            key = (rule.flow, rule.signal)
+            if signals is not None and key not in signals:
+                continue
             if self._model.is_builtin(rule_id):
                 seen = failures.get((rule.flow, rule.signal))
                 values: dict[str, float | None] = {} if seen is None else {"{}": seen}
@@ -193,6 +227,10 @@ class Evaluator:
                 )
                 if transition is not None:
                     transitions.append(transition)
+                went_pending = transition is not None and transition.event == "pending"
+                due = next_check(rule, state, now, went_pending=went_pending)
+                if due is not None and (key not in wakeups or due < wakeups[key]):
+                    wakeups[key] = due
         return transitions
 
     def _no_data_after(self, rule: AlertRule) -> timedelta:

@@ -29,4 +29,5 @@ class AlertmanagerReceipt(BaseModel):
 async def alertmanager_webhook(payload: AmWebhook, runtime: RuntimeDep) -> AlertmanagerReceipt:
     external = ExternalAlerts(runtime.model, runtime.engine, runtime.clock, runtime.evaluator, runtime.incidents)
     received = await run_in_threadpool(external.receive, payload)
+    runtime.worker.wake()  # what the alerts changed is told now, not at the next delivery pass
     return AlertmanagerReceipt(joined=received.joined, unknown=received.unknown)

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from ..alerting.actions import Actions
+from ..alerting.triggered import TriggeredEvaluation
 from ..clock import Clock
 from ..links import Links
 from ..metrics import Metrics
@@ -68,6 +69,11 @@ def get_traces(runtime: RuntimeDep) -> TraceService:
     return runtime.traces
 
 
+def get_samples(runtime: RuntimeDep) -> TriggeredEvaluation:
+    """Told of pushed samples, so their rules are evaluated at once."""
+    return runtime.triggered
+
+
 def get_links(runtime: RuntimeDep) -> Links:
     return runtime.incidents.links
 
@@ -78,6 +84,7 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 RegistryDep = Annotated[CollectorRegistry, Depends(get_registry)]
+SamplesDep = Annotated[TriggeredEvaluation, Depends(get_samples)]
 ActionsDep = Annotated[Actions, Depends(get_actions)]
 TracesDep = Annotated[TraceService, Depends(get_traces)]
 LinksDep = Annotated[Links, Depends(get_links)]

@@ -13,7 +13,7 @@ from ..model.probes import PushProbe
 from ..store import manual
 from ..store.manual import ManualFix, record_push
 from ..store.samples import Reading
-from .deps import ClockDep, EngineDep, MetricsDep, ModelDep, WriteAccess
+from .deps import ClockDep, EngineDep, MetricsDep, ModelDep, SamplesDep, WriteAccess
 from .errors import answers
 from .schemas import InterventionRecorded, Pushed
 
@@ -70,7 +70,14 @@ class InterventionIn(BaseModel):
     responses=answers(404, 409),
 )
 def push_value(
-    flow: str, signal: str, body: PushedValue, clock: ClockDep, engine: EngineDep, metrics: MetricsDep, model: ModelDep
+    flow: str,
+    signal: str,
+    body: PushedValue,
+    clock: ClockDep,
+    engine: EngineDep,
+    metrics: MetricsDep,
+    model: ModelDep,
+    samples: SamplesDep,
 ) -> dict[str, Any]:
     if flow not in model.flows or signal not in model.flows[flow].signals:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no signal '{signal}' in flow '{flow}'")
@@ -81,6 +88,7 @@ def push_value(
         )
     now = clock.now()
     record_push(engine, flow, signal, Reading(body.value, body.labels), now)
+    samples.touch([(flow, signal)])  # its rules are evaluated now, not at the next cycle
     metrics.probe_runs.labels(flow, signal, "push", "success").inc()
     return {"flow": flow, "signal": signal, "value": body.value, "labels": body.labels, "observed_at": now.isoformat()}
 

@@ -30,6 +30,7 @@ REJECTED_RETRY_SECONDS = 600.0
 MAX_TRANSIENT_ATTEMPTS = 16
 UNREADABLE_RETRY_SECONDS = 3600.0  # a row this process cannot read waits for one that can
 CLAIM_LEASE_SECONDS = 15.0  # the Slack client gives up after 10 s
+MAX_WAKE_WAIT = 5.0  # a paced channel is looked at again at least this often between wake-ups
 
 
 @dataclass
@@ -66,6 +67,54 @@ class OutboxWorker:
         # Replicas (PostgreSQL) hold a claimed message this long: longer than a Slack call can take.
         # One process (SQLite) needs no lease: after a crash the message is due again at once.
         self._lease = timedelta(seconds=CLAIM_LEASE_SECONDS if engine.dialect.name == "postgresql" else 0)
+        # Woken when an evaluation queued messages, so they go out now rather than at the next pass.
+        self._woken = threading.Event()
+        self._waker: threading.Thread | None = None
+        self._waker_guard = threading.Lock()
+        self._closing = False
+
+    def wake(self) -> None:
+        """Deliver what is due now, on the worker's own thread, instead of at the next scheduled pass."""
+        with self._waker_guard:
+            if self._closing:
+                return
+            if self._waker is None:
+                self._waker = threading.Thread(target=self._wake_loop, name="outbox-wake", daemon=True)
+                self._waker.start()
+        self._woken.set()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the woken passes after the one in flight; wake() starts them again."""
+        with self._waker_guard:
+            waker, self._waker = self._waker, None
+            self._closing = True
+        self._woken.set()
+        if waker is not None:
+            waker.join(timeout)
+        with self._waker_guard:
+            self._closing = False
+            self._woken.clear()
+
+    def _wake_loop(self) -> None:
+        wait: float | None = None
+        while True:
+            self._woken.wait(wait)
+            if self._closing:
+                return
+            self._woken.clear()
+            try:
+                report = self.run_once()
+            except Exception:
+                log.exception("delivery pass failed")  # the scheduled passes retry
+                wait = None
+                continue
+            # A channel still paced (Slack takes about one message a second): come back when it is free.
+            wait = self._until_a_channel_is_free() if report.deferred else None
+
+    def _until_a_channel_is_free(self) -> float:
+        now = self._pacing_clock()
+        waits = [free - now for free in self._channel_free_at.values() if free > now]
+        return min([MAX_WAKE_WAIT, *waits])
 
     def run_once(self) -> PassReport:
         """Deliver what is due; passes never overlap (two at once could post one message twice)."""

@@ -209,10 +209,14 @@ class ProbeRunner:
             return
         self._write_batch([(result, now, kind)])
 
-    def batch_writes(self, every: float = 0.25) -> None:
-        """From now on, record results in batches from a background thread (the runtime does)."""
+    def batch_writes(self, every: float = 0.25, written: Callable[[set[tuple[str, str]]], None] | None = None) -> None:
+        """From now on, record results in batches from a background thread (the runtime does).
+
+        `written` is told the (flow, signal)s of each batch once stored, so their rules are evaluated at once.
+        """
         if self._writer is None:
-            self._writer = BatchWriter(self._write_batch, every)
+            told = None if written is None else (lambda batch: written({(r.flow, r.signal) for r, _, _ in batch}))
+            self._writer = BatchWriter(self._write_batch, every, written=told)
 
     def _write_batch(self, batch: list[tuple[RunResult, datetime, str]]) -> None:
         with transaction(self._engine) as session:

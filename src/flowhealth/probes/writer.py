@@ -24,8 +24,17 @@ T = TypeVar("T")
 class BatchWriter(Generic[T]):
     """A background thread handing everything submitted so far to `write`, every `every` seconds."""
 
-    def __init__(self, write: Callable[[list[T]], None], every: float = 0.25, max_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[T]], None],
+        every: float = 0.25,
+        max_batch: int = 1000,
+        *,
+        written: Callable[[list[T]], None] | None = None,
+    ) -> None:
+        """`written` is told each batch once it is stored (evaluation of the signals it touched starts there)."""
         self._write = write
+        self._written = written
         self._every = every
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[T | None] = queue.SimpleQueue()
@@ -72,3 +81,6 @@ class BatchWriter(Generic[T]):
                     log.error("%d probe results not stored: %s", len(batch), exc)
                 except Exception:
                     log.exception("%d probe results not stored", len(batch))
+                else:
+                    if self._written is not None:
+                        self._written(batch)
