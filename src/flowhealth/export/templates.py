@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from jinja2 import nodes
 
+from ..model.simple_templates import simple_parts
 from ..model.templates import environment
 
 
@@ -52,6 +53,16 @@ def _expression(node: nodes.Node, literals: Mapping[str, str]) -> str:
 
 def translate(source: str, literals: Mapping[str, str]) -> str:
     """Translate a rule template; `literals` maps model-fixed names (and 'threshold|duration') to text."""
+    simple = simple_parts(source)
+    if simple is not None:
+        # No '{' outside the tags, so no literal '{{' in the text either.
+        text = "".join(part if isinstance(part, str) else _expression(part, literals) for part in simple)
+        return " ".join(text.split())
+    return translate_with_jinja(source, literals)
+
+
+def translate_with_jinja(source: str, literals: Mapping[str, str]) -> str:
+    """`translate` through Jinja's parser, for any template."""
     tree = environment().parse(source)
     parts: list[str] = []
     for statement in tree.body:
