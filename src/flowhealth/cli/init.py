@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 
 from ..errors import ModelError
-from ..model.loader import load_model
 from ..scaffold import TEMPLATES, Database, FlowParams, Queue, ScaffoldError, TemplateName, add_flow, init_model
 from ..scaffold.writer import SystemSpec, TeamSpec
 from .common import ModelDir
@@ -112,6 +111,8 @@ def _params(
 def _check(root: Path, written: list[Path]) -> None:
     """Load what was written; on a problem take the new files back, so nothing half-made stays."""
     try:
+        from ..model.loader import load_model  # not at start-up: `--help` does not load a model
+
         load_model(root)
     except ModelError as exc:
         for path in written:
