@@ -69,18 +69,22 @@ class _Scalars:
 
 
 def build_plain(
-    text: str, path: str, max_values: int, max_depth: int
+    text: str, path: str, max_values: int, max_depth: int, *, track_lines: bool = True
 ) -> tuple[Any, dict[PathKey, int], list[ModelIssue], int] | None:
-    """(data, lines, issues, values) of a one-document plain file; None when it holds nothing."""
+    """(data, lines, issues, values) of a one-document plain file; None when it holds nothing.
+
+    Without `track_lines` the lines table stays empty (a quarter faster): the loader builds it
+    in a second pass only for a file whose problems it reports.
+    """
     loader = _PARSER(text)
     try:
-        return _build(loader, path, max_values, max_depth)
+        return _build(loader, path, max_values, max_depth, track_lines)
     finally:
         loader.dispose()
 
 
-def _build(  # noqa: C901, PLR0912, PLR0915 - one loop, kept flat because it runs per value
-    loader: yaml.SafeLoader, path: str, max_values: int, max_depth: int
+def _build(  # one loop, kept flat: it runs once per value
+    loader: yaml.SafeLoader, path: str, max_values: int, max_depth: int, track_lines: bool
 ) -> tuple[Any, dict[PathKey, int], list[ModelIssue], int] | None:
     scalars = _Scalars()
     typed_first = _TYPED_FIRST
@@ -89,7 +93,7 @@ def _build(  # noqa: C901, PLR0912, PLR0915 - one loop, kept flat because it run
     stack: list[list[Any]] = []
     root: list[Any] = []
     values = documents = 0
-    next_event = loader.get_event
+    next_event: Any = loader.get_event
     while (event := next_event()) is not None:
         kind = type(event)
         if kind in _ENDS:
@@ -114,7 +118,7 @@ def _build(  # noqa: C901, PLR0912, PLR0915 - one loop, kept flat because it run
         parent = stack[-1] if stack else None
         if parent is None:
             loc: PathKey = ()
-            line = lines.setdefault(loc, event.start_mark.line + 1)
+            lines.setdefault(loc, event.start_mark.line + 1)
         elif parent[_SKIPPED]:
             if not is_scalar:
                 stack.append([None, (), None, False, True])
@@ -127,17 +131,19 @@ def _build(  # noqa: C901, PLR0912, PLR0915 - one loop, kept flat because it run
                 key = event.value
                 if event.implicit[0] and (not key or key[0] in typed_first):
                     key = scalars.typed(event)
-                line = event.start_mark.line + 1
                 if not isinstance(key, str | int):
+                    line = event.start_mark.line + 1
                     issues.append(ModelIssue(path, line, _dotted(parent[_LOC]), "keys must be strings"))
                     parent[_KEY] = _REFUSED
                 elif key in parent[_CONTAINER]:
+                    line = event.start_mark.line + 1
                     message = "duplicate key (YAML would silently keep only the last one)"
                     issues.append(ModelIssue(path, line, _dotted((*parent[_LOC], key)), message))
                     parent[_KEY] = _REFUSED
                 else:
                     parent[_KEY] = key
-                    lines[(*parent[_LOC], key)] = line
+                    if track_lines:
+                        lines[(*parent[_LOC], key)] = event.start_mark.line + 1
                 continue
             if key is _REFUSED:
                 if is_scalar:
@@ -145,10 +151,12 @@ def _build(  # noqa: C901, PLR0912, PLR0915 - one loop, kept flat because it run
                 else:
                     stack.append([None, (), None, False, True])
                 continue
-            loc = (*parent[_LOC], key)
-        else:
+            if track_lines or not is_scalar:
+                loc = (*parent[_LOC], key)
+        elif track_lines or not is_scalar:
             loc = (*parent[_LOC], len(parent[_CONTAINER]))
-            lines.setdefault(loc, event.start_mark.line + 1)
+            if track_lines:
+                lines.setdefault(loc, event.start_mark.line + 1)
         if is_scalar:
             value = event.value
             if event.implicit[0] and (not value or value[0] in typed_first):
