@@ -57,7 +57,7 @@ def test_simple_parts_are_the_nodes_jinja_parses(source: str) -> None:
         return
     expected = _jinja_parts(source)
     assert expected is not None
-    ours = [nodes.TemplateData(p) if isinstance(p, str) else p for p in parts]
+    ours = [nodes.TemplateData(p) if isinstance(p, str) else p.node() for p in parts]
     # Jinja drops one trailing newline of the text (keep_trailing_newline is off) and merges data.
     text = "".join(p for p in parts if isinstance(p, str))
     assert "".join(n.data for n in expected if isinstance(n, nodes.TemplateData)) == (

@@ -2,14 +2,15 @@
 
 Almost every summary is text with a few `{{ name }}`, `{{ labels.x }}` or `{{ value | duration }}`
 in it. Jinja's parser takes ~0.1 ms per text, which at 10,000 rules is a second of `validate` and
-several of `export`. `simple_parts` reads exactly that shape with one regular expression and
-builds the nodes Jinja's parser would; anything else (a `{` outside such a tag, a statement, a
+several of `export`. `simple_parts` reads exactly that shape with one regular expression (the
+tests check it against Jinja's parser); anything else (a `{` outside such a tag, a statement, a
 keyword, another filter, non-ASCII inside a tag) returns None and the caller asks Jinja.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from jinja2 import nodes
@@ -20,18 +21,32 @@ SIMPLE_FILTERS = frozenset({"duration", "number"})
 _NOT_NAMES = frozenset({"true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if", "else"})
 _TAG = re.compile(r"\{\{\s*([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?\s*(?:\|\s*([A-Za-z_]\w*)\s*)?\}\}", re.ASCII)
 
-Part = str | nodes.Expr
+
+@dataclass(frozen=True)
+class Expression:
+    """`{{ name }}`, `{{ name.attr }}`, either with `| filter` (no arguments)."""
+
+    name: str
+    attr: str | None
+    filter: str | None
+
+    def node(self) -> nodes.Expr:
+        """The node Jinja's parser builds for it (Jinja's node constructor is slow: only on demand)."""
+        node: nodes.Expr = nodes.Name(self.name, "load")
+        if self.attr is not None:
+            node = nodes.Getattr(node, self.attr, "load")
+        if self.filter is not None:
+            node = nodes.Filter(node, self.filter, [], [], None, None)
+        return node
 
 
-def _expression(name: str, attr: str | None, filter_name: str | None) -> nodes.Expr | None:
+Part = str | Expression
+
+
+def _expression(name: str, attr: str | None, filter_name: str | None) -> Expression | None:
     if name in _NOT_NAMES or (filter_name is not None and filter_name not in SIMPLE_FILTERS):
         return None
-    node: nodes.Expr = nodes.Name(name, "load")
-    if attr is not None:
-        node = nodes.Getattr(node, attr, "load")
-    if filter_name is not None:
-        node = nodes.Filter(node, filter_name, [], [], None, None)
-    return node
+    return Expression(name, attr, filter_name)
 
 
 @lru_cache(maxsize=4096)  # `export` reads each rule's texts several times
@@ -58,10 +73,4 @@ def simple_parts(source: str) -> tuple[Part, ...] | None:
 
 def variables(parts: tuple[Part, ...]) -> set[str]:
     """The variables a simple template reads (what `jinja2.meta.find_undeclared_variables` says)."""
-    found: set[str] = set()
-    for part in parts:
-        # `find_all` yields descendants only; the part itself may be the name.
-        for node in (part, *part.find_all(nodes.Name)) if not isinstance(part, str) else ():
-            if isinstance(node, nodes.Name):
-                found.add(node.name)
-    return found
+    return {part.name for part in parts if isinstance(part, Expression)}
