@@ -2,7 +2,7 @@
 
 Run: `python -m benchmarks.big_model_bench [--rules 10000]`. Writes a synthetic model
 (`benchmarks.synthetic`: one flow, one pushed signal and one rule per rule asked for), then times
-each command as its own `flowhealth` process (wall time, and the child's CPU), at half the size
+each command as its own `flowhealth` process (wall time, and the process' CPU), at half the size
 too, so growth is visible (linear: the full size takes about twice the half). `serve` is timed from
 the process start until `/healthz` answers 200, on a fresh SQLite state database. The anchor for
 `--help` is query-exporter's `--help` in the same run (its virtualenv comes from
@@ -44,7 +44,17 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def serve_to_healthz(model: Path, env: dict[str, str], state: Path) -> float:
+def _cpu_of(pid: int) -> float:
+    """CPU seconds a running process has used so far (Linux; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve_to_healthz(model: Path, env: dict[str, str], state: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the server) from its start until /healthz answers 200."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -61,7 +71,7 @@ def serve_to_healthz(model: Path, env: dict[str, str], state: Path) -> float:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
                     if response.status == 200:
-                        return time.perf_counter() - start
+                        return time.perf_counter() - start, _cpu_of(proc.pid)
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError(f"serve did not answer /healthz (exit {proc.poll()})")
@@ -86,10 +96,7 @@ def main() -> None:
             rows.setdefault("export prometheus-rules", {})[size] = timed(
                 [str(FLOWHEALTH), "export", "prometheus-rules", "-m", str(model), "--out", str(out)], env
             )
-            rows.setdefault("serve to /healthz", {})[size] = (
-                serve_to_healthz(model, env, Path(tmp) / f"s{size}.db"),
-                0.0,
-            )
+            rows.setdefault("serve to /healthz", {})[size] = serve_to_healthz(model, env, Path(tmp) / f"s{size}.db")
         rows["--help"] = {0: timed([str(FLOWHEALTH), "--help"], env)}
         from benchmarks.query_exporter_compare import QE_VENV
 
