@@ -104,46 +104,59 @@ class _Writer:
         return rendered
 
     def collection(self, value: dict[Any, Any] | list[Any]) -> None:
-        if id(value) in self._seen:
+        seen = self._seen
+        before = len(seen)
+        seen.add(id(value))
+        if len(seen) == before:
             raise Unsupported("an object used twice (PyYAML writes an anchor)")
-        self._seen.add(id(value))
 
-    def node(self, value: Any, indent: int, prefix: str) -> None:
-        """Write `value` starting after `prefix` (the line's start so far), nested at `indent`."""
-        kind = type(value)
-        if kind is dict or kind is list:
-            self.collection(value)
-        if kind is dict and value:
-            self.mapping(value, indent, prefix)
-        elif kind is list and value:
-            self.sequence(value, indent, prefix)
-        elif kind is dict:
-            self.out.append(f"{prefix}{{}}\n")
-        elif kind is list:
-            self.out.append(f"{prefix}[]\n")
-        else:
-            self.out.append(f"{prefix}{self.scalar(value)}\n")
+    # `mapping` and `sequence` run once per value of the document (a million at 10,000 rules):
+    # the common cases are written inline.
 
     def mapping(self, value: dict[Any, Any], indent: int, prefix: str) -> None:
-        pad = " " * indent
-        strings, out = self._strings, self.out
+        """Write a non-empty mapping, its first key after `prefix` (the line so far)."""
+        pad, inner = " " * indent, " " * (indent + 2)
+        strings, keys, out = self._strings, self._keys, self.out
         for key, item in value.items():
-            line = f"{prefix}{self.key(key)}:"
+            rendered = keys.get(key) if type(key) is str else None
+            line = f"{prefix}{rendered or self.key(key)}:"
             prefix = pad
             kind = type(item)
-            if kind is str:  # the common case, inline
+            if kind is str:
                 out.append(f"{line} {strings.get(item) or self.string(item)}\n")
-            elif (kind is dict or kind is list) and item:
-                out.append(line + "\n")
-                self.node(item, indent + 2, " " * (indent + 2))
+            elif kind is dict or kind is list:
+                self.collection(item)
+                if not item:
+                    out.append(f"{line} {{}}\n" if kind is dict else f"{line} []\n")
+                else:
+                    out.append(line + "\n")
+                    if kind is dict:
+                        self.mapping(item, indent + 2, inner)
+                    else:
+                        self.sequence(item, indent + 2, inner)
             else:
-                self.node(item, indent, line + " ")
+                out.append(f"{line} {self.scalar(item)}\n")
 
     def sequence(self, value: list[Any], indent: int, prefix: str) -> None:
+        """Write a non-empty list, its first item after `prefix` (the line so far)."""
         pad = " " * indent
+        strings, out = self._strings, self.out
         for item in value:
-            self.node(item, indent + 2, prefix + "- ")
+            head = prefix + "- "
             prefix = pad
+            kind = type(item)
+            if kind is str:
+                out.append(f"{head}{strings.get(item) or self.string(item)}\n")
+            elif kind is dict or kind is list:
+                self.collection(item)
+                if not item:
+                    out.append(f"{head}{{}}\n" if kind is dict else f"{head}[]\n")
+                elif kind is dict:
+                    self.mapping(item, indent + 2, head)
+                else:
+                    self.sequence(item, indent + 2, head)
+            else:
+                out.append(f"{head}{self.scalar(item)}\n")
 
 
 def dump_block(document: Any) -> str:
