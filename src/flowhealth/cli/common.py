@@ -79,9 +79,6 @@ def load_or_exit(model_dir: Path) -> Model:
             typer.echo(str(issue), err=True)
         typer.echo(f"{len(exc.issues)} problem(s) in {model_dir}", err=True)
         raise typer.Exit(1) from None
-    # The model lives as long as the command (or the service, until a reload): later collections
-    # need not walk its objects again.
-    gc.freeze()
     return model
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -174,6 +175,9 @@ def serve(
         guard = hold_sqlite_file(settings.database_url)  # one serve per SQLite file, until this one ends
         with collector_paused():  # ~40,000 metric series seeded at 10,000 signals
             runtime = Runtime.build(settings, model)
+        # The model and the runtime live until a reload: later collections need not walk their
+        # million objects again (a reload's new model is collected as usual).
+        gc.freeze()
     except FlowHealthError as exc:
         if guard is not None:
             guard.release()
