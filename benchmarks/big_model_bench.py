@@ -1,8 +1,9 @@
 """Big models through the real CLI: validate, export prometheus-rules, serve to /healthz, --help.
 
-Run: `python -m benchmarks.big_model_bench [--rules 10000]`. Writes a synthetic model
+Run: `python -m benchmarks.big_model_bench [--rules 10000] [--repeat 3]` (with --repeat, each
+command's cheapest run is kept: on a shared host the others waited for a core). Writes a synthetic model
 (`benchmarks.synthetic`: one flow, one pushed signal and one rule per rule asked for), then times
-each command as its own `flowhealth` process (wall time, and the child's CPU), at half the size
+each command as its own `flowhealth` process (wall time, and the process' CPU), at half the size
 too, so growth is visible (linear: the full size takes about twice the half). `serve` is timed from
 the process start until `/healthz` answers 200, on a fresh SQLite state database. The anchor for
 `--help` is query-exporter's `--help` in the same run (its virtualenv comes from
@@ -21,7 +22,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks.synthetic import write_synthetic_model
 
@@ -44,7 +47,18 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def serve_to_healthz(model: Path, env: dict[str, str], state: Path) -> float:
+def _cpu_of(pid: int) -> float:
+    """CPU seconds a running process has used so far (Linux; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve_to_healthz(model: Path, env: dict[str, str], tmp: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the server) from its start until /healthz answers 200."""
+    state = Path(tempfile.mkdtemp(dir=tmp)) / "state.db"  # a fresh state database each run
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -61,7 +75,7 @@ def serve_to_healthz(model: Path, env: dict[str, str], state: Path) -> float:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
                     if response.status == 200:
-                        return time.perf_counter() - start
+                        return time.perf_counter() - start, _cpu_of(proc.pid)
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError(f"serve did not answer /healthz (exit {proc.poll()})")
@@ -73,7 +87,15 @@ def serve_to_healthz(model: Path, env: dict[str, str], state: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rules", type=int, default=10_000)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="Run each command this often and keep its cheapest run (busy hosts)."
+    )
     args = parser.parse_args()
+
+    def best(run: Callable[..., tuple[float, float]], *arguments: Any) -> tuple[float, float]:
+        # The run that used the least CPU: on a shared host the others waited for a core.
+        return min((run(*arguments) for _ in range(max(1, args.repeat))), key=lambda r: (r[1] or r[0], r[0]))
+
     env = {**os.environ, **LIMITS}
     print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
     rows: dict[str, dict[int, tuple[float, float]]] = {}
@@ -82,19 +104,16 @@ def main() -> None:
             model = Path(tmp) / f"m{size}"
             write_synthetic_model(model, flows=size)
             out = Path(tmp) / f"rules{size}"
-            rows.setdefault("validate", {})[size] = timed([str(FLOWHEALTH), "validate", str(model)], env)
-            rows.setdefault("export prometheus-rules", {})[size] = timed(
-                [str(FLOWHEALTH), "export", "prometheus-rules", "-m", str(model), "--out", str(out)], env
-            )
-            rows.setdefault("serve to /healthz", {})[size] = (
-                serve_to_healthz(model, env, Path(tmp) / f"s{size}.db"),
-                0.0,
-            )
-        rows["--help"] = {0: timed([str(FLOWHEALTH), "--help"], env)}
+            validate = [str(FLOWHEALTH), "validate", "-m", str(model)]
+            rows.setdefault("validate", {})[size] = best(timed, validate, env)
+            export = [str(FLOWHEALTH), "export", "prometheus-rules", "-m", str(model), "--out", str(out)]
+            rows.setdefault("export prometheus-rules", {})[size] = best(timed, export, env)
+            rows.setdefault("serve to /healthz", {})[size] = best(serve_to_healthz, model, env, Path(tmp))
+        rows["--help"] = {0: best(timed, [str(FLOWHEALTH), "--help"], env)}
         from benchmarks.query_exporter_compare import QE_VENV
 
         qe = QE_VENV / "bin" / "query-exporter"
-        anchor = timed([str(qe), "--help"], env) if qe.exists() else None
+        anchor = best(timed, [str(qe), "--help"], env) if qe.exists() else None
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print(f"\n{'command':<26} {'half size (CPU)':>22} {'full size (CPU)':>22} {'CPU full/half':>13} {'goal':>7}")
     for name, by_size in rows.items():
@@ -106,7 +125,9 @@ def main() -> None:
         half = cells[0] if len(sizes) > 1 else ""
         halves = by_size[sizes[0]][1] if len(sizes) > 1 else 0.0
         growth = f"{by_size[sizes[-1]][1] / halves:>13.2f}" if halves else f"{'':>13}"
-        verdict = "met" if by_size[sizes[-1]][0] <= GOALS[name] else "MISSED"
+        wall, cpu = by_size[sizes[-1]]
+        # On a busy host the wall time includes waiting for a core; the CPU time does not.
+        verdict = f"wall {'met' if wall <= GOALS[name] else 'MISSED'}, CPU {'met' if cpu <= GOALS[name] else 'MISSED'}"
         print(f"{name:<26} {half:>22} {cells[-1]:>22} {growth} {GOALS[name]:>5.1f} s {verdict}")
     if anchor is not None:
         print(f"{'query-exporter --help':<26} {'':>16} {anchor[0]:>7.2f} s (CPU {anchor[1]:.2f} s)  (anchor)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,6 +47,23 @@ def _echo_model_warnings() -> Iterator[None]:
         logger.propagate = propagate
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a big structure is built.
+
+    Building a 10,000-rule model or its export allocates a few million objects that all stay
+    alive; the collector, triggered by the allocations, walks them again and again for nothing
+    (a third of `validate`, `export` and start-up). Reference counting still frees what is dropped.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_or_exit(model_dir: Path) -> Model:
     """Load the model or print every problem and exit 1."""
     # Imported here, not at start-up: `--help` and commands without a model do not pay for them.
@@ -54,13 +72,14 @@ def load_or_exit(model_dir: Path) -> Model:
     from ..settings import Settings
 
     try:
-        with _echo_model_warnings():
-            return load_model(model_dir, Settings().model_limits())
+        with _echo_model_warnings(), collector_paused():
+            model = load_model(model_dir, Settings().model_limits())
     except ModelError as exc:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)
         typer.echo(f"{len(exc.issues)} problem(s) in {model_dir}", err=True)
         raise typer.Exit(1) from None
+    return model
 
 
 class _State:

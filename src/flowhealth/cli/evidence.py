@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from ..settings import Settings
 from .common import ModelDir, load_or_exit
 
 
@@ -33,6 +32,7 @@ def evidence(
     from ..evidence_pack.markdown import render_markdown
     from ..evidence_pack.pack import build_pack
     from ..links import Links
+    from ..settings import Settings
     from ..store.db import init_schema, make_engine
 
     model = load_or_exit(model_dir)

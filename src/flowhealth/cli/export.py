@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import ModelDir, load_or_exit, settings_for
+from .common import ModelDir, collector_paused, load_or_exit, settings_for
 
 app = typer.Typer(help="Export the model for Prometheus and Alertmanager.", no_args_is_help=True)
 
@@ -54,7 +54,9 @@ def prometheus_rules(
     links = ExportLinks(
         public_url=settings.public_url, grafana_url=settings.grafana_url, runbook_base_url=settings.runbook_base_url
     )
-    _sync(prometheus_files(model, links), out, check, "rule files", "export prometheus-rules")
+    with collector_paused():
+        files = prometheus_files(model, links)
+    _sync(files, out, check, "rule files", "export prometheus-rules")
 
 
 @app.command("alertmanager")

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from ..errors import ConfigError, ModelError
-from ..settings import Settings
 from .common import ModelDir, load_or_exit
 
 
@@ -28,6 +27,7 @@ def mapping_changes(
     from ..model.durations import parse_duration
     from ..model.gitref import last_author, model_at
     from ..model.mappings import diff_facts, mapping_facts
+    from ..settings import Settings
     from ..store.db import init_schema, make_engine
 
     model = load_or_exit(model_dir)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 
 from .common import ModelDir, load_or_exit, settings_for
 from .remote import ServerUrl, post
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 def _labels(pairs: list[str]) -> dict[str, str]:

@@ -112,9 +112,8 @@ def no_data_rule(model: Model, rule_id: str, links: Links, labels: dict[str, str
 def probe_failing_rules(model: Model, flow_id: str, links: Links) -> list[dict[str, Any]]:
     """flowhealth's built-in probe-failing alert per probed signal of the flow, owned by its owner."""
     rules = []
-    for builtin_id, rule in sorted(model.builtin_rules.items()):
-        if rule.flow != flow_id:
-            continue
+    for builtin_id in model.builtin_rules_of(flow_id):
+        rule = model.builtin_rules[builtin_id]
         _, threshold = model.rule_threshold(builtin_id)
         where = _signal_selector(rule.flow, rule.signal)
         rules.append(

@@ -133,7 +133,7 @@ def alerting_groups(model: Model, links: ExportLinks) -> list[dict[str, Any]]:
     """One group per flow: its rules sorted by name, their no-data twins, its probe-failing alerts."""
     groups = []
     for flow_id in sorted(model.flows):
-        rule_ids = sorted(r for r, rule in model.rules.items() if rule.flow == flow_id and not model.is_baseline(r))
+        rule_ids = [r for r in model.rules_of(flow_id) if not model.is_baseline(r)]
         rules = [
             *(alerting_rule(model, r, links) for r in rule_ids),
             *no_data_rules(model, rule_ids, links),

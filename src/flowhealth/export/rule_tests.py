@@ -50,17 +50,19 @@ def humanize_duration(value: float) -> str:
     return f"{sign}{value:.4g}s"
 
 
+_WITH_LABEL = re.compile(r"\{\{ with \$labels\.(\w+) \}\} \{\{ \. \}\}\{\{ end \}\}")
+_LABEL = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
+
+
 def render(template: str, value: float, labels: dict[str, str]) -> str:
     """Render the subset of Go templates that `templates.translate` produces."""
-    text = re.sub(
-        r"\{\{ with \$labels\.(\w+) \}\} \{\{ \. \}\}\{\{ end \}\}",
-        lambda m: f" {labels[m.group(1)]}" if labels.get(m.group(1)) else "",
-        template,
-    )
+    if "{{" not in template:
+        return template  # most annotations: a URL or plain text
+    text = _WITH_LABEL.sub(lambda m: f" {labels[m.group(1)]}" if labels.get(m.group(1)) else "", template)
     text = text.replace("{{ $value | humanizeDuration }}", humanize_duration(value))
     text = text.replace("{{ $value | humanize }}", humanize(value))
     text = text.replace("{{ $value }}", str(int(value)) if float(value).is_integer() else repr(value))
-    return re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), text)
+    return _LABEL.sub(lambda m: labels.get(m.group(1), ""), text)
 
 
 def signal_series(model: Model, flow: str, signal: str) -> tuple[str, dict[str, str]]:
@@ -86,7 +88,10 @@ def _minutes(seconds: float) -> int:
 
 def values(*runs: tuple[float | str, int]) -> str:
     """One sample a minute: `(value, minutes)` runs joined; a value may be 'stale' or '_'."""
-    return " ".join(v if isinstance(v, str) else _fmt(v) for v, count in runs for _ in range(count))
+    samples: list[str] = []
+    for value, count in runs:
+        samples += [value if isinstance(value, str) else _fmt(value)] * count
+    return " ".join(samples)
 
 
 def _fmt(value: float) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from jinja2 import nodes
 
+from ..model.simple_templates import Expression, simple_parts
 from ..model.templates import environment
 
 
@@ -50,8 +51,37 @@ def _expression(node: nodes.Node, literals: Mapping[str, str]) -> str:
     raise NotTranslatable(f"no Prometheus template equivalent for {node!r}")
 
 
+def _simple(expression: Expression, literals: Mapping[str, str]) -> str:
+    """`_expression` for the common shapes, without building Jinja nodes (tests compare the two)."""
+    name, attr, filter_name = expression.name, expression.attr, expression.filter
+    if filter_name is not None:
+        if filter_name in _FILTERS and name == "value" and attr is None:
+            return f"{{{{ $value | {_FILTERS[filter_name]} }}}}"
+        if filter_name in _FILTERS and name == "threshold" and attr is None and f"threshold|{filter_name}" in literals:
+            return literals[f"threshold|{filter_name}"]
+        raise NotTranslatable(f"no Prometheus template equivalent for {expression.node()!r}")
+    if attr is None:
+        if name == "value":
+            return "{{ $value }}"
+        if name in literals:
+            return literals[name]
+    elif name == "labels" and attr.isidentifier():
+        return f"{{{{ $labels.{attr} }}}}"
+    raise NotTranslatable(f"no Prometheus template equivalent for {expression.node()!r}")
+
+
 def translate(source: str, literals: Mapping[str, str]) -> str:
     """Translate a rule template; `literals` maps model-fixed names (and 'threshold|duration') to text."""
+    simple = simple_parts(source)
+    if simple is not None:
+        # No '{' outside the tags, so no literal '{{' in the text either.
+        text = "".join(part if isinstance(part, str) else _simple(part, literals) for part in simple)
+        return " ".join(text.split())
+    return translate_with_jinja(source, literals)
+
+
+def translate_with_jinja(source: str, literals: Mapping[str, str]) -> str:
+    """`translate` through Jinja's parser, for any template."""
     tree = environment().parse(source)
     parts: list[str] = []
     for statement in tree.body:

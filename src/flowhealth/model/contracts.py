@@ -12,16 +12,15 @@ import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from jsonschema import FormatChecker
-from jsonschema.exceptions import SchemaError, ValidationError
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelIssue
 from .facts import Contract
 from .yamlsource import SourceDoc, load_yaml
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 REDACTED = "[redacted]"
 ROOT = "$"
@@ -165,6 +164,11 @@ def load_contract(
     root: Path, flow: str, spec: Contract, where: tuple[str, int], line_of: dict[str, int]
 ) -> tuple[LoadedContract | None, list[ModelIssue]]:
     """Read and check a contract's files; `where` is the flow file and line, `line_of` per contract key."""
+    # Only a model with contracts pays for jsonschema (0.1-0.2 s of imports).
+    from jsonschema import FormatChecker
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
     display, _ = where
     base = f"flows.{flow}.contract"
     issues: list[ModelIssue] = []

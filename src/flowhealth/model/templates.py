@@ -21,6 +21,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .durations import format_duration, format_number
+from .simple_templates import simple_parts, variables
 
 TEMPLATE_VARIABLES = frozenset({"value", "threshold", "flow", "signal", "unit", "labels", "owner", "severity", "since"})
 
@@ -158,6 +159,15 @@ def _iterations(node: nodes.Node, outer: int) -> int:
 
 def check_template(source: str) -> str | None:
     """Return why the template is unusable, or None when it is fine."""
+    parts = simple_parts(source)
+    if parts is not None:
+        # Text and plain `{{ name }}` tags: nothing can grow, only the names need checking.
+        return _unknown_variables(variables(parts))
+    return check_with_jinja(source)
+
+
+def check_with_jinja(source: str) -> str | None:
+    """`check_template` through Jinja's parser, for any template."""
     env = environment()
     try:
         ast = env.parse(source)
@@ -166,7 +176,15 @@ def check_template(source: str) -> str | None:
     # Before find_undeclared_variables: its code generator folds constants (`[1] * 10`) in the tree.
     for risk in _risks(ast):
         return f"template refused: {risk}"
-    unknown = sorted(meta.find_undeclared_variables(ast) - TEMPLATE_VARIABLES - {"range"})
+    try:
+        used = meta.find_undeclared_variables(ast)
+    except TemplateSyntaxError as exc:  # the code generator's checks, such as an unknown filter
+        return f"template syntax error: {exc.message}"
+    return _unknown_variables(used)
+
+
+def _unknown_variables(used: set[str]) -> str | None:
+    unknown = sorted(used - TEMPLATE_VARIABLES - {"range"})
     if unknown:
         known = ", ".join(sorted(TEMPLATE_VARIABLES))
         return f"unknown template variable(s) {', '.join(unknown)}; known: {known}"

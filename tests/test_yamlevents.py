@@ -1,0 +1,87 @@
+"""The one-pass YAML builder gives the data, lines and issues the node builder gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from flowhealth.model.files import FileBudget, ModelLimits
+from flowhealth.model.yamlsource import _load_nodes, load_text
+
+# Lines of model-like YAML at a few depths: plain and quoted strings, numbers, dates (one
+# impossible), nulls, keys that are not strings, flow collections, and now and then an anchor,
+# alias, tag or second document, which the one-pass builder hands back.
+LINES = st.sampled_from(
+    [
+        "flows:", "  order-export:", "    owner: team-a", "    owner: team-b", "    targets: [erp, shop]",
+        "    signals:", "      lag:", "        kind: delay", "        above: 900", "        below: 1.5e3",
+        "        since: 2026-01-01", "        when: 2026-13-45", "        note: 'quoted: yes'",
+        '        text: "x\\ty"', "        empty:", "        nothing: ~", "        flag: yes", "        on: 1",
+        "  1.5: float key", "  null: null key", "  true: bool key", "  12: int key", "  - item",
+        "  - [a, b]", "  - {a: 1, a: 2}", "    - nested", "rules: {}", "teams: &t {a: 1}", "copy: *t",
+        "tagged: !!str 3", "---", "<<: {a: 1}", "  ? complex", "key: [unclosed", "  -", "- top",
+        "deep: [[[[[[1]]]]]]", "x: 99999999999999999999999999", "  0o17: octal", "  'q': 1",
+    ]
+)  # fmt: skip
+TEXT = st.lists(LINES, max_size=12).map("\n".join)
+
+
+KEYS = st.sampled_from(["owner", "kind", "above", "signals", "a", "'q'", "1.5", "null", "true", "12", "0o17", "on"])
+SCALARS = st.sampled_from(
+    [
+        "team-a", "900", "1.5e3", "2026-01-01", "2026-13-45", "'quoted: yes'", '"x\\ty"', "", "~", "yes",
+        "[erp, shop]", "{a: 1, a: 2}", "{}", "[]", "99999999999999999999", "-.inf", "0x1F", "1_000", "=",
+    ]
+)  # fmt: skip
+TREE = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(st.tuples(KEYS, inner), min_size=1, max_size=4).map(lambda items: ("map", items)),
+        st.lists(inner, min_size=1, max_size=3).map(lambda items: ("seq", items)),
+    ),
+    max_leaves=25,
+)
+
+
+def _block(tree: Any, indent: int = 0) -> str:
+    """Block YAML text with the scalars written raw, so they resolve as PyYAML reads them."""
+    pad = " " * indent
+    if isinstance(tree, str):
+        return f"{pad}{tree}\n"
+    kind, items = tree
+    out = ""
+    for item in items:
+        key, value = item if kind == "map" else ("-", item)
+        head = f"{pad}{key}:" if kind == "map" else f"{pad}-"
+        if isinstance(value, str):
+            out += f"{head} {value}\n" if value else f"{head}\n"
+        else:
+            out += f"{head}\n" + _block(value, indent + 2)
+    return out
+
+
+def _result(load: Any, text: str, limit: int) -> Any:
+    budget = FileBudget(ModelLimits(model_values=limit))
+    doc, issues = load(text, "m.yaml", budget)
+    shown = None if doc is None else (doc.data, doc.lines)
+    return shown, [(i.path, i.line, i.field, i.message) for i in issues], budget.values if doc else None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(TEXT, st.sampled_from([10, 10_000]))
+@example("flows:\n  a: 1\n  a: 2\n  1.5: x\n  b: [1, {c: d}]", 10_000)
+@example("x: 2026-13-45", 10_000)
+@example("{a: 1, 2026-13-45: 2}", 10_000)
+@example("", 10_000)
+@example("---", 10_000)
+def test_one_pass_builder_matches_the_node_builder(text: str, limit: int) -> None:
+    assert _result(load_text, text, limit) == _result(_load_nodes, text, limit)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(TREE.filter(lambda tree: not isinstance(tree, str)), st.sampled_from([5, 10_000]))
+def test_one_pass_builder_matches_on_well_formed_files(tree: Any, limit: int) -> None:
+    text = _block(tree)
+    assert _result(load_text, text, limit) == _result(_load_nodes, text, limit)
