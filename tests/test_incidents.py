@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
+from flowhealth.alerting.actions import AlreadyDone
 from flowhealth.clock import FakeClock
 from flowhealth.store.samples import Reading
 from tests.support.alerting import Rig, make_rig
@@ -308,3 +310,33 @@ def test_many_flows_failing_at_once_become_a_handful_of_messages(tmp_path: Path)
     rig.observe("f059", "delay", 10)
     rig.tick()
     assert len([m for m in rig.messages() if m["kind"] == "open"]) == 6
+
+
+@pytest.mark.parametrize("action", ["ack", "resolve"])
+def test_people_acting_at_once_on_one_incident_are_applied_once(
+    rig: Rig, tmp_path: Path, state_engine: Engine, action: str
+) -> None:
+    """Eight clicks at the same moment: one is applied, seven are told it was already done."""
+    shared = make_rig(rig.model, tmp_path, rig.clock, state_engine)
+    shared.observe("orders", "delay", 1800)
+    shared.tick()
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def click(person: str) -> None:
+        start.wait()
+        try:
+            getattr(shared.actions, action)("1", person)
+            outcomes.append("applied")
+        except AlreadyDone:
+            outcomes.append("already done")
+
+    threads = [threading.Thread(target=click, args=(f"person-{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["already done"] * 7 + ["applied"]
+    told = "Acknowledged by" if action == "ack" else "Resolved by"
+    lines = [m["thread_line"] for m in shared.messages() if told in (m["thread_line"] or "")]
+    assert len(lines) == 1, lines  # one thread line in the channel, not one per click

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -59,25 +61,38 @@ class Actions:
         self.incidents = incidents
 
     def _find(self, session: Session, ref: str) -> Incident:
-        """An incident by number ("42", "#42") or by a rule with an open incident."""
+        """An incident by number ("42", "#42") or by a rule with an open incident, locked for writing."""
         text = ref.strip().lstrip("#")
         if text.isascii() and text.isdigit():
             number = incident_number(text)
-            # FOR UPDATE: two people clicking at once act one after the other, and the second
-            # sees what the first did (SQLite writers are serialised anyway).
-            incident = session.get(Incident, number, with_for_update=True) if number is not None else None
-            if incident is None:
+            if number is None or not self._lock(session, number):
                 raise NotFound(f"no incident {text}")
-            return incident
-        rows = session.exec(
-            select(Incident)
-            .join(AlertState, col(AlertState.incident_id) == col(Incident.id))
-            .where(AlertState.rule == text, Incident.status == "open")
-            .order_by(col(Incident.id).desc())
-        ).first()
-        if rows is None:
-            raise NotFound(f"no open incident for '{ref}' (give an incident number or a firing rule)")
-        return rows
+        else:
+            number = session.exec(
+                select(Incident.id)
+                .join(AlertState, col(AlertState.incident_id) == col(Incident.id))
+                .where(AlertState.rule == text, Incident.status == "open")
+                .order_by(col(Incident.id).desc())
+            ).first()
+            if number is None or not self._lock(session, number):
+                raise NotFound(f"no open incident for '{ref}' (give an incident number or a firing rule)")
+        incident = session.get(Incident, number)
+        assert incident is not None  # locked above, in this transaction
+        return incident
+
+    @staticmethod
+    def _lock(session: Session, number: int) -> bool:
+        """Take the incident's write lock before reading it, so two people clicking at once act one
+        after the other and the second sees what the first did.
+
+        A no-op UPDATE rather than SELECT … FOR UPDATE: SQLite ignores FOR UPDATE, and Python's
+        sqlite3 driver begins a transaction only at the first write, so a read before it runs on
+        its own and can see a state another click is about to change. On PostgreSQL the UPDATE
+        takes the same row lock FOR UPDATE would."""
+        touched = session.execute(
+            update(Incident).where(col(Incident.id) == number).values({col(Incident.id): col(Incident.id)})
+        )
+        return bool(cast(CursorResult[Any], touched).rowcount)
 
     def _refresh(self, session: Session, incident: Incident, notice: Notice) -> None:
         if incident.notified_at is None:
