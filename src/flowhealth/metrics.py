@@ -26,6 +26,7 @@ from .model.baseline_rule import BaselineRule
 from .model.model import Model
 from .model.schema import SignalKind
 from .notify.needs_person import waiting_on_people
+from .rendered_metrics import RenderedCounter, RenderedHistogram
 from .store.outbox import backlog
 from .store.tables import AlertState, ProbeState, SignalValue
 from .store.trend import TRENDS, queue_trends
@@ -97,20 +98,21 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.probe_runs = Counter(
+        # Per-probe series (most of a scrape at a thousand probes) keep their text between scrapes.
+        self.probe_runs = RenderedCounter(
             "flowhealth_probe_runs_total",
             "Probe runs by outcome.",
             ["flow", "signal", "kind", "outcome"],
             registry=registry,
         )
-        self.probe_duration = Histogram(
+        self.probe_duration = RenderedHistogram(
             "flowhealth_probe_duration_seconds",
             "How long probe runs take.",
             ["flow", "signal", "kind"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
-        self.probe_skipped = Counter(
+        self.probe_skipped = RenderedCounter(
             "flowhealth_probe_runs_skipped_total",
             "Probe runs skipped because the previous run of the same probe was still going.",
             ["flow", "signal"],
