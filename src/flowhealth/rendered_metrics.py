@@ -189,3 +189,46 @@ class RenderedHistogram(_Family[HistogramChild]):
 
     def _child(self, labels: dict[str, str]) -> HistogramChild:
         return HistogramChild(self._name, labels, self._bounds)
+
+
+# (name and label names, label values) of a series whose line prefix is remembered.
+Prefixed = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+class GaugeRows:
+    """A gauge family of plain rows read at scrape time (state), written from remembered line prefixes.
+
+    prometheus-client's GaugeMetricFamily builds a Sample and a label dict per row, then the text
+    format sorts and escapes the labels again; here a row is a tuple until the text is written,
+    and the prefix of a series seen in an earlier scrape is looked up, not rebuilt.
+    """
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str], prefixes: dict[Prefixed, str]) -> None:
+        self.name = name
+        self._documentation = documentation
+        self._labelnames = tuple(labelnames)
+        # Shared between scrapes by the collector; keyed by name, label names and values.
+        self._prefixes = prefixes
+        self._rows: list[tuple[tuple[str, ...], float]] = []
+
+    def add(self, values: Sequence[str], value: float) -> None:
+        self._rows.append((tuple(values), value))
+
+    def _lines(self) -> str:
+        prefixes, head, out = self._prefixes, (self.name, *self._labelnames), []
+        for values, value in self._rows:
+            key = (head, values)
+            prefix = prefixes.get(key)
+            if prefix is None:
+                prefix = prefixes[key] = line_prefix(self.name, zip(self._labelnames, values, strict=True))
+            out.append(f"{prefix}{number_text(value)}\n")
+        return "".join(out)
+
+    def _samples(self) -> list[Sample]:
+        names = self._labelnames
+        return [
+            Sample(self.name, dict(zip(names, values, strict=True)), value, None, None) for values, value in self._rows
+        ]
+
+    def family(self) -> TextFamily:
+        return TextFamily(self.name, self._documentation, "gauge", self._lines, self._samples)
