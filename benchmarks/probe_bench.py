@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
 import statistics
 import tempfile
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from tests.support.models import write_model
@@ -124,6 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
+    load_before = os.getloadavg()  # the machine is shared: the load is part of every figure
     name, url = (None, args.url) if args.url else create_database()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -146,7 +148,12 @@ def main() -> None:
         f"/metrics scrape: {1000 * result['scrape_cpu_seconds']:.1f} ms CPU, {result['scrape_bytes'] / 1e6:.2f} MB,"
         f" {result['scrape_series']} series ({result['scrapes']} scrapes)"
     )
+    print(
+        f"  prometheus-client's generate_latest of the same registry: {1000 * result['generate_latest_cpu_seconds']:.1f} ms CPU"
+    )
     print(f"peak memory (max RSS): {result['peak_rss_mib']:.0f} MiB")
+    load = " / ".join(f"{x:.1f}" for x in load_before), " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average (1, 5, 15 min): {load[0]} before, {load[1]} after")
     print("query-exporter comparison: python -m benchmarks.query_exporter_compare (see benchmarks/README.md)")
 
 
@@ -204,6 +211,10 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> d
     scraping.join()
     for _ in range(3):  # a few more, so the per-scrape figure is a median even for a short window
         scrape()
+    # prometheus-client's own writer on the same registry, for reference (both see the same series).
+    cpu0 = time.thread_time()
+    generate_latest(registry)
+    client_cpu = time.thread_time() - cpu0
     runtime.stop()
     lags.sort()
     return {
@@ -217,6 +228,7 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> d
         "scrape_cpu_seconds": statistics.median(scrape_cpu),
         "scrape_bytes": scrape_size[-1][0],
         "scrape_series": scrape_size[-1][1],
+        "generate_latest_cpu_seconds": client_cpu,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 

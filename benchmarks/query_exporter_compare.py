@@ -253,6 +253,10 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float
     raise RuntimeError(f"query-exporter did not answer on {url} within {timeout:g}s")
 
 
+def _load(load: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.1f}" for x in load)
+
+
 def _row(name: str, r: dict[str, Any]) -> str:
     runs, duration = r["runs"], r["duration"]
     per_1000 = 1000 * r["cpu_seconds"] / runs if runs else float("nan")
@@ -278,6 +282,7 @@ def main() -> None:
         parser.error("--duration must be a multiple of --interval (the window then holds whole bursts of runs)")
 
     script = qe_venv()
+    load_before = os.getloadavg()  # the machine is shared: the load is part of every figure
     name, url = create_database()
     results: dict[str, list[dict[str, Any]]] = {"query-exporter": [], "flowhealth": []}
     try:
@@ -300,6 +305,7 @@ def main() -> None:
         f" {args.duration:g} s measured per run, {args.rounds} round(s); planned rate {planned:.0f} runs/s"
     )
     print(f"query-exporter {QE_VERSION} vs flowhealth; the two sides ran one after the other, never at once")
+    print(f"load average (1, 5, 15 min): {_load(load_before)} before, {_load(os.getloadavg())} after")
     print()
     print(
         f"{'side':<16} {'runs':>7} {'runs/s':>7} {'CPU s':>7} {'CPU s/1k':>10}  {'lag p50':>11} {'lag p99':>11} {'peak RSS':>10} {'CPU/scrape':>12} {'series':>7}"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
 from flowhealth.exposition import TextExposition
+from flowhealth.rendered_metrics import RenderedCounter, RenderedHistogram
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from tests.test_api import model as model
@@ -55,3 +58,85 @@ def test_metrics_endpoint_serves_what_prometheus_client_would_after_probes_and_e
         assert response.content == generate_latest(runtime.registry)
     # Counters' *_created series are not exported: Prometheus' text format has no use for them.
     assert b"_created" not in response.content
+
+
+def test_counters_and_histograms_that_keep_their_text_write_what_prometheus_clients_own_would() -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    labels = ["flow", "signal", "kind"]
+    buckets = (0.005, 0.5, 1, 30)
+    counters = [
+        RenderedCounter("shop_runs_total", "Runs.", labels, registry=ours),
+        Counter("shop_runs_total", "Runs.", labels, registry=theirs),
+    ]
+    histograms = [
+        RenderedHistogram("shop_wait_seconds", "Waits.", labels, registry=ours, buckets=buckets),
+        Histogram("shop_wait_seconds", "Waits.", labels, registry=theirs, buckets=buckets),
+    ]
+    exposition = TextExposition()
+    for amount in (0.001, 0.5, 0.7, 31.0, 1e-9, 2.5e6):
+        for counter, histogram in zip(counters, histograms, strict=True):
+            counter.labels("orders", 'quo"te', "sql").inc(amount)
+            histogram.labels("orders", "back\\slash", "sql").observe(amount)
+            histogram.labels("orders", "other", "sql")  # created, never observed: all zeros
+        assert exposition.render(ours) == generate_latest(theirs) == generate_latest(ours)
+    assert ours.get_sample_value(
+        "shop_wait_seconds_bucket", {"flow": "orders", "signal": "back\\slash", "kind": "sql", "le": "0.5"}
+    ) == theirs.get_sample_value(
+        "shop_wait_seconds_bucket", {"flow": "orders", "signal": "back\\slash", "kind": "sql", "le": "0.5"}
+    )
+
+
+def test_a_value_changed_between_two_scrapes_is_in_the_second(model, tmp_path: Path, clock: FakeClock) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", public_url="http://fh.test")
+    runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+    client = TestClient(create_app(runtime, manage_runtime=False))
+    runs = 'flowhealth_probe_runs_total{flow="orders",kind="sql",outcome="success",signal="delay"}'
+    count = 'flowhealth_probe_duration_seconds_count{flow="orders",kind="sql",signal="delay"}'
+    delay = 'flowhealth_flow_delay_seconds{flow="orders",signal="delay"}'
+    runtime.runner.run("orders", "delay")
+    first = client.get("/metrics").text
+    assert f"{runs} 1.0\n" in first and f"{count} 1.0\n" in first and f"{delay} 1800.0\n" in first
+    clock.advance(60)  # the oldest order is a minute older
+    runtime.runner.run("orders", "delay")
+    second = client.get("/metrics").text
+    assert f"{runs} 2.0\n" in second and f"{count} 2.0\n" in second and f"{delay} 1860.0\n" in second
+
+
+def test_no_scrape_keeps_a_line_older_than_the_last_increment() -> None:
+    registry = CollectorRegistry()
+    counter = RenderedCounter("shop_runs_total", "Runs.", ["shop"], registry=registry)
+    histogram = RenderedHistogram("shop_wait_seconds", "Waits.", ["shop"], registry=registry, buckets=(1.0,))
+    child, timed = counter.labels("a"), histogram.labels("a")
+    exposition, done = TextExposition(), threading.Event()
+
+    def scrape_all_the_time() -> None:
+        while not done.is_set():
+            exposition.render(registry)
+
+    scraper = threading.Thread(target=scrape_all_the_time)
+    scraper.start()
+    try:
+        for _ in range(20_000):  # increments race the scraper's re-rendering of the same lines
+            child.inc()
+            timed.observe(0.5)
+    finally:
+        done.set()
+        scraper.join()
+    body = exposition.render(registry).decode()
+    assert 'shop_runs_total{shop="a"} 20000.0\n' in body
+    assert 'shop_wait_seconds_count{shop="a"} 20000.0\n' in body
+
+
+def test_openmetrics_is_served_when_asked_for_with_the_same_series(model, tmp_path: Path, clock: FakeClock) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", public_url="http://fh.test")
+    runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+    client = TestClient(create_app(runtime, manage_runtime=False))
+    runtime.runner.run("orders", "delay")
+    response = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.text.endswith("# EOF\n")
+    families = {family.name: family for family in text_string_to_metric_families(response.text)}
+    runs = {tuple(sorted(s.labels.items())): s.value for s in families["flowhealth_probe_runs"].samples}
+    assert runs[(("flow", "orders"), ("kind", "sql"), ("outcome", "success"), ("signal", "delay"))] == 1.0
+    assert families["flowhealth_probe_duration_seconds"].type == "histogram"
+    assert families["flowhealth_flow_delay_seconds"].samples[0].value == 1800.0

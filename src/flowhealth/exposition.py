@@ -4,15 +4,18 @@ A scrape at a thousand probes is some 35,000 sample lines, and the same series c
 scrape with new values. prometheus-client formats every line from scratch (label names validated
 and escaped, label values escaped, sorted, joined); here the part of a line before its value,
 `name{labels} `, is built once per series and remembered, so a scrape formats only the values.
-The output is the same as `prometheus_client.generate_latest` (tests/test_exposition.py compares
-them on a live registry); OpenMetrics requests still go through prometheus-client.
+Families that keep their own text (`TextFamily`: the per-probe counters and histogram, the state
+gauges) hand it over whole, and build prometheus-client's Sample objects only when something else
+reads them. The output is the same as `prometheus_client.generate_latest` (tests/test_exposition.py
+compares them on a live registry); OpenMetrics requests still go through prometheus-client.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import (
     ALLOWUTF8,
     UNDERSCORES,
@@ -30,12 +33,38 @@ _TYPE_NAMES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogra
 _OM_SUFFIXES = ("_created", "_gsum", "_gcount")
 
 
+class TextFamily(Metric):
+    """A metric family that writes its own text lines; its Sample objects are built only when read.
+
+    A text scrape never needs the samples, so it skips building tens of thousands of them;
+    `generate_latest`, OpenMetrics and `get_sample_value` read `samples` and get the same series.
+    """
+
+    def __init__(
+        self, name: str, documentation: str, typ: str, lines: Callable[[], str], samples: Callable[[], list[Sample]]
+    ) -> None:
+        self._built: list[Sample] | None = None
+        self._build = samples
+        super().__init__(name, documentation, typ)
+        self.lines = lines
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        # Metric.__init__ starts with an empty list: that means "not built yet" here.
+        self._built = value or None
+
+
 class TextExposition:
     """Renders a registry in the Prometheus text format, remembering each series' line prefix."""
 
     def __init__(self) -> None:
         self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-        self._values: dict[float, str] = {}
 
     def render(self, registry: Collector) -> bytes:
         output: list[str] = []
@@ -48,6 +77,9 @@ class TextExposition:
             help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
             escaped = escape_metric_name(name, UNDERSCORES)
             output.append(f"# HELP {escaped} {help_text}\n# TYPE {escaped} {_TYPE_NAMES.get(mtype, mtype)}\n")
+            if isinstance(metric, TextFamily):
+                output.append(metric.lines())
+                continue
             om_names = {metric.name + suffix: suffix for suffix in _OM_SUFFIXES}
             om_samples: dict[str, list[str]] = {}
             for sample in metric.samples:
@@ -61,32 +93,43 @@ class TextExposition:
                 om_name = escape_metric_name(metric.name + suffix, UNDERSCORES)
                 output.append(f"# HELP {om_name} {help_text}\n# TYPE {om_name} gauge\n")
                 output.extend(lines)
-        if len(self._prefixes) > MAX_REMEMBERED or len(self._values) > MAX_REMEMBERED:
+        if len(self._prefixes) > MAX_REMEMBERED:
             self._prefixes.clear()
-            self._values.clear()
         return "".join(output).encode("utf-8")
 
     def _line(self, sample: Sample) -> str:
         key = (sample.name, tuple(sample.labels.items()))
         prefix = self._prefixes.get(key)
         if prefix is None:
-            prefix = self._prefixes[key] = _prefix(sample.name, sample.labels.items())
-        value = self._values.get(sample.value)
-        if value is None or (value == "0.0" and math.copysign(1.0, sample.value) < 0):
-            value = _go_float(sample.value)
-            if value not in ("NaN", "-0.0"):  # NaN never equals itself; -0.0 equals 0.0 but prints apart
-                self._values[sample.value] = value
+            prefix = self._prefixes[key] = line_prefix(sample.name, sample.labels.items())
+        value = number_text(sample.value)
         if sample.timestamp is not None:
             return f"{prefix}{value} {int(float(sample.timestamp) * 1000):d}\n"
         return f"{prefix}{value}\n"
 
 
-def _prefix(name: str, labels: Iterable[tuple[str, str]]) -> str:
+def line_prefix(name: str, labels: Iterable[tuple[str, str]]) -> str:
+    """`name{labels} ` of a series as prometheus-client writes it: labels sorted and escaped."""
     pairs = sorted(labels)
     if not pairs:
         return f"{escape_metric_name(name, UNDERSCORES)} "
     inner = ",".join(f'{escape_label_name(k, UNDERSCORES)}="{_escape(v, ALLOWUTF8, False)}"' for k, v in pairs)  # type: ignore[arg-type]
     return f"{escape_metric_name(name, UNDERSCORES)}{{{inner}}} "
+
+
+_NUMBERS: dict[float, str] = {}
+
+
+def number_text(number: float) -> str:
+    """A sample value as prometheus-client writes it, remembered for the values that come back."""
+    text = _NUMBERS.get(number)
+    if text is None or (text == "0.0" and math.copysign(1.0, number) < 0):
+        text = _go_float(number)
+        if text not in ("NaN", "-0.0"):  # NaN never equals itself; -0.0 equals 0.0 but prints apart
+            if len(_NUMBERS) > MAX_REMEMBERED:
+                _NUMBERS.clear()
+            _NUMBERS[number] = text
+    return text
 
 
 def _go_float(number: float) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -26,6 +27,7 @@ from .model.baseline_rule import BaselineRule
 from .model.model import Model
 from .model.schema import SignalKind
 from .notify.needs_person import waiting_on_people
+from .rendered_metrics import GaugeRows, Prefixed, RenderedCounter, RenderedHistogram
 from .store.outbox import backlog
 from .store.tables import AlertState, ProbeState, SignalValue
 from .store.trend import TRENDS, queue_trends
@@ -97,20 +99,21 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.probe_runs = Counter(
+        # Per-probe series (most of a scrape at a thousand probes) keep their text between scrapes.
+        self.probe_runs = RenderedCounter(
             "flowhealth_probe_runs_total",
             "Probe runs by outcome.",
             ["flow", "signal", "kind", "outcome"],
             registry=registry,
         )
-        self.probe_duration = Histogram(
+        self.probe_duration = RenderedHistogram(
             "flowhealth_probe_duration_seconds",
             "How long probe runs take.",
             ["flow", "signal", "kind"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=registry,
         )
-        self.probe_skipped = Counter(
+        self.probe_skipped = RenderedCounter(
             "flowhealth_probe_runs_skipped_total",
             "Probe runs skipped because the previous run of the same probe was still going.",
             ["flow", "signal"],
@@ -223,11 +226,12 @@ class StateCollector(Collector):
         # The model does not change while the collector lives: flowhealth_flow_info is built once.
         self._info = self._flow_info()
         self._labels: dict[str, dict[str, str]] = {}
+        self._prefixes: dict[Prefixed, str] = {}  # line prefixes of state series, kept between scrapes
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # state metrics are dynamic; skip describe-time collection
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         model = self._model
         # Plain rows of the columns used, not ORM objects: a scrape reads thousands of them.
         tables: tuple[Any, ...] = (SignalValue, ProbeState, AlertState)
@@ -308,9 +312,12 @@ class StateCollector(Collector):
             )
         return info
 
-    def _signals(self, values: Sequence[Any]) -> Iterator[GaugeMetricFamily]:
-        families: dict[SignalKind, GaugeMetricFamily] = {}
-        label_names: dict[SignalKind, list[str]] = {}
+    def _gauge(self, name: str, documentation: str, labelnames: Sequence[str]) -> GaugeRows:
+        if len(self._prefixes) > 200_000:
+            self._prefixes.clear()
+        return GaugeRows(name, documentation, labelnames, self._prefixes)
+
+    def _signals(self, values: Sequence[Any]) -> Iterator[Metric]:
         rows_by_kind: dict[SignalKind, list[tuple[dict[str, str], float]]] = {}
         for row in values:
             flow = self._model.flows.get(row.flow)
@@ -319,51 +326,44 @@ class StateCollector(Collector):
             kind = flow.signals[row.signal].kind
             labels = {"flow": row.flow, "signal": row.signal, **self._labels_of(row.labels)}
             rows_by_kind.setdefault(kind, []).append((labels, row.value))
-        for kind, rows in rows_by_kind.items():
-            names = sorted({name for labels, _ in rows for name in labels} - {"flow", "signal"})
-            label_names[kind] = ["flow", "signal", *names]
-            name, help_text = SIGNAL_METRICS[kind]
-            families[kind] = GaugeMetricFamily(name, help_text, labels=label_names[kind])
+        for kind in sorted(rows_by_kind):
+            rows = rows_by_kind[kind]
+            names = ["flow", "signal", *sorted({name for labels, _ in rows for name in labels} - {"flow", "signal"})]
+            family = self._gauge(*SIGNAL_METRICS[kind], names)
             for labels, value in rows:
-                families[kind].add_metric([labels.get(n, "") for n in label_names[kind]], value)
-        yield from (families[k] for k in sorted(families))
+                family.add([labels.get(n, "") for n in names], value)
+            yield family.family()
 
-    def _trends(self, trends: dict[tuple[str, str, str], str]) -> GaugeMetricFamily:
+    def _trends(self, trends: dict[tuple[str, str, str], str]) -> Metric:
         names = sorted({n for (_, _, key) in trends for n in self._labels_of(key)} - {"flow", "signal", "trend"})
-        family = GaugeMetricFamily(
+        family = self._gauge(
             "flowhealth_flow_queue_trend",
             "Trend of a queue depth over its last samples: 1 for the current one of draining, growing, stalled, empty, unknown.",
-            labels=["flow", "signal", *names, "trend"],
+            ["flow", "signal", *names, "trend"],
         )
         for (flow, signal, key), current in sorted(trends.items()):
             labels = self._labels_of(key)
+            values = [flow, signal, *(labels.get(n, "") for n in names)]
             for trend in TRENDS:
-                family.add_metric([flow, signal, *(labels.get(n, "") for n in names), trend], float(trend == current))
-        return family
+                family.add([*values, trend], float(trend == current))
+        return family.family()
 
-    def _probes(self, states: Sequence[Any]) -> Iterator[GaugeMetricFamily]:
-        up = GaugeMetricFamily(
-            "flowhealth_probe_up",
-            "1 when the probe's last run succeeded.",
-            labels=["flow", "signal", "kind"],
+    def _probes(self, states: Sequence[Any]) -> Iterator[Metric]:
+        labels = ["flow", "signal", "kind"]
+        up = self._gauge("flowhealth_probe_up", "1 when the probe's last run succeeded.", labels)
+        last = self._gauge(
+            "flowhealth_probe_last_success_timestamp_seconds", "When the probe last succeeded (Unix time).", labels
         )
-        last = GaugeMetricFamily(
-            "flowhealth_probe_last_success_timestamp_seconds",
-            "When the probe last succeeded (Unix time).",
-            labels=["flow", "signal", "kind"],
-        )
-        failures = GaugeMetricFamily(
-            "flowhealth_probe_consecutive_failures",
-            "Failed runs since the probe last succeeded.",
-            labels=["flow", "signal", "kind"],
+        failures = self._gauge(
+            "flowhealth_probe_consecutive_failures", "Failed runs since the probe last succeeded.", labels
         )
         for state in states:
-            labels = [state.flow, state.signal, state.kind]
-            up.add_metric(labels, 1.0 if state.last_outcome == "success" else 0.0)
-            failures.add_metric(labels, state.consecutive_failures)
+            key = (state.flow, state.signal, state.kind)
+            up.add(key, 1.0 if state.last_outcome == "success" else 0.0)
+            failures.add(key, state.consecutive_failures)
             if state.last_success_at is not None:
-                last.add_metric(labels, state.last_success_at.timestamp())
-        yield from (up, last, failures)
+                last.add(key, state.last_success_at.timestamp())
+        yield from (up.family(), last.family(), failures.family())
 
     def _alerts(self, alerts: Sequence[Any]) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
