@@ -1,7 +1,9 @@
 """Spans to stage events: the convention's attributes, or a flow's span mappings.
 
-This loop runs once per span, so it reads attributes into one dict and nothing else; spans
-that belong to no flow are counted with a reason for the exporter's `partial_success`.
+This loop runs once per span on the receiver's request path. It reads the lean request of
+`traces.wire`, whose attributes upb has already put in a map, and asks only for the keys the
+convention or a mapping names; spans that belong to no flow are counted with a reason for the
+exporter's `partial_success`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ..model.contracts import LoadedContract
 from . import convention as c
@@ -41,6 +41,9 @@ class Extracted:
 
 def _text(value: Any) -> str:
     # AnyValue: ids are usually strings, sometimes integers (an order number).
+    text: str = value.string_value
+    if text:
+        return text
     kind = value.WhichOneof("value")
     if kind == "string_value":
         return str(value.string_value)
@@ -49,18 +52,16 @@ def _text(value: Any) -> str:
     return ""
 
 
-def extract(request: ExportTraceServiceRequest, routing: c.Routing) -> Extracted:
-    """Every span of the request as a stage event, or a counted rejection."""
+def extract(request: Any, routing: c.Routing) -> Extracted:
+    """Every span of a lean request (`traces.wire`) as a stage event, or a counted rejection."""
     out = Extracted()
     plans, mappings = routing.plans, routing.mappings
     for resource_spans in request.resource_spans:
-        service = ""
-        for kv in resource_spans.resource.attributes:
-            if kv.key == c.SERVICE_NAME:
-                service = kv.value.string_value
+        named = resource_spans.resource.attributes.get(c.SERVICE_NAME)
+        service = "" if named is None else str(named.string_value)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                attrs = {kv.key: kv.value for kv in span.attributes}
+                attrs = span.attributes
                 flow_value = attrs.get(c.FLOW)
                 if flow_value is not None:
                     _convention_span(out, span, attrs, _text(flow_value), plans)
@@ -93,9 +94,7 @@ def extract(request: ExportTraceServiceRequest, routing: c.Routing) -> Extracted
     return out
 
 
-def _convention_span(
-    out: Extracted, span: Any, attrs: dict[str, Any], flow_id: str, plans: dict[str, c.FlowPlan]
-) -> None:
+def _convention_span(out: Extracted, span: Any, attrs: Any, flow_id: str, plans: dict[str, c.FlowPlan]) -> None:
     plan = plans.get(flow_id)
     if plan is None:
         out.rejected[f"for flow '{flow_id[:64]}' that has no traces block"] += 1
@@ -116,7 +115,7 @@ def _convention_span(
 def _emit(
     out: Extracted,
     span: Any,
-    attrs: dict[str, Any],
+    attrs: Any,
     plan: c.FlowPlan,
     stage: str,
     entity_id: str,

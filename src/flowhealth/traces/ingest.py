@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from sqlalchemy.engine import Engine
@@ -22,7 +23,7 @@ from ..store.db import transaction
 from ..store.samples import Reading, record_readings
 from . import aggregate, journeys
 from .convention import Routing
-from .decode import parse
+from .decode import lean, parse
 from .extract import extract
 
 MIN_RETENTION = timedelta(hours=1)
@@ -81,10 +82,13 @@ class TraceService:
 
     def ingest_body(self, media: str, body: bytes) -> IngestResult:
         """Parse an OTLP/HTTP body and ingest it (raises MalformedPayload, StoreError)."""
-        return self.ingest(parse(media, body))
+        return self._ingest(parse(media, body))
 
     def ingest(self, request: ExportTraceServiceRequest) -> IngestResult:
         """Fold the request's business spans into journeys; idempotent on (trace id, span id)."""
+        return self._ingest(lean(request))
+
+    def _ingest(self, request: Any) -> IngestResult:
         extracted = extract(request, self.routing)
         applied = journeys.Applied()
         if extracted.events:
