@@ -11,6 +11,7 @@ Driver-level SQL: both statements run once per request or group on the hot path.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
@@ -19,19 +20,16 @@ from .convention import StageEvent
 
 
 def encode(events: Sequence[StageEvent]) -> str:
-    """The events as compact JSON rows, in StageEvent's field order."""
-    rows = [
-        [e.key, e.flow, e.stage, e.entity_id, e.entity_type, e.outcome, e.reason, e.at, e.violations] for e in events
-    ]
-    return json.dumps(rows, separators=(",", ":"))
+    """The events as compact JSON rows, in StageEvent's field order (named tuples are JSON arrays)."""
+    return json.dumps(events, separators=(",", ":"))
 
 
 def decode(text: str) -> list[StageEvent]:
     """The events of one inbox row."""
-    events = []
-    for key, flow, stage, entity_id, entity_type, outcome, reason, at, violations in json.loads(text):
-        found = tuple((str(path), str(why)) for path, why in violations) if violations else ()
-        events.append(StageEvent(key, flow, stage, entity_id, entity_type, outcome, reason, float(at), found))
+    events = list(map(StageEvent._make, json.loads(text)))
+    for i, ev in enumerate(events):
+        if ev.violations:  # rare: JSON gave lists where the event holds tuples
+            events[i] = ev._replace(violations=tuple((str(path), str(why)) for path, why in ev.violations))
     return events
 
 
@@ -39,15 +37,18 @@ def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def put(conn: Connection, events: Sequence[StageEvent], received_at: float) -> None:
-    """Add one request's events (inside the caller's transaction)."""
+def put(conn: Connection, events: Sequence[StageEvent], received_at: float) -> int:
+    """Add one request's events (inside the caller's transaction); the row's id."""
     mark = _mark(conn)
-    conn.exec_driver_sql(
-        f"INSERT INTO span_inbox (received_at, events) VALUES ({mark}, {mark})", (received_at, encode(events))
+    return int(
+        conn.exec_driver_sql(
+            f"INSERT INTO span_inbox (received_at, events) VALUES ({mark}, {mark}) RETURNING id",
+            (received_at, encode(events)),
+        ).scalar_one()
     )
 
 
-def take(conn: Connection, limit: int) -> list[tuple[float, str]]:
+def take(conn: Connection, limit: int) -> list[tuple[int, float, str]]:
     """Claim the oldest `limit` rows by deleting them (inside the caller's transaction), oldest first."""
     mark = _mark(conn)
     skip = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
@@ -56,7 +57,34 @@ def take(conn: Connection, limit: int) -> list[tuple[float, str]]:
         " RETURNING id, received_at, events",
         (limit,),
     ).all()
-    return [(float(received_at), str(events)) for _, received_at, events in sorted(rows)]
+    return [(int(id_), float(received_at), str(events)) for id_, received_at, events in sorted(rows)]
+
+
+class Recent:
+    """The events of rows this process wrote and has not folded yet, so the fold need not decode them.
+
+    Bounded: past `capacity` rows (the folder stalled), further rows are decoded from the database.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._capacity = capacity
+        self._events: dict[int, Sequence[StageEvent]] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, row: int, events: Sequence[StageEvent]) -> None:
+        with self._lock:
+            if len(self._events) < self._capacity:
+                self._events[row] = events
+
+    def forget(self, row: int) -> None:
+        with self._lock:
+            self._events.pop(row, None)
+
+    def events(self, row: int, text: str) -> Sequence[StageEvent]:
+        """The row's events, from memory when this process wrote it."""
+        with self._lock:
+            kept = self._events.pop(row, None)
+        return decode(text) if kept is None else kept
 
 
 def waiting(conn: Connection) -> int:

@@ -15,13 +15,16 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..clock import Clock
+from ..errors import StoreError
 from ..evidence import EvidenceTable
 from ..metrics import Metrics
 from ..model.model import Model
 from ..model.probes import TraceProbe
 from ..store.db import transaction
+from ..store.failures import describe
 from ..store.samples import Reading, record_readings
 from . import aggregate, inbox, journeys
 from .convention import Routing, StageEvent
@@ -32,8 +35,10 @@ from .folder import Folder
 MIN_RETENTION = timedelta(hours=1)
 # Inbox rows (export requests) folded in one transaction: large enough that a journey's spans from
 # consecutive requests are merged in memory, small enough that the receiver's inserts, which wait
-# for SQLite's single writer, never wait long.
-FOLD_ROWS = 8
+# for SQLite's single writer, do not wait long.
+FOLD_ROWS = 32
+# Seconds the folder collects requests before folding them; signal values are read every 15-30 s.
+FOLD_LINGER = 0.5
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,8 @@ class TraceService:
         self._metrics = metrics
         self._lock = threading.Lock()
         self.signals = [ref for ref in model.signals() if isinstance(ref.signal.probe, TraceProbe)]
-        self._folder = Folder(self.drain)
+        self._folder = Folder(self.drain, FOLD_LINGER)
+        self._recent = inbox.Recent()
 
     @property
     def interval(self) -> float | None:
@@ -95,8 +101,19 @@ class TraceService:
         """
         extracted = extract(parse(media, body), self.routing)
         if extracted.events:
-            with transaction(self._engine) as session:
-                inbox.put(session.connection(), extracted.events, self._clock.now().timestamp())
+            row = None
+            try:
+                # A plain connection, not an ORM session: this is the one write on the request path.
+                with self._engine.begin() as conn:
+                    row = inbox.put(conn, extracted.events, self._clock.now().timestamp())
+                    # Before the commit: the folder cannot see the row earlier, so it finds the events here.
+                    self._recent.keep(row, extracted.events)
+            except BaseException as exc:
+                if row is not None:
+                    self._recent.forget(row)
+                if isinstance(exc, SQLAlchemyError):
+                    raise StoreError(f"state database error: {describe(exc)}") from exc
+                raise
             self._folder.wake()
         self._metrics.trace_spans.labels("rejected").inc(extracted.rejected_count)
         return IngestResult(len(extracted.events), extracted.rejected_count, 0, extracted.message())
@@ -125,13 +142,13 @@ class TraceService:
         with self._lock, transaction(self._engine) as session:
             conn = session.connection()
             rows = inbox.take(conn, limit)
-            events = [ev for _, text in rows for ev in inbox.decode(text)]
+            events = [ev for row, _, text in rows for ev in self._recent.events(row, text)]
             # A flow whose traces block a reload removed has no journeys to fold into any more.
             kept = [ev for ev in events if ev.flow in self.routing.plans]
             applied = journeys.Applied()
             if kept:
                 # The newest request's ingest time stands for the group: journeys' updated/completed times.
-                received = max(at for at, _ in rows)
+                received = max(at for _, at, _ in rows)
                 journeys.serialize_flows(conn, {ev.flow for ev in kept})
                 applied = journeys.apply(conn, self.routing, kept, received)
         self._count(applied, Extracted(), dropped=len(events) - len(kept))
