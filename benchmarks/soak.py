@@ -92,6 +92,7 @@ def write_model(root: Path, url: str, flows: int, probe_interval: float, rules_p
     same signal with thresholds never reached, so a big model is evaluated without more alerts.
     """
     from flowhealth.model import load_model
+    from flowhealth.model.files import ModelLimits
 
     for sub in ("flows", "alert_rules", "runbooks"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -139,9 +140,14 @@ def write_model(root: Path, url: str, flows: int, probe_interval: float, rules_p
                 "    business_impact: Orders wait.\n    runbook: soak"
             )
     (root / "flows" / "soak.yaml").write_text("\n".join(parts) + "\n")
-    (root / "alert_rules" / "soak.yaml").write_text("\n".join(rules) + "\n")
+    # Files of at most 1,000 rules: the loader refuses files over 1 MiB.
+    body = rules[1:]
+    for part, first in enumerate(range(0, len(body), 1000)):
+        chunk = ["rules:", *body[first : first + 1000]]
+        (root / "alert_rules" / f"soak-{part:02d}.yaml").write_text("\n".join(chunk) + "\n")
     (root / "runbooks" / "soak.md").write_text(RUNBOOK)
-    return load_model(root)
+    # A big model (issue 19: 5,000 rules) is past the loader's default bound meant for hostile input.
+    return load_model(root, ModelLimits(model_values=10_000_000))
 
 
 # --- the probe target --------------------------------------------------------------------------
