@@ -1,9 +1,10 @@
 """The span inbox: one durable row of stage events per acknowledged export request.
 
-The receiver writes a request's events here and answers; the folder takes rows off in groups and
-folds them into journeys in the transaction that deletes them. Rows are claimed by that delete
-(`RETURNING`, and `SKIP LOCKED` on PostgreSQL), so two replicas never fold the same row and a
-fold that fails leaves its rows for the next try.
+The receiver writes a request's events here and answers; the folder reads rows in groups and
+folds them into journeys in the transaction that deletes them, so a fold that fails leaves its
+rows for the next try. On PostgreSQL the rows are locked when read (`FOR UPDATE SKIP LOCKED`), so
+two replicas never fold the same row; on SQLite one process writes, and folds take turns on the
+trace service's lock.
 
 Driver-level SQL: both statements run once per request or group on the hot path.
 """
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
+from ..errors import StoreError
 from .convention import StageEvent
 
 
@@ -48,16 +50,31 @@ def put(conn: Connection, events: Sequence[StageEvent], received_at: float) -> i
     )
 
 
-def take(conn: Connection, limit: int) -> list[tuple[int, float, str]]:
-    """Claim the oldest `limit` rows by deleting them (inside the caller's transaction), oldest first."""
-    mark = _mark(conn)
+def oldest(conn: Connection, limit: int) -> list[tuple[int, float, str]]:
+    """The oldest `limit` rows, locked against other replicas' folders on PostgreSQL (`SKIP LOCKED`).
+
+    A read, so on SQLite the fold takes the single writer's lock only at its first write: the
+    receiver's inserts are not kept waiting while the fold works in Python.
+    """
     skip = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     rows = conn.exec_driver_sql(
-        f"DELETE FROM span_inbox WHERE id IN (SELECT id FROM span_inbox ORDER BY id LIMIT {mark}{skip})"
-        " RETURNING id, received_at, events",
-        (limit,),
+        f"SELECT id, received_at, events FROM span_inbox ORDER BY id LIMIT {_mark(conn)}{skip}", (limit,)
     ).all()
-    return [(int(id_), float(received_at), str(events)) for id_, received_at, events in sorted(rows)]
+    return [(int(id_), float(received_at), str(events)) for id_, received_at, events in rows]
+
+
+def remove(conn: Connection, rows: Sequence[int]) -> None:
+    """Delete folded rows (in the fold's transaction); a row gone already means another folder took it."""
+    mark = _mark(conn)
+    gone = conn.exec_driver_sql(
+        f"DELETE FROM span_inbox WHERE id IN ({', '.join([mark] * len(rows))})", tuple(rows)
+    ).rowcount
+    if gone != len(rows):
+        raise Conflict(f"{len(rows) - gone} of {len(rows)} inbox rows were folded by another process")
+
+
+class Conflict(StoreError):
+    """Rows of a fold were taken by another folder; the fold is rolled back and tried again."""
 
 
 class Recent:

@@ -141,7 +141,9 @@ class TraceService:
         """Fold up to `limit` inbox rows, oldest first, and delete them in the same transaction."""
         with self._lock, transaction(self._engine) as session:
             conn = session.connection()
-            rows = inbox.take(conn, limit)
+            rows = inbox.oldest(conn, limit)
+            if not rows:
+                return 0
             events = [ev for row, _, text in rows for ev in self._recent.events(row, text)]
             # A flow whose traces block a reload removed has no journeys to fold into any more.
             kept = [ev for ev in events if ev.flow in self.routing.plans]
@@ -151,6 +153,7 @@ class TraceService:
                 received = max(at for _, at, _ in rows)
                 journeys.serialize_flows(conn, {ev.flow for ev in kept})
                 applied = journeys.apply(conn, self.routing, kept, received)
+            inbox.remove(conn, [row for row, _, _ in rows])
         self._count(applied, Extracted(), dropped=len(events) - len(kept))
         return len(rows)
 
