@@ -381,9 +381,9 @@ class SdkRun:
         return self.created - self.acknowledged
 
 
-def sdk_drops(db: Path, processes: int, rate: float, seconds: float) -> SdkRun:
-    """`processes` SDK client processes at `rate` spans/s in total against flowhealth's receiver."""
-    receiver = Receiver("flowhealth", db)
+def sdk_drops(kind: str, db: Path, processes: int, rate: float, seconds: float) -> SdkRun:
+    """`processes` SDK client processes at `rate` spans/s in total against one receiver."""
+    receiver = Receiver(kind, db)
     load0 = os.getloadavg()[0]
     try:
         cpu0 = receiver.cpu()
@@ -494,13 +494,18 @@ def main() -> None:
                 f" journeys folded {run.settle_seconds:.2f} s after the last answer (load {load:.1f})"
             )
         ratio = runs["flowhealth"].cpu_us_per_span / runs["parse-only"].cpu_us_per_span
-        sdk = sdk_drops(work / "sdk.db", 2, args.rate, args.sdk_seconds)
-        print(
-            f"  real SDK, 2 client processes, {args.rate:,.0f} spans/s for {args.sdk_seconds:g} s: created {sdk.created:,}"
-            f" ({sdk.rate:,.0f}/s achieved), acknowledged {sdk.acknowledged:,}, dropped client-side {sdk.dropped:,}"
-            f" ({sdk.failed:,} in failed exports); receiver CPU {sdk.server_cpu_us:.2f} us/span;"
-            f" clients' CPU {sdk.client_cpu:.1f} s (load {sdk.load[0]:.1f} -> {sdk.load[1]:.1f})"
-        )
+        sdks = {}
+        for kind in ("parse-only", "flowhealth"):
+            sdk = sdk_drops(kind, work / f"sdk-{kind}.db", 2, args.rate, args.sdk_seconds)
+            sdks[kind] = sdk
+            print(
+                f"  real SDK, 2 client processes, {args.rate:,.0f} spans/s for {args.sdk_seconds:g} s, {kind} receiver:"
+                f" created {sdk.created:,} ({sdk.rate:,.0f}/s achieved), acknowledged {sdk.acknowledged:,},"
+                f" dropped client-side {sdk.dropped:,} ({sdk.failed:,} in failed exports); receiver CPU"
+                f" {sdk.server_cpu_us:.2f} us/span; clients' CPU {sdk.client_cpu:.1f} s (load {sdk.load[0]:.1f} ->"
+                f" {sdk.load[1]:.1f})"
+            )
+        sdk = sdks["flowhealth"]
         samples, stream_rate = memory_stream(stream_seconds, work / "stream.db")
         warm = samples[len(samples) // 4][1]
         peak_late = max(rss for _, rss in samples[len(samples) // 4 :])
