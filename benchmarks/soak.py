@@ -81,9 +81,18 @@ def trace_flows(flows: int) -> list[str]:
     return [flow_id(n) for n in range(0, flows, TRACE_EVERY)]
 
 
-def write_model(root: Path, url: str, flows: int, probe_interval: float) -> Any:
-    """The soak model as real YAML, loaded by the real loader."""
+def rule_count(flows: int, rules_per_flow: int) -> int:
+    return flows * rules_per_flow + len(trace_flows(flows))
+
+
+def write_model(root: Path, url: str, flows: int, probe_interval: float, rules_per_flow: int = 1) -> Any:
+    """The soak model as real YAML, loaded by the real loader.
+
+    Each flow's first rule fires at the crossings; its further `rules_per_flow - 1` rules watch the
+    same signal with thresholds never reached, so a big model is evaluated without more alerts.
+    """
     from flowhealth.model import load_model
+    from flowhealth.model.files import ModelLimits
 
     for sub in ("flows", "alert_rules", "runbooks"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -110,6 +119,12 @@ def write_model(root: Path, url: str, flows: int, probe_interval: float) -> Any:
             f'    summary: "{{{{ value | number }}}} records of {flow} wait"\n    business_impact: Records wait.\n'
             "    runbook: soak"
         )
+        for extra in range(1, rules_per_flow):
+            rules.append(
+                f"  backlog-{flow}-{extra}:\n    flow: {flow}\n    signal: backlog\n    above: {1_000_000 + extra}\n"
+                f'    severity: warning\n    summary: "{{{{ value | number }}}} records of {flow} wait"\n'
+                "    business_impact: Records wait.\n    runbook: soak"
+            )
         if n % TRACE_EVERY == 0:
             parts.append(
                 "      in_flight:\n        kind: records\n        description: Orders between placed and accepted.\n"
@@ -125,9 +140,14 @@ def write_model(root: Path, url: str, flows: int, probe_interval: float) -> Any:
                 "    business_impact: Orders wait.\n    runbook: soak"
             )
     (root / "flows" / "soak.yaml").write_text("\n".join(parts) + "\n")
-    (root / "alert_rules" / "soak.yaml").write_text("\n".join(rules) + "\n")
+    # Files of at most 1,000 rules: the loader refuses files over 1 MiB.
+    body = rules[1:]
+    for part, first in enumerate(range(0, len(body), 1000)):
+        chunk = ["rules:", *body[first : first + 1000]]
+        (root / "alert_rules" / f"soak-{part:02d}.yaml").write_text("\n".join(chunk) + "\n")
     (root / "runbooks" / "soak.md").write_text(RUNBOOK)
-    return load_model(root)
+    # A big model (issue 19: 5,000 rules) is past the loader's default bound meant for hostile input.
+    return load_model(root, ModelLimits(model_values=10_000_000))
 
 
 # --- the probe target --------------------------------------------------------------------------
@@ -304,6 +324,45 @@ def send(port: int, rate: float, seconds: float, flows: list[str], connections: 
     print(json.dumps(summary), flush=True)
 
 
+def preload(port: int, runtime: Any, flows: list[str], journeys: int) -> int:
+    """Post `journeys` placed orders that never complete (kept in flight); the open journeys after."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from sqlalchemy import text
+
+    started = time.monotonic()
+    now = time.time()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+    per_request = 1000
+    for first in range(0, journeys, per_request):
+        req = ExportTraceServiceRequest()
+        rs = req.resource_spans.add()
+        rs.resource.attributes.add(key="service.name").value.string_value = "shop"
+        scope = rs.scope_spans.add()
+        for n in range(first, min(journeys, first + per_request)):
+            span = scope.spans.add()
+            span.trace_id, span.span_id = os.urandom(16), os.urandom(8)
+            span.start_time_unix_nano = span.end_time_unix_nano = int(now * 1e9)
+            span.name = "placed"
+            for key, value in (
+                ("flowhealth.flow", flows[n % len(flows)]),
+                ("flowhealth.stage", "placed"),
+                ("flowhealth.entity.id", f"W-{n}"),
+            ):
+                span.attributes.add(key=key).value.string_value = value
+        conn.request("POST", "/v1/traces", body=gzip.compress(req.SerializeToString(), 1), headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"preloading journeys: HTTP {answer.status}")
+    conn.close()
+    runtime.traces.drain()
+    with runtime.engine.connect() as db:
+        open_now = int(db.execute(text("SELECT count(*) FROM journey WHERE completed_at IS NULL")).scalar_one())
+    print(f"preloaded {journeys:,} journeys in {time.monotonic() - started:.0f} s: {open_now:,} in flight", flush=True)
+    return open_now
+
+
 # --- measuring -----------------------------------------------------------------------------------
 
 
@@ -413,6 +472,7 @@ class Soak:
         self.sender_summary: dict[str, Any] = {}
         self._team_cursor = 0
         self._seen_messages = 0
+        self.in_flight = 0
 
     # -- wiring
 
@@ -520,7 +580,7 @@ class Soak:
         thread: threading.Thread | None = None
         channels = {f"C{t:08d}": f"team-{t:02d}" for t in range(TEAMS)}
         try:
-            model = write_model(self.work / "model", target.url, args.flows, args.probe_interval)
+            model = write_model(self.work / "model", target.url, args.flows, args.probe_interval, args.rules_per_flow)
             with SlackServer(channels) as slack:
                 settings = Settings(
                     database_url=f"sqlite:///{self.work / 'state.db'}",
@@ -538,6 +598,8 @@ class Soak:
                 self.instrument(runtime)
                 runtime.start()
                 server, thread, port = start_server(create_app(runtime, manage_runtime=False))
+                if args.journeys:
+                    self.in_flight = preload(port, runtime, trace_flows(args.flows), args.journeys)
                 sender = subprocess.Popen(
                     [
                         sys.executable,
@@ -670,6 +732,14 @@ class Soak:
         else:
             ok = False
             print("memory: too few samples for a verdict: MISSED")
+        if args.max_rss_mib is not None and window:
+            top = max(s.rss_mib for s in window)
+            under = top <= args.max_rss_mib
+            ok &= under
+            print(
+                f"memory ceiling: max RSS {top:.0f} MiB over the run with {self.in_flight:,} journeys in flight at the"
+                f" start; goal <= {args.max_rss_mib:g} MiB: {verdict(under)}"
+            )
 
         if self.cycle_times:
             cycle_goal = 1.0
@@ -677,7 +747,7 @@ class Soak:
             met = worst_cycle < cycle_goal
             ok &= met
             print(
-                f"evaluation cycle ({len(self.cycle_times)} cycles, {args.flows + len(trace_flows(args.flows))} rules):"
+                f"evaluation cycle ({len(self.cycle_times)} cycles, {rule_count(args.flows, args.rules_per_flow)} rules):"
                 f" p50 {1000 * statistics.median(self.cycle_times):.0f} ms, max {1000 * worst_cycle:.0f} ms;"
                 f" goal < {cycle_goal:g} s (evaluation_bench's): {verdict(met)}"
             )
@@ -762,6 +832,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the run (default 3; the issue: 30)")
     parser.add_argument("--flows", type=int, default=200)
+    parser.add_argument("--rules-per-flow", type=int, default=1, help="rules on each flow's SQL signal (issue 19: 5)")
+    parser.add_argument(
+        "--journeys",
+        type=int,
+        default=0,
+        help="open journeys posted before the run and kept in flight (issue 19: 100000)",
+    )
+    parser.add_argument(
+        "--max-rss-mib", type=float, default=None, help="a ceiling for RSS over the run (issue 19: 250)"
+    )
     parser.add_argument("--probe-interval", type=float, default=15.0, help="seconds between runs of each probe")
     parser.add_argument("--spans-per-second", type=float, default=2000.0)
     parser.add_argument("--evaluation-interval", type=float, default=15.0)
@@ -781,7 +861,8 @@ def main() -> None:
     print(
         f"soak: {args.flows} flows (SQL probe every {args.probe_interval:g} s on"
         f" {'PostgreSQL' if args.postgres else 'SQLite'}, {len(trace_flows(args.flows))} with trace signals),"
-        f" {args.flows + len(trace_flows(args.flows))} rules evaluated every {args.evaluation_interval:g} s,"
+        f" {rule_count(args.flows, args.rules_per_flow)} rules evaluated every {args.evaluation_interval:g} s,"
+        f" {args.journeys:,} journeys kept in flight,"
         f" {args.spans_per_second:,.0f} spans/s over HTTP, delivery every {args.delivery_interval:g} s,"
         f" {args.minutes:g} min, {os.cpu_count()} CPUs",
         flush=True,

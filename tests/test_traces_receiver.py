@@ -230,7 +230,7 @@ def test_overload_is_429_with_retry_after(runtime: Runtime, url: str) -> None:
 
 def test_a_failing_state_database_is_503_with_retry_after(runtime: Runtime, url: str) -> None:
     with runtime.engine.begin() as conn:
-        conn.execute(text("DROP TABLE journey"))
+        conn.execute(text("DROP TABLE span_inbox"))
     answer = httpx.post(
         url, content=request([business("shop", "placed", "O-1", 1.0)]).SerializeToString(), headers=PROTOBUF
     )

@@ -283,7 +283,7 @@ class Runtime:
 
     def swap(self, parts: ModelParts) -> None:
         """Run on a new model's parts; the caller has stopped the jobs (in-flight ones finished)."""
-        old_runner = self.runner
+        old_runner, old_traces = self.runner, self.traces
         if self.collector is not None:
             self.registry.unregister(self.collector)
         self.registry.register(parts.collector)
@@ -295,6 +295,7 @@ class Runtime:
             self.fanout.use_model(parts.model)  # receivers added or changed by the reload deliver at once
         self._shares = {}
         old_runner.close()
+        old_traces.close()  # its inbox rows are folded by the new service
 
     def evaluate_and_deliver(self) -> None:
         """One evaluation cycle, then at once a delivery pass for what it queued.
@@ -375,6 +376,7 @@ class Runtime:
             self.relay.close()
         self.runner.close()
         self.worker.close()
+        self.traces.close()
         if leave and self.cluster is not None:
             self.cluster.close()
 

@@ -41,21 +41,28 @@ class AllowedMethods:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        methods = allowed_methods(self.routes(), scope)
-        if not methods:  # unknown path: 404 as usual
-            await self.app(scope, receive, send)
-            return
-        allow = ", ".join(sorted(methods | {"OPTIONS"})).encode()
+        # Matching every route for every method costs more than a small request's own work (the OTLP
+        # receiver's): only OPTIONS and a 405 need the answer, so only they ask.
         if scope["method"] == "OPTIONS":
-            headers = [(b"allow", allow), (b"content-length", b"0")]
+            methods = allowed_methods(self.routes(), scope)
+            if not methods:  # unknown path: 404 as usual
+                await self.app(scope, receive, send)
+                return
+            headers = [(b"allow", _allow(methods)), (b"content-length", b"0")]
             await send({"type": "http.response.start", "status": 204, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
 
         async def complete_allow(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                message = {**message, "headers": [*headers, (b"allow", allow)]}
+                methods = allowed_methods(self.routes(), scope)
+                if methods:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    message = {**message, "headers": [*headers, (b"allow", _allow(methods))]}
             await send(message)
 
         await self.app(scope, receive, complete_allow)
+
+
+def _allow(methods: set[str]) -> bytes:
+    return ", ".join(sorted(methods | {"OPTIONS"})).encode()

@@ -63,3 +63,18 @@ class JourneyLatency(SQLModel, table=True):
     last: float = 0.0
     last_at: float = 0.0
     buckets: str = Field(sa_column=Column(Text, nullable=False), description="JSON counts per LATENCY_BUCKETS bound.")
+
+
+class SpanInbox(SQLModel, table=True):
+    """Stage events of acknowledged export requests, kept until they are folded into journeys.
+
+    The receiver answers once a request's events are here: one row per request is the only write
+    on its path. The journey work follows off the request path and deletes the row in the same
+    transaction, so every acknowledged span is folded exactly once, across crashes and replicas.
+    """
+
+    __tablename__ = "span_inbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: float = Field(description="Ingest time of the request (epoch seconds).")
+    events: str = Field(sa_column=Column(Text, nullable=False), description="The stage events, as JSON rows.")

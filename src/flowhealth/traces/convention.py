@@ -7,6 +7,7 @@ Spans carry `flowhealth.*` attributes (set by `flowhealth.instrument`), or are m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..model.contracts import LoadedContract
 from ..model.model import Model
@@ -58,9 +59,12 @@ MAX_ENTITY_ID = 200
 MAX_REASON = 128
 
 
-@dataclass(frozen=True, slots=True)
-class StageEvent:
-    """One business span: an entity reached (or failed at) a stage of a flow at `at`."""
+class StageEvent(NamedTuple):
+    """One business span: an entity reached (or failed at) a stage of a flow at `at`.
+
+    A named tuple, not a dataclass: one is built per span on the receiver's request path, and it
+    goes to the inbox as a JSON row as it is.
+    """
 
     key: str  # trace id + span id (hex): ingestion is idempotent on it
     flow: str

@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from ..errors import MalformedPayload, PayloadTooLarge, UnsupportedMedia
 from .otlp_json import check_types
+from .wire import LeanRequest
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -87,14 +88,24 @@ class BodyReader:
         return b"".join(self._parts)
 
 
-def parse(media: str, body: bytes) -> ExportTraceServiceRequest:
-    """An ExportTraceServiceRequest from a protobuf or OTLP JSON body."""
+def parse(media: str, body: bytes) -> Any:
+    """The lean reading (`traces.wire`) of a protobuf or OTLP JSON ExportTraceServiceRequest body."""
     if media == PROTOBUF:
         try:
-            request: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(body)
-            return request
+            return LeanRequest.FromString(body)
         except (DecodeError, ValueError) as exc:
             raise MalformedPayload(f"the body is not an OTLP protobuf ExportTraceServiceRequest: {exc}") from None
+    # JSON is the rare, slow path: OTLP's own message checks it, then the lean reading takes its bytes.
+    return lean(parse_json(body))
+
+
+def lean(request: ExportTraceServiceRequest) -> Any:
+    """The lean reading of a request built in Python (the demo, tests, the JSON path)."""
+    return LeanRequest.FromString(request.SerializeToString())
+
+
+def parse_json(body: bytes) -> ExportTraceServiceRequest:
+    """An ExportTraceServiceRequest from an OTLP JSON body."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:

@@ -1,7 +1,9 @@
 """Spans to stage events: the convention's attributes, or a flow's span mappings.
 
-This loop runs once per span, so it reads attributes into one dict and nothing else; spans
-that belong to no flow are counted with a reason for the exporter's `partial_success`.
+This loop runs once per span on the receiver's request path. It reads the lean request of
+`traces.wire`, whose attributes upb has already put in a map, and asks only for the keys the
+convention or a mapping names; spans that belong to no flow are counted with a reason for the
+exporter's `partial_success`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ..model.contracts import LoadedContract
 from . import convention as c
@@ -41,26 +41,30 @@ class Extracted:
 
 def _text(value: Any) -> str:
     # AnyValue: ids are usually strings, sometimes integers (an order number).
+    text: str = value.string_value
+    if text:
+        return text
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return str(value.string_value)
     if kind in ("int_value", "double_value", "bool_value"):
         return str(getattr(value, kind))
     return ""
 
 
-def extract(request: ExportTraceServiceRequest, routing: c.Routing) -> Extracted:
-    """Every span of the request as a stage event, or a counted rejection."""
+def _get(attrs: Any, key: str) -> str:
+    """An attribute as text, "" when missing (one map lookup: `in` then `[]` would be two)."""
+    value = attrs.get(key)
+    return "" if value is None else _text(value)
+
+
+def extract(request: Any, routing: c.Routing) -> Extracted:
+    """Every span of a lean request (`traces.wire`) as a stage event, or a counted rejection."""
     out = Extracted()
     plans, mappings = routing.plans, routing.mappings
     for resource_spans in request.resource_spans:
-        service = ""
-        for kv in resource_spans.resource.attributes:
-            if kv.key == c.SERVICE_NAME:
-                service = kv.value.string_value
+        service = _get(resource_spans.resource.attributes, c.SERVICE_NAME)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                attrs = {kv.key: kv.value for kv in span.attributes}
+                attrs = span.attributes
                 flow_value = attrs.get(c.FLOW)
                 if flow_value is not None:
                     _convention_span(out, span, attrs, _text(flow_value), plans)
@@ -72,51 +76,39 @@ def extract(request: ExportTraceServiceRequest, routing: c.Routing) -> Extracted
                     ] += 1
                     continue
                 for flow_id, mapping in mapped:
-                    entity = attrs.get(mapping.entity_id)
-                    entity_id = _text(entity) if entity is not None else ""
+                    entity_id = _get(attrs, mapping.entity_id)
                     if not entity_id:
                         out.rejected[f"mapped to {flow_id} but without attribute {mapping.entity_id}"] += 1
                         continue
-                    outcome = _text(attrs[c.OUTCOME]) if c.OUTCOME in attrs else ""
+                    plan = plans[flow_id]
                     payload = mapping.payload or c.PAYLOAD
-                    _emit(
-                        out,
-                        span,
-                        attrs,
-                        plans[flow_id],
-                        mapping.stage,
-                        entity_id,
-                        plans[flow_id].entity_type,
-                        outcome,
-                        payload,
-                    )
+                    outcome = _get(attrs, c.OUTCOME)
+                    _emit(out, span, attrs, plan, mapping.stage, entity_id, plan.entity_type, outcome, payload)
     return out
 
 
-def _convention_span(
-    out: Extracted, span: Any, attrs: dict[str, Any], flow_id: str, plans: dict[str, c.FlowPlan]
-) -> None:
+def _convention_span(out: Extracted, span: Any, attrs: Any, flow_id: str, plans: dict[str, c.FlowPlan]) -> None:
     plan = plans.get(flow_id)
     if plan is None:
         out.rejected[f"for flow '{flow_id[:64]}' that has no traces block"] += 1
         return
-    stage = _text(attrs[c.STAGE]) if c.STAGE in attrs else ""
+    stage = _get(attrs, c.STAGE)
     if stage not in plan.traces.stages:
         out.rejected[f"with unknown stage '{stage[:64]}' of flow '{flow_id}'"] += 1
         return
-    entity_id = _text(attrs[c.ENTITY_ID]) if c.ENTITY_ID in attrs else ""
+    entity_id = _get(attrs, c.ENTITY_ID)
     if not entity_id:
         out.rejected[f"of flow '{flow_id}' without {c.ENTITY_ID}"] += 1
         return
-    entity_type = _text(attrs[c.ENTITY_TYPE]) if c.ENTITY_TYPE in attrs else plan.entity_type
-    outcome = _text(attrs[c.OUTCOME]) if c.OUTCOME in attrs else ""
-    _emit(out, span, attrs, plan, stage, entity_id, entity_type, outcome, c.PAYLOAD)
+    typed = attrs.get(c.ENTITY_TYPE)
+    entity_type = plan.entity_type if typed is None else _text(typed)
+    _emit(out, span, attrs, plan, stage, entity_id, entity_type, _get(attrs, c.OUTCOME), c.PAYLOAD)
 
 
 def _emit(
     out: Extracted,
     span: Any,
-    attrs: dict[str, Any],
+    attrs: Any,
     plan: c.FlowPlan,
     stage: str,
     entity_id: str,
@@ -124,11 +116,10 @@ def _emit(
     outcome: str,
     payload_attribute: str,
 ) -> None:
-    flow_id = plan.flow
     if len(entity_id) > c.MAX_ENTITY_ID:
         out.rejected[f"with an entity id longer than {c.MAX_ENTITY_ID} characters"] += 1
         return
-    reason = _text(attrs[c.REASON]) if c.REASON in attrs else ""
+    reason = _get(attrs, c.REASON)
     if not outcome:
         # Without an explicit outcome, the span status decides (OpenTelemetry: ERROR = failed).
         outcome = c.REJECTED if span.status.code == STATUS_ERROR else c.OK
@@ -137,13 +128,23 @@ def _emit(
         return
     if outcome == c.REJECTED and not reason:
         reason = _error_reason(span)
-    at = (span.end_time_unix_nano or span.start_time_unix_nano) / 1e9
-    key = span.trace_id.hex() + span.span_id.hex()
     violations: tuple[tuple[str, str], ...] = ()
-    if plan.contract is not None and payload_attribute in attrs:
-        violations = _violations(plan.contract, _text(attrs[payload_attribute]))
+    if plan.contract is not None:
+        payload = attrs.get(payload_attribute)
+        if payload is not None:
+            violations = _violations(plan.contract, _text(payload))
     out.events.append(
-        c.StageEvent(key, flow_id, stage, entity_id, entity_type, outcome, reason[: c.MAX_REASON], at, violations)
+        c.StageEvent(
+            span.trace_id.hex() + span.span_id.hex(),
+            plan.flow,
+            stage,
+            entity_id,
+            entity_type,
+            outcome,
+            reason[: c.MAX_REASON],
+            (span.end_time_unix_nano or span.start_time_unix_nano) / 1e9,
+            violations,
+        )
     )
 
 

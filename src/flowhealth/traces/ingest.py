@@ -1,6 +1,8 @@
 """The trace service: takes OTLP export requests in, refreshes trace signals, answers evidence.
 
-Writes are serialised by one lock: the state database has one writer at a time anyway (SQLite),
+The receiver's path is short: parse, extract, one inbox row per request, answer (`accept_body`).
+Journeys are folded from the inbox off that path, by the folder thread and at every refresh.
+Folds are serialised by one lock: the state database has one writer at a time anyway (SQLite),
 and a batch's read-modify-write of journeys must not interleave with another batch's.
 """
 
@@ -9,23 +11,34 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..clock import Clock
+from ..errors import StoreError
 from ..evidence import EvidenceTable
 from ..metrics import Metrics
 from ..model.model import Model
 from ..model.probes import TraceProbe
 from ..store.db import transaction
+from ..store.failures import describe
 from ..store.samples import Reading, record_readings
-from . import aggregate, journeys
-from .convention import Routing
-from .decode import parse
-from .extract import extract
+from . import aggregate, inbox, journeys
+from .convention import Routing, StageEvent
+from .decode import lean, parse
+from .extract import Extracted, extract
+from .folder import Folder
 
 MIN_RETENTION = timedelta(hours=1)
+# Inbox rows (export requests) folded in one transaction: large enough that a journey's spans from
+# consecutive requests are merged in memory, small enough that the receiver's inserts, which wait
+# for SQLite's single writer, do not wait long.
+FOLD_ROWS = 32
+# Seconds the folder collects requests before folding them; signal values are read every 15-30 s.
+FOLD_LINGER = 0.5
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,8 @@ class TraceService:
         self._metrics = metrics
         self._lock = threading.Lock()
         self.signals = [ref for ref in model.signals() if isinstance(ref.signal.probe, TraceProbe)]
+        self._folder = Folder(self.drain, FOLD_LINGER)
+        self._recent = inbox.Recent()
 
     @property
     def interval(self) -> float | None:
@@ -79,27 +94,87 @@ class TraceService:
             return min(intervals)
         return 30.0 if self.routing.plans else None
 
+    def accept_body(self, media: str, body: bytes) -> IngestResult:
+        """The receiver's path: parse, extract and keep the events durably; journeys follow off this path.
+
+        `accepted` counts the business spans taken (redeliveries are recognised when folded).
+        """
+        extracted = extract(parse(media, body), self.routing)
+        if extracted.events:
+            row = None
+            try:
+                # A plain connection, not an ORM session: this is the one write on the request path.
+                with self._engine.begin() as conn:
+                    row = inbox.put(conn, extracted.events, self._clock.now().timestamp())
+                    # Before the commit: the folder cannot see the row earlier, so it finds the events here.
+                    self._recent.keep(row, extracted.events)
+            except BaseException as exc:
+                if row is not None:
+                    self._recent.forget(row)
+                if isinstance(exc, SQLAlchemyError):
+                    raise StoreError(f"state database error: {describe(exc)}") from exc
+                raise
+            self._folder.wake()
+        self._metrics.trace_spans.labels("rejected").inc(extracted.rejected_count)
+        return IngestResult(len(extracted.events), extracted.rejected_count, 0, extracted.message())
+
     def ingest_body(self, media: str, body: bytes) -> IngestResult:
-        """Parse an OTLP/HTTP body and ingest it (raises MalformedPayload, StoreError)."""
-        return self.ingest(parse(media, body))
+        """Parse an OTLP/HTTP body and fold it into journeys at once (raises MalformedPayload, StoreError)."""
+        return self._ingest(parse(media, body))
 
     def ingest(self, request: ExportTraceServiceRequest) -> IngestResult:
-        """Fold the request's business spans into journeys; idempotent on (trace id, span id)."""
+        """Fold the request's business spans into journeys at once; idempotent on (trace id, span id)."""
+        return self._ingest(lean(request))
+
+    def _ingest(self, request: Any) -> IngestResult:
         extracted = extract(request, self.routing)
-        applied = journeys.Applied()
-        if extracted.events:
-            with self._lock, transaction(self._engine) as session:
-                journeys.serialize_flows(session.connection(), {event.flow for event in extracted.events})
-                applied = journeys.apply(
-                    session.connection(), self.routing, extracted.events, self._clock.now().timestamp()
-                )
+        applied = self._apply(extracted.events, self._clock.now().timestamp())
+        self._count(applied, extracted)
+        return IngestResult(applied.accepted, extracted.rejected_count, applied.redelivered, extracted.message())
+
+    def drain(self) -> None:
+        """Fold every inbox row into journeys, a group of rows per transaction."""
+        while self.fold_waiting():
+            pass
+
+    def fold_waiting(self, limit: int = FOLD_ROWS) -> int:
+        """Fold up to `limit` inbox rows, oldest first, and delete them in the same transaction."""
+        with self._lock, transaction(self._engine) as session:
+            conn = session.connection()
+            rows = inbox.oldest(conn, limit)
+            if not rows:
+                return 0
+            events = [ev for row, _, text in rows for ev in self._recent.events(row, text)]
+            # A flow whose traces block a reload removed has no journeys to fold into any more.
+            kept = [ev for ev in events if ev.flow in self.routing.plans]
+            applied = journeys.Applied()
+            if kept:
+                # The newest request's ingest time stands for the group: journeys' updated/completed times.
+                received = max(at for _, at, _ in rows)
+                journeys.serialize_flows(conn, {ev.flow for ev in kept})
+                applied = journeys.apply(conn, self.routing, kept, received)
+            inbox.remove(conn, [row for row, _, _ in rows])
+        self._count(applied, Extracted(), dropped=len(events) - len(kept))
+        return len(rows)
+
+    def close(self) -> None:
+        """Stop the folder thread; rows it did not reach stay in the inbox for the next start."""
+        self._folder.close()
+
+    def _apply(self, events: list[StageEvent], now: float) -> journeys.Applied:
+        if not events:
+            return journeys.Applied()
+        with self._lock, transaction(self._engine) as session:
+            journeys.serialize_flows(session.connection(), {event.flow for event in events})
+            return journeys.apply(session.connection(), self.routing, events, now)
+
+    def _count(self, applied: journeys.Applied, extracted: Extracted, dropped: int = 0) -> None:
         spans = self._metrics.trace_spans
         spans.labels("accepted").inc(applied.accepted)
         spans.labels("redelivered").inc(applied.redelivered)
-        spans.labels("rejected").inc(extracted.rejected_count)
+        spans.labels("rejected").inc(extracted.rejected_count + dropped)
         for flow, start, end, seconds in applied.latencies:
             self._metrics.journey_latency.labels(flow, start, end).observe(seconds)
-        return IngestResult(applied.accepted, extracted.rejected_count, applied.redelivered, extracted.message())
 
     def refresh(self) -> None:
         """Expire journeys, prune aggregates and record the current value of every trace signal.
@@ -108,6 +183,7 @@ class TraceService:
         transaction, so the minutes of journeys behind them never hold the state database's single
         writer (SQLite) while evaluation cycles and probe results wait for it.
         """
+        self.drain()
         now = self._clock.now()
         ts = now.timestamp()
         for flow_id, plan in self.routing.plans.items():

@@ -1,0 +1,109 @@
+"""The span inbox: one durable row of stage events per acknowledged export request.
+
+The receiver writes a request's events here and answers; the folder reads rows in groups and
+folds them into journeys in the transaction that deletes them, so a fold that fails leaves its
+rows for the next try. On PostgreSQL the rows are locked when read (`FOR UPDATE SKIP LOCKED`), so
+two replicas never fold the same row; on SQLite one process writes, and folds take turns on the
+trace service's lock.
+
+Driver-level SQL: both statements run once per request or group on the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+
+from sqlalchemy.engine import Connection
+
+from ..errors import StoreError
+from .convention import StageEvent
+
+
+def encode(events: Sequence[StageEvent]) -> str:
+    """The events as compact JSON rows, in StageEvent's field order (named tuples are JSON arrays)."""
+    return json.dumps(events, separators=(",", ":"))
+
+
+def decode(text: str) -> list[StageEvent]:
+    """The events of one inbox row."""
+    events = list(map(StageEvent._make, json.loads(text)))
+    for i, ev in enumerate(events):
+        if ev.violations:  # rare: JSON gave lists where the event holds tuples
+            events[i] = ev._replace(violations=tuple((str(path), str(why)) for path, why in ev.violations))
+    return events
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def put(conn: Connection, events: Sequence[StageEvent], received_at: float) -> int:
+    """Add one request's events (inside the caller's transaction); the row's id."""
+    mark = _mark(conn)
+    return int(
+        conn.exec_driver_sql(
+            f"INSERT INTO span_inbox (received_at, events) VALUES ({mark}, {mark}) RETURNING id",
+            (received_at, encode(events)),
+        ).scalar_one()
+    )
+
+
+def oldest(conn: Connection, limit: int) -> list[tuple[int, float, str]]:
+    """The oldest `limit` rows, locked against other replicas' folders on PostgreSQL (`SKIP LOCKED`).
+
+    A read, so on SQLite the fold takes the single writer's lock only at its first write: the
+    receiver's inserts are not kept waiting while the fold works in Python.
+    """
+    skip = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
+    rows = conn.exec_driver_sql(
+        f"SELECT id, received_at, events FROM span_inbox ORDER BY id LIMIT {_mark(conn)}{skip}", (limit,)
+    ).all()
+    return [(int(id_), float(received_at), str(events)) for id_, received_at, events in rows]
+
+
+def remove(conn: Connection, rows: Sequence[int]) -> None:
+    """Delete folded rows (in the fold's transaction); a row gone already means another folder took it."""
+    mark = _mark(conn)
+    gone = conn.exec_driver_sql(
+        f"DELETE FROM span_inbox WHERE id IN ({', '.join([mark] * len(rows))})", tuple(rows)
+    ).rowcount
+    if gone != len(rows):
+        raise Conflict(f"{len(rows) - gone} of {len(rows)} inbox rows were folded by another process")
+
+
+class Conflict(StoreError):
+    """Rows of a fold were taken by another folder; the fold is rolled back and tried again."""
+
+
+class Recent:
+    """The events of rows this process wrote and has not folded yet, so the fold need not decode them.
+
+    Bounded: past `capacity` rows (the folder stalled), further rows are decoded from the database.
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._capacity = capacity
+        self._events: dict[int, Sequence[StageEvent]] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, row: int, events: Sequence[StageEvent]) -> None:
+        with self._lock:
+            if len(self._events) < self._capacity:
+                self._events[row] = events
+
+    def forget(self, row: int) -> None:
+        with self._lock:
+            self._events.pop(row, None)
+
+    def events(self, row: int, text: str) -> Sequence[StageEvent]:
+        """The row's events, from memory when this process wrote it."""
+        with self._lock:
+            kept = self._events.pop(row, None)
+        return decode(text) if kept is None else kept
+
+
+def waiting(conn: Connection) -> int:
+    """Rows not folded yet."""
+    return int(conn.exec_driver_sql("SELECT count(*) FROM span_inbox").scalar_one())

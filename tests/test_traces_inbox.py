@@ -1,0 +1,111 @@
+"""The span inbox: the receiver answers once a request's events are durable; journeys follow, once each."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from prometheus_client import CollectorRegistry
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+
+from flowhealth.clock import FakeClock
+from flowhealth.runtime import Runtime
+from flowhealth.settings import Settings
+from flowhealth.store.db import init_schema, make_engine
+from flowhealth.store.migrate import alembic_config, head_revision, schema_version
+from flowhealth.traces.decode import PROTOBUF
+from tests.support.models import write_model
+from tests.support.otlp import STUCK_RULE, TRACES_FLOW, business, request
+
+
+def build(tmp_path: Path, clock: FakeClock, database_url: str | None = None) -> Runtime:
+    model = write_model(tmp_path / "m", TRACES_FLOW, STUCK_RULE)
+    settings = Settings(database_url=database_url or f"sqlite:///{tmp_path / 'state.db'}")
+    return Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+
+
+def journeys(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {str(e): str(s) for e, s in conn.execute(text("SELECT entity_id, last_stage FROM journey"))}
+
+
+def waiting(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM span_inbox")).scalar_one())
+
+
+def test_spans_acknowledged_before_a_crash_are_folded_after_the_restart(tmp_path: Path, clock: FakeClock) -> None:
+    first = build(tmp_path, clock)
+    first.traces.close()  # the process dies right after answering: its folder never runs
+    t0 = clock.now().timestamp()
+    body = request([business("shop", "placed", "O-1", t0), business("middleware", "exported", "O-1", t0 + 5)])
+    answer = first.traces.accept_body(PROTOBUF, body.SerializeToString())
+    assert (answer.accepted, answer.rejected) == (2, 0)
+    assert waiting(first.engine) == 1 and journeys(first.engine) == {}
+
+    restarted = build(tmp_path, clock)
+    restarted.traces.refresh()  # the scheduler's first trace refresh folds what is waiting
+    assert journeys(restarted.engine) == {"O-1": "exported"}
+    assert waiting(restarted.engine) == 0
+    accepted = restarted.registry.get_sample_value("flowhealth_trace_spans_total", {"outcome": "accepted"})
+    assert accepted == 2.0
+    restarted.traces.refresh()  # folded once: nothing is counted again
+    assert restarted.registry.get_sample_value("flowhealth_trace_spans_total", {"outcome": "accepted"}) == 2.0
+
+
+def test_the_folder_folds_without_waiting_for_a_refresh(tmp_path: Path, clock: FakeClock) -> None:
+    runtime = build(tmp_path, clock)
+    try:
+        t0 = clock.now().timestamp()
+        runtime.traces.accept_body(PROTOBUF, request([business("shop", "placed", "O-2", t0)]).SerializeToString())
+        deadline = time.monotonic() + 10  # the folder runs on its own thread, in real time
+        while waiting(runtime.engine) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert journeys(runtime.engine) == {"O-2": "placed"}
+    finally:
+        runtime.traces.close()
+
+
+def test_rejected_spans_are_answered_at_once_and_never_reach_the_inbox(tmp_path: Path, clock: FakeClock) -> None:
+    runtime = build(tmp_path, clock)
+    runtime.traces.close()
+    body = request([business("shop", "nowhere", "O-3", clock.now().timestamp())]).SerializeToString()
+    answer = runtime.traces.accept_body(PROTOBUF, body)
+    assert (answer.accepted, answer.rejected) == (0, 1) and "unknown stage 'nowhere'" in answer.message
+    assert waiting(runtime.engine) == 0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'upgrade.db'}")
+    else:
+        eng = make_engine(request.getfixturevalue("postgres_url"))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def test_a_database_at_0009_upgrades_with_its_journeys_and_gets_the_inbox(engine: Engine) -> None:
+    with engine.connect() as connection:
+        command.upgrade(alembic_config(connection), "0009")
+        connection.commit()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO journey (flow, entity_id, started_at, last_stage, last_at, last_outcome, updated_at,"
+                " stages, spans) VALUES ('orders', 'O-9', 1.0, 'placed', 1.0, 'ok', 1.0, 'placed 1.0', 'k')"
+            )
+        )
+    assert "span_inbox" not in inspect(engine).get_table_names()
+
+    init_schema(engine)
+
+    assert schema_version(engine).current == head_revision()
+    assert journeys(engine) == {"O-9": "placed"}
+    assert waiting(engine) == 0
