@@ -13,7 +13,7 @@ from ..alerting.enums import AlertState as State
 from ..alerting.payload import Links, format_value
 from ..alerting.silences import active_silences, identity, matchers_of, silencing
 from ..alerting.view import stored_evidence
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 from ..model.model import Model
 from ..store.records import Intervention
 from ..store.samples import current_values
@@ -103,7 +103,7 @@ def _incident(
         "severity": incident.severity,
         "team": incident.team,
         "opened_at": incident.opened_at.isoformat(),
-        "age": format_duration(now - incident.opened_at),
+        "age": human_duration(now - incident.opened_at),
         "acked": acked,
         "acked_by": incident.acked_by if acked else None,
         "escalations": incident.escalations,
@@ -178,7 +178,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
                             s.last_value, model.signal(flow_id, rules[s.rule].signal).unit, labels_of(s.labels)
                         ),
                         # A series that fired before keeps its old firing_since while pending again.
-                        "since": format_duration(
+                        "since": human_duration(
                             now - ((s.firing_since if s.state == State.FIRING else s.pending_since) or now)
                         ),
                         "silence": _silence_of(silences, model, s),

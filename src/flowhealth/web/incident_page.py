@@ -13,7 +13,7 @@ from ..alerting.silences import active_silences
 from ..evidence import EvidenceTable
 from ..hypercare.board_delivery import DeliveryProblem, delivery_problems
 from ..hypercare.history import incident_flow
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 from ..model.model import Model
 from ..store.outbox import thread_ref
 from ..store.tables import AlertState, Incident
@@ -77,7 +77,7 @@ def incident_page(model: Model, session: Session, number: int, now: datetime) ->
         incident=incident,
         flow=_flow_of(model, incident),
         group=group_matchers(incident.group_key),
-        open_for=format_duration(until - incident.opened_at),
+        open_for=human_duration(until - incident.opened_at),
         timeline=timeline,
         members=listed,
         runbooks=sorted({m.runbook for m in listed} | {model.rule(r).runbook for r in rules if r in model.all_rules()}),
