@@ -1,4 +1,4 @@
-"""The board says where an incident was acknowledged: Slack, PagerDuty, the API or the CLI."""
+"""The board (and the incident page) say where an incident was acknowledged: Slack, PagerDuty, the API or the CLI."""
 
 from __future__ import annotations
 
@@ -91,6 +91,7 @@ def test_an_ack_clicked_in_slack(client: TestClient) -> None:
     incident = board_incident(client)
     assert (incident["acked_by"], incident["acked_via"], incident["acked_where"]) == ("<@U123>", "slack", "Slack")
     assert "acknowledged by &lt;@U123&gt; in Slack" in incident_line(client)
+    assert "acknowledged by <strong>&lt;@U123&gt;</strong> in Slack" in client.get("/incidents/1").text
 
 
 def test_an_ack_over_the_api(client: TestClient) -> None:
