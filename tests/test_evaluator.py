@@ -132,7 +132,7 @@ def test_keep_firing_for_holds_then_resolves_with_the_value_at_resolve(
     assert kinds == [("firing", 1500), ("resolved", 35)]
     resolved = outbox(state_engine)[1][1]
     assert resolved["summary"] == "Oldest order waits 25m"  # the summary it fired with
-    assert resolved["duration_text"] == "2m30s"
+    assert resolved["duration_text"] == "2m 30s"  # as `alerts` and Prometheus spell it
 
 
 def test_restart_in_the_middle_of_pending_keeps_the_clock_running(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..model.durations import format_duration, format_number
+from ..model.durations import format_number, human_duration
 from ..model.schema import AverageValue
 from .backtest import Point, Replay
 
@@ -105,12 +105,12 @@ def replay_table(replays: Iterable[tuple[str, Replay]], average_value: AverageVa
             resolved = f"{a.resolved_at:%Y-%m-%d %H:%M}" if a.resolved_at else "still firing"
             money = _money(a.missing * per_sample, average_value)
             at_risk = f", {format_number(money['amount'])} {money['currency']} at risk" if money else ""
-            duration = format_duration(a.duration(end)) if end else "-"
+            duration = human_duration(a.duration(end)) if end else "-"
             lines.append(
                 f"  {a.fired_at:%Y-%m-%d %H:%M}  {resolved:<17}  {duration:>9}  {format_number(a.worst_value):>9}  {band}{at_risk}"
             )
         longest = replay.longest()
-        longest_text = format_duration(longest.duration(end)) if longest and end else "-"
+        longest_text = human_duration(longest.duration(end)) if longest and end else "-"
         lines.append(f"  {len(replay.alerts)} alert(s), longest {longest_text}")
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ..evidence import EvidenceTable
 from ..links import Links, flow_dashboard_url
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 from ..model.mentions import team_call
 from ..model.model import Model
 from ..model.templates import render
@@ -79,7 +79,7 @@ def build_alert(
         unit=signal.unit,
         since=since,
         at=now,
-        duration_text=format_duration(max(0.0, (now - since).total_seconds())),
+        duration_text=human_duration(max(0.0, (now - since).total_seconds())),
         owner=owner_of(model, owner),
         runbook=RunbookLink(
             id=rule.runbook, title=runbook.title if runbook else rule.runbook, url=links.runbook(rule.runbook)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..alerting.enums import ActionSource
 from ..alerting.expected_note import ExpectedNote
 from ..hypercare.board_delivery import DeliveryProblem
 
@@ -228,6 +229,10 @@ class BoardIncident(BaseModel):
     age: str
     acked: bool
     acked_by: str | None
+    acked_via: ActionSource | None = Field(
+        default=None, description="Where the acknowledgement was made; null when not acknowledged."
+    )
+    acked_where: str | None = Field(default=None, description='The same for people: "Slack", "the CLI".')
     escalations: int
     rules: list[str]
     runbooks: list[Link]

@@ -175,7 +175,7 @@ def silence_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List active and upcoming silences."""
-    from ..model.durations import format_duration
+    from ..model.durations import human_duration
 
     rows = _actions(model_dir).list_silences(include_expired=all_silences)
     if as_json:
@@ -201,7 +201,7 @@ def silence_list(
         return
     now = datetime.now(UTC)
     for s in rows:
-        left = format_duration(max(0.0, (s.ends_at - now).total_seconds()))
+        left = human_duration(max(0.0, (s.ends_at - now).total_seconds()))
         typer.echo(
             f"{s.id:>4}  {s.matchers}  by {s.author}  until {s.ends_at:%Y-%m-%d %H:%M} UTC ({left} left)  {s.reason}"
         )

@@ -13,12 +13,13 @@ from ..alerting.enums import AlertState as State
 from ..alerting.payload import Links, format_value
 from ..alerting.silences import active_silences, identity, matchers_of, silencing
 from ..alerting.view import stored_evidence
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 from ..model.model import Model
 from ..store.records import Intervention
 from ..store.samples import current_values
 from ..store.tables import AlertState, Incident, SignalValue, Silence
 from ..store.types import labels_of
+from .board_acks import AckSources, ack_sources
 from .board_baseline import Bands, alert_expected, band_threshold, bands_now
 from .board_delivery import delivery_problems
 from .board_evidence import evidence_keys
@@ -92,20 +93,24 @@ def _status(alerts: list[tuple[AlertState, bool]], signals: list[dict[str, Any]]
 
 
 def _incident(
-    model: Model, links: Links, incident: Incident, states: list[AlertState], now: datetime
+    model: Model, links: Links, incident: Incident, states: list[AlertState], now: datetime, acks: AckSources
 ) -> dict[str, Any]:
     rules = sorted({s.rule for s in states if s.incident_id == incident.id and s.rule in model.all_rules()})
     runbooks = sorted({model.rule(r).runbook for r in rules})
     acked = incident.acked_by is not None and (incident.ack_expires_at is None or incident.ack_expires_at > now)
+    source = acks.get(incident.id) if acked and incident.id is not None else None
     return {
         "id": incident.id,
         "url": f"/incidents/{incident.id}",
         "severity": incident.severity,
         "team": incident.team,
         "opened_at": incident.opened_at.isoformat(),
-        "age": format_duration(now - incident.opened_at),
+        "age": human_duration(now - incident.opened_at),
         "acked": acked,
         "acked_by": incident.acked_by if acked else None,
+        # Where (slack, pagerduty, api, cli) and how the page says it ("Slack", "the API").
+        "acked_via": source.value if source else None,
+        "acked_where": source.label if source else None,
         "escalations": incident.escalations,
         "rules": rules,
         "runbooks": [{"id": rb, "url": links.runbook(rb)} for rb in runbooks],
@@ -148,6 +153,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
         fixes = list(session.exec(select(Intervention).where(col(Intervention.performed_at) >= midnight)).all())
         bands = bands_now(session, model, values, now)
         delivery = delivery_problems(session, now)
+        acks = ack_sources(session, [i.id for i in incidents if i.id is not None])
     rules = model.all_rules()
     flows: list[dict[str, Any]] = []
     for flow_id, flow in sorted(model.flows.items()):
@@ -178,7 +184,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
                             s.last_value, model.signal(flow_id, rules[s.rule].signal).unit, labels_of(s.labels)
                         ),
                         # A series that fired before keeps its old firing_since while pending again.
-                        "since": format_duration(
+                        "since": human_duration(
                             now - ((s.firing_since if s.state == State.FIRING else s.pending_since) or now)
                         ),
                         "silence": _silence_of(silences, model, s),
@@ -190,7 +196,7 @@ def board_data(model: Model, engine: Engine, now: datetime, links: Links) -> dic
                 ],
                 "signals": signals,
                 "incidents": [
-                    _incident(model, links, i, states, now)
+                    _incident(model, links, i, states, now, acks)
                     for i in sorted(incidents, key=lambda i: i.opened_at)
                     if incident_flow(model, i.group_key) == flow_id
                 ],

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ..model.durations import format_duration, format_number
+from ..model.durations import format_number, human_duration
 from .review import Change
 
 ARROWS = {"better": "better", "worse": "worse", "same": "= same", "more": "▲ more", "fewer": "▼ fewer", None: "-"}
 
 
 def duration(seconds: float | None) -> str:
-    return "-" if seconds is None else format_duration(seconds)
+    return "-" if seconds is None else human_duration(seconds)
 
 
 def number(value: float | None) -> str:

@@ -3,6 +3,7 @@ and durations and numbers as people read them in messages, dashboards and report
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -81,17 +82,41 @@ def format_number(value: float, digits: int = 2) -> str:
     return f"{number:,.0f}" if number.is_integer() else f"{number:,.{digits}f}"
 
 
-def human_duration(seconds: float) -> str:
-    """A duration for people, its two largest units: ``40m 29s``, ``2h 5m``, ``3d 4h``, ``0.25s``."""
-    if abs(seconds) < 10 and not float(seconds).is_integer():
-        return f"{seconds:.2g}s" if abs(seconds) < 1 else f"{seconds:.1f}s"
-    sign, rest = ("-" if seconds < 0 else ""), round(abs(seconds))
-    parts = []
+def human_duration(seconds: timedelta | float) -> str:
+    """A duration for people, the one spelling of every message, page and CLI table: ``25m 37s``,
+    ``1h 30m 37s``, ``2h 5m``, ``42.5s``, ``250ms``.
+
+    It is Prometheus' ``humanizeDuration`` with zero units left out, so a rule text's
+    ``{{ value | duration }}`` reads the same from flowhealth as from the exported rule
+    (Prometheus writes ``16m 0s`` where this writes ``16m``). Like Prometheus, whole seconds are
+    cut, not rounded, from a minute up.
+    """
+    value = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
+    if math.isnan(value) or math.isinf(value):
+        return f"{value:.4g}"
+    if value == 0:
+        return "0s"
+    sign, value = ("-", -value) if value < 0 else ("", value)
+    if value < 1:
+        return sign + _sub_second(value)
+    if value < 60:
+        return f"{sign}{value:.4g}s"
+    rest, parts = int(value), []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, rest = divmod(rest, size)
         if count:
             parts.append(f"{count}{unit}")
-    return sign + (" ".join(parts[:2]) or "0s")
+    return sign + " ".join(parts)
+
+
+def _sub_second(value: float) -> str:
+    """``250ms``, ``12.5us``: Prometheus' SI prefixes below a second."""
+    prefix = ""
+    for candidate in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if value >= 1:
+            break
+        prefix, value = candidate, value * 1000
+    return f"{value:.4g}{prefix}s"
 
 
 def format_reading(value: float | None, unit: str) -> str:

@@ -20,7 +20,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from .durations import format_duration, format_number
+from .durations import format_number, human_duration
 from .simple_templates import simple_parts, variables
 
 TEMPLATE_VARIABLES = frozenset({"value", "threshold", "flow", "signal", "unit", "labels", "owner", "severity", "since"})
@@ -45,7 +45,7 @@ def _number(value: Any, digits: int = 2) -> str:
 
 
 def _duration(value: Any) -> str:
-    return "unknown" if value is None else format_duration(float(value))
+    return "unknown" if value is None else human_duration(float(value))
 
 
 def _bounded_range(*args: int) -> range:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .durations import format_duration, format_number
+from .durations import format_number, human_duration
 
 # Unit names are plural (as the metric catalogue spells them); one of a thing reads singular.
 _SINGULAR = {
@@ -16,15 +16,8 @@ _SINGULAR = {
 
 
 def format_seconds(seconds: float) -> str:
-    """Sub-second values in milliseconds, a few seconds with a decimal, longer ones as 1h30m."""
-    magnitude = abs(seconds)
-    if magnitude == 0:
-        return "0 s"
-    if magnitude < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if magnitude < 10 and not float(seconds).is_integer():
-        return f"{seconds:.1f} s"
-    return format_duration(seconds)
+    """A duration value the way every message spells one: ``250ms``, ``2.5s``, ``25m 37s``."""
+    return human_duration(seconds)
 
 
 def unit_text(value: float, unit: str) -> str:

@@ -27,6 +27,7 @@ from .base import Delivery
 from .email_digest import compose_digest
 from .plain import headline, notice_lines
 from .text_table import aligned
+from .wording import more_rows
 
 TIMEOUT_SECONDS = 15.0
 EVIDENCE_ROWS = 20
@@ -98,10 +99,10 @@ def html_text(message: Message) -> str:
                 "<tr>" + "".join(f"<td>{e('' if v is None else str(v))}</td>" for v in row) + "</tr>"
                 for row in table.rows[:EVIDENCE_ROWS]
             )
-            more = len(table.rows) - EVIDENCE_ROWS
             parts.append(f"<h3>{e(_evidence_title(view))}</h3><table border=1><tr>{head}</tr>{rows}</table>")
-            if more > 0:
-                parts.append(f"<p>{more} more rows</p>")
+            more = more_rows(table, EVIDENCE_ROWS)
+            if more:
+                parts.append(f"<p>{e(more)}</p>")
         parts.append("<p>" + " · ".join(f'<a href="{e(url)}">{e(name)}</a>' for name, url in _links(view)) + "</p>")
     return "<!doctype html><html><body>" + "".join(parts) + "</body></html>"
 
@@ -128,8 +129,8 @@ def _evidence_title(view: IncidentView) -> str:
 def _evidence_text(table: EvidenceTable) -> str:
     rows = [table.columns, *([("" if v is None else str(v)) for v in row] for row in table.rows[:EVIDENCE_ROWS])]
     text = "\n".join(aligned(rows))
-    more = len(table.rows) - EVIDENCE_ROWS
-    return text + (f"\n{more} more rows" if more > 0 else "")
+    more = more_rows(table, EVIDENCE_ROWS)
+    return text + (f"\n{more}" if more else "")
 
 
 def _links(view: IncidentView) -> list[tuple[str, str]]:

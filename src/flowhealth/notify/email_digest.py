@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 from ..alerting.notices import Digest, DigestEntry
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 from ..model.receivers import EmailReceiver
 
 
@@ -52,7 +52,7 @@ def period(digest: Digest) -> str:
 def outcome(entry: DigestEntry, digest: Digest) -> str:
     """`resolved after 25m by carol`, `still open, acknowledged by carol`, ..."""
     if entry.resolved_at is not None:
-        took = format_duration(entry.resolved_at - entry.opened_at)
+        took = human_duration(entry.resolved_at - entry.opened_at)
         return f"resolved after {took}" + (f" by {entry.resolved_by}" if entry.resolved_by else "")
     return "still open" + (f", acknowledged by {entry.acked_by}" if entry.acked_by else ", not acknowledged")
 

@@ -24,6 +24,7 @@ from .adaptive_card import AdaptiveCard, Element, Envelope, Fact, OpenUrl, Table
 from .base import Delivery
 from .http_post import TIMEOUT, post_json
 from .plain import headline, notice_lines
+from .wording import more_rows
 
 CARD_VERSION = "1.5"
 MAX_BYTES = 28 * 1024
@@ -129,8 +130,9 @@ def _evidence(evidence: EvidenceTable, limit: int, *, firing_time: bool) -> list
             "firstRowAsHeader": True,
         },
     ]
-    if len(evidence.rows) > limit:
-        out.append(text_block(f"{len(evidence.rows) - limit} more rows", subtle=True))
+    more = more_rows(evidence, limit)
+    if more:
+        out.append(text_block(more, subtle=True))
     return out
 
 

@@ -12,6 +12,7 @@ from ..alerting.notices import (
     Acknowledged,
     Cleared,
     Escalated,
+    EvidenceTable,
     ExternalAlert,
     IncidentView,
     Joined,
@@ -25,7 +26,7 @@ from ..alerting.notices import (
     SilenceEnded,
     SilenceStarted,
 )
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 
 
 def _minute(notice_at: object) -> str:
@@ -52,16 +53,16 @@ def thread_line(notice: Notice, view: IncidentView | None) -> str | None:
         case Escalated(waited_seconds=waited, target=None):
             owner = view.owner if view else None
             call = (owner.oncall or owner.channel) if owner else ""
-            return f":bell: Still not acknowledged after {format_duration(waited)}. {call}".rstrip()
+            return f":bell: Still not acknowledged after {human_duration(waited)}. {call}".rstrip()
         case Escalated(waited_seconds=waited, target=target) if target is not None:
             who = target.oncall or target.name
-            return f":rotating_light: Not acknowledged after {format_duration(waited)}: escalating to {who} ({target.channel})."
+            return f":rotating_light: Not acknowledged after {human_duration(waited)}: escalating to {who} ({target.channel})."
         case Acknowledged(by=by, until=until):
             return f":eyes: Acknowledged by {by} until {_minute(until)}."
         case Resolved(by=str(by)):
             return f":white_check_mark: Resolved by {by}."
         case Resolved(after_seconds=after, values=values):
-            took = format_duration(after or 0.0)
+            took = human_duration(after or 0.0)
             return (
                 f":white_check_mark: Resolved after {took}: "
                 + ", ".join(f"{v.rule} at {v.value_text}" for v in values)
@@ -105,7 +106,7 @@ def post_text(notice: Notice, view: IncidentView | None) -> str:
             return (
                 f":rotating_light: Escalated to {target.oncall or target.name}: {view.title} "
                 f"(flow {view.flow}, owned by {view.owner.name} in {view.owner.channel}, "
-                f"unacknowledged for {format_duration(waited)}). Runbook: {runbook}"
+                f"unacknowledged for {human_duration(waited)}). Runbook: {runbook}"
             )
         case SilenceStarted(silence=s):
             return f":zzz: Silence #{s.id} by {s.author} until {_minute(s.until)} ({s.matchers_text}): {s.reason}"
@@ -125,3 +126,12 @@ def message_text(message: Message) -> str:
     if message.kind != NoticeKind.POST:
         return thread_text(message) or ""
     return "\n".join(post_text(n, message.view) for n in message.notices)
+
+
+def more_rows(evidence: EvidenceTable, shown: int) -> str | None:
+    """``12 more rows`` under a cut table: rows past those shown, plus rows the source found but did
+    not keep (a reconciliation keeps a sample of its failing keys); None when nothing was left out."""
+    more = max(0, len(evidence.rows) - shown) + evidence.more
+    if not more:
+        return None
+    return f"{more:,} more row" + ("" if more == 1 else "s")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from ..evidence import EvidenceTable
 from ..metrics import LATENCY_BUCKETS
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 from ..model.probes import TraceProbe
 from ..model.traces import FlowTraces
 from ..semconv import LABEL_REASON, LABEL_STAGE
@@ -156,7 +156,7 @@ def evidence(conn: Connection, flow: str, entity: str, probe: TraceProbe, now: f
         .limit(EVIDENCE_ROWS)
     )
     rows = [
-        [entity_id, stage, outcome if not reason else f"{outcome}: {reason}", format_duration(max(0.0, now - started))]
+        [entity_id, stage, outcome if not reason else f"{outcome}: {reason}", human_duration(max(0.0, now - started))]
         for entity_id, stage, outcome, reason, started in conn.execute(stmt)
     ]
     return EvidenceTable(columns=[entity, "last stage", "outcome", "waiting"], rows=rows)

@@ -14,7 +14,7 @@ from ..alerting.silences import identity, matchers_of
 from ..hypercare.board import board_data
 from ..hypercare.history import incident_flow
 from ..links import Links
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 from ..model.model import Model
 from ..store.records import Intervention
 from ..store.tables import Incident, ProbeState, Silence
@@ -103,7 +103,7 @@ def flow_page(
             .order_by(col(Incident.opened_at).desc())
         ).all()
         incidents = [
-            IncidentRow(i, format_duration((i.resolved_at or end) - i.opened_at))
+            IncidentRow(i, human_duration((i.resolved_at or end) - i.opened_at))
             for i in rows
             if incident_flow(model, i.group_key) == flow_id
         ]
@@ -129,7 +129,7 @@ def flow_page(
         flow=flow_id,
         start=start,
         end=end,
-        range_text=format_duration(end - start),
+        range_text=human_duration(end - start),
         board=board,
         charts={signal: chart for (_, signal), chart in charts.items()},
         incidents=incidents,

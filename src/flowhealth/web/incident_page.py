@@ -11,9 +11,10 @@ from ..alerting.classify import Context, build_context, group_matchers, members,
 from ..alerting.enums import AlertState as State
 from ..alerting.silences import active_silences
 from ..evidence import EvidenceTable
+from ..hypercare.board_acks import ack_sources
 from ..hypercare.board_delivery import DeliveryProblem, delivery_problems
 from ..hypercare.history import incident_flow
-from ..model.durations import format_duration
+from ..model.durations import human_duration
 from ..model.model import Model
 from ..store.outbox import thread_ref
 from ..store.tables import AlertState, Incident
@@ -57,6 +58,7 @@ class IncidentPage:
     children: list[str] = field(default_factory=list)  # alerts suppressed under this incident's outage
     # Receivers that failed to deliver this incident's messages: its owners may not know.
     undelivered: list[DeliveryProblem] = field(default_factory=list)
+    acked_where: str | None = None  # "Slack", "the CLI": where the latest acknowledgement was made
 
 
 def incident_page(model: Model, session: Session, number: int, now: datetime) -> IncidentPage | None:
@@ -77,14 +79,22 @@ def incident_page(model: Model, session: Session, number: int, now: datetime) ->
         incident=incident,
         flow=_flow_of(model, incident),
         group=group_matchers(incident.group_key),
-        open_for=format_duration(until - incident.opened_at),
+        open_for=human_duration(until - incident.opened_at),
         timeline=timeline,
         members=listed,
         runbooks=sorted({m.runbook for m in listed} | {model.rule(r).runbook for r in rules if r in model.all_rules()}),
         slack_url=slack,
         children=_children(model, incident, states, ctx),
         undelivered=delivery_problems(session, now, incident=number),
+        acked_where=_acked_where(session, incident),
     )
+
+
+def _acked_where(session: Session, incident: Incident) -> str | None:
+    if not incident.acked_by or incident.id is None:
+        return None
+    source = ack_sources(session, [incident.id]).get(incident.id)
+    return source.label if source else None
 
 
 def _flow_of(model: Model, incident: Incident) -> str | None:
