@@ -509,6 +509,39 @@ class HeapDiff:
             )
 
 
+class Scraper:
+    """GET /metrics every `interval` seconds in a thread of its own, as Prometheus would."""
+
+    def __init__(self, port: int, interval: float) -> None:
+        self.port, self.interval = port, interval
+        self.count = self.failed = self.last_bytes = self.last_series = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scraper", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                conn.request("GET", "/metrics")
+                answer = conn.getresponse()
+                body = answer.read()
+                if answer.status != 200:
+                    self.failed += 1
+                    continue
+                self.count += 1
+                self.last_bytes = len(body)
+                self.last_series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+            except (OSError, http.client.HTTPException):
+                self.failed += 1
+            finally:
+                conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(70)
+
+
 def start_server(app: Any) -> tuple[Any, threading.Thread, int]:
     import uvicorn
 
@@ -544,6 +577,7 @@ class Soak:
         self._team_cursor = 0
         self._seen_messages = 0
         self.in_flight_at_end: int | None = None
+        self.scrapes: tuple[int, int, int, int] | None = None  # done, failed, bytes and series of the last
         self.heap = HeapDiff(args.tracemalloc_at * 60) if args.tracemalloc_at is not None else None
 
     # -- wiring
@@ -648,7 +682,7 @@ class Soak:
 
         args = self.args
         target = Target(self.work, args.flows, args.postgres)
-        runtime = server = sender = None
+        runtime = server = sender = scraper = None
         thread: threading.Thread | None = None
         channels = {f"C{t:08d}": f"team-{t:02d}" for t in range(TEAMS)}
         try:
@@ -682,6 +716,8 @@ class Soak:
                         f" ({args.journeys / seconds:,.0f} spans/s); RSS now {rss_mib():.0f} MiB",
                         flush=True,
                     )
+                if args.scrape_interval > 0:
+                    scraper = Scraper(port, args.scrape_interval)
                 sender = subprocess.Popen(
                     [
                         sys.executable,
@@ -699,6 +735,9 @@ class Soak:
                 )
                 self.loop(runtime, slack.slack, target)
                 self.in_flight_at_end = open_journeys(runtime.engine)
+                if scraper is not None:
+                    scraper.stop()
+                    self.scrapes = (scraper.count, scraper.failed, scraper.last_bytes, scraper.last_series)
                 if self.heap is not None:
                     self.heap.report()
                 if sender.poll() is None:
@@ -707,6 +746,8 @@ class Soak:
                 lines = [line for line in out.splitlines() if line.startswith("{")]
                 self.sender_summary = json.loads(lines[-1]) if lines else {}
         finally:
+            if scraper is not None:
+                scraper.stop()
             if sender is not None and sender.poll() is None:
                 sender.kill()
                 sender.wait(10)
@@ -859,6 +900,12 @@ class Soak:
         )
         if self.in_flight_at_end is not None:
             print(f"  journeys in flight at the end: {self.in_flight_at_end:,} (held: {args.journeys:,})")
+        if self.scrapes is not None:
+            done, failed, size, series = self.scrapes
+            print(
+                f"  /metrics scraped every {args.scrape_interval:g} s: {done} scrapes, {failed} failed;"
+                f" the last {size / 2**20:.1f} MiB, {series:,} series"
+            )
         return flat and bounded
 
     def report_latency(self) -> bool:
@@ -938,6 +985,9 @@ def main() -> None:
         default=0,
         help="journeys held in flight for the whole run, started before it (default 0; issue 19 goal 5: 100000)",
     )
+    parser.add_argument(
+        "--scrape-interval", type=float, default=20.0, help="seconds between GET /metrics (default 20; 0: none)"
+    )
     parser.add_argument("--max-rss", type=float, default=250.0, help="memory goal, MiB of RSS (default 250)")
     parser.add_argument(
         "--tracemalloc-at",
@@ -960,6 +1010,7 @@ def main() -> None:
         f" {rule_count(args.flows, args.rules_per_flow):,} rules evaluated every {args.evaluation_interval:g} s,"
         f" {args.journeys:,} journeys held in flight,"
         f" {args.spans_per_second:,.0f} spans/s over HTTP, delivery every {args.delivery_interval:g} s,"
+        f" /metrics scraped every {args.scrape_interval:g} s,"
         f" {args.minutes:g} min, {os.cpu_count()} CPUs",
         flush=True,
     )

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
-from flowhealth.exposition import TextExposition
+from flowhealth.exposition import PREFIX_SLACK, TextExposition
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from tests.test_api import model as model
@@ -55,3 +55,32 @@ def test_metrics_endpoint_serves_what_prometheus_client_would_after_probes_and_e
         assert response.content == generate_latest(runtime.registry)
     # Counters' *_created series are not exported: Prometheus' text format has no use for them.
     assert b"_created" not in response.content
+
+
+def test_a_long_running_service_keeps_one_scrape_of_values_and_forgets_series_that_went_away() -> None:
+    # Counters and sums take a new value on nearly every scrape; a service scraped for months must
+    # not keep every value it ever formatted, nor the series of flows removed from its model.
+    registry = CollectorRegistry()
+    waiting = Gauge("shop_waiting", "Records waiting.", ["flow"], registry=registry)
+    runs = Counter("shop_runs", "Probe runs.", ["flow"], registry=registry)
+    exposition = TextExposition()
+    flows = [f"flow-{n}" for n in range(50)]
+    for scrape in range(200):
+        for n, flow in enumerate(flows):
+            waiting.labels(flow).set(scrape * 1000 + n + 0.5)  # a new value for every series, every scrape
+            runs.labels(flow).inc()
+        assert exposition.render(registry) == generate_latest(registry)
+    lines = len(generate_latest(registry).splitlines())
+    prefixes, values = exposition.remembered()
+    assert values <= lines  # this scrape's values only, not the thousands formatted since the start
+    assert prefixes <= lines
+    for flow in flows[1:]:  # the model shrank to one flow: its other series stop being exposed
+        waiting.remove(flow)
+        runs.remove(flow)
+    for gone in range(3000):  # and a label value that changes on every scrape comes and goes
+        waiting.labels(f"short-lived-{gone}").set(1)
+        exposition.render(registry)
+        waiting.remove(f"short-lived-{gone}")
+    assert exposition.render(registry) == generate_latest(registry)
+    prefixes, values = exposition.remembered()
+    assert prefixes <= len(generate_latest(registry).splitlines()) * 2 + PREFIX_SLACK

@@ -4,6 +4,10 @@ A scrape at a thousand probes is some 35,000 sample lines, and the same series c
 scrape with new values. prometheus-client formats every line from scratch (label names validated
 and escaped, label values escaped, sorted, joined); here the part of a line before its value,
 `name{labels} `, is built once per series and remembered, so a scrape formats only the values.
+Memory stays at about one scrape's worth however long the service runs: the formatted values kept
+are those the last scrape used (counters and sums take a new value on almost every scrape, and
+remembering every value ever formatted grew by tens of MiB an hour at a thousand probes), and the
+prefixes start over when they are more than twice the series of a scrape (series that went away).
 The output is the same as `prometheus_client.generate_latest` (tests/test_exposition.py compares
 them on a live registry); OpenMetrics requests still go through prometheus-client.
 """
@@ -23,9 +27,9 @@ from prometheus_client.openmetrics.exposition import (
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-# Series seen in a long-lived process stay bounded by the model; past this, start over (cheaply).
-MAX_REMEMBERED = 500_000
 # prometheus-client's renaming of OpenMetrics types into the Prometheus text format.
+# Prefixes of series that went away, tolerated before the prefixes start over.
+PREFIX_SLACK = 1000
 _TYPE_NAMES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram", "unknown": "untyped"}
 _OM_SUFFIXES = ("_created", "_gsum", "_gcount")
 
@@ -37,7 +41,19 @@ class TextExposition:
         self._prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
         self._values: dict[float, str] = {}
 
+    def remembered(self) -> tuple[int, int]:
+        """How many line prefixes and formatted values are kept for the next scrape."""
+        return len(self._prefixes), len(self._values)
+
     def render(self, registry: Collector) -> bytes:
+        # The values this scrape uses become what the next one looks up; the rest go. Each render
+        # fills its own dictionary, so concurrent scrapes never see one half-built.
+        prefixes, known_values = self._prefixes, self._values
+        values: dict[float, str] = {}
+
+        def line(sample: Sample) -> str:
+            return _line(sample, prefixes, known_values, values)
+
         output: list[str] = []
         for metric in registry.collect():
             name, mtype = metric.name, metric.type
@@ -53,32 +69,42 @@ class TextExposition:
             for sample in metric.samples:
                 suffix = om_names.get(sample.name)
                 if suffix is None:
-                    output.append(self._line(sample))
+                    output.append(line(sample))
                 else:
                     # OpenMetrics-only samples go into a gauge of their own after the family.
-                    om_samples.setdefault(suffix, []).append(self._line(sample))
+                    om_samples.setdefault(suffix, []).append(line(sample))
             for suffix, lines in sorted(om_samples.items()):
                 om_name = escape_metric_name(metric.name + suffix, UNDERSCORES)
                 output.append(f"# HELP {om_name} {help_text}\n# TYPE {om_name} gauge\n")
                 output.extend(lines)
-        if len(self._prefixes) > MAX_REMEMBERED or len(self._values) > MAX_REMEMBERED:
-            self._prefixes.clear()
-            self._values.clear()
+        self._values = values
+        if len(prefixes) > 2 * len(output) + PREFIX_SLACK:  # `output` has at least a string per series
+            # Series that went away (a reloaded model, label values that stopped): start over. Not
+            # rebuilt per scrape as the values are, because keeping fresh key tuples alive each
+            # scrape costs the garbage collector more than the cache saves.
+            prefixes.clear()
         return "".join(output).encode("utf-8")
 
-    def _line(self, sample: Sample) -> str:
-        key = (sample.name, tuple(sample.labels.items()))
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            prefix = self._prefixes[key] = _prefix(sample.name, sample.labels.items())
-        value = self._values.get(sample.value)
-        if value is None or (value == "0.0" and math.copysign(1.0, sample.value) < 0):
-            value = _go_float(sample.value)
-            if value not in ("NaN", "-0.0"):  # NaN never equals itself; -0.0 equals 0.0 but prints apart
-                self._values[sample.value] = value
-        if sample.timestamp is not None:
-            return f"{prefix}{value} {int(float(sample.timestamp) * 1000):d}\n"
-        return f"{prefix}{value}\n"
+
+def _line(
+    sample: Sample,
+    prefixes: dict[tuple[str, tuple[tuple[str, str], ...]], str],
+    known_values: dict[float, str],
+    values: dict[float, str],
+) -> str:
+    """One sample line, from the remembered prefix and the last scrape's values where they exist."""
+    key = (sample.name, tuple(sample.labels.items()))
+    prefix = prefixes.get(key)
+    if prefix is None:
+        prefix = prefixes[key] = _prefix(sample.name, sample.labels.items())
+    value = known_values.get(sample.value)
+    if value is None or (value == "0.0" and math.copysign(1.0, sample.value) < 0):
+        value = _go_float(sample.value)
+    if value not in ("NaN", "-0.0"):  # NaN never equals itself; -0.0 equals 0.0 but prints apart
+        values[sample.value] = value
+    if sample.timestamp is not None:
+        return f"{prefix}{value} {int(float(sample.timestamp) * 1000):d}\n"
+    return f"{prefix}{value}\n"
 
 
 def _prefix(name: str, labels: Iterable[tuple[str, str]]) -> str:
