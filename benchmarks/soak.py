@@ -709,6 +709,7 @@ class Soak:
                 self.instrument(runtime)
                 runtime.start()
                 server, thread, port = start_server(create_app(runtime, manage_runtime=False))
+                print(f"service started: RSS {rss_mib():.0f} MiB", flush=True)
                 if args.journeys:
                     seconds = hold_journeys(port, args.journeys, trace_flows(args.flows))
                     print(
