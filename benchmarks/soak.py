@@ -650,6 +650,11 @@ class Soak:
         with slack.lock:
             fresh = slack.messages[self._seen_messages :]
             self._seen_messages = len(slack.messages)
+            # The Slack stub runs in the service's process and keeps every call and message body;
+            # drop what was read, so RSS is the service's and not the stub's log of a 30-minute run.
+            slack.calls.clear()
+            for message in fresh:
+                message.blocks = []
         resets: dict[str, int] = {}
         for message in fresh:
             if message.thread_ts is not None or not message.text.upper().startswith("[FIRING]"):
