@@ -6,8 +6,9 @@ and escaped, label values escaped, sorted, joined); here the part of a line befo
 `name{labels} `, is built once per series and remembered, so a scrape formats only the values.
 Memory stays at about one scrape's worth however long the service runs: the formatted values kept
 are those the last scrape used (counters and sums take a new value on almost every scrape, and
-remembering every value ever formatted grew by tens of MiB an hour at a thousand probes), and the
-prefixes start over when they are more than twice the series of a scrape (series that went away).
+remembering every value ever formatted let the cache reach 500,000 values, ~60 MiB, before it
+was reset), and the prefixes start over when they are more than twice the lines of a scrape
+(series that went away).
 The output is the same as `prometheus_client.generate_latest` (tests/test_exposition.py compares
 them on a live registry); OpenMetrics requests still go through prometheus-client.
 """
