@@ -14,7 +14,8 @@ Slack being the local Web API server from the test suite. At fixed moments the b
 the rows some probes read over their rule's threshold and times the notification end to end.
 
 Every 10 s it prints process CPU, RSS, probe runs, evaluation cycle time (from
-`flowhealth_rule_evaluation_duration_seconds`) and spans accepted per second; at the end the
+`flowhealth_rule_evaluation_duration_seconds`), spans accepted per second and the C heap (glibc
+malloc: in use, freed but kept); at the end the
 notification latencies and a verdict: RSS flat in the second half (< 10% growth, with its slope)
 and never above `--max-rss` (250 MiB). `--rules-per-flow` adds rules on each backlog at thresholds
 never reached; `--journeys` starts that many journeys over HTTP before the run and never
@@ -25,6 +26,7 @@ the Python heap gained between that minute and the end.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gzip
 import http.client
 import json
@@ -402,6 +404,8 @@ class Sample:
     cycle_ms: float | None
     spans_s: float
     notified: int
+    malloc_used: float | None = None
+    malloc_free: float | None = None
 
 
 def rss_mib() -> float:
@@ -410,6 +414,28 @@ def rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+    ] + [("keepcost", ctypes.c_size_t)]
+
+
+def malloc_mib() -> tuple[float, float] | None:
+    """C heap (glibc malloc, all arenas): bytes in use and bytes freed but kept by malloc, in MiB.
+
+    Python objects up to 512 bytes live in pymalloc's own mmapped arenas, outside these figures;
+    larger ones, SQLite's pages and the protobuf parser's memory are in them. None off glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+    except (OSError, AttributeError):
+        return None
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
 
 
 def cpu_seconds() -> float:
@@ -818,11 +844,15 @@ class Soak:
             spans_s=(after["spans"] - before["spans"]) / span,
             notified=sum(1 for c in self.crossings if c.notified_at is not None),
         )
+        heap = malloc_mib()
+        if heap is not None:
+            s.malloc_used, s.malloc_free = heap
         self.samples.append(s)
         cycle_text = "-" if s.cycle_ms is None else f"{s.cycle_ms:.0f}"
         print(
             f"{s.t:6.0f} {s.cpu_pct:6.1f} {s.rss_mib:8.1f} {s.load1:6.2f} {s.probe_runs_s:9.1f} {s.skipped:7.0f}"
-            f" {s.cycles:6.0f} {cycle_text:>8} {s.spans_s:8.0f} {len(self.crossings):9d} {s.notified:8d}",
+            f" {s.cycles:6.0f} {cycle_text:>8} {s.spans_s:8.0f} {len(self.crossings):9d} {s.notified:8d}"
+            f" {s.malloc_used or 0:7.1f} {s.malloc_free or 0:7.1f}",
             flush=True,
         )
 
@@ -830,7 +860,8 @@ class Soak:
     def print_header() -> None:
         print(
             f"{'t s':>6} {'CPU %':>6} {'RSS MiB':>8} {'load1':>6} {'probes/s':>9} {'skipped':>7}"
-            f" {'cycles':>6} {'cycle ms':>8} {'spans/s':>8} {'crossings':>9} {'notified':>8}",
+            f" {'cycles':>6} {'cycle ms':>8} {'spans/s':>8} {'crossings':>9} {'notified':>8}"
+            f" {'C used':>7} {'C free':>7}",
             flush=True,
         )
 
@@ -904,6 +935,13 @@ class Soak:
             f"  max RSS of the run {top:.0f} MiB; goal <= {args.max_rss:g} MiB: {verdict(bounded)};"
             f" slope over the second half {slope_per_10_min(half):+.1f} MiB per 10 min"
         )
+        last = window[-1]
+        heap = (half[0].malloc_used, half[0].malloc_free, last.malloc_used, last.malloc_free)
+        if None not in heap:
+            print(
+                "  C heap (glibc malloc, all arenas) in use / freed but kept: at half time"
+                f" {heap[0]:.0f} / {heap[1]:.0f} MiB, at the end {heap[2]:.0f} / {heap[3]:.0f} MiB"
+            )
         if self.in_flight_at_end is not None:
             print(f"  journeys in flight at the end: {self.in_flight_at_end:,} (held: {args.journeys:,})")
         if self.scrapes is not None:
