@@ -2,10 +2,11 @@
 
 glibc's malloc keeps memory a thread freed in that thread's arena for later use; it returns it only
 from the top of the main heap. A scrape of `/metrics` at a thousand probes builds tens of MiB of
-short-lived objects in whichever worker thread serves it, so with scrapes every 20 s the freed
+short-lived objects in whichever worker thread serves it, and with scrapes every 20 s the freed
 but kept part of the heap grew from 11 to 48 MiB in four minutes of the soak while the part in use
-stayed at 45 MiB. `malloc_trim(0)` hands those free pages back (it walks every arena).
-Elsewhere than glibc this does nothing.
+stayed at 45 MiB. `malloc_trim(0)` hands whole free pages back (it walks every arena); in the
+30-minute soak this slowed the climb but did not stop it (benchmarks/README.md, "Memory at 1,000
+flows"). Elsewhere than glibc this does nothing.
 """
 
 from __future__ import annotations
