@@ -3,6 +3,8 @@
     python -m benchmarks.soak                     # ~3 minutes
     python -m benchmarks.soak --minutes 30        # the issue's full run
     python -m benchmarks.soak --postgres          # probe target on the local PostgreSQL
+    python -m benchmarks.soak --flows 1000 --rules-per-flow 5 --journeys 100000 --minutes 30
+                                                  # issue 19 goal 5: memory at 5,100 rules, 100k journeys
 
 200 flows, each with one SQL probe every 15 s and one rule; every tenth flow also has trace
 signals fed by ~2,000 spans/s of OTLP protobuf over HTTP from a separate sender process. The
@@ -12,13 +14,19 @@ Slack being the local Web API server from the test suite. At fixed moments the b
 the rows some probes read over their rule's threshold and times the notification end to end.
 
 Every 10 s it prints process CPU, RSS, probe runs, evaluation cycle time (from
-`flowhealth_rule_evaluation_duration_seconds`) and spans accepted per second; at the end the
-notification latencies and a verdict.
+`flowhealth_rule_evaluation_duration_seconds`), spans accepted per second and the C heap (glibc
+malloc: in use, freed but kept); at the end the
+notification latencies and a verdict: RSS flat in the second half (< 10% growth, with its slope)
+and never above `--max-rss` (250 MiB). `--rules-per-flow` adds rules on each backlog at thresholds
+never reached; `--journeys` starts that many journeys over HTTP before the run and never
+completes them, so they stay in flight beside the stream's. `--tracemalloc-at MINUTE` prints what
+the Python heap gained between that minute and the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gzip
 import http.client
 import json
@@ -52,6 +60,10 @@ SAMPLE_EVERY = 10.0
 EVENT_EVERY = 15.0  # one event in each slot of this many seconds, at a random moment within the slot
 PER_EVENT = 6  # flows pushed over their threshold at each event, each of a different team
 TEAM_LIMIT = 3  # crossings per team within two minutes (flood control starts after five)
+FLOWS_PER_FILE = 100
+# 1,000 flows with 5 rules each are ~6 MiB and ~170,000 YAML values, beyond the default limits
+# (a deployment that big sets FLOWHEALTH_MODEL_MAX_BYTES and FLOWHEALTH_MODEL_MAX_VALUES).
+MODEL_BYTES, MODEL_VALUES = 64 * 2**20, 2_000_000
 FLOW_RE = re.compile(r"\bflow-\d{3,}\b")
 
 RUNBOOK = """# Soak
@@ -81,15 +93,27 @@ def trace_flows(flows: int) -> list[str]:
     return [flow_id(n) for n in range(0, flows, TRACE_EVERY)]
 
 
+def write_part(root: Path, index: int, flows: list[str], rules: list[str]) -> None:
+    """One file of flows and one of rules; empties the lists."""
+    (root / "flows" / f"soak-{index:02d}.yaml").write_text("flows:\n" + "\n".join(flows) + "\n")
+    (root / "alert_rules" / f"soak-{index:02d}.yaml").write_text("rules:\n" + "\n".join(rules) + "\n")
+    flows.clear()
+    rules.clear()
+
+
 def rule_count(flows: int, rules_per_flow: int) -> int:
+    """Rules on each flow's backlog, plus the in-flight rule of every trace flow."""
     return flows * rules_per_flow + len(trace_flows(flows))
 
 
-def write_model(root: Path, url: str, flows: int, probe_interval: float, rules_per_flow: int = 1) -> Any:
+def write_model(
+    root: Path, url: str, flows: int, probe_interval: float, rules_per_flow: int = 1, horizon_minutes: int = 60
+) -> Any:
     """The soak model as real YAML, loaded by the real loader.
 
-    Each flow's first rule fires at the crossings; its further `rules_per_flow - 1` rules watch the
-    same signal with thresholds never reached, so a big model is evaluated without more alerts.
+    Each flow has `rules_per_flow` rules on its backlog: `backlog-<flow>` fires at the crossings, the
+    others (`depth<k>-<flow>`) watch higher thresholds the benchmark never reaches, so they are
+    evaluated every cycle without adding notifications.
     """
     from flowhealth.model import load_model
     from flowhealth.model.files import ModelLimits
@@ -102,9 +126,12 @@ def write_model(root: Path, url: str, flows: int, probe_interval: float, rules_p
         "  shop: {name: Shop, kind: commerce, owner: team-00}\n  erp: {name: ERP, kind: erp, owner: team-00}\n"
     )
     every = f"{probe_interval:g}s"
-    parts = [f'connections:\n  soak_db: {{url: "{url}", pool_size: 8}}\nflows:']
-    rules = ["rules:"]
+    (root / "flows" / "connections.yaml").write_text(f'connections:\n  soak_db: {{url: "{url}", pool_size: 8}}\n')
+    parts: list[str] = []
+    rules: list[str] = []
     for n in range(flows):
+        if n % FLOWS_PER_FILE == 0 and n:  # files stay under the loader's size limit
+            write_part(root, n // FLOWS_PER_FILE - 1, parts, rules)
         flow = flow_id(n)
         parts.append(
             f"  {flow}:\n    description: Soak flow {n}.\n    object: order\n    source_of_truth: shop\n"
@@ -119,10 +146,11 @@ def write_model(root: Path, url: str, flows: int, probe_interval: float, rules_p
             f'    summary: "{{{{ value | number }}}} records of {flow} wait"\n    business_impact: Records wait.\n'
             "    runbook: soak"
         )
-        for extra in range(1, rules_per_flow):
+        for k in range(1, rules_per_flow):
             rules.append(
-                f"  backlog-{flow}-{extra}:\n    flow: {flow}\n    signal: backlog\n    above: {1_000_000 + extra}\n"
-                f'    severity: warning\n    summary: "{{{{ value | number }}}} records of {flow} wait"\n'
+                f"  depth{k}-{flow}:\n    flow: {flow}\n    signal: backlog\n    above: {HIGH * 10 * k}\n"
+                f"    severity: {'critical' if k % 2 else 'warning'}\n"
+                f'    summary: "{{{{ value | number }}}} records of {flow} wait (level {k})"\n'
                 "    business_impact: Records wait.\n    runbook: soak"
             )
         if n % TRACE_EVERY == 0:
@@ -132,22 +160,16 @@ def write_model(root: Path, url: str, flows: int, probe_interval: float, rules_p
                 "      journey_latency:\n        kind: delay\n        description: p95 placed to accepted.\n"
                 "        probe: {kind: trace, measure: latency, from: placed, to: accepted, statistic: p95,"
                 f" window: 5m, interval: {every}}}\n"
-                "    traces:\n      stages: [placed, accepted]\n      horizon: 1h\n      keep_completed: 5m"
+                f"    traces:\n      stages: [placed, accepted]\n      horizon: {horizon_minutes}m\n      keep_completed: 5m"
             )
             rules.append(
                 f"  in-flight-{flow}:\n    flow: {flow}\n    signal: in_flight\n    above: 1000000\n    severity: warning\n"
                 f'    summary: "{{{{ value | number }}}} orders of {flow} in flight"\n'
                 "    business_impact: Orders wait.\n    runbook: soak"
             )
-    (root / "flows" / "soak.yaml").write_text("\n".join(parts) + "\n")
-    # Files of at most 1,000 rules: the loader refuses files over 1 MiB.
-    body = rules[1:]
-    for part, first in enumerate(range(0, len(body), 1000)):
-        chunk = ["rules:", *body[first : first + 1000]]
-        (root / "alert_rules" / f"soak-{part:02d}.yaml").write_text("\n".join(chunk) + "\n")
+    write_part(root, (flows - 1) // FLOWS_PER_FILE, parts, rules)
     (root / "runbooks" / "soak.md").write_text(RUNBOOK)
-    # A big model (issue 19: 5,000 rules) is past the loader's default bound meant for hostile input.
-    return load_model(root, ModelLimits(model_values=10_000_000))
+    return load_model(root, ModelLimits(model_bytes=MODEL_BYTES, model_values=MODEL_VALUES))
 
 
 # --- the probe target --------------------------------------------------------------------------
@@ -225,8 +247,6 @@ class SpanSource:
         self._lock = threading.Lock()
 
     def body(self) -> bytes:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
         now = time.time()
         with self._lock:
             accepted: list[tuple[str, int]] = []
@@ -239,28 +259,62 @@ class SpanSource:
                 placed.append((flow, self._next))
                 self._placed.append((now, flow, self._next))
                 self._next += 1
-        req = ExportTraceServiceRequest()
-        rs = req.resource_spans.add()
-        rs.resource.attributes.add(key="service.name").value.string_value = "shop"
-        scope = rs.scope_spans.add()
-        for stage, journeys in (("placed", placed), ("accepted", accepted)):
-            for flow, order in journeys:
-                span = scope.spans.add()
-                span.trace_id, span.span_id = os.urandom(16), os.urandom(8)
-                span.start_time_unix_nano = int((now - 0.05) * 1e9)
-                span.end_time_unix_nano = int(now * 1e9)
-                span.name = f"{flow} {stage}"
-                span.kind = 2
-                attrs = span.attributes
-                attrs.add(key="http.request.method").value.string_value = "POST"
-                for key, value in (
-                    ("flowhealth.flow", flow),
-                    ("flowhealth.stage", stage),
-                    ("flowhealth.entity.type", "order"),
-                    ("flowhealth.entity.id", f"O-{order}"),
-                ):
-                    attrs.add(key=key).value.string_value = value
-        return gzip.compress(req.SerializeToString(), compresslevel=1)
+        spans = [(flow, "placed", f"O-{order}") for flow, order in placed]
+        spans += [(flow, "accepted", f"O-{order}") for flow, order in accepted]
+        return export_body(spans, now)
+
+
+def export_body(spans: list[tuple[str, str, str]], now: float) -> bytes:
+    """A gzip OTLP/HTTP protobuf body with one business span per (flow, stage, order id)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.add(key="service.name").value.string_value = "shop"
+    scope = rs.scope_spans.add()
+    for flow, stage, order in spans:
+        span = scope.spans.add()
+        span.trace_id, span.span_id = os.urandom(16), os.urandom(8)
+        span.start_time_unix_nano = int((now - 0.05) * 1e9)
+        span.end_time_unix_nano = int(now * 1e9)
+        span.name = f"{flow} {stage}"
+        span.kind = 2
+        attrs = span.attributes
+        attrs.add(key="http.request.method").value.string_value = "POST"
+        for key, value in (
+            ("flowhealth.flow", flow),
+            ("flowhealth.stage", stage),
+            ("flowhealth.entity.type", "order"),
+            ("flowhealth.entity.id", order),
+        ):
+            attrs.add(key=key).value.string_value = value
+    return gzip.compress(req.SerializeToString(), compresslevel=1)
+
+
+def hold_journeys(port: int, count: int, flows: list[str], batch: int = 1000) -> float:
+    """Start `count` journeys that never complete (`placed` only, order ids `H-<n>`); returns seconds taken.
+
+    Posted over HTTP as the sender does, before the run: they stay in flight for the whole run (the
+    model's horizon is longer than the run), beside the sender's journeys that complete after ~5 s.
+    """
+    started = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+    try:
+        for first in range(0, count, batch):
+            spans = [(flows[n % len(flows)], "placed", f"H-{n}") for n in range(first, min(count, first + batch))]
+            for _attempt in range(60):
+                conn.request("POST", "/v1/traces", body=export_body(spans, time.time()), headers=headers)
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status == 200:
+                    break
+                time.sleep(0.5)  # 429/503 while the service is busy: come back, as an exporter would
+            else:
+                raise RuntimeError(f"the service kept refusing held journeys (HTTP {answer.status})")
+    finally:
+        conn.close()
+    return time.monotonic() - started
 
 
 def send(port: int, rate: float, seconds: float, flows: list[str], connections: int = 2) -> None:
@@ -324,45 +378,6 @@ def send(port: int, rate: float, seconds: float, flows: list[str], connections: 
     print(json.dumps(summary), flush=True)
 
 
-def preload(port: int, runtime: Any, flows: list[str], journeys: int) -> int:
-    """Post `journeys` placed orders that never complete (kept in flight); the open journeys after."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-    from sqlalchemy import text
-
-    started = time.monotonic()
-    now = time.time()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
-    per_request = 1000
-    for first in range(0, journeys, per_request):
-        req = ExportTraceServiceRequest()
-        rs = req.resource_spans.add()
-        rs.resource.attributes.add(key="service.name").value.string_value = "shop"
-        scope = rs.scope_spans.add()
-        for n in range(first, min(journeys, first + per_request)):
-            span = scope.spans.add()
-            span.trace_id, span.span_id = os.urandom(16), os.urandom(8)
-            span.start_time_unix_nano = span.end_time_unix_nano = int(now * 1e9)
-            span.name = "placed"
-            for key, value in (
-                ("flowhealth.flow", flows[n % len(flows)]),
-                ("flowhealth.stage", "placed"),
-                ("flowhealth.entity.id", f"W-{n}"),
-            ):
-                span.attributes.add(key=key).value.string_value = value
-        conn.request("POST", "/v1/traces", body=gzip.compress(req.SerializeToString(), 1), headers=headers)
-        answer = conn.getresponse()
-        answer.read()
-        if answer.status != 200:
-            raise RuntimeError(f"preloading journeys: HTTP {answer.status}")
-    conn.close()
-    runtime.traces.drain()
-    with runtime.engine.connect() as db:
-        open_now = int(db.execute(text("SELECT count(*) FROM journey WHERE completed_at IS NULL")).scalar_one())
-    print(f"preloaded {journeys:,} journeys in {time.monotonic() - started:.0f} s: {open_now:,} in flight", flush=True)
-    return open_now
-
-
 # --- measuring -----------------------------------------------------------------------------------
 
 
@@ -389,6 +404,8 @@ class Sample:
     cycle_ms: float | None
     spans_s: float
     notified: int
+    malloc_used: float | None = None
+    malloc_free: float | None = None
 
 
 def rss_mib() -> float:
@@ -397,6 +414,28 @@ def rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+    ] + [("keepcost", ctypes.c_size_t)]
+
+
+def malloc_mib() -> tuple[float, float] | None:
+    """C heap (glibc malloc, all arenas): bytes in use and bytes freed but kept by malloc, in MiB.
+
+    Python objects up to 512 bytes live in pymalloc's own mmapped arenas, outside these figures;
+    larger ones, SQLite's pages and the protobuf parser's memory are in them. None off glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+    except (OSError, AttributeError):
+        return None
+    info = libc.mallinfo2()
+    return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
 
 
 def cpu_seconds() -> float:
@@ -438,6 +477,97 @@ def p(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
+def open_journeys(engine: Any) -> int:
+    """Journeys in flight in the state database: first span seen, closing span not."""
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM journey WHERE completed_at IS NULL").scalar_one())
+
+
+def slope_per_10_min(samples: list[Sample]) -> float:
+    """Least-squares slope of RSS over time, in MiB per 10 minutes."""
+    ts, ys = [s.t for s in samples], [s.rss_mib for s in samples]
+    mt, my = statistics.fmean(ts), statistics.fmean(ys)
+    var = sum((t - mt) ** 2 for t in ts)
+    return 600 * sum((t - mt) * (y - my) for t, y in zip(ts, ys, strict=True)) / var if var else 0.0
+
+
+class HeapDiff:
+    """What the Python heap gained between a moment of the run and its end (tracemalloc).
+
+    Tracing costs CPU and memory of its own: RSS in such a run is higher than without it.
+    """
+
+    def __init__(self, at: float, frames: int = 1) -> None:
+        import tracemalloc
+
+        self.at = at
+        self.first: Any = None
+        tracemalloc.start(frames)
+
+    def tick(self, elapsed: float) -> None:
+        import tracemalloc
+
+        if self.first is None and elapsed >= self.at:
+            self.first = tracemalloc.take_snapshot()
+            print(f"tracemalloc: first snapshot at {elapsed:.0f} s", flush=True)
+
+    def report(self, top: int = 25) -> None:
+        import tracemalloc
+
+        if self.first is None:
+            print("tracemalloc: the run ended before the first snapshot")
+            return
+        last = tracemalloc.take_snapshot()
+        ignore = [
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap*"),
+        ]
+        diff = last.filter_traces(ignore).compare_to(self.first.filter_traces(ignore), "lineno")
+        traced, peak = tracemalloc.get_traced_memory()
+        print(
+            f"tracemalloc: {traced / 2**20:.1f} MiB traced now (peak {peak / 2**20:.1f} MiB); growth since the first snapshot:"
+        )
+        for stat in diff[:top]:
+            frame = stat.traceback[0]
+            print(
+                f"  {stat.size_diff / 1024:+9.0f} KiB {stat.count_diff:+8d} blocks"
+                f"  {stat.size / 1024:9.0f} KiB now  {frame.filename}:{frame.lineno}"
+            )
+
+
+class Scraper:
+    """GET /metrics every `interval` seconds in a thread of its own, as Prometheus would."""
+
+    def __init__(self, port: int, interval: float) -> None:
+        self.port, self.interval = port, interval
+        self.count = self.failed = self.last_bytes = self.last_series = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scraper", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                conn.request("GET", "/metrics")
+                answer = conn.getresponse()
+                body = answer.read()
+                if answer.status != 200:
+                    self.failed += 1
+                    continue
+                self.count += 1
+                self.last_bytes = len(body)
+                self.last_series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+            except (OSError, http.client.HTTPException):
+                self.failed += 1
+            finally:
+                conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(70)
+
+
 def start_server(app: Any) -> tuple[Any, threading.Thread, int]:
     import uvicorn
 
@@ -472,7 +602,9 @@ class Soak:
         self.sender_summary: dict[str, Any] = {}
         self._team_cursor = 0
         self._seen_messages = 0
-        self.in_flight = 0
+        self.in_flight_at_end: int | None = None
+        self.scrapes: tuple[int, int, int, int] | None = None  # done, failed, bytes and series of the last
+        self.heap = HeapDiff(args.tracemalloc_at * 60) if args.tracemalloc_at is not None else None
 
     # -- wiring
 
@@ -544,6 +676,11 @@ class Soak:
         with slack.lock:
             fresh = slack.messages[self._seen_messages :]
             self._seen_messages = len(slack.messages)
+            # The Slack stub runs in the service's process and keeps every call and message body;
+            # drop what was read, so RSS is the service's and not the stub's log of a 30-minute run.
+            slack.calls.clear()
+            for message in fresh:
+                message.blocks = []
         resets: dict[str, int] = {}
         for message in fresh:
             if message.thread_ts is not None or not message.text.upper().startswith("[FIRING]"):
@@ -576,17 +713,22 @@ class Soak:
 
         args = self.args
         target = Target(self.work, args.flows, args.postgres)
-        runtime = server = sender = None
+        runtime = server = sender = scraper = None
         thread: threading.Thread | None = None
         channels = {f"C{t:08d}": f"team-{t:02d}" for t in range(TEAMS)}
         try:
-            model = write_model(self.work / "model", target.url, args.flows, args.probe_interval, args.rules_per_flow)
+            horizon = max(60, math.ceil(args.minutes) + 15)  # held journeys must not expire within the run
+            model = write_model(
+                self.work / "model", target.url, args.flows, args.probe_interval, args.rules_per_flow, horizon
+            )
             with SlackServer(channels) as slack:
                 settings = Settings(
                     database_url=f"sqlite:///{self.work / 'state.db'}",
                     model_dir=self.work / "model",
                     evaluation_interval=args.evaluation_interval,
                     delivery_interval=args.delivery_interval,
+                    model_max_bytes=MODEL_BYTES,
+                    model_max_values=MODEL_VALUES,
                 )
                 runtime = Runtime.build(
                     settings,
@@ -598,8 +740,16 @@ class Soak:
                 self.instrument(runtime)
                 runtime.start()
                 server, thread, port = start_server(create_app(runtime, manage_runtime=False))
+                print(f"service started: RSS {rss_mib():.0f} MiB", flush=True)
                 if args.journeys:
-                    self.in_flight = preload(port, runtime, trace_flows(args.flows), args.journeys)
+                    seconds = hold_journeys(port, args.journeys, trace_flows(args.flows))
+                    print(
+                        f"held journeys: {args.journeys:,} started over HTTP in {seconds:.1f} s"
+                        f" ({args.journeys / seconds:,.0f} spans/s); RSS now {rss_mib():.0f} MiB",
+                        flush=True,
+                    )
+                if args.scrape_interval > 0:
+                    scraper = Scraper(port, args.scrape_interval)
                 sender = subprocess.Popen(
                     [
                         sys.executable,
@@ -616,12 +766,20 @@ class Soak:
                     text=True,
                 )
                 self.loop(runtime, slack.slack, target)
+                self.in_flight_at_end = open_journeys(runtime.engine)
+                if scraper is not None:
+                    scraper.stop()
+                    self.scrapes = (scraper.count, scraper.failed, scraper.last_bytes, scraper.last_series)
+                if self.heap is not None:
+                    self.heap.report()
                 if sender.poll() is None:
                     sender.send_signal(signal.SIGTERM)
                 out, _ = sender.communicate(timeout=30)
                 lines = [line for line in out.splitlines() if line.startswith("{")]
                 self.sender_summary = json.loads(lines[-1]) if lines else {}
         finally:
+            if scraper is not None:
+                scraper.stop()
             if sender is not None and sender.poll() is None:
                 sender.kill()
                 sender.wait(10)
@@ -659,6 +817,8 @@ class Soak:
                 slot += EVENT_EVERY
                 next_event = slot + jitter.uniform(0, EVENT_EVERY)
             self.collect_messages(slack, target, give_up)
+            if self.heap is not None:
+                self.heap.tick(elapsed)
             if elapsed >= next_sample:
                 current = readings.now()
                 self.sample(elapsed, previous, current)
@@ -684,11 +844,15 @@ class Soak:
             spans_s=(after["spans"] - before["spans"]) / span,
             notified=sum(1 for c in self.crossings if c.notified_at is not None),
         )
+        heap = malloc_mib()
+        if heap is not None:
+            s.malloc_used, s.malloc_free = heap
         self.samples.append(s)
         cycle_text = "-" if s.cycle_ms is None else f"{s.cycle_ms:.0f}"
         print(
             f"{s.t:6.0f} {s.cpu_pct:6.1f} {s.rss_mib:8.1f} {s.load1:6.2f} {s.probe_runs_s:9.1f} {s.skipped:7.0f}"
-            f" {s.cycles:6.0f} {cycle_text:>8} {s.spans_s:8.0f} {len(self.crossings):9d} {s.notified:8d}",
+            f" {s.cycles:6.0f} {cycle_text:>8} {s.spans_s:8.0f} {len(self.crossings):9d} {s.notified:8d}"
+            f" {s.malloc_used or 0:7.1f} {s.malloc_free or 0:7.1f}",
             flush=True,
         )
 
@@ -696,7 +860,8 @@ class Soak:
     def print_header() -> None:
         print(
             f"{'t s':>6} {'CPU %':>6} {'RSS MiB':>8} {'load1':>6} {'probes/s':>9} {'skipped':>7}"
-            f" {'cycles':>6} {'cycle ms':>8} {'spans/s':>8} {'crossings':>9} {'notified':>8}",
+            f" {'cycles':>6} {'cycle ms':>8} {'spans/s':>8} {'crossings':>9} {'notified':>8}"
+            f" {'C used':>7} {'C free':>7}",
             flush=True,
         )
 
@@ -718,28 +883,7 @@ class Soak:
         if sender_cpu is not None:
             print(f"span sender process (not counted above): {100 * sender_cpu / self.duration:.0f}% of one core")
 
-        half = [s for s in window if s.t >= self.duration / 2]
-        if len(half) >= 2:
-            base, peak = half[0].rss_mib, max(s.rss_mib for s in half)
-            growth = (peak - base) / base
-            flat = growth < 0.10
-            ok &= flat
-            print(
-                f"memory: RSS {window[0].rss_mib:.0f} MiB at {window[0].t:.0f}s, {base:.0f} MiB at half time,"
-                f" max {peak:.0f} MiB in the second half ({growth:+.1%});"
-                f" goal growth in the second half < 10%: {verdict(flat)}"
-            )
-        else:
-            ok = False
-            print("memory: too few samples for a verdict: MISSED")
-        if args.max_rss_mib is not None and window:
-            top = max(s.rss_mib for s in window)
-            under = top <= args.max_rss_mib
-            ok &= under
-            print(
-                f"memory ceiling: max RSS {top:.0f} MiB over the run with {self.in_flight:,} journeys in flight at the"
-                f" start; goal <= {args.max_rss_mib:g} MiB: {verdict(under)}"
-            )
+        ok &= self.report_memory(window)
 
         if self.cycle_times:
             cycle_goal = 1.0
@@ -747,7 +891,7 @@ class Soak:
             met = worst_cycle < cycle_goal
             ok &= met
             print(
-                f"evaluation cycle ({len(self.cycle_times)} cycles, {rule_count(args.flows, args.rules_per_flow)} rules):"
+                f"evaluation cycle ({len(self.cycle_times)} cycles, {rule_count(args.flows, args.rules_per_flow):,} rules):"
                 f" p50 {1000 * statistics.median(self.cycle_times):.0f} ms, max {1000 * worst_cycle:.0f} ms;"
                 f" goal < {cycle_goal:g} s (evaluation_bench's): {verdict(met)}"
             )
@@ -770,6 +914,43 @@ class Soak:
         print()
         print(f"VERDICT: {'all goals MET' if ok else 'goals MISSED (see above)'}")
         return ok
+
+    def report_memory(self, window: list[Sample]) -> bool:
+        args = self.args
+        half = [s for s in window if s.t >= self.duration / 2]
+        if len(half) < 2:
+            print("memory: too few samples for a verdict: MISSED")
+            return False
+        base, peak = half[0].rss_mib, max(s.rss_mib for s in half)
+        growth = (peak - base) / base
+        flat = growth < 0.10
+        print(
+            f"memory: RSS {window[0].rss_mib:.0f} MiB at {window[0].t:.0f}s, {base:.0f} MiB at half time,"
+            f" max {peak:.0f} MiB in the second half ({growth:+.1%});"
+            f" goal growth in the second half < 10%: {verdict(flat)}"
+        )
+        top = max(s.rss_mib for s in window)
+        bounded = top <= args.max_rss
+        print(
+            f"  max RSS of the run {top:.0f} MiB; goal <= {args.max_rss:g} MiB: {verdict(bounded)};"
+            f" slope over the second half {slope_per_10_min(half):+.1f} MiB per 10 min"
+        )
+        last = window[-1]
+        heap = (half[0].malloc_used, half[0].malloc_free, last.malloc_used, last.malloc_free)
+        if None not in heap:
+            print(
+                "  C heap (glibc malloc, all arenas) in use / freed but kept: at half time"
+                f" {heap[0]:.0f} / {heap[1]:.0f} MiB, at the end {heap[2]:.0f} / {heap[3]:.0f} MiB"
+            )
+        if self.in_flight_at_end is not None:
+            print(f"  journeys in flight at the end: {self.in_flight_at_end:,} (held: {args.journeys:,})")
+        if self.scrapes is not None:
+            done, failed, size, series = self.scrapes
+            print(
+                f"  /metrics scraped every {args.scrape_interval:g} s: {done} scrapes, {failed} failed;"
+                f" the last {size / 2**20:.1f} MiB, {series:,} series"
+            )
+        return flat and bounded
 
     def report_latency(self) -> bool:
         args = self.args
@@ -832,16 +1013,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=3.0, help="length of the run (default 3; the issue: 30)")
     parser.add_argument("--flows", type=int, default=200)
-    parser.add_argument("--rules-per-flow", type=int, default=1, help="rules on each flow's SQL signal (issue 19: 5)")
-    parser.add_argument(
-        "--journeys",
-        type=int,
-        default=0,
-        help="open journeys posted before the run and kept in flight (issue 19: 100000)",
-    )
-    parser.add_argument(
-        "--max-rss-mib", type=float, default=None, help="a ceiling for RSS over the run (issue 19: 250)"
-    )
     parser.add_argument("--probe-interval", type=float, default=15.0, help="seconds between runs of each probe")
     parser.add_argument("--spans-per-second", type=float, default=2000.0)
     parser.add_argument("--evaluation-interval", type=float, default=15.0)
@@ -849,6 +1020,25 @@ def main() -> None:
         "--delivery-interval", type=float, default=2.0, help="seconds between outbox delivery passes (default 2)"
     )
     parser.add_argument("--postgres", action="store_true", help="probe target on the local PostgreSQL, not SQLite")
+    parser.add_argument(
+        "--rules-per-flow", type=int, default=1, help="rules on each flow's backlog (default 1; issue 19 goal 5: 5)"
+    )
+    parser.add_argument(
+        "--journeys",
+        type=int,
+        default=0,
+        help="journeys held in flight for the whole run, started before it (default 0; issue 19 goal 5: 100000)",
+    )
+    parser.add_argument(
+        "--scrape-interval", type=float, default=20.0, help="seconds between GET /metrics (default 20; 0: none)"
+    )
+    parser.add_argument("--max-rss", type=float, default=250.0, help="memory goal, MiB of RSS (default 250)")
+    parser.add_argument(
+        "--tracemalloc-at",
+        type=float,
+        metavar="MINUTE",
+        help="trace Python allocations; print what grew between this minute and the end (slows the run)",
+    )
     parser.add_argument("--send", nargs=4, metavar=("PORT", "RATE", "SECONDS", "FLOWS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.send:
@@ -861,9 +1051,10 @@ def main() -> None:
     print(
         f"soak: {args.flows} flows (SQL probe every {args.probe_interval:g} s on"
         f" {'PostgreSQL' if args.postgres else 'SQLite'}, {len(trace_flows(args.flows))} with trace signals),"
-        f" {rule_count(args.flows, args.rules_per_flow)} rules evaluated every {args.evaluation_interval:g} s,"
-        f" {args.journeys:,} journeys kept in flight,"
+        f" {rule_count(args.flows, args.rules_per_flow):,} rules evaluated every {args.evaluation_interval:g} s,"
+        f" {args.journeys:,} journeys held in flight,"
         f" {args.spans_per_second:,.0f} spans/s over HTTP, delivery every {args.delivery_interval:g} s,"
+        f" /metrics scraped every {args.scrape_interval:g} s,"
         f" {args.minutes:g} min, {os.cpu_count()} CPUs",
         flush=True,
     )

@@ -9,6 +9,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPEN
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from ..exposition import TextExposition
+from ..heap import release_freed_memory
 from .deps import RegistryDep, RuntimeDep
 from .schemas import Health
 
@@ -45,5 +46,10 @@ def healthz(runtime: RuntimeDep) -> JSONResponse:
 def metrics(registry: RegistryDep, request: Request) -> Response:
     if "application/openmetrics-text" in request.headers.get("accept", ""):
         body = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
+        release_freed_memory()
         return Response(body, media_type=OPENMETRICS_TYPE)
-    return Response(_TEXT.render(registry), media_type=CONTENT_TYPE_LATEST)
+    body = _TEXT.render(registry)
+    # The render's short-lived objects were freed in this worker thread's malloc arena, which
+    # would keep them: hand the pages back, or RSS climbs scrape after scrape (docs/decisions.md).
+    release_freed_memory()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
