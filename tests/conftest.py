@@ -51,14 +51,20 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def state_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """The state store on each supported backend."""
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty state database on each supported backend, not migrated: for upgrade tests."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'state.db'}")
     else:
         engine = make_engine(request.getfixturevalue("postgres_url"))
-    init_schema(engine)
     try:
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def state_engine(empty_engine: Engine) -> Engine:
+    """The state store on each supported backend, migrated to the current schema."""
+    init_schema(empty_engine)
+    return empty_engine

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from alembic import command
 from prometheus_client import CollectorRegistry
 from sqlalchemy import inspect, text
@@ -15,7 +13,7 @@ from sqlalchemy.engine import Engine
 from flowhealth.clock import FakeClock
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
-from flowhealth.store.db import init_schema, make_engine
+from flowhealth.store.db import init_schema
 from flowhealth.store.migrate import alembic_config, head_revision, schema_version
 from flowhealth.traces.decode import PROTOBUF
 from tests.support.models import write_model
@@ -79,33 +77,21 @@ def test_rejected_spans_are_answered_at_once_and_never_reach_the_inbox(tmp_path:
     assert waiting(runtime.engine) == 0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path / 'upgrade.db'}")
-    else:
-        eng = make_engine(request.getfixturevalue("postgres_url"))
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-
-
-def test_a_database_at_0009_upgrades_with_its_journeys_and_gets_the_inbox(engine: Engine) -> None:
-    with engine.connect() as connection:
+def test_a_database_at_0009_upgrades_with_its_journeys_and_gets_the_inbox(empty_engine: Engine) -> None:
+    with empty_engine.connect() as connection:
         command.upgrade(alembic_config(connection), "0009")
         connection.commit()
-    with engine.begin() as conn:
+    with empty_engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO journey (flow, entity_id, started_at, last_stage, last_at, last_outcome, updated_at,"
                 " stages, spans) VALUES ('orders', 'O-9', 1.0, 'placed', 1.0, 'ok', 1.0, 'placed 1.0', 'k')"
             )
         )
-    assert "span_inbox" not in inspect(engine).get_table_names()
+    assert "span_inbox" not in inspect(empty_engine).get_table_names()
 
-    init_schema(engine)
+    init_schema(empty_engine)
 
-    assert schema_version(engine).current == head_revision()
-    assert journeys(engine) == {"O-9": "placed"}
-    assert waiting(engine) == 0
+    assert schema_version(empty_engine).current == head_revision()
+    assert journeys(empty_engine) == {"O-9": "placed"}
+    assert waiting(empty_engine) == 0
