@@ -28,6 +28,7 @@ from tests.support.faults import (
     pushed_flows,
     pushed_rules,
     replies_follow_parents,
+    serve_env,
     slack_keys,
 )
 from tests.support.models import write_model
@@ -41,13 +42,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
 def slack() -> Iterator[SlackServer]:
     with SlackServer({"C1": "shop-alerts"}, token=SLACK_TOKEN) as server:
@@ -57,14 +51,7 @@ def slack() -> Iterator[SlackServer]:
 @pytest.fixture
 def service(tmp_path: Path, database_url: str, slack: SlackServer) -> Iterator[ServeProcess]:
     write_model(tmp_path / "model", pushed_flows(), pushed_rules())
-    env = {
-        "FLOWHEALTH_DATABASE_URL": database_url,
-        "FLOWHEALTH_EVALUATION_INTERVAL": "0.2",
-        "FLOWHEALTH_DELIVERY_INTERVAL": "0.2",
-        "FLOWHEALTH_API_TOKEN": TOKEN,
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "FLOWHEALTH_SLACK_BASE_URL": slack.base_url,
-    }
+    env = serve_env(database_url, slack.base_url)
     process = ServeProcess(tmp_path / "model", env, tmp_path / "serve.log")
     try:
         yield process

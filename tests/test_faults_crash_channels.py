@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from flowhealth.store.db import make_engine
 from tests.support import waiting
-from tests.support.faults import SLACK_TOKEN, THRESHOLD, TOKEN, outbox, pushed_flows, pushed_rules
+from tests.support.faults import SLACK_TOKEN, THRESHOLD, TOKEN, outbox, pushed_flows, pushed_rules, serve_env
 from tests.support.http_stub import serve
 from tests.support.models import write_model
 from tests.support.pagerduty_server import FakePagerDuty
@@ -55,13 +55,6 @@ class Stack:
         return bool(rows) and all(r.delivered_at is not None for r in rows)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
 def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
     model_dir = tmp_path / "model"
@@ -76,18 +69,14 @@ def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
         serve(pagerduty.handle) as pd_url,
         serve(hook.handle) as hook_url,
     ):
-        env = {
-            "FLOWHEALTH_DATABASE_URL": database_url,
-            "FLOWHEALTH_EVALUATION_INTERVAL": "0.2",
-            "FLOWHEALTH_DELIVERY_INTERVAL": "0.2",
-            "FLOWHEALTH_API_TOKEN": TOKEN,
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "FLOWHEALTH_SLACK_BASE_URL": slack.base_url,
-            "FLOWHEALTH_PAGERDUTY_EVENTS_URL": pd_url,
-            "PD_SHOP_KEY": "R0UT1NGKEY0123456789abcdefABCDEF",
-            "SHOP_HOOK_URL": f"{hook_url}/flowhealth",
-            "SHOP_HOOK_SECRET": HOOK_SECRET,
-        }
+        env = serve_env(
+            database_url,
+            slack.base_url,
+            FLOWHEALTH_PAGERDUTY_EVENTS_URL=pd_url,
+            PD_SHOP_KEY="R0UT1NGKEY0123456789abcdefABCDEF",
+            SHOP_HOOK_URL=f"{hook_url}/flowhealth",
+            SHOP_HOOK_SECRET=HOOK_SECRET,
+        )
         process = ServeProcess(model_dir, env, tmp_path / "serve.log")
         engine = make_engine(database_url)
         try:

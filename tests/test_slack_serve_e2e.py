@@ -13,18 +13,19 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
-from tests.support.faults import SLACK_TOKEN, TOKEN, pushed_flows, pushed_rules, slack_keys
+from tests.support.faults import SLACK_TOKEN, TOKEN, pushed_flows, pushed_rules, serve_env, slack_keys
 from tests.support.models import write_model
 from tests.support.response_url import ResponseUrl
 from tests.support.service import ServeProcess
 from tests.support.slack_server import Message, SlackServer
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
@@ -47,29 +48,12 @@ def clicker() -> Iterator[ResponseUrl]:
 @pytest.fixture
 def service(tmp_path: Path, slack: SlackServer) -> Iterator[ServeProcess]:
     write_model(tmp_path / "model", pushed_flows(), pushed_rules())
-    env = {
-        "FLOWHEALTH_DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}",
-        "FLOWHEALTH_EVALUATION_INTERVAL": "0.2",
-        "FLOWHEALTH_DELIVERY_INTERVAL": "0.2",
-        "FLOWHEALTH_API_TOKEN": TOKEN,
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "FLOWHEALTH_SLACK_BASE_URL": slack.base_url,
-    }
+    env = serve_env(f"sqlite:///{tmp_path / 'state.db'}", slack.base_url, SLACK_SIGNING_SECRET=SIGNING_SECRET)
     process = ServeProcess(tmp_path / "model", env, tmp_path / "serve.log")
     try:
         yield process
     finally:
         process.stop()
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def push(service: ServeProcess, value: float) -> None:

@@ -19,6 +19,20 @@ PUSHED = ("f1", "f2", "f3")
 THRESHOLD = 10.0
 
 
+def serve_env(database_url: str, slack_base_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `flowhealth serve` subprocess for the fault model: fast cycles, the API
+    token, and Slack being the local Web API server at `slack_base_url`."""
+    return {
+        "FLOWHEALTH_DATABASE_URL": database_url,
+        "FLOWHEALTH_EVALUATION_INTERVAL": "0.2",
+        "FLOWHEALTH_DELIVERY_INTERVAL": "0.2",
+        "FLOWHEALTH_API_TOKEN": TOKEN,
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "FLOWHEALTH_SLACK_BASE_URL": slack_base_url,
+        **extra,
+    }
+
+
 def pushed_flows() -> str:
     blocks = [
         f"""
