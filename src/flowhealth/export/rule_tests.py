@@ -109,11 +109,11 @@ def _levels(model: Model, rule_id: str) -> tuple[float, float, float]:
 
 
 def expected_alert(
-    model: Model, rule_id: str, labels: dict[str, str], value: float, links: ExportLinks
+    annotations: dict[str, str], exp_labels: dict[str, str], labels: dict[str, str], value: float
 ) -> dict[str, Any]:
-    """A firing alert of a model rule as promtool shows it: series labels, rule labels, annotations."""
-    rendered = {k: render(v, value, labels) for k, v in rule_annotations(model, rule_id, links).items()}
-    return {"exp_labels": dict(sorted({**labels, **rule_labels(model, rule_id)}.items())), "exp_annotations": rendered}
+    """A firing alert of a model rule as promtool shows it: series and rule labels, annotations at `value`."""
+    rendered = {k: render(v, value, labels) for k, v in annotations.items()}
+    return {"exp_labels": dict(exp_labels), "exp_annotations": rendered}
 
 
 def _case(
@@ -141,8 +141,12 @@ def rule_test(model: Model, rule_id: str, links: ExportLinks) -> list[dict[str, 
     clear = safe if rule.recovery_threshold is None else rule.recovery_threshold
     long = held + keep + 15
 
+    # The same for every case of the rule: translated once, not once per expected alert.
+    annotations = rule_annotations(model, rule_id, links)
+    exp_labels = dict(sorted({**labels, **rule_labels(model, rule_id)}.items()))
+
     def firing(value: float) -> list[dict[str, Any]]:
-        return [expected_alert(model, rule_id, labels, value, links)]
+        return [expected_alert(annotations, exp_labels, labels, value)]
 
     def case(name: str, runs: str, checks: list[tuple[int, list[dict[str, Any]]]], *extra: tuple[str, str]) -> Any:
         return _case(f"{rule_id}: {name}", rule_id, [(series, runs), *extra], checks)
