@@ -85,3 +85,21 @@ def test_one_pass_builder_matches_the_node_builder(text: str, limit: int) -> Non
 def test_one_pass_builder_matches_on_well_formed_files(tree: Any, limit: int) -> None:
     text = _block(tree)
     assert _result(load_text, text, limit) == _result(_load_nodes, text, limit)
+
+
+def test_a_repeated_value_keeps_its_own_type_each_time() -> None:
+    # Each distinct text is resolved once per file and its value shared; quoting still makes a string.
+    text = "a: yes\nb: 'yes'\nc: yes\nd: 012\ne: 012\nf: 1.0\ng: 1\nh: 2026-01-01\ni: 2026-01-01\n"
+    doc, issues = load_text(text, "m.yaml", FileBudget(ModelLimits()))
+    assert doc is not None and issues == []
+    assert [(k, type(v).__name__, v) for k, v in doc.data.items()] == [
+        ("a", "bool", True),
+        ("b", "str", "yes"),
+        ("c", "bool", True),
+        ("d", "int", 10),
+        ("e", "int", 10),
+        ("f", "float", 1.0),
+        ("g", "int", 1),
+        ("h", "date", doc.data["i"]),
+        ("i", "date", doc.data["h"]),
+    ]

@@ -6,7 +6,7 @@ from ..model.model import Model
 from .alertmanager import alertmanager_config
 from .baseline_rules import baseline_groups
 from .files import render_yaml
-from .prometheus import ExportLinks, alerting_groups
+from .prometheus import ExportLinks, Translated, alerting_groups
 from .recording import recording_rules
 from .rule_tests import rule_tests
 
@@ -20,10 +20,11 @@ RULE_FILES_GLOB = "*.rules.yml"
 def prometheus_files(model: Model, links: ExportLinks) -> dict[str, str]:
     """`{file name: text}`: alert rules, recording rules, and the promtool tests of the alerts."""
     command = "export prometheus-rules"
+    translated: Translated = {}  # each rule's annotations, for its alert and for its promtool cases
     return {
-        ALERTS_FILE: render_yaml({"groups": alerting_groups(model, links)}, command),
+        ALERTS_FILE: render_yaml({"groups": alerting_groups(model, links, translated)}, command),
         RECORDING_FILE: render_yaml({"groups": recording_rules(model)}, command),
-        TESTS_FILE: render_yaml(rule_tests(model, links, [ALERTS_FILE]), command),
+        TESTS_FILE: render_yaml(rule_tests(model, links, [ALERTS_FILE], translated), command),
         **(
             {BASELINE_FILE: render_yaml({"groups": baseline_groups(model, links)}, command)}
             if model.baseline_rules()

@@ -117,7 +117,22 @@ def rule_annotations(model: Model, rule_id: str, links: ExportLinks) -> dict[str
     }
 
 
-def alerting_rule(model: Model, rule_id: str, links: ExportLinks) -> dict[str, Any]:
+Translated = dict[str, dict[str, str]]  # rule id -> its annotations, translated once per export
+
+
+def annotations_of(model: Model, rule_id: str, links: ExportLinks, translated: Translated | None) -> dict[str, str]:
+    """A rule's annotations; the rules file and its promtool tests share one translation per export."""
+    if translated is None:
+        return rule_annotations(model, rule_id, links)
+    found = translated.get(rule_id)
+    if found is None:
+        found = translated[rule_id] = rule_annotations(model, rule_id, links)
+    return found
+
+
+def alerting_rule(
+    model: Model, rule_id: str, links: ExportLinks, translated: Translated | None = None
+) -> dict[str, Any]:
     rule = model.rules[rule_id]
     document: dict[str, Any] = {"alert": rule_id, "expr": alert_expr(model, rule_id)}
     if rule.for_.total_seconds():
@@ -125,17 +140,18 @@ def alerting_rule(model: Model, rule_id: str, links: ExportLinks) -> dict[str, A
     if rule.keep_firing_for.total_seconds():
         document["keep_firing_for"] = format_duration(rule.keep_firing_for)
     document["labels"] = rule_labels(model, rule_id)
-    document["annotations"] = rule_annotations(model, rule_id, links)
+    # A copy: the YAML writer refuses an object written twice (PyYAML would anchor it).
+    document["annotations"] = dict(annotations_of(model, rule_id, links, translated))
     return document
 
 
-def alerting_groups(model: Model, links: ExportLinks) -> list[dict[str, Any]]:
+def alerting_groups(model: Model, links: ExportLinks, translated: Translated | None = None) -> list[dict[str, Any]]:
     """One group per flow: its rules sorted by name, their no-data twins, its probe-failing alerts."""
     groups = []
     for flow_id in sorted(model.flows):
         rule_ids = [r for r in model.rules_of(flow_id) if not model.is_baseline(r)]
         rules = [
-            *(alerting_rule(model, r, links) for r in rule_ids),
+            *(alerting_rule(model, r, links, translated) for r in rule_ids),
             *no_data_rules(model, rule_ids, links),
             *probe_failing_rules(model, flow_id, links),
         ]

@@ -16,7 +16,7 @@ from typing import Any
 from ..metrics import SIGNAL_METRICS
 from ..model.model import PROBE_FAILING, Model
 from .availability import PROBE_FAILURES, PROBE_UP, is_probed, no_data_after, no_data_rule, probe_failing_rules
-from .prometheus import ExportLinks, rule_annotations, rule_labels
+from .prometheus import ExportLinks, Translated, annotations_of, rule_labels
 
 SCRAPE_LABELS = {"instance": "flowhealth:8000", "job": "flowhealth"}
 EXAMPLE_LABEL_VALUE = "example"
@@ -109,11 +109,11 @@ def _levels(model: Model, rule_id: str) -> tuple[float, float, float]:
 
 
 def expected_alert(
-    model: Model, rule_id: str, labels: dict[str, str], value: float, links: ExportLinks
+    annotations: dict[str, str], exp_labels: dict[str, str], labels: dict[str, str], value: float
 ) -> dict[str, Any]:
-    """A firing alert of a model rule as promtool shows it: series labels, rule labels, annotations."""
-    rendered = {k: render(v, value, labels) for k, v in rule_annotations(model, rule_id, links).items()}
-    return {"exp_labels": dict(sorted({**labels, **rule_labels(model, rule_id)}.items())), "exp_annotations": rendered}
+    """A firing alert of a model rule as promtool shows it: series and rule labels, annotations at `value`."""
+    rendered = {k: render(v, value, labels) for k, v in annotations.items()}
+    return {"exp_labels": dict(exp_labels), "exp_annotations": rendered}
 
 
 def _case(
@@ -129,7 +129,9 @@ def _case(
     }
 
 
-def rule_test(model: Model, rule_id: str, links: ExportLinks) -> list[dict[str, Any]]:
+def rule_test(
+    model: Model, rule_id: str, links: ExportLinks, translated: Translated | None = None
+) -> list[dict[str, Any]]:
     """The edge cases of one rule (minute 0 is the first sample; one evaluation a minute)."""
     rule = model.rules[rule_id]
     series, labels = signal_series(model, rule.flow, rule.signal)
@@ -141,8 +143,12 @@ def rule_test(model: Model, rule_id: str, links: ExportLinks) -> list[dict[str, 
     clear = safe if rule.recovery_threshold is None else rule.recovery_threshold
     long = held + keep + 15
 
+    # The same for every case of the rule: translated once, not once per expected alert.
+    annotations = annotations_of(model, rule_id, links, translated)
+    exp_labels = dict(sorted({**labels, **rule_labels(model, rule_id)}.items()))
+
     def firing(value: float) -> list[dict[str, Any]]:
-        return [expected_alert(model, rule_id, labels, value, links)]
+        return [expected_alert(annotations, exp_labels, labels, value)]
 
     def case(name: str, runs: str, checks: list[tuple[int, list[dict[str, Any]]]], *extra: tuple[str, str]) -> Any:
         return _case(f"{rule_id}: {name}", rule_id, [(series, runs), *extra], checks)
@@ -232,13 +238,15 @@ def probe_failing_test(model: Model, flow_id: str, links: ExportLinks) -> list[d
     return cases
 
 
-def rule_tests(model: Model, links: ExportLinks, rule_files: list[str]) -> dict[str, Any]:
+def rule_tests(
+    model: Model, links: ExportLinks, rule_files: list[str], translated: Translated | None = None
+) -> dict[str, Any]:
     """The whole `promtool test rules` file."""
     cases = [
         case
         for rule_id in sorted(model.rules)
         if not model.is_baseline(rule_id)
-        for case in rule_test(model, rule_id, links)
+        for case in rule_test(model, rule_id, links, translated)
     ]
     cases += [case for flow_id in sorted(model.flows) for case in probe_failing_test(model, flow_id, links)]
     return {"rule_files": rule_files, "evaluation_interval": "1m", "tests": cases}
