@@ -25,6 +25,7 @@ from flowhealth.cli.main import app
 from tests.support.models import ORDERS_FLOW, write_model
 from tests.support.service import ServeProcess
 from tests.support.slack_server import SlackServer
+from tests.support.waiting import wait_until
 
 CANARIES = {
     "SHOP_DB_PASSWORD": "canary-db-7f3a9e",
@@ -99,6 +100,17 @@ def partner() -> Iterator[str]:
     server.server_close()
 
 
+def failed_runs(metrics: str, signal: str) -> float:
+    """Runs of a probe that ended in error or invalid, from the /metrics text."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("flowhealth_probe_runs_total{")
+        and f'signal="{signal}"' in line
+        and ('outcome="error"' in line or 'outcome="invalid"' in line)
+    )
+
+
 def leaks(text: str) -> list[str]:
     return [name for name, value in CANARIES.items() if value in text]
 
@@ -133,12 +145,15 @@ def test_no_secret_leaves_the_process(tmp_path: Path, partner: str, monkeypatch:
             while time.monotonic() < deadline and not slack.slack.top_level("#shop-alerts"):
                 time.sleep(0.2)
             assert slack.slack.top_level("#shop-alerts"), "the alert never reached Slack: " + service.log()[-2000:]
-            metrics = api.get("/metrics").text
-            assert 'outcome="error",signal="db_backlog"' in metrics  # the failures really happened
-            assert (
-                'outcome="error",signal="partner_backlog"' in metrics
-                or 'outcome="invalid",signal="partner_backlog"' in metrics
+            # The alert now reaches Slack as the push arrives, before a probe may have run: wait for
+            # both probes to have failed against their targets (their series exist at 0 from the start).
+            wait_until(
+                lambda: "probe orders/db_backlog" in service.log() and "probe orders/partner_backlog" in service.log(),
+                20,
+                "both probes to fail and be logged",
             )
+            metrics = api.get("/metrics").text
+            assert failed_runs(metrics, "db_backlog") > 0  # the failures really happened, and were counted
             pages = [
                 api.get(path).text for path in ("/api/v1/flows", "/api/v1/incidents", "/api/v1/board", "/", "/healthz")
             ]
@@ -147,7 +162,7 @@ def test_no_secret_leaves_the_process(tmp_path: Path, partner: str, monkeypatch:
             service.stop()
         sent_to_slack = json.dumps([(m.text, m.blocks) for m in slack.slack.messages])
     log = service.log()
-    assert "probe orders/partner_backlog" in log  # the failures were logged...
+    assert "probe orders/partner_backlog" in log and "probe orders/db_backlog" in log  # the failures were logged...
     assert leaks(log) == []  # ...without the secrets
     assert leaks(metrics) == []
     assert leaks("\n".join(a.text for a in answers)) == []
