@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from tests.support.faults import SLACK_TOKEN, THRESHOLD, TOKEN, pushed_flows, pushed_rules
+from tests.support.faults import SLACK_TOKEN, THRESHOLD, TOKEN, probed_flows, pushed_flows, pushed_rules
 from tests.support.models import write_model
 from tests.support.service import ServeProcess
 from tests.support.services import POSTGRES_ADMIN_URL
@@ -53,28 +53,6 @@ def database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def probed_flows(shop: Path, probes: int) -> str:
-    blocks = [
-        f"""
-  b{i}:
-    description: Benchmark flow {i}.
-    object: order
-    source_of_truth: shop
-    targets: [erp]
-    pattern: queue
-    latency_class: same-day
-    owner: shop-team
-    signals:
-      backlog:
-        kind: depth
-        description: Backlog.
-        probe: {{kind: sql, connection: shop_db, query: "{QUERY}", interval: 1s, timeout: 900ms}}
-"""
-        for i in range(probes)
-    ]
-    return f'connections:\n  shop_db:\n    url: "sqlite:///{shop}"\n' + pushed_flows() + "".join(blocks)
 
 
 def metric(process: ServeProcess, name: str) -> float:
@@ -170,7 +148,11 @@ def probe_rate(work: Path, count: int, probes: int, window: float) -> tuple[floa
     shop = work / "shop.db"
     sqlite3.connect(shop).close()
     model = work / f"probe-model-{count}"
-    write_model(model, probed_flows(shop, probes), pushed_rules())
+    write_model(
+        model,
+        probed_flows(shop, [f"b{i}" for i in range(probes)], QUERY, interval="1s", timeout="900ms"),
+        pushed_rules(),
+    )
     with database() as url:
         live = replicas(
             work, url, {"FLOWHEALTH_HEARTBEAT_INTERVAL": "0.5", "FLOWHEALTH_REPLICA_EXPIRY": "3"}, count, model

@@ -24,7 +24,7 @@ from tests.support.faults import (
     delivered_in_order,
     outbox,
     posting_keys,
-    pushed_flows,
+    probed_flows,
     pushed_rules,
     replies_follow_parents,
     slack_keys,
@@ -39,29 +39,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PROBED = [f"p{i}" for i in range(1, 7)]
 
 
-def probed_flows(shop_db: Path) -> str:
-    """The fault model's pushed flows plus six flows measured by SQL probes every 2 s."""
-    blocks = [
-        f"""
-  {flow}:
-    description: Probed flow {flow}.
-    object: order
-    source_of_truth: shop
-    targets: [erp]
-    pattern: queue
-    latency_class: same-day
-    owner: shop-team
-    signals:
-      backlog:
-        kind: depth
-        description: Backlog.
-        probe: {{kind: sql, connection: shop_db, query: "SELECT COUNT(*) FROM orders", interval: 2s, timeout: 1s}}
-"""
-        for flow in PROBED
-    ]
-    return f'connections:\n  shop_db:\n    url: "sqlite:///{shop_db}"\n' + pushed_flows() + "".join(blocks)
-
-
 @pytest.fixture
 def slack() -> Iterator[SlackServer]:
     with SlackServer({"C1": "shop-alerts"}, token=SLACK_TOKEN) as server:
@@ -73,7 +50,11 @@ def replicas(tmp_path: Path, postgres_url: str, slack: SlackServer) -> Iterator[
     shop = tmp_path / "shop.db"
     with sqlite3.connect(shop) as conn:
         conn.execute("CREATE TABLE orders (id INTEGER)")
-    write_model(tmp_path / "model", probed_flows(shop), pushed_rules())
+    write_model(
+        tmp_path / "model",
+        probed_flows(shop, PROBED, "SELECT COUNT(*) FROM orders", interval="2s", timeout="1s"),
+        pushed_rules(),
+    )
     env = {
         "FLOWHEALTH_DATABASE_URL": postgres_url,
         "FLOWHEALTH_EVALUATION_INTERVAL": "0.3",

@@ -22,6 +22,7 @@ from flowhealth.testing import CapturingNotifier, metrics_registry
 from tests.support.models import ORDERS_FLOW, orders_flow, write_model
 from tests.support.otlp import TRACES_FLOW, business, request
 from tests.support.slack_server import SlackServer
+from tests.support.waiting import wait_until
 
 TOKEN = "push-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -117,13 +118,6 @@ def events(runtime: Runtime) -> list[tuple[str, str, object, float | None]]:
         return [(e.rule, e.event, e.at, e.value) for e in rows]
 
 
-def wait_for(check: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def started() -> Iterator[list[Runtime]]:
     runtimes: list[Runtime] = []
@@ -149,7 +143,9 @@ def test_a_pushed_value_over_threshold_reaches_slack_with_no_cycle_running(
         runtime.start()
         started.append(runtime)
         pusher(runtime)("orders", "rejected", 9)
-        wait_for(lambda: [c for c in slack.slack.calls if c[0] == "chat.postMessage"])
+        wait_until(
+            lambda: [c for c in slack.slack.calls if c[0] == "chat.postMessage"], 10, "the Slack post", every=0.02
+        )
         [(_, post)] = [c for c in slack.slack.calls if c[0] == "chat.postMessage"]
         assert "9 rejected" in str(post)
     assert passes(runtime, "interval") == 0
@@ -175,7 +171,7 @@ def test_a_for_fires_the_moment_it_runs_out(model: Model, tmp_path: Path, starte
     clock.advance(0.1)
     assert runtime.triggered.wait_idle()
     assert events(runtime)[-1] == ("orders-late", "firing", t0 + timedelta(seconds=30), 1800)
-    wait_for(lambda: notifier.notices)
+    wait_until(lambda: notifier.notices, 10, "a notice", every=0.02)
     assert [type(n).__name__ for n in notifier.notices] == ["Opened"]
     assert passes(runtime, "for") == 1
     assert passes(runtime, "interval") == 0
@@ -286,7 +282,7 @@ def test_a_probe_result_over_threshold_is_told_without_a_cycle(tmp_path: Path, s
     runtime = build(model, tmp_path, "state", notifier=notifier)
     runtime.start()
     started.append(runtime)
-    wait_for(lambda: notifier.notices)
+    wait_until(lambda: notifier.notices, 10, "a notice", every=0.02)
     assert [type(n).__name__ for n in notifier.notices] == ["Opened"]
     assert passes(runtime, "interval") == 0
 
@@ -307,7 +303,7 @@ def test_a_sample_a_follower_stores_is_evaluated_by_the_leader_at_once(
     assert follower.cluster is not None and not follower.cluster.view.leads
     assert leader.relay is not None and leader.relay.listening.wait(10)
     pusher(follower)("orders", "rejected", 9)
-    wait_for(lambda: notifiers[0].notices)
+    wait_until(lambda: notifiers[0].notices, 10, "the leader's notice", every=0.02)
     assert [type(n).__name__ for n in notifiers[0].notices] == ["Opened"]
     assert passes(leader, "sample") == 1
     assert passes(follower, "sample") == 0

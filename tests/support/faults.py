@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -111,3 +113,26 @@ def delivered_in_order(rows: list[OutboxMessage]) -> bool:
             return False
         last[row.thread_key] = row.delivered_at
     return True
+
+
+def probed_flows(shop_db: Path, flows: Sequence[str], query: str, *, interval: str, timeout: str) -> str:
+    """The pushed flows plus one flow per name measured by an SQL probe on the SQLite file `shop_db`."""
+    blocks = [
+        f"""
+  {flow}:
+    description: Probed flow {flow}.
+    object: order
+    source_of_truth: shop
+    targets: [erp]
+    pattern: queue
+    latency_class: same-day
+    owner: shop-team
+    signals:
+      backlog:
+        kind: depth
+        description: Backlog.
+        probe: {{kind: sql, connection: shop_db, query: "{query}", interval: {interval}, timeout: {timeout}}}
+"""
+        for flow in flows
+    ]
+    return f'connections:\n  shop_db:\n    url: "sqlite:///{shop_db}"\n' + pushed_flows() + "".join(blocks)
