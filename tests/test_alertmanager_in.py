@@ -50,22 +50,27 @@ def slack() -> Iterator[SlackServer]:
         yield server
 
 
-def runtime_for(model: Model, engine: Engine, slack: SlackServer) -> Runtime:
-    """A runtime on the state store of the test (SQLite and PostgreSQL, from `state_engine`)."""
+@pytest.fixture
+def runtime(model: Model, state_engine: Engine, slack: SlackServer) -> Iterator[Runtime]:
+    """A runtime on the state store of the test (SQLite and PostgreSQL, from `state_engine`).
+
+    Stopped before the store goes: the delivery it wakes for Alertmanager's alerts runs in threads
+    of its own, which must not hold a connection to a database the fixture then drops."""
     settings = Settings(
-        database_url=engine.url.render_as_string(hide_password=False),
+        database_url=state_engine.url.render_as_string(hide_password=False),
         api_token=API_TOKEN,
         SLACK_BOT_TOKEN=slack.token,
         FLOWHEALTH_SLACK_BASE_URL=slack.base_url,
     )
-    return Runtime.build(settings, model, engine=engine, registry=CollectorRegistry())
+    runtime = Runtime.build(settings, model, engine=state_engine, registry=CollectorRegistry())
+    yield runtime
+    runtime.stop()
 
 
 def test_alerts_from_alertmanager_open_the_owners_incident_and_reach_slack(
-    model: Model, tmp_path: Path, slack: SlackServer, state_engine: Engine
+    model: Model, tmp_path: Path, slack: SlackServer, runtime: Runtime
 ) -> None:
     need(alertmanager_binary() is not None, "Alertmanager (Debian package prometheus-alertmanager)")
-    runtime = runtime_for(model, state_engine, slack)
     token = tmp_path / "flowhealth_token"
     token.write_text(API_TOKEN)
     with serve(runtime) as flowhealth_url:
@@ -104,9 +109,8 @@ def _unknown_events(runtime: Runtime) -> list[AlertEvent]:
 
 
 def test_the_receiver_needs_the_token_and_a_version_4_payload(
-    model: Model, slack: SlackServer, state_engine: Engine
+    model: Model, slack: SlackServer, runtime: Runtime
 ) -> None:
-    runtime = runtime_for(model, state_engine, slack)
     with serve(runtime) as url:
         body = {"version": "4", "status": "firing", "alerts": []}
         assert httpx.post(f"{url}/api/v1/alertmanager", json=body).status_code == 401
@@ -121,9 +125,8 @@ def _payload(alert: dict[str, object], status: str = "firing") -> dict[str, obje
 
 
 def test_a_silence_made_in_flowhealth_mutes_what_prometheus_fires(
-    model: Model, slack: SlackServer, state_engine: Engine
+    model: Model, slack: SlackServer, runtime: Runtime
 ) -> None:
-    runtime = runtime_for(model, state_engine, slack)
     now = runtime.clock.now()
     runtime.actions.silence({"flow": "catalog"}, now + timedelta(hours=1), "jane", "PIM import rerun")
     alert = as_prometheus_sends(model, "products-rejected", 9, reason="schema")
@@ -142,10 +145,7 @@ def test_a_silence_made_in_flowhealth_mutes_what_prometheus_fires(
     assert [e.event for e in fired] == ["firing"]
 
 
-def test_the_evaluator_leaves_alertmanagers_alerts_alone(
-    model: Model, slack: SlackServer, state_engine: Engine
-) -> None:
-    runtime = runtime_for(model, state_engine, slack)
+def test_the_evaluator_leaves_alertmanagers_alerts_alone(model: Model, slack: SlackServer, runtime: Runtime) -> None:
     alert = as_prometheus_sends(model, "products-rejected", 9, reason="schema")
     with serve(runtime) as url:
         auth = {"Authorization": f"Bearer {API_TOKEN}"}
