@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.db import init_schema
 from flowhealth.store.migrate import alembic_config, head_revision, schema_version
+from flowhealth.traces.convention import StageEvent
 from flowhealth.traces.decode import PROTOBUF
 from tests.support.models import write_model
 from tests.support.otlp import STUCK_RULE, TRACES_FLOW, business, request
@@ -95,3 +97,18 @@ def test_a_database_at_0009_upgrades_with_its_journeys_and_gets_the_inbox(empty_
     assert schema_version(empty_engine).current == head_revision()
     assert journeys(empty_engine) == {"O-9": "placed"}
     assert waiting(empty_engine) == 0
+
+
+def test_events_waiting_as_json_from_before_0012_are_still_folded(tmp_path: Path, clock: FakeClock) -> None:
+    runtime = build(tmp_path, clock)
+    runtime.traces.close()
+    t0 = clock.now().timestamp()
+    events = [StageEvent("k1", "orders", "placed", "O-7", "order", "ok", "", t0)]
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO span_inbox (received_at, events) VALUES (:at, :events)"),
+            {"at": t0, "events": json.dumps(events)},
+        )
+    runtime.traces.refresh()
+    assert journeys(runtime.engine) == {"O-7": "placed"}
+    assert waiting(runtime.engine) == 0

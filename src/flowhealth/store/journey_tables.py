@@ -6,7 +6,7 @@ hot path, written with executemany, and compared with span timestamps, which are
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -77,4 +77,11 @@ class SpanInbox(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     received_at: float = Field(description="Ingest time of the request (epoch seconds).")
-    events: str = Field(sa_column=Column(Text, nullable=False), description="The stage events, as JSON rows.")
+    events: str = Field(
+        sa_column=Column(Text, nullable=False), description="The stage events as JSON rows (before 0012), else ''."
+    )
+    body: bytes | None = Field(
+        default=None,
+        sa_column=Column(LargeBinary, nullable=True),
+        description="The export request as OTLP protobuf; its events are extracted again when folded.",
+    )

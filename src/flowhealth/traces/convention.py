@@ -86,6 +86,8 @@ class FlowPlan:
     entity_type: str
     latency_pairs: frozenset[tuple[str, str]]
     contract: LoadedContract | None = None
+    # The stages as a set: the extractor checks every span's stage against it.
+    stage_set: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,14 @@ class Routing:
                 if isinstance(signal.probe, TraceProbe) and signal.probe.measure == "latency"
             }
             entity = flow.traces.entity or flow.object
-            plans[flow_id] = FlowPlan(flow_id, flow.traces, entity, frozenset(pairs), model.contracts.get(flow_id))
+            plans[flow_id] = FlowPlan(
+                flow_id,
+                flow.traces,
+                entity,
+                frozenset(pairs),
+                model.contracts.get(flow_id),
+                frozenset(flow.traces.stages),
+            )
             for mapping in flow.traces.spans:
                 mappings.setdefault((mapping.service, mapping.name), []).append((flow_id, mapping))
         return cls(plans, mappings)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.contracts import LoadedContract
+from ..model.traces import SpanMapping
 from . import convention as c
 
 STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
@@ -57,94 +58,127 @@ def _get(attrs: Any, key: str) -> str:
 
 
 def extract(request: Any, routing: c.Routing) -> Extracted:
-    """Every span of a lean request (`traces.wire`) as a stage event, or a counted rejection."""
+    """Every span of a lean request (`traces.wire`) as a stage event, or a counted rejection.
+
+    The convention's path is written out in one loop, without helper calls: it runs once per
+    span on the request path, and Python's call overhead was a third of its cost.
+    """
     out = Extracted()
     plans, mappings = routing.plans, routing.mappings
+    append = out.events.append
     for resource_spans in request.resource_spans:
         service = _get(resource_spans.resource.attributes, c.SERVICE_NAME)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                attrs = span.attributes
-                flow_value = attrs.get(c.FLOW)
-                if flow_value is not None:
-                    _convention_span(out, span, attrs, _text(flow_value), plans)
+                get = span.attributes.get
+                value = get(FLOW)
+                if value is None:
+                    _mapped_span(out, span, service, plans, mappings)
                     continue
-                mapped = mappings.get((service, span.name))
-                if mapped is None:
-                    out.rejected[
-                        f"without {c.FLOW} and no span mapping (e.g. service '{service}' span '{span.name}')"
-                    ] += 1
+                flow_id = value.string_value or _text(value)
+                plan = plans.get(flow_id)
+                if plan is None:
+                    out.rejected[f"for flow '{flow_id[:64]}' that has no traces block"] += 1
                     continue
-                for flow_id, mapping in mapped:
-                    entity_id = _get(attrs, mapping.entity_id)
-                    if not entity_id:
-                        out.rejected[f"mapped to {flow_id} but without attribute {mapping.entity_id}"] += 1
-                        continue
-                    plan = plans[flow_id]
-                    payload = mapping.payload or c.PAYLOAD
-                    outcome = _get(attrs, c.OUTCOME)
-                    _emit(out, span, attrs, plan, mapping.stage, entity_id, plan.entity_type, outcome, payload)
+                value = get(STAGE)
+                stage = "" if value is None else value.string_value or _text(value)
+                if stage not in plan.stage_set:
+                    out.rejected[f"with unknown stage '{stage[:64]}' of flow '{flow_id}'"] += 1
+                    continue
+                value = get(ENTITY_ID)
+                entity_id = "" if value is None else value.string_value or _text(value)
+                if not entity_id:
+                    out.rejected[f"of flow '{flow_id}' without {c.ENTITY_ID}"] += 1
+                    continue
+                value = get(ENTITY_TYPE)
+                entity_type = plan.entity_type if value is None else value.string_value or _text(value)
+                value = get(OUTCOME)
+                outcome = "" if value is None else value.string_value or _text(value)
+                event = _event(out, span, get, plan, stage, entity_id, entity_type, outcome, PAYLOAD)
+                if event is not None:
+                    append(event)
     return out
 
 
-def _convention_span(out: Extracted, span: Any, attrs: Any, flow_id: str, plans: dict[str, c.FlowPlan]) -> None:
-    plan = plans.get(flow_id)
-    if plan is None:
-        out.rejected[f"for flow '{flow_id[:64]}' that has no traces block"] += 1
-        return
-    stage = _get(attrs, c.STAGE)
-    if stage not in plan.traces.stages:
-        out.rejected[f"with unknown stage '{stage[:64]}' of flow '{flow_id}'"] += 1
-        return
-    entity_id = _get(attrs, c.ENTITY_ID)
-    if not entity_id:
-        out.rejected[f"of flow '{flow_id}' without {c.ENTITY_ID}"] += 1
-        return
-    typed = attrs.get(c.ENTITY_TYPE)
-    entity_type = plan.entity_type if typed is None else _text(typed)
-    _emit(out, span, attrs, plan, stage, entity_id, entity_type, _get(attrs, c.OUTCOME), c.PAYLOAD)
+# Local names: a module global is one dictionary lookup, an attribute of `c` two.
+FLOW, STAGE, ENTITY_ID, ENTITY_TYPE, OUTCOME, REASON, PAYLOAD = (
+    c.FLOW,
+    c.STAGE,
+    c.ENTITY_ID,
+    c.ENTITY_TYPE,
+    c.OUTCOME,
+    c.REASON,
+    c.PAYLOAD,
+)
+OUTCOMES, REJECTED, OK, MAX_ENTITY_ID, MAX_REASON = c.OUTCOMES, c.REJECTED, c.OK, c.MAX_ENTITY_ID, c.MAX_REASON
 
 
-def _emit(
+def _mapped_span(
     out: Extracted,
     span: Any,
-    attrs: Any,
+    service: str,
+    plans: dict[str, c.FlowPlan],
+    mappings: dict[tuple[str, str], list[tuple[str, SpanMapping]]],
+) -> None:
+    """A span without the convention's attributes: a flow's span mapping, or a rejection."""
+    mapped = mappings.get((service, span.name))
+    if mapped is None:
+        out.rejected[f"without {c.FLOW} and no span mapping (e.g. service '{service}' span '{span.name}')"] += 1
+        return
+    attrs = span.attributes
+    for flow_id, mapping in mapped:
+        entity_id = _get(attrs, mapping.entity_id)
+        if not entity_id:
+            out.rejected[f"mapped to {flow_id} but without attribute {mapping.entity_id}"] += 1
+            continue
+        plan = plans[flow_id]
+        outcome = _get(attrs, OUTCOME)
+        event = _event(
+            out, span, attrs.get, plan, mapping.stage, entity_id, plan.entity_type, outcome, mapping.payload or PAYLOAD
+        )
+        if event is not None:
+            out.events.append(event)
+
+
+def _event(
+    out: Extracted,
+    span: Any,
+    get: Any,
     plan: c.FlowPlan,
     stage: str,
     entity_id: str,
     entity_type: str,
     outcome: str,
     payload_attribute: str,
-) -> None:
-    if len(entity_id) > c.MAX_ENTITY_ID:
-        out.rejected[f"with an entity id longer than {c.MAX_ENTITY_ID} characters"] += 1
-        return
-    reason = _get(attrs, c.REASON)
+) -> c.StageEvent | None:
+    if len(entity_id) > MAX_ENTITY_ID:
+        out.rejected[f"with an entity id longer than {MAX_ENTITY_ID} characters"] += 1
+        return None
+    value = get(REASON)
+    reason = "" if value is None else value.string_value or _text(value)
     if not outcome:
         # Without an explicit outcome, the span status decides (OpenTelemetry: ERROR = failed).
-        outcome = c.REJECTED if span.status.code == STATUS_ERROR else c.OK
-    elif outcome not in c.OUTCOMES:
+        outcome = REJECTED if span.status.code == STATUS_ERROR else OK
+    elif outcome not in OUTCOMES:
         out.rejected[f"with unknown {c.OUTCOME} '{outcome[:32]}'"] += 1
-        return
-    if outcome == c.REJECTED and not reason:
+        return None
+    if outcome == REJECTED and not reason:
         reason = _error_reason(span)
     violations: tuple[tuple[str, str], ...] = ()
     if plan.contract is not None:
-        payload = attrs.get(payload_attribute)
+        payload = get(payload_attribute)
         if payload is not None:
             violations = _violations(plan.contract, _text(payload))
-    out.events.append(
-        c.StageEvent(
-            span.trace_id.hex() + span.span_id.hex(),
-            plan.flow,
-            stage,
-            entity_id,
-            entity_type,
-            outcome,
-            reason[: c.MAX_REASON],
-            (span.end_time_unix_nano or span.start_time_unix_nano) / 1e9,
-            violations,
-        )
+    return c.StageEvent(
+        span.trace_id.hex() + span.span_id.hex(),
+        plan.flow,
+        stage,
+        entity_id,
+        entity_type,
+        outcome,
+        reason[:MAX_REASON],
+        (span.end_time_unix_nano or span.start_time_unix_nano) / 1e9,
+        violations,
     )
 
 
