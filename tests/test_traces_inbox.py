@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from pathlib import Path
@@ -112,3 +113,18 @@ def test_events_waiting_as_json_from_before_0012_are_still_folded(tmp_path: Path
     runtime.traces.refresh()
     assert journeys(runtime.engine) == {"O-7": "placed"}
     assert waiting(runtime.engine) == 0
+
+
+def test_a_gzip_export_acknowledged_before_a_crash_is_folded_after_the_restart(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    first = build(tmp_path, clock)
+    first.traces.close()
+    body = request([business("shop", "placed", "O-8", clock.now().timestamp())]).SerializeToString()
+    answer = first.traces.accept_body(PROTOBUF, body, gzip.compress(body))
+    assert (answer.accepted, answer.rejected) == (1, 0)
+
+    restarted = build(tmp_path, clock)
+    restarted.traces.refresh()
+    assert journeys(restarted.engine) == {"O-8": "placed"}
+    assert waiting(restarted.engine) == 0

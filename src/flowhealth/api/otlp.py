@@ -91,7 +91,7 @@ async def export_traces(request: Request, metrics: MetricsDep, settings: Setting
 
 def _ingest(service: TraceService, reader: BodyReader, media: str, raw: bytes) -> IngestResult:
     reader.feed(raw)
-    return service.accept_body(media, reader.body())
+    return service.accept_body(media, reader.body(), raw if reader.gzip else None)
 
 
 def _failure(metrics: Metrics, media: str, status: int, message: str, retry_after: str | None) -> Response:

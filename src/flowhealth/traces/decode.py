@@ -76,6 +76,11 @@ class BodyReader:
         if data:
             self._parts.append(data)
 
+    @property
+    def gzip(self) -> bool:
+        """Whether the body came gzip-compressed."""
+        return self._inflater is not None
+
     def body(self) -> bytes:
         """The whole (decompressed) body; raises when a gzip stream ended early."""
         if self._inflater is not None:
@@ -97,6 +102,15 @@ def parse(media: str, body: bytes) -> Any:
             raise MalformedPayload(f"the body is not an OTLP protobuf ExportTraceServiceRequest: {exc}") from None
     # JSON is the rare, slow path: OTLP's own message checks it, then the lean reading takes its bytes.
     return lean(parse_json(body))
+
+
+def inflate(stored: bytes) -> bytes:
+    """A protobuf body as the span inbox keeps it: gzip as it came (a smaller row), or plain.
+
+    A protobuf message never starts with gzip's magic 1f 8b (0x1f is field 3 with wire type 7,
+    which does not exist), so the two cannot be confused. The size was checked when it came in.
+    """
+    return zlib.decompress(stored, 16 + zlib.MAX_WBITS) if stored[:2] == b"\x1f\x8b" else stored
 
 
 def lean(request: ExportTraceServiceRequest) -> Any:

@@ -28,7 +28,7 @@ from ..store.failures import describe
 from ..store.samples import Reading, record_readings
 from . import aggregate, inbox, journeys
 from .convention import Routing, StageEvent
-from .decode import PROTOBUF, lean, parse
+from .decode import PROTOBUF, inflate, lean, parse
 from .extract import Extracted, extract
 from .folder import Folder
 
@@ -94,17 +94,19 @@ class TraceService:
             return min(intervals)
         return 30.0 if self.routing.plans else None
 
-    def accept_body(self, media: str, body: bytes) -> IngestResult:
-        """The receiver's path: parse, extract and keep the events durably; journeys follow off this path.
+    def accept_body(self, media: str, body: bytes, gzipped: bytes | None = None) -> IngestResult:
+        """The receiver's path: parse, extract and keep the request durably; journeys follow off this path.
 
-        `accepted` counts the business spans taken (redeliveries are recognised when folded).
+        `gzipped` is a protobuf body as it came, compressed: the inbox keeps it instead, a row
+        about a seventh the size. `accepted` counts the business spans taken (redeliveries are
+        recognised when folded).
         """
         request = parse(media, body)
         extracted = extract(request, self.routing)
         if extracted.events:
             row = None
             # The inbox keeps protobuf: a JSON body is stored as its lean protobuf reading.
-            kept = body if media == PROTOBUF else request.SerializeToString()
+            kept = (gzipped or body) if media == PROTOBUF else request.SerializeToString()
             try:
                 # A plain connection, not an ORM session: this is the one write on the request path.
                 with self._engine.begin() as conn:
@@ -163,7 +165,7 @@ class TraceService:
     def _extract_again(self, body: bytes) -> list[StageEvent]:
         # Another process wrote the row, or this one before a restart. Its rejected spans were
         # answered and counted then; spans of a flow a reload removed since are left out uncounted.
-        return extract(parse(PROTOBUF, body), self.routing).events
+        return extract(parse(PROTOBUF, inflate(body)), self.routing).events
 
     def close(self) -> None:
         """Stop the folder thread; rows it did not reach stay in the inbox for the next start."""
