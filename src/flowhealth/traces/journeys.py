@@ -11,6 +11,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert, select, text, update
@@ -71,47 +72,68 @@ def minute_of(at: float) -> int:
 
 
 class _Batch:
+    """One fold's aggregates. `step` runs once per span, so it reads each event once (unpacked)
+    and finds a stage's latency pairs and a flow's last stage in dictionaries made up front."""
+
     def __init__(self, routing: c.Routing, now: float) -> None:
         self.routing = routing
         self.now = now
         self.applied = Applied()
         self.counts: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
         self.latency: dict[tuple[str, str, str, int], list[tuple[float, float]]] = defaultdict(list)
+        # flow -> stage -> the latency pairs that stage starts or ends
+        self.pairs: dict[str, dict[str, list[tuple[str, str]]]] = {}
+        self.ends: dict[str, str] = {}
+        for flow, plan in routing.plans.items():
+            by_stage: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for start, end in sorted(plan.latency_pairs):
+                by_stage[start].append((start, end))
+                if end != start:
+                    by_stage[end].append((start, end))
+            self.pairs[flow] = dict(by_stage)
+            self.ends[flow] = plan.traces.end
 
     def step(self, st: _State, ev: c.StageEvent) -> None:
-        if ev.key in st.spans:
+        key, flow, stage, _, _, outcome, reason, at, violations = ev
+        spans = st.spans
+        if key in spans:
             self.applied.redelivered += 1  # at-least-once delivery: the same span again changes nothing
             return
         self.applied.accepted += 1
         st.changed = True
-        st.spans.append(ev.key)
-        del st.spans[:-MAX_SPAN_KEYS]
+        spans.append(key)
+        if len(spans) > MAX_SPAN_KEYS:
+            del spans[:-MAX_SPAN_KEYS]
         st.updated_at = self.now
-        st.started_at = min(st.started_at, ev.at)
-        if ev.at >= st.last_at:
-            st.last_stage, st.last_at, st.last_outcome, st.last_reason = ev.stage, ev.at, ev.outcome, ev.reason
-        minute = minute_of(ev.at)
-        for path, reason in ev.violations:
-            self.counts[(ev.flow, CONTRACT, ev.stage, f"{reason}{CONTRACT_SEPARATOR}{path}"[:128], minute)] += 1
-        if ev.outcome == c.REJECTED:
-            self.counts[(ev.flow, REJECTIONS, ev.stage, ev.reason, minute)] += 1
+        if at < st.started_at:
+            st.started_at = at
+        if at >= st.last_at:
+            st.last_stage, st.last_at, st.last_outcome, st.last_reason = stage, at, outcome, reason
+        minute = int(at // 60) * 60
+        counts = self.counts
+        for path, why in violations:
+            counts[(flow, CONTRACT, stage, f"{why}{CONTRACT_SEPARATOR}{path}"[:128], minute)] += 1
+        if outcome != c.OK:
+            if outcome == c.REJECTED:
+                counts[(flow, REJECTIONS, stage, reason, minute)] += 1
+                return
+            if outcome == c.RETRIED:
+                counts[(flow, RETRIES, stage, "", minute)] += 1
+                return
+            if outcome == c.MANUAL:
+                counts[(flow, INTERVENTIONS, stage, "", minute)] += 1
+        stages = st.stages
+        if stage in stages:
+            counts[(flow, DUPLICATES, stage, "", minute)] += 1
             return
-        if ev.outcome == c.RETRIED:
-            self.counts[(ev.flow, RETRIES, ev.stage, "", minute)] += 1
-            return
-        if ev.outcome == c.MANUAL:
-            self.counts[(ev.flow, INTERVENTIONS, ev.stage, "", minute)] += 1
-        if ev.stage in st.stages:
-            self.counts[(ev.flow, DUPLICATES, ev.stage, "", minute)] += 1
-            return
-        st.stages[ev.stage] = ev.at
-        for start, end in self.routing.plans[ev.flow].latency_pairs:
+        stages[stage] = at
+        for start, end in self.pairs[flow].get(stage, ()):
             # Spans of different systems arrive in any order: measure when the second one comes.
-            if end == ev.stage and start in st.stages:
-                self._observe(ev.flow, start, end, st.stages[start], ev.at)
-            elif start == ev.stage and end in st.stages:
-                self._observe(ev.flow, start, end, ev.at, st.stages[end])
-        if ev.stage == self.routing.plans[ev.flow].traces.end and st.completed_at is None:
+            if end == stage and start in stages:
+                self._observe(flow, start, end, stages[start], at)
+            elif start == stage and end in stages:
+                self._observe(flow, start, end, at, stages[end])
+        if stage == self.ends[flow] and st.completed_at is None:
             st.completed_at = self.now
 
     def _observe(self, flow: str, start: str, end: str, t0: float, t1: float) -> None:
@@ -135,13 +157,22 @@ def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
 def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], now: float) -> Applied:
     """Fold a batch of stage events into journeys and aggregates (inside the caller's transaction)."""
     batch = _Batch(routing, now)
-    grouped: dict[str, dict[str, list[c.StageEvent]]] = defaultdict(lambda: defaultdict(list))
+    grouped: dict[str, dict[str, list[c.StageEvent]]] = {}
     for ev in events:
-        grouped[ev.flow][ev.entity_id].append(ev)
+        entities = grouped.get(ev.flow)
+        if entities is None:
+            entities = grouped[ev.flow] = {}
+        evs = entities.get(ev.entity_id)
+        if evs is None:
+            entities[ev.entity_id] = [ev]
+        else:
+            evs.append(ev)
+    step = batch.step
     for flow, entities in grouped.items():
         states = _load(conn, flow, list(entities))
         for entity_id, evs in entities.items():
-            evs.sort(key=lambda e: e.at)
+            if len(evs) > 1:
+                evs.sort(key=_AT)
             st = states.get(entity_id)
             if st is None:
                 first = evs[0]
@@ -160,11 +191,14 @@ def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], 
                 )
                 states[entity_id] = st
             for ev in evs:
-                batch.step(st, ev)
+                step(st, ev)
         _save(conn, flow, states)
     _save_counts(conn, batch.counts)
     _save_latency(conn, batch.latency)
     return batch.applied
+
+
+_AT = itemgetter(7)  # StageEvent.at, the sort key of an entity's events
 
 
 # The journey columns in the order the driver-level SQL below reads and writes them.
