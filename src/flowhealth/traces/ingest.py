@@ -183,8 +183,13 @@ class TraceService:
         spans.labels("accepted").inc(applied.accepted)
         spans.labels("redelivered").inc(applied.redelivered)
         spans.labels("rejected").inc(extracted.rejected_count + dropped)
+        # One labels() lookup per stage pair, not per latency: a fold observes thousands.
+        histograms: dict[tuple[str, str, str], Any] = {}
         for flow, start, end, seconds in applied.latencies:
-            self._metrics.journey_latency.labels(flow, start, end).observe(seconds)
+            histogram = histograms.get((flow, start, end))
+            if histogram is None:
+                histogram = histograms[(flow, start, end)] = self._metrics.journey_latency.labels(flow, start, end)
+            histogram.observe(seconds)
 
     def refresh(self) -> None:
         """Expire journeys, prune aggregates and record the current value of every trace signal.
