@@ -170,7 +170,7 @@ def _event(
         if payload is not None:
             violations = _violations(plan.contract, _text(payload))
     return c.StageEvent(
-        span.trace_id.hex() + span.span_id.hex(),
+        (span.trace_id + span.span_id).hex(),
         plan.flow,
         stage,
         entity_id,
