@@ -1,8 +1,8 @@
 """The span inbox: one durable row per acknowledged export request, its OTLP protobuf body.
 
 The receiver writes the body of a request with business spans here and answers (the body is
-already bytes: encoding its events cost a fifth of the request path); the folder reads rows in groups and
-folds them into journeys in the transaction that deletes them, so a fold that fails leaves its
+already bytes: encoding its events cost a fifth of the request path); the folder reads rows in
+groups and folds them into journeys in the transaction that deletes them, so a fold that fails leaves its
 rows for the next try. On PostgreSQL the rows are locked when read (`FOR UPDATE SKIP LOCKED`), so
 two replicas never fold the same row; on SQLite one process writes, and folds take turns on the
 trace service's lock.
@@ -87,7 +87,7 @@ class Conflict(StoreError):
 class Recent:
     """The events of rows this process wrote and has not folded yet, so the fold need not extract them again.
 
-    Bounded: past `capacity` rows (the folder stalled), further rows are decoded from the database.
+    Bounded: past `capacity` rows (the folder stalled), further rows are extracted again from their body.
     """
 
     def __init__(self, capacity: int = 64) -> None:
