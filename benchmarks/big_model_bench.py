@@ -9,6 +9,12 @@ the process start until `/healthz` answers 200, on a fresh SQLite state database
 `--help` is query-exporter's `--help` in the same run (its virtualenv comes from
 `benchmarks.query_exporter_compare`, created there on first use). Goals (issue 19): serve ≤ 2 s,
 validate ≤ 1.5 s, export ≤ 3 s and linear, --help ≤ 0.3 s.
+
+`--bytecode`: `source` (the default) runs the commands as this host's shell does, with
+`PYTHONDONTWRITEBYTECODE=1` and an editable install, so every process compiles the flowhealth
+modules it imports; `cached` uses a private bytecode cache (`PYTHONPYCACHEPREFIX`) warmed by one
+untimed run of each command, as an installed wheel or a normal environment has it; `both` prints
+both.
 """
 
 from __future__ import annotations
@@ -84,37 +90,45 @@ def serve_to_healthz(model: Path, env: dict[str, str], tmp: Path) -> tuple[float
         proc.wait(timeout=30)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rules", type=int, default=10_000)
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="Run each command this often and keep its cheapest run (busy hosts)."
-    )
-    args = parser.parse_args()
+def bytecode_env(env: dict[str, str], mode: str, tmp: Path) -> dict[str, str]:
+    """The commands' environment: compiling from source in every process, or a bytecode cache."""
+    if mode == "source":
+        return {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    # A private cache, so nothing is written beside the sources; `measure` warms it up.
+    env = {key: value for key, value in env.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
 
-    def best(run: Callable[..., tuple[float, float]], *arguments: Any) -> tuple[float, float]:
-        # The run that used the least CPU: on a shared host the others waited for a core.
-        return min((run(*arguments) for _ in range(max(1, args.repeat))), key=lambda r: (r[1] or r[0], r[0]))
 
-    env = {**os.environ, **LIMITS}
-    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
+def measure(
+    env: dict[str, str], rules: int, best: Callable[..., tuple[float, float]], tmp: Path, warm_up: bool
+) -> tuple[dict[str, dict[int, tuple[float, float]]], tuple[float, float] | None]:
+    """Each command at half and full size, and the anchor's `--help`."""
+    from benchmarks.query_exporter_compare import QE_VENV
+
+    qe = QE_VENV / "bin" / "query-exporter"
     rows: dict[str, dict[int, tuple[float, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in (args.rules // 2, args.rules):
-            model = Path(tmp) / f"m{size}"
+    for size in (rules // 2, rules):
+        model = tmp / f"m{size}"
+        if not model.exists():
             write_synthetic_model(model, flows=size)
-            out = Path(tmp) / f"rules{size}"
-            validate = [str(FLOWHEALTH), "validate", "-m", str(model)]
-            rows.setdefault("validate", {})[size] = best(timed, validate, env)
-            export = [str(FLOWHEALTH), "export", "prometheus-rules", "-m", str(model), "--out", str(out)]
-            rows.setdefault("export prometheus-rules", {})[size] = best(timed, export, env)
-            rows.setdefault("serve to /healthz", {})[size] = best(serve_to_healthz, model, env, Path(tmp))
-        rows["--help"] = {0: best(timed, [str(FLOWHEALTH), "--help"], env)}
-        from benchmarks.query_exporter_compare import QE_VENV
+        out = tmp / f"rules{size}"
+        validate = [str(FLOWHEALTH), "validate", "-m", str(model)]
+        export = [str(FLOWHEALTH), "export", "prometheus-rules", "-m", str(model), "--out", str(out)]
+        if warm_up and size == rules // 2:
+            # One untimed run of each command writes the bytecode of everything it imports.
+            for command in (validate, export, [str(FLOWHEALTH), "--help"], [str(qe), "--help"]):
+                if Path(command[0]).exists():
+                    timed(command, env)
+            serve_to_healthz(model, env, tmp)
+        rows.setdefault("validate", {})[size] = best(timed, validate, env)
+        rows.setdefault("export prometheus-rules", {})[size] = best(timed, export, env)
+        rows.setdefault("serve to /healthz", {})[size] = best(serve_to_healthz, model, env, tmp)
+    rows["--help"] = {0: best(timed, [str(FLOWHEALTH), "--help"], env)}
+    anchor = best(timed, [str(qe), "--help"], env) if qe.exists() else None
+    return rows, anchor
 
-        qe = QE_VENV / "bin" / "query-exporter"
-        anchor = best(timed, [str(qe), "--help"], env) if qe.exists() else None
-    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+def report(rows: dict[str, dict[int, tuple[float, float]]], anchor: tuple[float, float] | None) -> None:
     print(f"\n{'command':<26} {'half size (CPU)':>22} {'full size (CPU)':>22} {'CPU full/half':>13} {'goal':>7}")
     for name, by_size in rows.items():
         sizes = sorted(by_size)
@@ -131,7 +145,35 @@ def main() -> None:
         print(f"{name:<26} {half:>22} {cells[-1]:>22} {growth} {GOALS[name]:>5.1f} s {verdict}")
     if anchor is not None:
         print(f"{'query-exporter --help':<26} {'':>16} {anchor[0]:>7.2f} s (CPU {anchor[1]:.2f} s)  (anchor)")
-    print(f"sizes: {args.rules // 2:,} and {args.rules:,} rules (one flow and one signal each)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rules", type=int, default=10_000)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="Run each command this often and keep its cheapest run (busy hosts)."
+    )
+    parser.add_argument(
+        "--bytecode",
+        choices=("source", "cached", "both"),
+        default="source",
+        help="Compile flowhealth in every process (this host's shell), use a warm bytecode cache, or both.",
+    )
+    args = parser.parse_args()
+
+    def best(run: Callable[..., tuple[float, float]], *arguments: Any) -> tuple[float, float]:
+        # The run that used the least CPU: on a shared host the others waited for a core.
+        return min((run(*arguments) for _ in range(max(1, args.repeat))), key=lambda r: (r[1] or r[0], r[0]))
+
+    env = {**os.environ, **LIMITS}
+    modes = ("source", "cached") if args.bytecode == "both" else (args.bytecode,)
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in modes:
+            print(f"bytecode: {mode}; load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
+            rows, anchor = measure(bytecode_env(env, mode, Path(tmp)), args.rules, best, Path(tmp), mode == "cached")
+            print(f"load average at end: {os.getloadavg()[0]:.1f}")
+            report(rows, anchor)
+            print(f"sizes: {args.rules // 2:,} and {args.rules:,} rules (one flow and one signal each)\n")
 
 
 if __name__ == "__main__":
