@@ -5,10 +5,17 @@ command's cheapest run is kept: on a shared host the others waited for a core). 
 (`benchmarks.synthetic`: one flow, one pushed signal and one rule per rule asked for), then times
 each command as its own `flowhealth` process (wall time, and the process' CPU), at half the size
 too, so growth is visible (linear: the full size takes about twice the half). `serve` is timed from
-the process start until `/healthz` answers 200, on a fresh SQLite state database. The anchor for
+the process start until `/healthz` answers 200, on a fresh SQLite state database, and again as a
+restart (a database an untimed `serve` already migrated, as most restarts find it). The anchor for
 `--help` is query-exporter's `--help` in the same run (its virtualenv comes from
 `benchmarks.query_exporter_compare`, created there on first use). Goals (issue 19): serve ≤ 2 s,
 validate ≤ 1.5 s, export ≤ 3 s and linear, --help ≤ 0.3 s.
+
+`--bytecode`: `source` (the default) runs the commands as this host's shell does, with
+`PYTHONDONTWRITEBYTECODE=1` and an editable install, so every process compiles the flowhealth
+modules it imports; `cached` uses a private bytecode cache (`PYTHONPYCACHEPREFIX`) warmed by one
+untimed run of each command, as an installed wheel or a normal environment has it; `both` prints
+both.
 """
 
 from __future__ import annotations
@@ -34,7 +41,13 @@ LIMITS = {  # 10,000 rules are past the default bounds meant for hostile input
     "FLOWHEALTH_MODEL_MAX_BYTES": str(64 << 20),
     "FLOWHEALTH_MODEL_MAX_VALUES": str(10_000_000),
 }
-GOALS = {"validate": 1.5, "export prometheus-rules": 3.0, "serve to /healthz": 2.0, "--help": 0.3}
+GOALS = {
+    "validate": 1.5,
+    "export prometheus-rules": 3.0,
+    "serve to /healthz": 2.0,
+    "serve restart to /healthz": 2.0,
+    "--help": 0.3,
+}
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -56,9 +69,19 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def serve_to_healthz(model: Path, env: dict[str, str], tmp: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the server) from its start until /healthz answers 200."""
-    state = Path(tempfile.mkdtemp(dir=tmp)) / "state.db"  # a fresh state database each run
+def serve_to_healthz(model: Path, env: dict[str, str], tmp: Path, restart: bool = False) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the server) from its start until /healthz answers 200.
+
+    A fresh state database each run (migrated from empty), or with `restart` one that a first,
+    untimed `serve` already migrated: the usual restart.
+    """
+    state = Path(tempfile.mkdtemp(dir=tmp)) / "state.db"
+    if restart:
+        _serve_once(model, env, state)
+    return _serve_once(model, env, state)
+
+
+def _serve_once(model: Path, env: dict[str, str], state: Path) -> tuple[float, float]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -84,37 +107,46 @@ def serve_to_healthz(model: Path, env: dict[str, str], tmp: Path) -> tuple[float
         proc.wait(timeout=30)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rules", type=int, default=10_000)
-    parser.add_argument(
-        "--repeat", type=int, default=1, help="Run each command this often and keep its cheapest run (busy hosts)."
-    )
-    args = parser.parse_args()
+def bytecode_env(env: dict[str, str], mode: str, tmp: Path) -> dict[str, str]:
+    """The commands' environment: compiling from source in every process, or a bytecode cache."""
+    if mode == "source":
+        return {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+    # A private cache, so nothing is written beside the sources; `measure` warms it up.
+    env = {key: value for key, value in env.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
 
-    def best(run: Callable[..., tuple[float, float]], *arguments: Any) -> tuple[float, float]:
-        # The run that used the least CPU: on a shared host the others waited for a core.
-        return min((run(*arguments) for _ in range(max(1, args.repeat))), key=lambda r: (r[1] or r[0], r[0]))
 
-    env = {**os.environ, **LIMITS}
-    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
+def measure(
+    env: dict[str, str], rules: int, best: Callable[..., tuple[float, float]], tmp: Path, warm_up: bool
+) -> tuple[dict[str, dict[int, tuple[float, float]]], tuple[float, float] | None]:
+    """Each command at half and full size, and the anchor's `--help`."""
+    from benchmarks.query_exporter_compare import QE_VENV
+
+    qe = QE_VENV / "bin" / "query-exporter"
     rows: dict[str, dict[int, tuple[float, float]]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in (args.rules // 2, args.rules):
-            model = Path(tmp) / f"m{size}"
+    for size in (rules // 2, rules):
+        model = tmp / f"m{size}"
+        if not model.exists():
             write_synthetic_model(model, flows=size)
-            out = Path(tmp) / f"rules{size}"
-            validate = [str(FLOWHEALTH), "validate", "-m", str(model)]
-            rows.setdefault("validate", {})[size] = best(timed, validate, env)
-            export = [str(FLOWHEALTH), "export", "prometheus-rules", "-m", str(model), "--out", str(out)]
-            rows.setdefault("export prometheus-rules", {})[size] = best(timed, export, env)
-            rows.setdefault("serve to /healthz", {})[size] = best(serve_to_healthz, model, env, Path(tmp))
-        rows["--help"] = {0: best(timed, [str(FLOWHEALTH), "--help"], env)}
-        from benchmarks.query_exporter_compare import QE_VENV
+        out = tmp / f"rules{size}"
+        validate = [str(FLOWHEALTH), "validate", "-m", str(model)]
+        export = [str(FLOWHEALTH), "export", "prometheus-rules", "-m", str(model), "--out", str(out)]
+        if warm_up and size == rules // 2:
+            # One untimed run of each command writes the bytecode of everything it imports.
+            for command in (validate, export, [str(FLOWHEALTH), "--help"], [str(qe), "--help"]):
+                if Path(command[0]).exists():
+                    timed(command, env)
+            serve_to_healthz(model, env, tmp)
+        rows.setdefault("validate", {})[size] = best(timed, validate, env)
+        rows.setdefault("export prometheus-rules", {})[size] = best(timed, export, env)
+        rows.setdefault("serve to /healthz", {})[size] = best(serve_to_healthz, model, env, tmp)
+        rows.setdefault("serve restart to /healthz", {})[size] = best(serve_to_healthz, model, env, tmp, True)
+    rows["--help"] = {0: best(timed, [str(FLOWHEALTH), "--help"], env)}
+    anchor = best(timed, [str(qe), "--help"], env) if qe.exists() else None
+    return rows, anchor
 
-        qe = QE_VENV / "bin" / "query-exporter"
-        anchor = best(timed, [str(qe), "--help"], env) if qe.exists() else None
-    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+def report(rows: dict[str, dict[int, tuple[float, float]]], anchor: tuple[float, float] | None) -> None:
     print(f"\n{'command':<26} {'half size (CPU)':>22} {'full size (CPU)':>22} {'CPU full/half':>13} {'goal':>7}")
     for name, by_size in rows.items():
         sizes = sorted(by_size)
@@ -131,7 +163,35 @@ def main() -> None:
         print(f"{name:<26} {half:>22} {cells[-1]:>22} {growth} {GOALS[name]:>5.1f} s {verdict}")
     if anchor is not None:
         print(f"{'query-exporter --help':<26} {'':>16} {anchor[0]:>7.2f} s (CPU {anchor[1]:.2f} s)  (anchor)")
-    print(f"sizes: {args.rules // 2:,} and {args.rules:,} rules (one flow and one signal each)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rules", type=int, default=10_000)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="Run each command this often and keep its cheapest run (busy hosts)."
+    )
+    parser.add_argument(
+        "--bytecode",
+        choices=("source", "cached", "both"),
+        default="source",
+        help="Compile flowhealth in every process (this host's shell), use a warm bytecode cache, or both.",
+    )
+    args = parser.parse_args()
+
+    def best(run: Callable[..., tuple[float, float]], *arguments: Any) -> tuple[float, float]:
+        # The run that used the least CPU: on a shared host the others waited for a core.
+        return min((run(*arguments) for _ in range(max(1, args.repeat))), key=lambda r: (r[1] or r[0], r[0]))
+
+    env = {**os.environ, **LIMITS}
+    modes = ("source", "cached") if args.bytecode == "both" else (args.bytecode,)
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in modes:
+            print(f"bytecode: {mode}; load average at start: {os.getloadavg()[0]:.1f} (2 cores)")
+            rows, anchor = measure(bytecode_env(env, mode, Path(tmp)), args.rules, best, Path(tmp), mode == "cached")
+            print(f"load average at end: {os.getloadavg()[0]:.1f}")
+            report(rows, anchor)
+            print(f"sizes: {args.rules // 2:,} and {args.rules:,} rules (one flow and one signal each)\n")
 
 
 if __name__ == "__main__":

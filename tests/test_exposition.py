@@ -102,6 +102,16 @@ def test_a_value_changed_between_two_scrapes_is_in_the_second(model, tmp_path: P
     assert f"{runs} 2.0\n" in second and f"{count} 2.0\n" in second and f"{delay} 1860.0\n" in second
 
 
+def test_every_probe_series_is_on_the_first_scrape_at_zero(model, tmp_path: Path, clock: FakeClock) -> None:
+    # Seeded at start-up so rate() works from the first scrape; their text is written at that scrape.
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", public_url="http://fh.test")
+    runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+    body = TestClient(create_app(runtime, manage_runtime=False)).get("/metrics").text
+    for outcome in ("success", "timeout", "error", "invalid"):
+        line = f'flowhealth_probe_runs_total{{flow="orders",kind="sql",outcome="{outcome}",signal="delay"}} 0.0\n'
+        assert line in body
+
+
 def test_no_scrape_keeps_a_line_older_than_the_last_increment() -> None:
     registry = CollectorRegistry()
     counter = RenderedCounter("shop_runs_total", "Runs.", ["shop"], registry=registry)

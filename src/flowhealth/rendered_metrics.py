@@ -28,12 +28,15 @@ from .exposition import TextFamily, line_prefix, number_text
 class CounterChild:
     """One labelled series of a counter."""
 
-    __slots__ = ("_labels", "_lock", "_prefix", "_text", "_value")
+    __slots__ = ("_labels", "_lock", "_name", "_prefix", "_text", "_value")
 
     def __init__(self, name: str, labels: dict[str, str]) -> None:
         self._labels = labels
         self._lock = threading.Lock()
-        self._prefix = line_prefix(f"{name}_total", labels.items())
+        self._name = name
+        # Written at the first scrape, not here: start-up seeds ~40,000 series at 10,000 signals,
+        # and escaping their labels was most of that (issue 19, `serve` to /healthz).
+        self._prefix: str | None = None
         self._text: str | None = None  # the line last written, None once the value changed
         self._value = 0.0
 
@@ -49,7 +52,10 @@ class CounterChild:
         if text is None:
             # Written under the lock, so an increment in between can never leave a stale line behind.
             with self._lock:
-                text = self._text = f"{self._prefix}{number_text(self._value)}\n"
+                prefix = self._prefix
+                if prefix is None:
+                    prefix = self._prefix = line_prefix(f"{self._name}_total", self._labels.items())
+                text = self._text = f"{prefix}{number_text(self._value)}\n"
         return text
 
     def samples(self, name: str) -> list[Sample]:
@@ -134,7 +140,7 @@ class _Family(Generic[C]):
         if child is None:
             if len(values) != len(self._labelnames):
                 raise ValueError(f"{self._name} takes {len(self._labelnames)} label values, not {len(values)}")
-            key = tuple(str(v) for v in values)
+            key = tuple(map(str, values))
             with self._lock:
                 child = self._children.get(key)
                 if child is None:

@@ -48,15 +48,18 @@ def prometheus_rules(
     """Write alert and recording rules (*.rules.yml) and their `promtool test rules` file."""
     from ..export import ExportLinks, prometheus_files
 
-    model = load_or_exit(model_dir)
-    out = out if out is not None else model_dir / "deploy/prometheus/rules"
-    settings = settings_for(model_dir)
-    links = ExportLinks(
-        public_url=settings.public_url, grafana_url=settings.grafana_url, runbook_base_url=settings.runbook_base_url
-    )
+    # Paused for the whole command: what is built while paused is young, and the first collection
+    # after resuming walked all of it (the model, then the generated documents).
     with collector_paused():
+        model = load_or_exit(model_dir)
+        out = out if out is not None else model_dir / "deploy/prometheus/rules"
+        settings = settings_for(model_dir)
+        links = ExportLinks(
+            public_url=settings.public_url, grafana_url=settings.grafana_url, runbook_base_url=settings.runbook_base_url
+        )
         files = prometheus_files(model, links)
-    _sync(files, out, check, "rule files", "export prometheus-rules")
+        del model
+        _sync(files, out, check, "rule files", "export prometheus-rules")
 
 
 @app.command("alertmanager")

@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from ..alerting.payload import Links
-from ..links import flow_dashboard_url
+from ..links import Links, flow_dashboard_url
 from ..model.durations import format_duration
 from ..model.model import PROBE_FAILING, Model
 from ..model.probes import PushProbe

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..links import Links, flow_dashboard_url
-from ..metrics import SIGNAL_METRICS
+from ..metric_names import SIGNAL_METRICS
 from ..model.durations import format_duration, format_number
 from ..model.model import Model
 from ..model.schema import SignalKind

@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from ..metrics import SIGNAL_METRICS
+from ..metric_names import SIGNAL_METRICS
 from ..model.model import PROBE_FAILING, Model
 from .availability import PROBE_FAILURES, PROBE_UP, is_probed, no_data_after, no_data_rule, probe_failing_rules
 from .prometheus import ExportLinks, Translated, annotations_of, rule_labels

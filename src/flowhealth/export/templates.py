@@ -9,11 +9,13 @@ by the model (`flow`, `signal`, `unit`, `owner`, `severity`, `threshold`) become
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from jinja2 import nodes
+from typing import TYPE_CHECKING
 
 from ..model.simple_templates import Expression, simple_parts
 from ..model.templates import environment
+
+if TYPE_CHECKING:
+    from jinja2 import nodes
 
 
 class NotTranslatable(ValueError):
@@ -25,6 +27,8 @@ _FILTERS = {"duration": "humanizeDuration", "number": "humanize"}
 
 def _expression(node: nodes.Node, literals: Mapping[str, str]) -> str:
     """The Go template text for one `{{ ... }}` expression."""
+    from jinja2 import nodes  # only texts of an uncommon shape get here (see `translate`)
+
     if isinstance(node, nodes.Filter) and node.name in _FILTERS and not node.args and node.node is not None:
         inner = node.node
         if isinstance(inner, nodes.Name) and inner.name == "value":
@@ -82,6 +86,8 @@ def translate(source: str, literals: Mapping[str, str]) -> str:
 
 def translate_with_jinja(source: str, literals: Mapping[str, str]) -> str:
     """`translate` through Jinja's parser, for any template."""
+    from jinja2 import nodes
+
     tree = environment().parse(source)
     parts: list[str] = []
     for statement in tree.body:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from jinja2 import nodes
+if TYPE_CHECKING:
+    from jinja2 import nodes
 
 # The filters flowhealth registers (templates.environment); an unknown one is Jinja's error to tell.
 SIMPLE_FILTERS = frozenset({"duration", "number"})
@@ -32,6 +34,8 @@ class Expression:
 
     def node(self) -> nodes.Expr:
         """The node Jinja's parser builds for it (Jinja's node constructor is slow: only on demand)."""
+        from jinja2 import nodes
+
         node: nodes.Expr = nodes.Name(self.name, "load")
         if self.attr is not None:
             node = nodes.Getattr(node, self.attr, "load")
