@@ -13,9 +13,11 @@ every 15 s, delivery, trace refresh) and the FastAPI app under uvicorn on a loca
 Slack being the local Web API server from the test suite. At fixed moments the benchmark raises
 the rows some probes read over their rule's threshold and times the notification end to end.
 
-Every 10 s it prints process CPU, RSS, probe runs, evaluation cycle time (from
-`flowhealth_rule_evaluation_duration_seconds`), spans accepted per second and the C heap (glibc
-malloc: in use, freed but kept); at the end the
+The span sender and the `/metrics` scraper (`--scrape-interval`, default every 20 s) run in
+processes of their own, so the RSS and CPU printed are the service's (with uvicorn, the local
+Slack server and the benchmark's own loop, which keeps little). Every 10 s it prints process CPU,
+RSS, probe runs, evaluation cycle time (from `flowhealth_rule_evaluation_duration_seconds`), spans
+accepted per second and the C heap (glibc malloc: in use, freed but kept); at the end the
 notification latencies and a verdict: RSS flat in the second half (< 10% growth, with its slope)
 and never above `--max-rss` (250 MiB). `--rules-per-flow` adds rules on each backlog at thresholds
 never reached; `--journeys` starts that many journeys over HTTP before the run and never
@@ -535,37 +537,62 @@ class HeapDiff:
             )
 
 
+def scrape(port: int, interval: float, seconds: float) -> None:
+    """GET /metrics every `interval` seconds for `seconds`, as Prometheus would; print a JSON summary line.
+
+    Its own process: reading a 3.6 MiB body and splitting it into 37,000 lines every 20 s in a
+    thread of the service's process would put the scraper's memory into the RSS measured.
+    """
+    parent = os.getppid()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    done = failed = last_bytes = last_series = 0
+    deadline = time.monotonic() + seconds
+    while not stop.wait(interval) and time.monotonic() < deadline and os.getppid() == parent:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("GET", "/metrics")
+            answer = conn.getresponse()
+            body = answer.read()
+            if answer.status != 200:
+                failed += 1
+                continue
+            done += 1
+            last_bytes = len(body)
+            last_series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+        except (OSError, http.client.HTTPException):
+            failed += 1
+        finally:
+            conn.close()
+    print(json.dumps({"done": done, "failed": failed, "bytes": last_bytes, "series": last_series}), flush=True)
+
+
 class Scraper:
-    """GET /metrics every `interval` seconds in a thread of its own, as Prometheus would."""
+    """The scraping process (`scrape`), started and read by the soak."""
 
-    def __init__(self, port: int, interval: float) -> None:
-        self.port, self.interval = port, interval
-        self.count = self.failed = self.last_bytes = self.last_series = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scraper", daemon=True)
-        self._thread.start()
+    def __init__(self, port: int, interval: float, seconds: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.soak", "--scrape", str(port), str(interval), str(seconds)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            try:
-                conn.request("GET", "/metrics")
-                answer = conn.getresponse()
-                body = answer.read()
-                if answer.status != 200:
-                    self.failed += 1
-                    continue
-                self.count += 1
-                self.last_bytes = len(body)
-                self.last_series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
-            except (OSError, http.client.HTTPException):
-                self.failed += 1
-            finally:
-                conn.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(70)
+    def stop(self) -> tuple[int, int, int, int] | None:
+        """Stop scraping; done, failed, bytes and series of the last scrape (None if it printed nothing)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.process.communicate(timeout=70)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            return None
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if not lines:
+            return None
+        summary = json.loads(lines[-1])
+        return summary["done"], summary["failed"], summary["bytes"], summary["series"]
 
 
 def start_server(app: Any) -> tuple[Any, threading.Thread, int]:
@@ -711,6 +738,13 @@ class Soak:
         from flowhealth.runtime import Runtime
         from flowhealth.settings import Settings
 
+        try:
+            from flowhealth.heap import tune_allocator
+        except ImportError:  # older code on PYTHONPATH, run for a before/after comparison
+
+            def tune_allocator() -> bool:
+                return False
+
         args = self.args
         target = Target(self.work, args.flows, args.postgres)
         runtime = server = sender = scraper = None
@@ -748,8 +782,9 @@ class Soak:
                         f" ({args.journeys / seconds:,.0f} spans/s); RSS now {rss_mib():.0f} MiB",
                         flush=True,
                     )
+                print(f"malloc tuned by the runtime (arenas, mmap threshold): {tune_allocator()}", flush=True)
                 if args.scrape_interval > 0:
-                    scraper = Scraper(port, args.scrape_interval)
+                    scraper = Scraper(port, args.scrape_interval, self.duration + 120)
                 sender = subprocess.Popen(
                     [
                         sys.executable,
@@ -768,8 +803,8 @@ class Soak:
                 self.loop(runtime, slack.slack, target)
                 self.in_flight_at_end = open_journeys(runtime.engine)
                 if scraper is not None:
-                    scraper.stop()
-                    self.scrapes = (scraper.count, scraper.failed, scraper.last_bytes, scraper.last_series)
+                    self.scrapes = scraper.stop()
+                    scraper = None
                 if self.heap is not None:
                     self.heap.report()
                 if sender.poll() is None:
@@ -1040,7 +1075,12 @@ def main() -> None:
         help="trace Python allocations; print what grew between this minute and the end (slows the run)",
     )
     parser.add_argument("--send", nargs=4, metavar=("PORT", "RATE", "SECONDS", "FLOWS"), help=argparse.SUPPRESS)
+    parser.add_argument("--scrape", nargs=3, metavar=("PORT", "INTERVAL", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scrape:
+        port, interval, seconds = args.scrape
+        scrape(int(port), float(interval), float(seconds))
+        return
     if args.send:
         port, rate, seconds, flows = args.send
         send(int(port), float(rate), float(seconds), flows.split(","))
