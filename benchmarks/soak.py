@@ -408,6 +408,8 @@ class Sample:
     notified: int
     malloc_used: float | None = None
     malloc_free: float | None = None
+    py_used: float | None = None
+    py_free: float | None = None
 
 
 def rss_mib() -> float:
@@ -438,6 +440,38 @@ def malloc_mib() -> tuple[float, float] | None:
         return None
     info = libc.mallinfo2()
     return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
+_PYMALLOC_RE = re.compile(r"^(# bytes in allocated blocks|\d+ arenas \* \d+ bytes/arena)\s+=\s+([\d,]+)$", re.M)
+
+
+def pymalloc_mib() -> tuple[float, float] | None:
+    """Python's small-object heap (pymalloc, objects up to 512 bytes): MiB in use and MiB free in its arenas.
+
+    Outside the C heap's figures; a full arena is 1 MiB and goes back to the system only when all of
+    it is free, so "free" growing with "in use" flat would be fragmentation, not objects. Read from
+    sys._debugmallocstats(), which writes to fd 2 (a log line of another thread in that millisecond
+    would land in the scratch file).
+    """
+    debug = getattr(sys, "_debugmallocstats", None)
+    if debug is None:
+        return None
+    with tempfile.TemporaryFile(mode="w+") as scratch:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(scratch.fileno(), 2)
+        try:
+            debug()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        scratch.seek(0)
+        found = dict(_PYMALLOC_RE.findall(scratch.read()))
+    used = next((int(v.replace(",", "")) for k, v in found.items() if k.startswith("# bytes")), None)
+    arenas = next((int(v.replace(",", "")) for k, v in found.items() if "arenas" in k), None)
+    if used is None or arenas is None:
+        return None
+    return used / 2**20, (arenas - used) / 2**20
 
 
 def cpu_seconds() -> float:
@@ -707,7 +741,7 @@ class Soak:
             # drop what was read, so RSS is the service's and not the stub's log of a 30-minute run.
             slack.calls.clear()
             for message in fresh:
-                message.blocks = []
+                message.blocks, message.metadata = [], None
         resets: dict[str, int] = {}
         for message in fresh:
             if message.thread_ts is not None or not message.text.upper().startswith("[FIRING]"):
@@ -882,12 +916,15 @@ class Soak:
         heap = malloc_mib()
         if heap is not None:
             s.malloc_used, s.malloc_free = heap
+        small = pymalloc_mib()
+        if small is not None:
+            s.py_used, s.py_free = small
         self.samples.append(s)
         cycle_text = "-" if s.cycle_ms is None else f"{s.cycle_ms:.0f}"
         print(
             f"{s.t:6.0f} {s.cpu_pct:6.1f} {s.rss_mib:8.1f} {s.load1:6.2f} {s.probe_runs_s:9.1f} {s.skipped:7.0f}"
             f" {s.cycles:6.0f} {cycle_text:>8} {s.spans_s:8.0f} {len(self.crossings):9d} {s.notified:8d}"
-            f" {s.malloc_used or 0:7.1f} {s.malloc_free or 0:7.1f}",
+            f" {s.malloc_used or 0:7.1f} {s.malloc_free or 0:7.1f} {s.py_used or 0:7.1f} {s.py_free or 0:7.1f}",
             flush=True,
         )
 
@@ -896,7 +933,7 @@ class Soak:
         print(
             f"{'t s':>6} {'CPU %':>6} {'RSS MiB':>8} {'load1':>6} {'probes/s':>9} {'skipped':>7}"
             f" {'cycles':>6} {'cycle ms':>8} {'spans/s':>8} {'crossings':>9} {'notified':>8}"
-            f" {'C used':>7} {'C free':>7}",
+            f" {'C used':>7} {'C free':>7} {'Py used':>7} {'Py free':>7}",
             flush=True,
         )
 
@@ -976,6 +1013,12 @@ class Soak:
             print(
                 "  C heap (glibc malloc, all arenas) in use / freed but kept: at half time"
                 f" {heap[0]:.0f} / {heap[1]:.0f} MiB, at the end {heap[2]:.0f} / {heap[3]:.0f} MiB"
+            )
+        small = (half[0].py_used, half[0].py_free, last.py_used, last.py_free)
+        if None not in small:
+            print(
+                "  Python's small-object heap (pymalloc) in use / free in its arenas: at half time"
+                f" {small[0]:.0f} / {small[1]:.0f} MiB, at the end {small[2]:.0f} / {small[3]:.0f} MiB"
             )
         if self.in_flight_at_end is not None:
             print(f"  journeys in flight at the end: {self.in_flight_at_end:,} (held: {args.journeys:,})")
