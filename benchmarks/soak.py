@@ -13,9 +13,11 @@ every 15 s, delivery, trace refresh) and the FastAPI app under uvicorn on a loca
 Slack being the local Web API server from the test suite. At fixed moments the benchmark raises
 the rows some probes read over their rule's threshold and times the notification end to end.
 
-Every 10 s it prints process CPU, RSS, probe runs, evaluation cycle time (from
-`flowhealth_rule_evaluation_duration_seconds`), spans accepted per second and the C heap (glibc
-malloc: in use, freed but kept); at the end the
+The span sender and the `/metrics` scraper (`--scrape-interval`, default every 20 s) run in
+processes of their own, so the RSS and CPU printed are the service's (with uvicorn, the local
+Slack server and the benchmark's own loop, which keeps little). Every 10 s it prints process CPU,
+RSS, probe runs, evaluation cycle time (from `flowhealth_rule_evaluation_duration_seconds`), spans
+accepted per second and the C heap (glibc malloc: in use, freed but kept); at the end the
 notification latencies and a verdict: RSS flat in the second half (< 10% growth, with its slope)
 and never above `--max-rss` (250 MiB). `--rules-per-flow` adds rules on each backlog at thresholds
 never reached; `--journeys` starts that many journeys over HTTP before the run and never
@@ -406,6 +408,8 @@ class Sample:
     notified: int
     malloc_used: float | None = None
     malloc_free: float | None = None
+    py_used: float | None = None
+    py_free: float | None = None
 
 
 def rss_mib() -> float:
@@ -436,6 +440,38 @@ def malloc_mib() -> tuple[float, float] | None:
         return None
     info = libc.mallinfo2()
     return (info.uordblks + info.hblkhd) / 2**20, info.fordblks / 2**20
+
+
+_PYMALLOC_RE = re.compile(r"^(# bytes in allocated blocks|\d+ arenas \* \d+ bytes/arena)\s+=\s+([\d,]+)$", re.M)
+
+
+def pymalloc_mib() -> tuple[float, float] | None:
+    """Python's small-object heap (pymalloc, objects up to 512 bytes): MiB in use and MiB free in its arenas.
+
+    Outside the C heap's figures; a full arena is 1 MiB and goes back to the system only when all of
+    it is free, so "free" growing with "in use" flat would be fragmentation, not objects. Read from
+    sys._debugmallocstats(), which writes to fd 2 (a log line of another thread in that millisecond
+    would land in the scratch file).
+    """
+    debug = getattr(sys, "_debugmallocstats", None)
+    if debug is None:
+        return None
+    with tempfile.TemporaryFile(mode="w+") as scratch:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(scratch.fileno(), 2)
+        try:
+            debug()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        scratch.seek(0)
+        found = dict(_PYMALLOC_RE.findall(scratch.read()))
+    used = next((int(v.replace(",", "")) for k, v in found.items() if k.startswith("# bytes")), None)
+    arenas = next((int(v.replace(",", "")) for k, v in found.items() if "arenas" in k), None)
+    if used is None or arenas is None:
+        return None
+    return used / 2**20, (arenas - used) / 2**20
 
 
 def cpu_seconds() -> float:
@@ -535,37 +571,62 @@ class HeapDiff:
             )
 
 
+def scrape(port: int, interval: float, seconds: float) -> None:
+    """GET /metrics every `interval` seconds for `seconds`, as Prometheus would; print a JSON summary line.
+
+    Its own process: reading a 3.6 MiB body and splitting it into 37,000 lines every 20 s in a
+    thread of the service's process would put the scraper's memory into the RSS measured.
+    """
+    parent = os.getppid()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    done = failed = last_bytes = last_series = 0
+    deadline = time.monotonic() + seconds
+    while not stop.wait(interval) and time.monotonic() < deadline and os.getppid() == parent:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("GET", "/metrics")
+            answer = conn.getresponse()
+            body = answer.read()
+            if answer.status != 200:
+                failed += 1
+                continue
+            done += 1
+            last_bytes = len(body)
+            last_series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+        except (OSError, http.client.HTTPException):
+            failed += 1
+        finally:
+            conn.close()
+    print(json.dumps({"done": done, "failed": failed, "bytes": last_bytes, "series": last_series}), flush=True)
+
+
 class Scraper:
-    """GET /metrics every `interval` seconds in a thread of its own, as Prometheus would."""
+    """The scraping process (`scrape`), started and read by the soak."""
 
-    def __init__(self, port: int, interval: float) -> None:
-        self.port, self.interval = port, interval
-        self.count = self.failed = self.last_bytes = self.last_series = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scraper", daemon=True)
-        self._thread.start()
+    def __init__(self, port: int, interval: float, seconds: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.soak", "--scrape", str(port), str(interval), str(seconds)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-            try:
-                conn.request("GET", "/metrics")
-                answer = conn.getresponse()
-                body = answer.read()
-                if answer.status != 200:
-                    self.failed += 1
-                    continue
-                self.count += 1
-                self.last_bytes = len(body)
-                self.last_series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
-            except (OSError, http.client.HTTPException):
-                self.failed += 1
-            finally:
-                conn.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(70)
+    def stop(self) -> tuple[int, int, int, int] | None:
+        """Stop scraping; done, failed, bytes and series of the last scrape (None if it printed nothing)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.process.communicate(timeout=70)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            return None
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        if not lines:
+            return None
+        summary = json.loads(lines[-1])
+        return summary["done"], summary["failed"], summary["bytes"], summary["series"]
 
 
 def start_server(app: Any) -> tuple[Any, threading.Thread, int]:
@@ -680,7 +741,7 @@ class Soak:
             # drop what was read, so RSS is the service's and not the stub's log of a 30-minute run.
             slack.calls.clear()
             for message in fresh:
-                message.blocks = []
+                message.blocks, message.metadata = [], None
         resets: dict[str, int] = {}
         for message in fresh:
             if message.thread_ts is not None or not message.text.upper().startswith("[FIRING]"):
@@ -710,6 +771,13 @@ class Soak:
         from flowhealth.notify.slack import SlackNotifier
         from flowhealth.runtime import Runtime
         from flowhealth.settings import Settings
+
+        try:
+            from flowhealth.heap import tune_allocator
+        except ImportError:  # older code on PYTHONPATH, run for a before/after comparison
+
+            def tune_allocator() -> bool:
+                return False
 
         args = self.args
         target = Target(self.work, args.flows, args.postgres)
@@ -748,8 +816,9 @@ class Soak:
                         f" ({args.journeys / seconds:,.0f} spans/s); RSS now {rss_mib():.0f} MiB",
                         flush=True,
                     )
+                print(f"malloc tuned by the runtime (arenas, mmap threshold): {tune_allocator()}", flush=True)
                 if args.scrape_interval > 0:
-                    scraper = Scraper(port, args.scrape_interval)
+                    scraper = Scraper(port, args.scrape_interval, self.duration + 120)
                 sender = subprocess.Popen(
                     [
                         sys.executable,
@@ -768,8 +837,8 @@ class Soak:
                 self.loop(runtime, slack.slack, target)
                 self.in_flight_at_end = open_journeys(runtime.engine)
                 if scraper is not None:
-                    scraper.stop()
-                    self.scrapes = (scraper.count, scraper.failed, scraper.last_bytes, scraper.last_series)
+                    self.scrapes = scraper.stop()
+                    scraper = None
                 if self.heap is not None:
                     self.heap.report()
                 if sender.poll() is None:
@@ -847,12 +916,15 @@ class Soak:
         heap = malloc_mib()
         if heap is not None:
             s.malloc_used, s.malloc_free = heap
+        small = pymalloc_mib()
+        if small is not None:
+            s.py_used, s.py_free = small
         self.samples.append(s)
         cycle_text = "-" if s.cycle_ms is None else f"{s.cycle_ms:.0f}"
         print(
             f"{s.t:6.0f} {s.cpu_pct:6.1f} {s.rss_mib:8.1f} {s.load1:6.2f} {s.probe_runs_s:9.1f} {s.skipped:7.0f}"
             f" {s.cycles:6.0f} {cycle_text:>8} {s.spans_s:8.0f} {len(self.crossings):9d} {s.notified:8d}"
-            f" {s.malloc_used or 0:7.1f} {s.malloc_free or 0:7.1f}",
+            f" {s.malloc_used or 0:7.1f} {s.malloc_free or 0:7.1f} {s.py_used or 0:7.1f} {s.py_free or 0:7.1f}",
             flush=True,
         )
 
@@ -861,7 +933,7 @@ class Soak:
         print(
             f"{'t s':>6} {'CPU %':>6} {'RSS MiB':>8} {'load1':>6} {'probes/s':>9} {'skipped':>7}"
             f" {'cycles':>6} {'cycle ms':>8} {'spans/s':>8} {'crossings':>9} {'notified':>8}"
-            f" {'C used':>7} {'C free':>7}",
+            f" {'C used':>7} {'C free':>7} {'Py used':>7} {'Py free':>7}",
             flush=True,
         )
 
@@ -941,6 +1013,12 @@ class Soak:
             print(
                 "  C heap (glibc malloc, all arenas) in use / freed but kept: at half time"
                 f" {heap[0]:.0f} / {heap[1]:.0f} MiB, at the end {heap[2]:.0f} / {heap[3]:.0f} MiB"
+            )
+        small = (half[0].py_used, half[0].py_free, last.py_used, last.py_free)
+        if None not in small:
+            print(
+                "  Python's small-object heap (pymalloc) in use / free in its arenas: at half time"
+                f" {small[0]:.0f} / {small[1]:.0f} MiB, at the end {small[2]:.0f} / {small[3]:.0f} MiB"
             )
         if self.in_flight_at_end is not None:
             print(f"  journeys in flight at the end: {self.in_flight_at_end:,} (held: {args.journeys:,})")
@@ -1040,7 +1118,12 @@ def main() -> None:
         help="trace Python allocations; print what grew between this minute and the end (slows the run)",
     )
     parser.add_argument("--send", nargs=4, metavar=("PORT", "RATE", "SECONDS", "FLOWS"), help=argparse.SUPPRESS)
+    parser.add_argument("--scrape", nargs=3, metavar=("PORT", "INTERVAL", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.scrape:
+        port, interval, seconds = args.scrape
+        scrape(int(port), float(interval), float(seconds))
+        return
     if args.send:
         port, rate, seconds, flows = args.send
         send(int(port), float(rate), float(seconds), flows.split(","))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
-from flowhealth.heap import _malloc_trim, release_freed_memory
+from flowhealth.heap import ARENAS, _malloc_trim, release_freed_memory
 
 
 def _rss_mib() -> float:
@@ -35,3 +38,46 @@ def test_what_a_scrape_thread_freed_is_handed_back_to_the_system() -> None:
     assert release_freed_memory()
     assert _rss_mib() < before - 16  # most of the 60 MiB freed left the process
     assert len(survivors) == 1000
+
+
+_ARENAS = """
+import ctypes, sys, threading
+from flowhealth.heap import tune_allocator
+tuned = tune_allocator() if sys.argv[1] == "tuned" else False
+barrier = threading.Barrier(9)
+def work():
+    kept = [bytes(2048) for _ in range(100)]  # served by malloc (pymalloc stops at 512 bytes)
+    barrier.wait()
+    barrier.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads:
+    t.start()
+barrier.wait()  # all eight alive and allocating at once
+ctypes.CDLL("libc.so.6").malloc_stats()  # one "Arena n:" block per arena, on stderr
+barrier.wait()
+for t in threads:
+    t.join()
+print(tuned)
+"""
+
+
+def _arenas(mode: str, environ: dict[str, str]) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _ARENAS, mode], capture_output=True, text=True, timeout=60, env=environ, check=True
+    )
+    return done.stderr.count("Arena "), done.stdout.strip()
+
+
+@pytest.mark.skipif(_malloc_trim() is None, reason="glibc's malloc is not available on this system")
+def test_the_service_keeps_few_malloc_arenas_unless_the_operator_chose() -> None:
+    # Each thread would get a malloc arena of its own (up to 8 per core), each keeping what it freed.
+    environ = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
+    untuned, _ = _arenas("plain", environ)
+    tuned, applied = _arenas("tuned", environ)
+    assert untuned > ARENAS  # eight threads allocating at once do spread over arenas by default
+    assert applied == "True"
+    assert tuned <= ARENAS
+    # An operator's own setting wins: flowhealth leaves malloc alone.
+    chosen, applied = _arenas("tuned", environ | {"MALLOC_ARENA_MAX": "4"})
+    assert applied == "False"
+    assert ARENAS < chosen <= 4

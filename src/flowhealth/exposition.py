@@ -118,6 +118,10 @@ def line_prefix(name: str, labels: Iterable[tuple[str, str]]) -> str:
 
 
 _NUMBERS: dict[float, str] = {}
+# Only whole numbers are remembered: they come back scrape after scrape (counts, flags, buckets).
+# Timestamps and sums of durations are new on nearly every scrape; remembering them too grew the
+# Python heap of a 1,000-probe service by ~7 MiB per 10 minutes, up to ~60 MiB before a reset.
+MAX_NUMBERS = 100_000
 
 
 def number_text(number: float) -> str:
@@ -125,8 +129,9 @@ def number_text(number: float) -> str:
     text = _NUMBERS.get(number)
     if text is None or (text == "0.0" and math.copysign(1.0, number) < 0):
         text = _go_float(number)
-        if text not in ("NaN", "-0.0"):  # NaN never equals itself; -0.0 equals 0.0 but prints apart
-            if len(_NUMBERS) > MAX_REMEMBERED:
+        # NaN never equals itself, -0.0 equals 0.0 but prints apart; infinities are not whole (NaN % 1).
+        if number % 1 == 0 and text != "-0.0":
+            if len(_NUMBERS) > MAX_NUMBERS:
                 _NUMBERS.clear()
             _NUMBERS[number] = text
     return text

@@ -31,6 +31,7 @@ from .clock import Clock, SystemClock
 from .cluster import Cluster, ProbeKey
 from .cycle_health import CycleHealth
 from .errors import StoreError
+from .heap import keep_heap_small
 from .metrics import Metrics, StateCollector
 from .model.model import Model
 from .notify.base import Notifier
@@ -241,6 +242,7 @@ class Runtime:
                 id="traces",
                 executor="control",
             )
+        keep_heap_small(scheduler, executor="control")  # before the scheduler's threads exist
         scheduler.start()
         self.scheduler = scheduler
         log.info("flowhealth started: %d probes scheduled", len(scheduled_signals(self.model)))
