@@ -6,7 +6,9 @@ Spans carry `flowhealth.*` attributes (set by `flowhealth.instrument`), or are m
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 from ..model.contracts import LoadedContract
@@ -86,8 +88,22 @@ class FlowPlan:
     entity_type: str
     latency_pairs: frozenset[tuple[str, str]]
     contract: LoadedContract | None = None
-    # The stages as a set: the extractor checks every span's stage against it.
-    stage_set: frozenset[str] = frozenset()
+
+    # Derived once per model (a plan lives as long as its routing), read once per span.
+    @cached_property
+    def stage_set(self) -> frozenset[str]:
+        """The stages as a set: the extractor checks every span's stage against it."""
+        return frozenset(self.traces.stages)
+
+    @cached_property
+    def pairs_by_stage(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """The latency pairs each stage starts or ends, so a fold looks at only those for a span."""
+        by_stage: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for start, end in sorted(self.latency_pairs):
+            by_stage[start].append((start, end))
+            if end != start:
+                by_stage[end].append((start, end))
+        return {stage: tuple(pairs) for stage, pairs in by_stage.items()}
 
 
 @dataclass(frozen=True)
@@ -110,14 +126,7 @@ class Routing:
                 if isinstance(signal.probe, TraceProbe) and signal.probe.measure == "latency"
             }
             entity = flow.traces.entity or flow.object
-            plans[flow_id] = FlowPlan(
-                flow_id,
-                flow.traces,
-                entity,
-                frozenset(pairs),
-                model.contracts.get(flow_id),
-                frozenset(flow.traces.stages),
-            )
+            plans[flow_id] = FlowPlan(flow_id, flow.traces, entity, frozenset(pairs), model.contracts.get(flow_id))
             for mapping in flow.traces.spans:
                 mappings.setdefault((mapping.service, mapping.name), []).append((flow_id, mapping))
         return cls(plans, mappings)

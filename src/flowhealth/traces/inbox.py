@@ -25,11 +25,6 @@ from .convention import StageEvent
 Row = tuple[int, float, str, bytes | None]
 
 
-def encode(events: Sequence[StageEvent]) -> str:
-    """The events as compact JSON rows, in StageEvent's field order (the format before 0012)."""
-    return json.dumps(events, separators=(",", ":"))
-
-
 def decode(text: str) -> list[StageEvent]:
     """The events of an inbox row written before migration 0012."""
     events = list(map(StageEvent._make, json.loads(text)))

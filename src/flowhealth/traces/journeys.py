@@ -72,26 +72,14 @@ def minute_of(at: float) -> int:
 
 
 class _Batch:
-    """One fold's aggregates. `step` runs once per span, so it reads each event once (unpacked)
-    and finds a stage's latency pairs and a flow's last stage in dictionaries made up front."""
+    """One fold's aggregates. `step` runs once per span, so it reads each event once (unpacked)."""
 
     def __init__(self, routing: c.Routing, now: float) -> None:
-        self.routing = routing
+        self.plans = routing.plans
         self.now = now
         self.applied = Applied()
         self.counts: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
         self.latency: dict[tuple[str, str, str, int], list[tuple[float, float]]] = defaultdict(list)
-        # flow -> stage -> the latency pairs that stage starts or ends
-        self.pairs: dict[str, dict[str, list[tuple[str, str]]]] = {}
-        self.ends: dict[str, str] = {}
-        for flow, plan in routing.plans.items():
-            by_stage: dict[str, list[tuple[str, str]]] = defaultdict(list)
-            for start, end in sorted(plan.latency_pairs):
-                by_stage[start].append((start, end))
-                if end != start:
-                    by_stage[end].append((start, end))
-            self.pairs[flow] = dict(by_stage)
-            self.ends[flow] = plan.traces.end
 
     def step(self, st: _State, ev: c.StageEvent) -> None:
         key, flow, stage, _, _, outcome, reason, at, violations = ev
@@ -109,7 +97,7 @@ class _Batch:
             st.started_at = at
         if at >= st.last_at:
             st.last_stage, st.last_at, st.last_outcome, st.last_reason = stage, at, outcome, reason
-        minute = int(at // 60) * 60
+        minute = minute_of(at)
         counts = self.counts
         for path, why in violations:
             counts[(flow, CONTRACT, stage, f"{why}{CONTRACT_SEPARATOR}{path}"[:128], minute)] += 1
@@ -127,13 +115,14 @@ class _Batch:
             counts[(flow, DUPLICATES, stage, "", minute)] += 1
             return
         stages[stage] = at
-        for start, end in self.pairs[flow].get(stage, ()):
+        plan = self.plans[flow]
+        for start, end in plan.pairs_by_stage.get(stage, ()):
             # Spans of different systems arrive in any order: measure when the second one comes.
             if end == stage and start in stages:
                 self._observe(flow, start, end, stages[start], at)
             elif start == stage and end in stages:
                 self._observe(flow, start, end, at, stages[end])
-        if stage == self.ends[flow] and st.completed_at is None:
+        if stage == plan.traces.end and st.completed_at is None:
             st.completed_at = self.now
 
     def _observe(self, flow: str, start: str, end: str, t0: float, t1: float) -> None:
