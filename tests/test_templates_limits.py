@@ -9,7 +9,8 @@ import pytest
 
 from flowhealth.errors import ModelError
 from flowhealth.model import load_model
-from flowhealth.model.templates import MAX_OUTPUT, RENDER_SECONDS, TRUNCATED, check_template, render
+from flowhealth.model.jinja_sandbox import MAX_OUTPUT, RENDER_SECONDS, TRUNCATED
+from flowhealth.model.templates import check_template, render
 from tests.support.models import copy_reference
 
 REPO = Path(__file__).resolve().parent.parent

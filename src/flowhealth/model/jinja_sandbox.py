@@ -17,7 +17,20 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .durations import format_number, human_duration
-from .templates import MAX_ITERATIONS, MAX_OUTPUT, RENDER_SECONDS, TRUNCATED, _unknown_variables
+
+# A summary is one line in Slack (a section holds 3,000 characters); 4,000 leaves room for the
+# business-impact paragraph and cuts anything that would make a message unsendable.
+MAX_OUTPUT = 4000
+# Rendering happens once per notification inside the evaluation cycle; a normal text takes
+# ~50 microseconds.
+RENDER_SECONDS = 0.1
+# Loop iterations a template may have in all (the product of nested constant ranges).
+MAX_ITERATIONS = 1000
+TRUNCATED = f" … (cut at {MAX_OUTPUT:,} characters)"
+
+
+class Refused(ValueError):
+    """A template Jinja cannot parse, or one that could build a huge text or loop for long."""
 
 
 class _Deadline(SecurityError):
@@ -141,21 +154,20 @@ def _iterations(node: nodes.Node, outer: int) -> int:
     return worst
 
 
-def check_with_jinja(source: str) -> str | None:
-    """`check_template` through Jinja's parser, for any template."""
+def used_variables(source: str) -> set[str]:
+    """The variables a template reads, through Jinja's parser; raises Refused with the reason."""
     env = environment()
     try:
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
-        return f"template syntax error: {exc.message}"
+        raise Refused(f"template syntax error: {exc.message}") from None
     # Before find_undeclared_variables: its code generator folds constants (`[1] * 10`) in the tree.
     for risk in _risks(ast):
-        return f"template refused: {risk}"
+        raise Refused(f"template refused: {risk}")
     try:
-        used = meta.find_undeclared_variables(ast)
+        return meta.find_undeclared_variables(ast)
     except TemplateSyntaxError as exc:  # the code generator's checks, such as an unknown filter
-        return f"template syntax error: {exc.message}"
-    return _unknown_variables(used)
+        raise Refused(f"template syntax error: {exc.message}") from None
 
 
 @lru_cache(maxsize=4096)

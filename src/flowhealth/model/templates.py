@@ -4,7 +4,7 @@ Rule texts come from the repository and are rendered inside the evaluation cycle
 not be able to stall it: `validate` refuses what can blow up (a string or list times a number,
 powers, ranges that are not small constants, loops nested past MAX_ITERATIONS), and rendering
 itself is bounded in output (MAX_OUTPUT characters, then cut) and time (RENDER_SECONDS, then the
-raw text is shown, as for any other failure).
+raw text is shown, as for any other failure); the limits are in `jinja_sandbox`.
 
 Jinja itself lives in `jinja_sandbox` and is imported on first use: the common shape of a rule
 text is checked without it (`simple_templates`), so `validate` and `export` need not import it.
@@ -23,16 +23,6 @@ if TYPE_CHECKING:
 
 TEMPLATE_VARIABLES = frozenset({"value", "threshold", "flow", "signal", "unit", "labels", "owner", "severity", "since"})
 
-# A summary is one line in Slack (a section holds 3,000 characters); 4,000 leaves room for the
-# business-impact paragraph and cuts anything that would make a message unsendable.
-MAX_OUTPUT = 4000
-# Rendering happens once per notification inside the evaluation cycle; a normal text takes
-# ~50 microseconds.
-RENDER_SECONDS = 0.1
-# Loop iterations a template may have in all (the product of nested constant ranges).
-MAX_ITERATIONS = 1000
-TRUNCATED = f" … (cut at {MAX_OUTPUT:,} characters)"
-
 
 # Pure in the text: the same business-impact paragraph on thousands of rules is checked once.
 @lru_cache(maxsize=4096)
@@ -47,9 +37,12 @@ def check_template(source: str) -> str | None:
 
 def check_with_jinja(source: str) -> str | None:
     """`check_template` through Jinja's parser, for any template."""
-    from .jinja_sandbox import check_with_jinja as check
+    from .jinja_sandbox import Refused, used_variables
 
-    return check(source)
+    try:
+        return _unknown_variables(used_variables(source))
+    except Refused as exc:
+        return str(exc)
 
 
 def _unknown_variables(used: set[str]) -> str | None:
