@@ -21,7 +21,7 @@ from flowhealth.dashboards import build_dashboards
 from flowhealth.dashboards.lint import check_ids, check_layout, check_links, check_variables, expressions, panels
 from flowhealth.export.recording import FLOW_DASHBOARD_INFO, RECORDED, recording_rules
 from flowhealth.links import OVERVIEW_UID, flow_dashboard_uid
-from flowhealth.metrics import SIGNAL_METRICS
+from flowhealth.metric_names import SIGNAL_METRICS
 from flowhealth.model import Model, load_model
 from flowhealth.settings import Settings
 from tests.support.demo_stack import build_demo_stack

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from .alerting.baseline import Expected
 from .alerting.baseline_live import current_expectations
-from .metric_names import SIGNAL_METRICS as SIGNAL_METRICS  # still importable from here (dashboards, reference)
+from .metric_names import SIGNAL_METRICS
 from .metrics_baseline import band_edge, baseline_families
 from .model.baseline_rule import BaselineRule
 from .model.model import Model

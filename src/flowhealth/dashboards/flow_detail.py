@@ -9,7 +9,7 @@ import grafanalib.core as G
 
 from ..export.recording import FLOW_STATUS, SIGNAL_STATUS
 from ..links import OVERVIEW_UID, flow_dashboard_uid
-from ..metrics import SIGNAL_METRICS
+from ..metric_names import SIGNAL_METRICS
 from ..model.model import Model
 from ..probes.registry import is_scheduled
 from .baseline_band import band_overrides, band_queries

@@ -6,7 +6,7 @@ import grafanalib.core as G
 
 from ..export.recording import FLOW_DASHBOARD_INFO, FLOW_STATUS, SIGNAL_INFO, SIGNAL_STATUS, STATUS_BREACH
 from ..links import OVERVIEW_UID
-from ..metrics import SIGNAL_METRICS
+from ..metric_names import SIGNAL_METRICS
 from ..model.model import Model
 from ..model.schema import SignalKind
 from .panels import (

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from ..metrics import SIGNAL_METRICS, Metrics, StateCollector
+from ..metric_names import SIGNAL_METRICS
+from ..metrics import Metrics, StateCollector
 from ..model.model import Model
 from ..store.db import init_schema, make_engine
 
