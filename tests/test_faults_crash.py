@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from flowhealth.store.db import make_engine
 from flowhealth.store.tables import AlertState, Sample
+from flowhealth.traces.decode import inflate
 from tests.support.faults import (
     PUSHED,
     SLACK_TOKEN,
@@ -43,8 +44,8 @@ PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 
 def spans_in(body: bytes) -> int:
-    """Spans of an export request waiting in the span inbox (its protobuf body)."""
-    request = ExportTraceServiceRequest.FromString(body)
+    """Spans of an export request waiting in the span inbox (its protobuf body, gzip as it came or plain)."""
+    request = ExportTraceServiceRequest.FromString(inflate(body))
     return sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
 
 

@@ -18,7 +18,7 @@ from flowhealth.settings import Settings
 from flowhealth.store.db import init_schema
 from flowhealth.store.migrate import alembic_config, head_revision, schema_version
 from flowhealth.traces.convention import StageEvent
-from flowhealth.traces.decode import PROTOBUF
+from flowhealth.traces.decode import JSON, PROTOBUF
 from tests.support.models import write_model
 from tests.support.otlp import STUCK_RULE, TRACES_FLOW, business, request
 
@@ -127,4 +127,38 @@ def test_a_gzip_export_acknowledged_before_a_crash_is_folded_after_the_restart(
     restarted = build(tmp_path, clock)
     restarted.traces.refresh()
     assert journeys(restarted.engine) == {"O-8": "placed"}
+    assert waiting(restarted.engine) == 0
+
+
+def test_a_json_export_acknowledged_before_a_crash_is_folded_after_the_restart(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # An OTLP/JSON body is kept in the inbox as protobuf; the restarted process reads it back.
+    first = build(tmp_path, clock)
+    first.traces.close()
+    end = int(clock.now().timestamp() * 1e9)
+    attributes = {"flowhealth.flow": "orders", "flowhealth.stage": "placed", "flowhealth.entity.id": "O-9"}
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "orders placed",
+        "startTimeUnixNano": str(end - 1_000_000_000),
+        "endTimeUnixNano": str(end),
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
+    }
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]},
+                "scopeSpans": [{"spans": [span]}],
+            }
+        ]
+    }
+    answer = first.traces.accept_body(JSON, json.dumps(body).encode())
+    assert (answer.accepted, answer.rejected) == (1, 0)
+    assert waiting(first.engine) == 1
+
+    restarted = build(tmp_path, clock)
+    restarted.traces.refresh()
+    assert journeys(restarted.engine) == {"O-9": "placed"}
     assert waiting(restarted.engine) == 0

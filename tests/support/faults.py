@@ -35,11 +35,11 @@ def serve_env(database_url: str, slack_base_url: str, **extra: str) -> dict[str,
     }
 
 
-def pushed_flows() -> str:
-    blocks = [
-        f"""
+def _queue_flow(flow: str, description: str, backlog_probe: str) -> str:
+    """One queue flow of the fault model whose `backlog` signal is read by `backlog_probe` (flow YAML)."""
+    return f"""
   {flow}:
-    description: Pushed flow {flow}.
+    description: {description}
     object: order
     source_of_truth: shop
     targets: [erp]
@@ -47,11 +47,12 @@ def pushed_flows() -> str:
     latency_class: same-day
     owner: shop-team
     signals:
-      backlog: {{kind: depth, description: Backlog., probe: {{kind: push}}}}
+      backlog: {{kind: depth, description: Backlog., probe: {backlog_probe}}}
 """
-        for flow in PUSHED
-    ]
-    return TRACES_FLOW + "".join(blocks)
+
+
+def pushed_flows() -> str:
+    return TRACES_FLOW + "".join(_queue_flow(flow, f"Pushed flow {flow}.", "{kind: push}") for flow in PUSHED)
 
 
 def pushed_rules() -> str:
@@ -117,22 +118,6 @@ def delivered_in_order(rows: list[OutboxMessage]) -> bool:
 
 def probed_flows(shop_db: Path, flows: Sequence[str], query: str, *, interval: str, timeout: str) -> str:
     """The pushed flows plus one flow per name measured by an SQL probe on the SQLite file `shop_db`."""
-    blocks = [
-        f"""
-  {flow}:
-    description: Probed flow {flow}.
-    object: order
-    source_of_truth: shop
-    targets: [erp]
-    pattern: queue
-    latency_class: same-day
-    owner: shop-team
-    signals:
-      backlog:
-        kind: depth
-        description: Backlog.
-        probe: {{kind: sql, connection: shop_db, query: "{query}", interval: {interval}, timeout: {timeout}}}
-"""
-        for flow in flows
-    ]
-    return f'connections:\n  shop_db:\n    url: "sqlite:///{shop_db}"\n' + pushed_flows() + "".join(blocks)
+    probe = f'{{kind: sql, connection: shop_db, query: "{query}", interval: {interval}, timeout: {timeout}}}'
+    blocks = "".join(_queue_flow(flow, f"Probed flow {flow}.", probe) for flow in flows)
+    return f'connections:\n  shop_db:\n    url: "sqlite:///{shop_db}"\n' + pushed_flows() + blocks
