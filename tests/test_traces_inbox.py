@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from alembic import command
 from prometheus_client import CollectorRegistry
 from sqlalchemy import inspect, text
@@ -162,3 +163,49 @@ def test_a_json_export_acknowledged_before_a_crash_is_folded_after_the_restart(
     restarted.traces.refresh()
     assert journeys(restarted.engine) == {"O-9": "placed"}
     assert waiting(restarted.engine) == 0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_folds_on_each_backend_add_up_counts_and_latencies_across_requests_and_restarts(
+    tmp_path: Path, clock: FakeClock, database_url: str
+) -> None:
+    first = build(tmp_path, clock, database_url)
+    t0 = clock.now().timestamp()
+    rejected = {"flowhealth_outcome": "rejected", "flowhealth_reason": "no stock"}
+    bodies = [
+        request([business("shop", "placed", "O-1", t0), business("shop", "placed", "O-2", t0, **rejected)]),
+        request([business("middleware", "exported", "O-1", t0 + 5), business("shop", "placed", "O-3", t0, **rejected)]),
+    ]
+    for body in bodies:
+        first.traces.accept_body(PROTOBUF, body.SerializeToString())
+        first.traces.drain()  # one fold per request: the second adds to the first's counts
+    first.traces.close()
+    # Acknowledged by a process that died before folding: the next one reads the row's body.
+    later = request(
+        [business("middleware", "exported", "O-2", t0 + 9), business("shop", "placed", "O-2", t0, **rejected)]
+    )
+    first.traces.accept_body(PROTOBUF, later.SerializeToString())
+
+    first.engine.dispose()
+
+    restarted = build(tmp_path, clock, database_url)
+    try:
+        restarted.traces.refresh()
+        with restarted.engine.connect() as conn:
+            counts = conn.execute(text("SELECT measure, stage, reason, count FROM journey_count")).all()
+            latency = conn.execute(text("SELECT from_stage, to_stage, count, total, max FROM journey_latency")).all()
+            stages = dict(conn.execute(text("SELECT entity_id, stages FROM journey")).all())
+        assert waiting(restarted.engine) == 0
+    finally:
+        restarted.traces.close()
+        restarted.engine.dispose()
+    assert [tuple(row) for row in counts] == [("rejections", "placed", "no stock", 3)]
+    assert [tuple(row) for row in latency] == [("placed", "exported", 1, 5.0, 5.0)]
+    assert sorted(stages) == ["O-1", "O-2", "O-3"]
+    assert stages["O-2"].split()[0] == "exported"  # a rejection reaches no stage

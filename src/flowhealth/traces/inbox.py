@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
 from ..errors import StoreError
 from .convention import StageEvent
 
-# A row as read: id, ingest time, JSON events (rows before migration 0012) or "", protobuf body.
-Row = tuple[int, float, str, bytes | None]
+# A row as read: id, ingest time, JSON events (rows before migration 0012) or "", whether it has a body.
+Row = tuple[int, float, str, bool]
 
 
 def decode(text: str) -> list[StageEvent]:
@@ -53,16 +53,26 @@ def oldest(conn: Connection, limit: int) -> list[Row]:
     """The oldest `limit` rows, locked against other replicas' folders on PostgreSQL (`SKIP LOCKED`).
 
     A read, so on SQLite the fold takes the single writer's lock only at its first write: the
-    receiver's inserts are not kept waiting while the fold works in Python.
+    receiver's inserts are not kept waiting while the fold works in Python. Bodies are not read
+    here: the rows this process wrote have their events in memory (`bodies` reads the others').
     """
     skip = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     rows = conn.exec_driver_sql(
-        f"SELECT id, received_at, events, body FROM span_inbox ORDER BY id LIMIT {_mark(conn)}{skip}", (limit,)
+        f"SELECT id, received_at, events, body IS NOT NULL FROM span_inbox ORDER BY id LIMIT {_mark(conn)}{skip}",
+        (limit,),
     ).all()
-    return [
-        (int(id_), float(received_at), str(events), None if body is None else bytes(body))
-        for id_, received_at, events, body in rows
-    ]
+    return [(int(id_), float(received_at), str(events), bool(has_body)) for id_, received_at, events, has_body in rows]
+
+
+def bodies(conn: Connection, rows: Sequence[int]) -> dict[int, bytes]:
+    """The protobuf bodies of these rows, by id."""
+    if not rows:
+        return {}
+    mark = _mark(conn)
+    found = conn.exec_driver_sql(
+        f"SELECT id, body FROM span_inbox WHERE id IN ({', '.join([mark] * len(rows))})", tuple(rows)
+    )
+    return {int(id_): bytes(body) for id_, body in found}
 
 
 def remove(conn: Connection, rows: Sequence[int]) -> None:
@@ -99,14 +109,10 @@ class Recent:
         with self._lock:
             self._events.pop(row, None)
 
-    def events(self, row: Row, extract: Callable[[bytes], Sequence[StageEvent]]) -> Sequence[StageEvent]:
-        """The row's events: from memory when this process wrote it, else extracted from its body."""
-        id_, _, text, body = row
+    def take(self, rows: Sequence[int]) -> dict[int, Sequence[StageEvent]]:
+        """The events of those of these rows this process wrote, by id (they are forgotten here)."""
         with self._lock:
-            kept = self._events.pop(id_, None)
-        if kept is not None:
-            return kept
-        return decode(text) if body is None else extract(body)
+            return {row: kept for row in rows if (kept := self._events.pop(row, None)) is not None}
 
 
 def waiting(conn: Connection) -> int:

@@ -9,6 +9,7 @@ and a batch's read-modify-write of journeys must not interleave with another bat
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -149,7 +150,9 @@ class TraceService:
             rows = inbox.oldest(conn, limit)
             if not rows:
                 return 0
-            events = [ev for row in rows for ev in self._recent.events(row, self._extract_again)]
+            known = self._recent.take([row[0] for row in rows])
+            again = inbox.bodies(conn, [row[0] for row in rows if row[0] not in known and row[3]])
+            events = [ev for row in rows for ev in self._events_of(row, known, again)]
             # A flow whose traces block a reload removed has no journeys to fold into any more.
             kept = [ev for ev in events if ev.flow in self.routing.plans]
             applied = journeys.Applied()
@@ -162,10 +165,17 @@ class TraceService:
         self._count(applied, Extracted(), dropped=len(events) - len(kept))
         return len(rows)
 
-    def _extract_again(self, body: bytes) -> list[StageEvent]:
+    def _events_of(
+        self, row: inbox.Row, known: dict[int, Sequence[StageEvent]], bodies: dict[int, bytes]
+    ) -> Sequence[StageEvent]:
+        id_, _, text, has_body = row
+        if id_ in known:
+            return known[id_]
+        if not has_body:
+            return inbox.decode(text)
         # Another process wrote the row, or this one before a restart. Its rejected spans were
         # answered and counted then; spans of a flow a reload removed since are left out uncounted.
-        return extract(parse(PROTOBUF, inflate(body)), self.routing).events
+        return extract(parse(PROTOBUF, inflate(bodies[id_])), self.routing).events
 
     def close(self) -> None:
         """Stop the folder thread; rows it did not reach stay in the inbox for the next start."""

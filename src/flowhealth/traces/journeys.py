@@ -8,6 +8,7 @@ later signals need, so completed journeys can be dropped without losing their la
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -72,7 +73,8 @@ def minute_of(at: float) -> int:
 
 
 class _Batch:
-    """One fold's aggregates. `step` runs once per span, so it reads each event once (unpacked)."""
+    """One fold's aggregates. `entity` runs once per journey and loops over its spans with locals
+    only: attribute reads and writes per span were a third of the fold's Python."""
 
     def __init__(self, routing: c.Routing, now: float) -> None:
         self.plans = routing.plans
@@ -81,49 +83,62 @@ class _Batch:
         self.counts: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
         self.latency: dict[tuple[str, str, str, int], list[tuple[float, float]]] = defaultdict(list)
 
-    def step(self, st: _State, ev: c.StageEvent) -> None:
-        key, flow, stage, _, _, outcome, reason, at, violations = ev
-        spans = st.spans
-        if key in spans:
-            self.applied.redelivered += 1  # at-least-once delivery: the same span again changes nothing
+    def entity(self, st: _State, evs: list[c.StageEvent], plan: c.FlowPlan) -> None:
+        """Apply one journey's events of this fold, in time order."""
+        spans, stages, counts, now = st.spans, st.stages, self.counts, self.now
+        pairs_by_stage, end_stage = plan.pairs_by_stage, plan.traces.end
+        started, last_at, completed = st.started_at, st.last_at, st.completed_at
+        last: c.StageEvent | None = None
+        accepted = redelivered = 0
+        for ev in evs:
+            key, flow, stage, _, _, outcome, reason, at, violations = ev
+            if key in spans:
+                redelivered += 1  # at-least-once delivery: the same span again changes nothing
+                continue
+            accepted += 1
+            spans.append(key)
+            if len(spans) > MAX_SPAN_KEYS:
+                del spans[:-MAX_SPAN_KEYS]
+            if at < started:
+                started = at
+            if at >= last_at:
+                last_at, last = at, ev
+            if violations:
+                for path, why in violations:
+                    counts[(flow, CONTRACT, stage, f"{why}{CONTRACT_SEPARATOR}{path}"[:128], minute_of(at))] += 1
+            if outcome != c.OK:
+                if outcome == c.REJECTED:
+                    counts[(flow, REJECTIONS, stage, reason, minute_of(at))] += 1
+                    continue
+                if outcome == c.RETRIED:
+                    counts[(flow, RETRIES, stage, "", minute_of(at))] += 1
+                    continue
+                if outcome == c.MANUAL:
+                    counts[(flow, INTERVENTIONS, stage, "", minute_of(at))] += 1
+            if stage in stages:
+                counts[(flow, DUPLICATES, stage, "", minute_of(at))] += 1
+                continue
+            stages[stage] = at
+            pairs = pairs_by_stage.get(stage)
+            if pairs is not None:
+                for start, end in pairs:
+                    # Spans of different systems arrive in any order: measure when the second one comes.
+                    if end == stage and start in stages:
+                        self._observe(flow, start, end, stages[start], at)
+                    elif start == stage and end in stages:
+                        self._observe(flow, start, end, at, stages[end])
+            if stage == end_stage and completed is None:
+                completed = now
+        applied = self.applied
+        applied.redelivered += redelivered
+        if not accepted:
             return
-        self.applied.accepted += 1
+        applied.accepted += accepted
         st.changed = True
-        spans.append(key)
-        if len(spans) > MAX_SPAN_KEYS:
-            del spans[:-MAX_SPAN_KEYS]
-        st.updated_at = self.now
-        if at < st.started_at:
-            st.started_at = at
-        if at >= st.last_at:
-            st.last_stage, st.last_at, st.last_outcome, st.last_reason = stage, at, outcome, reason
-        minute = minute_of(at)
-        counts = self.counts
-        for path, why in violations:
-            counts[(flow, CONTRACT, stage, f"{why}{CONTRACT_SEPARATOR}{path}"[:128], minute)] += 1
-        if outcome != c.OK:
-            if outcome == c.REJECTED:
-                counts[(flow, REJECTIONS, stage, reason, minute)] += 1
-                return
-            if outcome == c.RETRIED:
-                counts[(flow, RETRIES, stage, "", minute)] += 1
-                return
-            if outcome == c.MANUAL:
-                counts[(flow, INTERVENTIONS, stage, "", minute)] += 1
-        stages = st.stages
-        if stage in stages:
-            counts[(flow, DUPLICATES, stage, "", minute)] += 1
-            return
-        stages[stage] = at
-        plan = self.plans[flow]
-        for start, end in plan.pairs_by_stage.get(stage, ()):
-            # Spans of different systems arrive in any order: measure when the second one comes.
-            if end == stage and start in stages:
-                self._observe(flow, start, end, stages[start], at)
-            elif start == stage and end in stages:
-                self._observe(flow, start, end, at, stages[end])
-        if stage == plan.traces.end and st.completed_at is None:
-            st.completed_at = self.now
+        st.updated_at = now
+        st.started_at, st.completed_at = started, completed
+        if last is not None:
+            st.last_stage, st.last_at, st.last_outcome, st.last_reason = last.stage, last_at, last.outcome, last.reason
 
     def _observe(self, flow: str, start: str, end: str, t0: float, t1: float) -> None:
         seconds = max(0.0, t1 - t0)  # clocks of different systems drift; never a negative latency
@@ -156,8 +171,9 @@ def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], 
             entities[ev.entity_id] = [ev]
         else:
             evs.append(ev)
-    step = batch.step
+    fold = batch.entity
     for flow, entities in grouped.items():
+        plan = routing.plans[flow]
         states = _load(conn, flow, list(entities))
         for entity_id, evs in entities.items():
             if len(evs) > 1:
@@ -165,7 +181,8 @@ def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], 
             st = states.get(entity_id)
             if st is None:
                 first = evs[0]
-                st = _State(
+                # The first event's own values: `entity` takes it as the latest, as for any other.
+                st = states[entity_id] = _State(
                     first.at,
                     first.stage,
                     first.at,
@@ -176,11 +193,9 @@ def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], 
                     first.entity_type,
                     {},
                     [],
-                    new=True,
+                    True,
                 )
-                states[entity_id] = st
-            for ev in evs:
-                step(st, ev)
+            fold(st, evs, plan)
         _save(conn, flow, states)
     _save_counts(conn, batch.counts)
     _save_latency(conn, batch.latency)
@@ -233,7 +248,6 @@ def _load(conn: Connection, flow: str, entity_ids: list[str]) -> dict[str, _Stat
 def _values(st: _State) -> tuple[Any, ...]:
     # Stages as "name time name time", span keys space-separated: both are identifiers without
     # spaces, and this is several times cheaper than JSON on the hot path.
-    stages = " ".join(f"{name} {at!r}" for name, at in st.stages.items())
     return (
         st.started_at,
         st.last_stage,
@@ -242,15 +256,21 @@ def _values(st: _State) -> tuple[Any, ...]:
         st.last_reason or None,
         st.completed_at,
         st.updated_at,
-        stages,
+        " ".join([f"{name} {at!r}" for name, at in st.stages.items()]),
         " ".join(st.spans),
     )
 
 
 def _save(conn: Connection, flow: str, states: dict[str, _State]) -> None:
     mark = _mark(conn)
-    inserts = [(flow, eid, st.entity_type, *_values(st)) for eid, st in states.items() if st.new and st.changed]
-    updates = [(*_values(st), flow, eid) for eid, st in states.items() if st.changed and not st.new]
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    for eid, st in states.items():
+        if st.changed:
+            if st.new:
+                inserts.append((flow, eid, st.entity_type, *_values(st)))
+            else:
+                updates.append((*_values(st), flow, eid))
     if inserts:
         marks = ", ".join([mark] * 12)
         conn.exec_driver_sql(
@@ -265,8 +285,16 @@ def _save(conn: Connection, flow: str, states: dict[str, _State]) -> None:
 
 
 def _save_counts(conn: Connection, counts: dict[tuple[str, str, str, str, int], int]) -> None:
-    for (flow, measure, stage, reason, minute), n in counts.items():
-        add_count(conn, flow, measure, stage, reason, minute, n)
+    # One executemany upsert, not an UPDATE then INSERT per key: a fold of spans with rejection
+    # reasons or contract violations has hundreds of keys.
+    if not counts:
+        return
+    mark = _mark(conn)
+    conn.exec_driver_sql(
+        f"INSERT INTO journey_count (flow, measure, stage, reason, minute, count) VALUES ({', '.join([mark] * 6)}) "
+        "ON CONFLICT (flow, measure, stage, reason, minute) DO UPDATE SET count = journey_count.count + excluded.count",
+        [(*key, n) for key, n in counts.items()],
+    )
 
 
 def add_count(conn: Connection, flow: str, measure: str, stage: str, reason: str, minute: int, n: int) -> None:
@@ -297,9 +325,12 @@ def _save_latency(conn: Connection, latency: dict[tuple[str, str, str, int], lis
         buckets = json.loads(row["buckets"]) if row is not None else [0] * len(LATENCY_BUCKETS)
         count, total, top = (row["count"], row["total"], row["max"]) if row is not None else (0, 0.0, 0.0)
         last, last_at = (row["last"], row["last_at"]) if row is not None else (0.0, float("-inf"))
+        count += len(observed)
         for seconds, at in observed:
-            buckets[next(i for i, bound in enumerate(LATENCY_BUCKETS) if seconds <= bound)] += 1
-            count, total, top = count + 1, total + seconds, max(top, seconds)
+            buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bound >= seconds (the last is inf)
+            total += seconds  # one at a time, in order: the same float sum as before
+            if seconds > top:
+                top = seconds
             if at >= last_at:
                 last, last_at = seconds, at
         values = {
