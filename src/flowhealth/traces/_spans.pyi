@@ -1,0 +1,4 @@
+# The C reader of traces/_spans.c (built by setup.py when a compiler is there).
+from typing import Any
+
+def read_spans(body: bytes, keys: tuple[str, ...], inline_count: int, /) -> list[tuple[Any, ...]] | None: ...
