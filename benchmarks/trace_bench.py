@@ -146,6 +146,34 @@ def in_process(data: list[bytes], db: Path) -> float:
     return len(data) * BATCH / (time.perf_counter() - started)
 
 
+def request_path(data: list[bytes], db: Path, rounds: int = 4) -> dict[str, list[float]]:
+    """accept_body's CPU per span (the calling thread's: the folder thread is left out), native and upb alternated.
+
+    The switch is `flowhealth.traces.records.ENABLED`, what FLOWHEALTH_NATIVE=0 sets at start.
+    """
+    from flowhealth.traces import records
+
+    runtime = build_runtime(db)
+    gzipped = [gzip.compress(body, compresslevel=1) for body in data]
+    share = len(data) // (2 * rounds)
+    found: dict[str, list[float]] = {"native": [], "upb": []}
+    modes = [("native", True), ("upb", False)] if records.AVAILABLE else [("upb", False)]
+    try:
+        for r in range(rounds):
+            for i, (mode, enabled) in enumerate(modes):
+                records.ENABLED = enabled
+                part = range((2 * r + i) * share, (2 * r + i + 1) * share)
+                cpu0 = time.thread_time()
+                for n in part:
+                    runtime.traces.accept_body(PROTOBUF, data[n], gzipped[n])
+                found[mode].append(1e6 * (time.thread_time() - cpu0) / (len(part) * BATCH))
+        runtime.traces.drain()
+    finally:
+        records.ENABLED = records.AVAILABLE and os.environ.get("FLOWHEALTH_NATIVE", "1").strip() != "0"
+        runtime.traces.close()
+    return found
+
+
 def serve(kind: str, db: str, port: int) -> None:
     """Run a receiver in its own process, as in production: flowhealth's, or the parse-only anchor."""
     import uvicorn
@@ -481,6 +509,12 @@ def main() -> None:
         local_rate = in_process(data, work / "inproc.db")
         print(
             f"  in process, folded at once (SQLite): {local_rate:10,.0f} spans/s = {1e6 / local_rate:.1f} us per span"
+        )
+        path = request_path(data, work / "path.db")
+        print(
+            "  request path in process (accept_body, its thread's CPU per span, rounds alternated): "
+            + "; ".join(f"{mode} " + " ".join(f"{v:.2f}" for v in values) + " us" for mode, values in path.items())
+            + f" (load {os.getloadavg()[0]:.1f})"
         )
         print(f"  over HTTP, {args.rate:,.0f} spans/s paced, gzip, {args.clients} connections:")
         runs = {}
