@@ -65,11 +65,11 @@ def otlp(data: bytes) -> None:
         request = None
     if media == PROTOBUF and records.read_spans is not None:
         # The native reader (traces/_spans.c) must refuse what upb refuses, and agree on the rest.
-        found = records.read_spans(body, ROUTING.span_keys, records.INLINE)
+        found = records.read_spans(body, ROUTING.span_keys)
         if request is None and found is not None:
             raise AssertionError("the native reader vouched for a body upb refuses")
         if request is not None and found is not None:
-            python, native = extract(request, ROUTING), records.from_records(found, ROUTING)
+            python, native = extract(request, ROUTING), records.from_columns(found, ROUTING)
             if (python.events, python.rejected) != (native.events, native.rejected):
                 raise AssertionError("the native reader and upb + extract disagree")
 

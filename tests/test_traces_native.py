@@ -252,7 +252,7 @@ def both(body: bytes, routing: Routing = ROUTING) -> tuple[Any, Any]:
 @given(requests())
 def test_generated_requests_give_the_same_events_and_rejections(body: bytes) -> None:
     assert records.read_spans is not None
-    assert records.read_spans(body, ROUTING.span_keys, records.INLINE) is not None, "a valid body fell back to upb"
+    assert records.read_spans(body, ROUTING.span_keys) is not None, "a valid body fell back to upb"
     python, fast = both(body)
     assert fast == python
 
@@ -280,7 +280,7 @@ def test_random_bytes_give_the_same_answer(body: bytes) -> None:
     if python[0] == "malformed":
         # The reader never vouches for a body upb refuses.
         assert records.read_spans is not None
-        assert records.read_spans(body, ROUTING.span_keys, records.INLINE) is None
+        assert records.read_spans(body, ROUTING.span_keys) is None
 
 
 @native
@@ -336,7 +336,7 @@ def nested(depth: int) -> bytes:
 )
 def test_what_the_reader_leaves_to_upb(body: bytes) -> None:
     assert records.read_spans is not None
-    assert records.read_spans(body, ROUTING.span_keys, records.INLINE) is None
+    assert records.read_spans(body, ROUTING.span_keys) is None
     python, fast = both(body)
     assert fast == python
 

@@ -437,11 +437,10 @@ static int span(Buf b, const Keys *keys, Span *sp) {
 /* ---- Python objects ---- */
 
 typedef struct {
-    PyObject *list;
+    PyObject *cols; /* a tuple of lists: one column per record field */
     PyObject *service;
     PyObject *error; /* "error" */
     PyObject *empty;
-    Py_ssize_t inline_count;
     /* The previous span's strings: a batch repeats names, flows and stages, so one memcmp
      * often saves decoding a string again (and the records share one object). */
     const uint8_t *last_name;
@@ -505,48 +504,30 @@ static PyObject *value(const Span *sp, Py_ssize_t i, Out *out) {
     return text(a);
 }
 
-/* (service, name, ident, at, failed, error reason, *inline values, (other values,)) */
-static int record(const Span *sp, const Keys *keys, Out *out) {
-    Py_ssize_t k = out->inline_count;
-    PyObject *r = PyTuple_New(RECORD_FIXED + k + 1);
-    if (r == NULL)
-        return -2;
-    PyObject *rest = PyTuple_New(keys->count - k);
-    if (rest == NULL) {
-        Py_DECREF(r);
-        return -2;
-    }
-    PyTuple_SET_ITEM(r, RECORD_FIXED + k, rest);
-    PyTuple_SET_ITEM(r, 0, Py_NewRef(out->service));
-    PyObject *item = cached(sp->name, sp->name_len, &out->last_name, &out->last_name_len, &out->last_name_obj);
+/* One span into the columns: service, name, ident, at, failed, error reason, then each key's value.
+ * Columns rather than a tuple per span: the tuples were GC-tracked objects, several per span, and
+ * the cycle collector's runs they triggered cost more than building them. */
+static int append(Out *out, Py_ssize_t column, PyObject *item) {
     if (item == NULL)
-        goto fail;
-    PyTuple_SET_ITEM(r, 1, item);
-    if ((item = hex(sp)) == NULL)
-        goto fail;
-    PyTuple_SET_ITEM(r, 2, item);
-    /* extract.py: (end or start) / 1e9, the int converted to a double first as Python does. */
-    if ((item = PyFloat_FromDouble((double)(sp->end ? sp->end : sp->start) / 1e9)) == NULL)
-        goto fail;
-    PyTuple_SET_ITEM(r, 3, item);
-    PyTuple_SET_ITEM(r, 4, PyBool_FromLong(sp->code == 2)); /* STATUS_CODE_ERROR */
-    if ((item = error_reason(sp, out)) == NULL)
-        goto fail;
-    PyTuple_SET_ITEM(r, 5, item);
-    for (Py_ssize_t i = 0; i < keys->count; i++) {
-        if ((item = value(sp, i, out)) == NULL)
-            goto fail;
-        if (i < k)
-            PyTuple_SET_ITEM(r, RECORD_FIXED + i, item);
-        else
-            PyTuple_SET_ITEM(rest, i - k, item);
-    }
-    int failed = PyList_Append(out->list, r);
-    Py_DECREF(r);
+        return -2;
+    int failed = PyList_Append(PyTuple_GET_ITEM(out->cols, column), item);
+    Py_DECREF(item);
     return failed ? -2 : 0;
-fail:
-    Py_DECREF(r);
-    return -2;
+}
+
+static int record(const Span *sp, const Keys *keys, Out *out) {
+    if (append(out, 0, Py_NewRef(out->service)) < 0 ||
+        append(out, 1, cached(sp->name, sp->name_len, &out->last_name, &out->last_name_len, &out->last_name_obj)) < 0 ||
+        append(out, 2, hex(sp)) < 0 ||
+        /* extract.py: (end or start) / 1e9, the int converted to a double first as Python does. */
+        append(out, 3, PyFloat_FromDouble((double)(sp->end ? sp->end : sp->start) / 1e9)) < 0 ||
+        append(out, 4, PyBool_FromLong(sp->code == 2)) < 0 || /* STATUS_CODE_ERROR */
+        append(out, 5, error_reason(sp, out)) < 0)
+        return -2;
+    for (Py_ssize_t i = 0; i < keys->count; i++)
+        if (append(out, RECORD_FIXED + i, value(sp, i, out)) < 0)
+            return -2;
+    return 0;
 }
 
 /* Returns 0, -1 (give up: None) or -2 (a Python exception is set). */
@@ -622,14 +603,13 @@ static int resource_spans(Buf b, const Keys *keys, Out *out, Span *sp) {
 static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer body;
     PyObject *key_tuple;
-    Py_ssize_t inline_count;
-    if (!PyArg_ParseTuple(args, "y*O!n:read_spans", &body, &PyTuple_Type, &key_tuple, &inline_count))
+    if (!PyArg_ParseTuple(args, "y*O!:read_spans", &body, &PyTuple_Type, &key_tuple))
         return NULL;
     Keys keys;
     keys.count = PyTuple_GET_SIZE(key_tuple);
-    if (keys.count > MAX_KEYS || inline_count < 0 || inline_count > keys.count) {
+    if (keys.count > MAX_KEYS) {
         PyBuffer_Release(&body);
-        PyErr_SetString(PyExc_ValueError, "read_spans: at most 64 keys, and inline_count <= len(keys)");
+        PyErr_SetString(PyExc_ValueError, "read_spans: at most 64 keys");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < keys.count; i++) {
@@ -642,13 +622,19 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
         }
     }
     Out out = {0};
-    out.inline_count = inline_count;
-    out.list = PyList_New(0);
+    out.cols = PyTuple_New(RECORD_FIXED + keys.count);
+    for (Py_ssize_t i = 0; out.cols != NULL && i < RECORD_FIXED + keys.count; i++) {
+        PyObject *column = PyList_New(0);
+        if (column == NULL)
+            Py_CLEAR(out.cols);
+        else
+            PyTuple_SET_ITEM(out.cols, i, column);
+    }
     out.error = PyUnicode_FromString("error");
     out.empty = PyUnicode_FromStringAndSize("", 0);
     Span *sp = PyMem_Malloc(sizeof(Span));
     int result = -2;
-    if (out.list != NULL && out.error != NULL && out.empty != NULL && sp != NULL) {
+    if (out.cols != NULL && out.error != NULL && out.empty != NULL && sp != NULL) {
         Buf b = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
         uint32_t field;
         int wire;
@@ -675,8 +661,8 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
         Py_XDECREF(out.last_obj[i]);
     PyBuffer_Release(&body);
     if (result == 0)
-        return out.list;
-    Py_XDECREF(out.list);
+        return out.cols;
+    Py_XDECREF(out.cols);
     if (result == -1)
         Py_RETURN_NONE;
     return NULL;
@@ -684,9 +670,9 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"read_spans", read_spans, METH_VARARGS,
-     "read_spans(body, keys, inline_count) -> list of span records, or None to take the upb path.\n\n"
-     "A record is (service, name, ident, at, failed, error_reason, *values[:inline_count], "
-     "tuple(values[inline_count:])), a value None when the span lacks that attribute key."},
+     "read_spans(body, keys) -> columns of the spans' fields, or None to take the upb path.\n\n"
+     "A tuple of lists, one item per span each: service, name, ident, at, failed, error_reason, then "
+     "one list per key of `keys`, an item None when the span lacks that attribute key."},
     {NULL, NULL, 0, NULL},
 };
 
