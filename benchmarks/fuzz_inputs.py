@@ -31,7 +31,7 @@ with atheris.instrument_imports():
     from flowhealth.model import load_model
     from flowhealth.model.yamlsource import load_yaml
     from flowhealth.traces import records
-    from flowhealth.traces.convention import Routing
+    from flowhealth.traces.convention import Routing, StageEvent
     from flowhealth.traces.decode import JSON, PROTOBUF, BodyReader, parse
     from flowhealth.traces.extract import extract
 
@@ -65,11 +65,11 @@ def otlp(data: bytes) -> None:
         request = None
     if media == PROTOBUF and records.read_spans is not None:
         # The native reader (traces/_spans.c) must refuse what upb refuses, and agree on the rest.
-        found = records.read_spans(body, ROUTING.span_keys)
+        found = records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent)
         if request is None and found is not None:
             raise AssertionError("the native reader vouched for a body upb refuses")
         if request is not None and found is not None:
-            python, native = extract(request, ROUTING), records.from_columns(found, ROUTING)
+            python, native = extract(request, ROUTING), records.from_columns(found[0], found[1], ROUTING)
             if (python.events, python.rejected) != (native.events, native.rejected):
                 raise AssertionError("the native reader and upb + extract disagree")
 

@@ -25,7 +25,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from flowhealth.errors import MalformedPayload
 from flowhealth.model.traces import FlowTraces, SpanMapping
 from flowhealth.traces import records
-from flowhealth.traces.convention import FlowPlan, Routing
+from flowhealth.traces.convention import FlowPlan, Routing, StageEvent
 from flowhealth.traces.decode import PROTOBUF, BodyReader, parse
 from flowhealth.traces.extract import extract
 from tests.support.services import REQUIRED
@@ -252,7 +252,9 @@ def both(body: bytes, routing: Routing = ROUTING) -> tuple[Any, Any]:
 @given(requests())
 def test_generated_requests_give_the_same_events_and_rejections(body: bytes) -> None:
     assert records.read_spans is not None
-    assert records.read_spans(body, ROUTING.span_keys) is not None, "a valid body fell back to upb"
+    assert records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent) is not None, (
+        "a valid body fell back to upb"
+    )
     python, fast = both(body)
     assert fast == python
 
@@ -280,7 +282,7 @@ def test_random_bytes_give_the_same_answer(body: bytes) -> None:
     if python[0] == "malformed":
         # The reader never vouches for a body upb refuses.
         assert records.read_spans is not None
-        assert records.read_spans(body, ROUTING.span_keys) is None
+        assert records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent) is None
 
 
 @native
@@ -336,7 +338,7 @@ def nested(depth: int) -> bytes:
 )
 def test_what_the_reader_leaves_to_upb(body: bytes) -> None:
     assert records.read_spans is not None
-    assert records.read_spans(body, ROUTING.span_keys) is None
+    assert records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent) is None
     python, fast = both(body)
     assert fast == python
 
@@ -365,3 +367,42 @@ def test_flowhealth_native_0_forces_the_upb_path() -> None:
     env = {**os.environ, "FLOWHEALTH_NATIVE": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def convention_span(attrs: dict[str, str]) -> Span:
+    span = Span(trace_id=os.urandom(16), span_id=os.urandom(8), name="x", end_time_unix_nano=1_700_000_000_000_000_000)
+    for key, value in attrs.items():
+        span.attributes.add(key=f"flowhealth.{key}").value.string_value = value
+    return span
+
+
+@native
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries(
+        {"entity.id": st.just("I-1")},
+        optional={
+            "entity.type": st.sampled_from(["invoice", "credit", ""]),
+            "outcome": st.sampled_from(["ok", "rejected", "retried", "manual", ""]),
+            "reason": st.sampled_from(["", "declined", "r" * 128]),
+        },
+    ),
+    # orders has a contract: without a payload attribute there is nothing to validate
+    st.sampled_from([("billing", "issued"), ("billing", "paid"), ("orders", "placed"), ("orders", "accepted")]),
+    st.sampled_from([0, 1, 2]),
+    st.lists(st.sampled_from(["exception", "log"]), max_size=2),
+)
+def test_the_reader_builds_the_events_of_plain_convention_spans(
+    attrs: dict[str, str], flow_stage: tuple[str, str], code: int, events: list[str]
+) -> None:
+    span = convention_span({"flow": flow_stage[0], "stage": flow_stage[1], **attrs})
+    span.status.code = code  # type: ignore[assignment]
+    for name in events:
+        span.events.add(name=name).attributes.add(key="exception.type").value.string_value = "Timeout"
+    body = field(1, field(2, field(2, span.SerializeToString())))
+    assert records.read_spans is not None
+    found = records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent)
+    assert found is not None and found[0] == 0, "left to Python"
+    python, fast = both(body)
+    assert fast == python
+    assert type(records.extract_protobuf(body, ROUTING).events[0]) is StageEvent

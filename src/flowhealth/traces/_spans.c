@@ -437,10 +437,15 @@ static int span(Buf b, const Keys *keys, Span *sp) {
 /* ---- Python objects ---- */
 
 typedef struct {
-    PyObject *cols; /* a tuple of lists: one column per record field */
+    PyObject *cols; /* a tuple of lists: one column per record field, then the events column */
     PyObject *service;
     PyObject *error; /* "error" */
     PyObject *empty;
+    PyObject *ok, *rejected;
+    PyObject *plans; /* flow id -> (stage set, flow, entity type, has a contract) */
+    PyTypeObject *event_type; /* convention.StageEvent */
+    PyObject *no_violations; /* () */
+    Py_ssize_t slow; /* spans left to Python: an event column item None */
     /* The previous span's strings: a batch repeats names, flows and stages, so one memcmp
      * often saves decoding a string again (and the records share one object). */
     const uint8_t *last_name;
@@ -504,30 +509,102 @@ static PyObject *value(const Span *sp, Py_ssize_t i, Out *out) {
     return text(a);
 }
 
-/* One span into the columns: service, name, ident, at, failed, error reason, then each key's value.
- * Columns rather than a tuple per span: the tuples were GC-tracked objects, several per span, and
- * the cycle collector's runs they triggered cost more than building them. */
-static int append(Out *out, Py_ssize_t column, PyObject *item) {
-    if (item == NULL)
-        return -2;
-    int failed = PyList_Append(PyTuple_GET_ITEM(out->cols, column), item);
-    Py_DECREF(item);
-    return failed ? -2 : 0;
+/* One span into the columns: service, name, ident, at, failed, error reason, each key's value,
+ * and its event when C could build it. Columns rather than a tuple per span: the tuples were
+ * GC-tracked objects, several per span, and the cycle collector's runs they triggered cost more
+ * than building them. */
+#define MAX_REASON 128     /* convention.MAX_REASON */
+#define MAX_ENTITY_ID 200  /* convention.MAX_ENTITY_ID */
+
+static int one_of(const Any *a, const char *const *words) {
+    for (; *words != NULL; words++)
+        if (key_is(a->s, a->n, *words, (Py_ssize_t)strlen(*words)))
+            return 1;
+    return 0;
+}
+
+/* The stage event records.py would build for a convention span (keys 0-6 are convention's
+ * CONVENTION_KEYS), or None (borrowed Py_None) when any rule needs Python: an unknown flow or
+ * stage, a value that is not a plain string, anything
+ * to reject, an entity id or reason that might need cutting, a payload to check against the flow's
+ * contract. Only the common case is here. */
+static PyObject *event_of(const Span *sp, PyObject *const *item, Out *out) {
+    static const char *const outcomes[] = {"ok", "rejected", "retried", "manual", NULL};
+    const Any *v = sp->value;
+    if (out->plans == NULL || !sp->found[0] || v[0].kind != K_STRING || !sp->found[1] || v[1].kind != K_STRING ||
+        !sp->found[2] || v[2].kind != K_STRING || v[2].n == 0 || v[2].n > MAX_ENTITY_ID ||
+        (sp->found[3] && v[3].kind != K_STRING))
+        return Py_None;
+    PyObject *plan = PyDict_GetItemWithError(out->plans, item[RECORD_FIXED + 0]);
+    if (plan == NULL)
+        return PyErr_Occurred() ? NULL : Py_None;
+    if (sp->found[6] && PyTuple_GET_ITEM(plan, 3) == Py_True)
+        return Py_None; /* a payload and a contract: jsonschema, in Python */
+    int known = PySet_Contains(PyTuple_GET_ITEM(plan, 0), item[RECORD_FIXED + 1]);
+    if (known <= 0)
+        return known < 0 ? NULL : Py_None;
+    PyObject *outcome;
+    int explicit = sp->found[4] && ((v[4].kind == K_STRING && v[4].n > 0) || v[4].kind == K_BOOL ||
+                                    v[4].kind == K_INT || v[4].kind == K_DOUBLE);
+    if (!explicit)
+        outcome = sp->code == 2 ? out->rejected : out->ok; /* the span status decides */
+    else if (v[4].kind == K_STRING && one_of(&v[4], outcomes))
+        outcome = item[RECORD_FIXED + 4];
+    else
+        return Py_None; /* an unknown outcome: rejected, by Python */
+    PyObject *reason = sp->found[5] ? item[RECORD_FIXED + 5] : out->empty;
+    if (PyUnicode_GET_LENGTH(reason) == 0 && PyUnicode_Compare(outcome, out->rejected) == 0)
+        reason = item[5]; /* the error reason */
+    if (PyUnicode_GET_LENGTH(reason) > MAX_REASON)
+        return Py_None;
+    PyObject *event = out->event_type->tp_alloc(out->event_type, 9);
+    if (event == NULL)
+        return NULL;
+    PyObject *fields[9] = {
+        item[2], PyTuple_GET_ITEM(plan, 1), item[RECORD_FIXED + 1], item[RECORD_FIXED + 2],
+        sp->found[3] ? item[RECORD_FIXED + 3] : PyTuple_GET_ITEM(plan, 2), outcome, reason, item[3], out->no_violations,
+    };
+    for (int i = 0; i < 9; i++)
+        PyTuple_SET_ITEM(event, i, Py_NewRef(fields[i]));
+    return event;
 }
 
 static int record(const Span *sp, const Keys *keys, Out *out) {
-    if (append(out, 0, Py_NewRef(out->service)) < 0 ||
-        append(out, 1, cached(sp->name, sp->name_len, &out->last_name, &out->last_name_len, &out->last_name_obj)) < 0 ||
-        append(out, 2, hex(sp)) < 0 ||
-        /* extract.py: (end or start) / 1e9, the int converted to a double first as Python does. */
-        append(out, 3, PyFloat_FromDouble((double)(sp->end ? sp->end : sp->start) / 1e9)) < 0 ||
-        append(out, 4, PyBool_FromLong(sp->code == 2)) < 0 || /* STATUS_CODE_ERROR */
-        append(out, 5, error_reason(sp, out)) < 0)
-        return -2;
+    PyObject *item[RECORD_FIXED + MAX_KEYS];
+    Py_ssize_t made = 0, count = RECORD_FIXED + keys->count;
+    int result = -2;
+    item[made++] = Py_NewRef(out->service);
+    item[made++] = cached(sp->name, sp->name_len, &out->last_name, &out->last_name_len, &out->last_name_obj);
+    item[made++] = hex(sp);
+    /* extract.py: (end or start) / 1e9, the int converted to a double first as Python does. */
+    item[made++] = PyFloat_FromDouble((double)(sp->end ? sp->end : sp->start) / 1e9);
+    item[made++] = PyBool_FromLong(sp->code == 2); /* STATUS_CODE_ERROR */
+    item[made++] = error_reason(sp, out);
     for (Py_ssize_t i = 0; i < keys->count; i++)
-        if (append(out, RECORD_FIXED + i, value(sp, i, out)) < 0)
-            return -2;
-    return 0;
+        item[made++] = value(sp, i, out);
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (item[i] == NULL)
+            goto done;
+    PyObject *event = event_of(sp, item, out);
+    if (event == NULL)
+        goto done;
+    if (event == Py_None) {
+        out->slow++;
+        Py_INCREF(event);
+    }
+    if (PyList_Append(PyTuple_GET_ITEM(out->cols, count), event) < 0) {
+        Py_DECREF(event);
+        goto done;
+    }
+    Py_DECREF(event);
+    result = 0;
+    for (Py_ssize_t i = 0; i < count && result == 0; i++)
+        if (PyList_Append(PyTuple_GET_ITEM(out->cols, i), item[i]) < 0)
+            result = -2;
+done:
+    for (Py_ssize_t i = 0; i < made; i++)
+        Py_XDECREF(item[i]);
+    return result;
 }
 
 /* Returns 0, -1 (give up: None) or -2 (a Python exception is set). */
@@ -602,14 +679,20 @@ static int resource_spans(Buf b, const Keys *keys, Out *out, Span *sp) {
 
 static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer body;
-    PyObject *key_tuple;
-    if (!PyArg_ParseTuple(args, "y*O!:read_spans", &body, &PyTuple_Type, &key_tuple))
+    PyObject *key_tuple, *plans, *event_type;
+    if (!PyArg_ParseTuple(args, "y*O!O!O!:read_spans", &body, &PyTuple_Type, &key_tuple, &PyDict_Type, &plans,
+                          &PyType_Type, &event_type))
         return NULL;
+    if (!PyType_IsSubtype((PyTypeObject *)event_type, &PyTuple_Type)) {
+        PyBuffer_Release(&body);
+        PyErr_SetString(PyExc_TypeError, "read_spans: event_type must be a tuple type");
+        return NULL;
+    }
     Keys keys;
     keys.count = PyTuple_GET_SIZE(key_tuple);
-    if (keys.count > MAX_KEYS) {
+    if (keys.count > MAX_KEYS || keys.count < 7) {
         PyBuffer_Release(&body);
-        PyErr_SetString(PyExc_ValueError, "read_spans: at most 64 keys");
+        PyErr_SetString(PyExc_ValueError, "read_spans: the 7 convention keys first, at most 64 keys");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < keys.count; i++) {
@@ -621,9 +704,23 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
             return NULL;
         }
     }
+    /* A plan is (stage set, flow, entity type, has a contract); checked here, not for each span. */
+    Py_ssize_t pos = 0;
+    PyObject *k, *plan;
+    while (PyDict_Next(plans, &pos, &k, &plan)) {
+        if (!PyUnicode_Check(k) || !PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 4 ||
+            !PyAnySet_Check(PyTuple_GET_ITEM(plan, 0)) || !PyUnicode_Check(PyTuple_GET_ITEM(plan, 1)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(plan, 2)) || !PyBool_Check(PyTuple_GET_ITEM(plan, 3))) {
+            PyBuffer_Release(&body);
+            PyErr_SetString(PyExc_TypeError, "read_spans: plans maps a flow id to (stages, flow, entity type, contract)");
+            return NULL;
+        }
+    }
     Out out = {0};
-    out.cols = PyTuple_New(RECORD_FIXED + keys.count);
-    for (Py_ssize_t i = 0; out.cols != NULL && i < RECORD_FIXED + keys.count; i++) {
+    out.plans = plans;
+    out.event_type = (PyTypeObject *)event_type;
+    out.cols = PyTuple_New(RECORD_FIXED + keys.count + 1);
+    for (Py_ssize_t i = 0; out.cols != NULL && i < RECORD_FIXED + keys.count + 1; i++) {
         PyObject *column = PyList_New(0);
         if (column == NULL)
             Py_CLEAR(out.cols);
@@ -632,9 +729,13 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
     }
     out.error = PyUnicode_FromString("error");
     out.empty = PyUnicode_FromStringAndSize("", 0);
+    out.ok = PyUnicode_FromString("ok");
+    out.rejected = PyUnicode_FromString("rejected");
+    out.no_violations = PyTuple_New(0);
     Span *sp = PyMem_Malloc(sizeof(Span));
     int result = -2;
-    if (out.cols != NULL && out.error != NULL && out.empty != NULL && sp != NULL) {
+    if (out.cols != NULL && out.error != NULL && out.empty != NULL && out.ok != NULL && out.rejected != NULL &&
+        out.no_violations != NULL && sp != NULL) {
         Buf b = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
         uint32_t field;
         int wire;
@@ -656,12 +757,17 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_XDECREF(out.service);
     Py_XDECREF(out.error);
     Py_XDECREF(out.empty);
+    Py_XDECREF(out.ok);
+    Py_XDECREF(out.rejected);
+    Py_XDECREF(out.no_violations);
     Py_XDECREF(out.last_name_obj);
     for (Py_ssize_t i = 0; i < keys.count; i++)
         Py_XDECREF(out.last_obj[i]);
     PyBuffer_Release(&body);
-    if (result == 0)
-        return out.cols;
+    if (result == 0) {
+        PyObject *answer = Py_BuildValue("(nN)", out.slow, out.cols);
+        return answer;
+    }
     Py_XDECREF(out.cols);
     if (result == -1)
         Py_RETURN_NONE;
@@ -670,9 +776,10 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"read_spans", read_spans, METH_VARARGS,
-     "read_spans(body, keys) -> columns of the spans' fields, or None to take the upb path.\n\n"
-     "A tuple of lists, one item per span each: service, name, ident, at, failed, error_reason, then "
-     "one list per key of `keys`, an item None when the span lacks that attribute key."},
+     "read_spans(body, keys, plans, event_type) -> (slow, columns), or None to take the upb path.\n\n"
+     "columns: a tuple of lists, one item per span each: service, name, ident, at, failed, error_reason, "
+     "one list per key of `keys` (the 7 convention keys first; None when the span lacks the key), then "
+     "the span's event_type instance when C could build it, else None (`slow` counts those)."},
     {NULL, NULL, 0, NULL},
 };
 

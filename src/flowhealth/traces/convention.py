@@ -124,6 +124,14 @@ class Routing:
         return CONVENTION_KEYS + tuple(sorted(own - set(CONVENTION_KEYS)))
 
     @cached_property
+    def native_plans(self) -> dict[str, tuple[frozenset[str], str, str, bool]]:
+        """(stage set, flow, entity type, has a contract) of each flow, for the native reader (records.py).
+
+        It builds a span's event itself unless a payload must be validated against a contract.
+        """
+        return {f: (p.stage_set, p.flow, p.entity_type, p.contract is not None) for f, p in self.plans.items()}
+
+    @cached_property
     def key_positions(self) -> dict[str, int]:
         """Each key of `span_keys` by its position (read once per mapped span)."""
         return {key: i for i, key in enumerate(self.span_keys)}

@@ -20,8 +20,10 @@ from .extract import Extracted, _violations, extract
 # Columns, one item per span each: service, name, ident (trace id + span id, hex), at, failed
 # (status ERROR), why (what a rejected span without a reason is rejected for), then one column per
 # key of `Routing.span_keys` (None where the span lacks the key), the convention's keys first.
+# A last column holds the span's StageEvent where the reader could build it (a convention span that
+# nothing rejects, without a payload for a contract), else None: `slow` counts those, decided here.
 Columns = tuple[list[Any], ...]
-ReadSpans = Callable[[bytes, tuple[str, ...]], Columns | None]
+ReadSpans = Callable[[bytes, tuple[str, ...], dict[str, Any], type], tuple[int, Columns] | None]
 
 
 def _load() -> ReadSpans | None:
@@ -52,27 +54,31 @@ def extract_protobuf(body: bytes, routing: c.Routing, native: bool | None = None
     """
     keys = routing.span_keys
     if (ENABLED if native is None else native) and read_spans is not None and len(keys) <= MAX_KEYS:
-        columns = read_spans(body, keys)
-        if columns is not None:
-            return from_columns(columns, routing)
+        found = read_spans(body, keys, routing.native_plans, StageEvent)
+        if found is not None:
+            return from_columns(found[0], found[1], routing)
     return extract(parse(PROTOBUF, body), routing)
 
 
-def from_columns(columns: Columns, routing: c.Routing) -> Extracted:
-    """extract.py's loop over the reader's columns; the convention's path written out, as there.
+def from_columns(slow: int, columns: Columns, routing: c.Routing) -> Extracted:
+    """extract.py's loop over the spans the reader left to Python; the convention's path written out, as there.
 
     Written out further than extract.py: no call per span, and events built with tuple.__new__
     (StageEvent's generated __new__ is a Python frame). zip over the columns reuses its tuple, so a
     span costs no container object but its event.
     """
+    if not slow:  # the reader built every event
+        return Extracted(columns[-1])
     out = Extracted()
     plans = routing.plans
     rejected = out.rejected
     append = out.events.append
-    fields = zip(
-        range(len(columns[0])), *columns[2:FIXED], *columns[FIXED : FIXED + len(c.CONVENTION_KEYS)], strict=True
-    )
-    for i, ident, at, failed, why, flow_id, stage, entity_id, entity_type, outcome, reason, payload in fields:
+    conventions = columns[FIXED : FIXED + len(c.CONVENTION_KEYS)]
+    fields = zip(range(len(columns[0])), columns[-1], *columns[2:FIXED], *conventions, strict=True)
+    for i, built, ident, at, failed, why, flow_id, stage, entity_id, entity_type, outcome, reason, payload in fields:
+        if built is not None:
+            append(built)
+            continue
         if flow_id is None:
             _mapped_span(out, columns, i, routing)
             continue
