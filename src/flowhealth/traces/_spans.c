@@ -263,7 +263,7 @@ static int key_value(Buf b, int depth, const uint8_t **key, Py_ssize_t *key_len,
 }
 
 static int key_is(const uint8_t *k, Py_ssize_t n, const char *want, Py_ssize_t want_len) {
-    return n == want_len && memcmp(k, want, (size_t)n) == 0;
+    return n == want_len && (n == 0 || memcmp(k, want, (size_t)n) == 0);
 }
 
 /* _text of extract.py: a string as it is, int/double/bool as Python's str() renders them, else "". */
@@ -457,7 +457,9 @@ typedef struct {
 } Out;
 
 static PyObject *cached(const uint8_t *s, Py_ssize_t n, const uint8_t **last_s, Py_ssize_t *last_n, PyObject **last) {
-    if (*last != NULL && *last_n == n && memcmp(*last_s, s, (size_t)n) == 0) {
+    if (n == 0)
+        s = (const uint8_t *)""; /* an absent field: no pointer, and memcmp takes none */
+    if (*last != NULL && *last_n == n && (n == 0 || memcmp(*last_s, s, (size_t)n) == 0)) {
         Py_INCREF(*last);
         return *last;
     }
