@@ -1,5 +1,7 @@
 """Fuzz the OTLP decoder and the model loader with atheris; prints executions and findings.
 
+The otlp target also compares the native span reader (traces/_spans.c) with upb + extract.py.
+
     python benchmarks/fuzz_inputs.py --target otlp --seconds 60
     python benchmarks/fuzz_inputs.py --target model --seconds 60
     python benchmarks/fuzz_inputs.py --target yaml --seconds 60
@@ -28,7 +30,10 @@ with atheris.instrument_imports():
     from flowhealth.errors import IngestError, ModelError
     from flowhealth.model import load_model
     from flowhealth.model.yamlsource import load_yaml
+    from flowhealth.traces import records
+    from flowhealth.traces.convention import Routing, StageEvent
     from flowhealth.traces.decode import JSON, PROTOBUF, BodyReader, parse
+    from flowhealth.traces.extract import extract
 
 REPO = Path(__file__).resolve().parent.parent
 SLOW_SECONDS = 5.0
@@ -41,6 +46,9 @@ SEEDS = [
 state = {"runs": 0, "findings": 0, "deadline": 0.0, "slowest": 0.0}
 
 
+ROUTING = Routing.of(load_model(REPO))
+
+
 def otlp(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
     media = PROTOBUF if fdp.ConsumeBool() else JSON
@@ -48,9 +56,22 @@ def otlp(data: bytes) -> None:
     try:
         reader = BodyReader(encoding, 1024 * 1024)
         reader.feed(fdp.ConsumeBytes(fdp.remaining_bytes()))
-        parse(media, reader.body())
+        body = reader.body()
     except IngestError:
-        pass
+        return
+    try:
+        request = parse(media, body)
+    except IngestError:
+        request = None
+    if media == PROTOBUF and records.read_spans is not None:
+        # The native reader (traces/_spans.c) must refuse what upb refuses, and agree on the rest.
+        found = records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent)
+        if request is None and found is not None:
+            raise AssertionError("the native reader vouched for a body upb refuses")
+        if request is not None and found is not None:
+            python, native = extract(request, ROUTING), records.from_columns(found[0], found[1], ROUTING)
+            if (python.events, python.rejected) != (native.events, native.rejected):
+                raise AssertionError("the native reader and upb + extract disagree")
 
 
 def model(root: Path) -> object:

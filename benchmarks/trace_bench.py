@@ -18,6 +18,7 @@ import math
 import os
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,39 @@ def in_process(data: list[bytes], db: Path) -> float:
     for body in data:
         runtime.traces.ingest_body(PROTOBUF, body)
     return len(data) * BATCH / (time.perf_counter() - started)
+
+
+def request_path(data: list[bytes], db: Path, rounds: int = 6) -> dict[str, list[float]]:
+    """accept_body's CPU per span, native and upb alternated: parse, extract, the inbox row; no fold.
+
+    The folder is held off while measuring (it folds afterwards), so neither its thread nor its
+    SQLite write lock is in the figure. The switch is `flowhealth.traces.records.ENABLED`, what
+    FLOWHEALTH_NATIVE=0 sets at start.
+    """
+    from flowhealth.traces import records
+
+    runtime = build_runtime(db)
+    folder = runtime.traces._folder
+    wake, folder.wake = folder.wake, lambda: None  # type: ignore[method-assign]
+    gzipped = [gzip.compress(body, compresslevel=1) for body in data]
+    share = len(data) // (2 * rounds)
+    found: dict[str, list[float]] = {"native": [], "upb": []}
+    modes = [("native", True), ("upb", False)] if records.AVAILABLE else [("upb", False)]
+    try:
+        for r in range(rounds):
+            for i, (mode, enabled) in enumerate(modes):
+                records.ENABLED = enabled
+                part = range((2 * r + i) * share, (2 * r + i + 1) * share)
+                cpu0 = time.thread_time()
+                for n in part:
+                    runtime.traces.accept_body(PROTOBUF, data[n], gzipped[n])
+                found[mode].append(1e6 * (time.thread_time() - cpu0) / (len(part) * BATCH))
+        folder.wake = wake  # type: ignore[method-assign]
+        runtime.traces.drain()
+    finally:
+        records.ENABLED = records.AVAILABLE and os.environ.get("FLOWHEALTH_NATIVE", "1").strip() != "0"
+        runtime.traces.close()
+    return found
 
 
 def serve(kind: str, db: str, port: int) -> None:
@@ -481,6 +515,15 @@ def main() -> None:
         local_rate = in_process(data, work / "inproc.db")
         print(
             f"  in process, folded at once (SQLite): {local_rate:10,.0f} spans/s = {1e6 / local_rate:.1f} us per span"
+        )
+        path = request_path(data, work / "path.db")
+        print(
+            "  request path in process (accept_body without the fold, CPU per span, rounds alternated): "
+            + "; ".join(
+                f"{mode} median {statistics.median(values):.2f} us (" + " ".join(f"{v:.2f}" for v in values) + ")"
+                for mode, values in path.items()
+            )
+            + f" (load {os.getloadavg()[0]:.1f})"
         )
         print(f"  over HTTP, {args.rate:,.0f} spans/s paced, gzip, {args.clients} connections:")
         runs = {}

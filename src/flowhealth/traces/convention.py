@@ -59,6 +59,8 @@ from ..semconv import (
 
 MAX_ENTITY_ID = 200
 MAX_REASON = 128
+# The span attributes the convention reads, in the order the native reader returns their values.
+CONVENTION_KEYS = (FLOW, STAGE, ENTITY_ID, ENTITY_TYPE, OUTCOME, REASON, PAYLOAD)
 
 
 class StageEvent(NamedTuple):
@@ -112,6 +114,27 @@ class Routing:
 
     plans: dict[str, FlowPlan] = field(default_factory=dict)
     mappings: dict[tuple[str, str], list[tuple[str, SpanMapping]]] = field(default_factory=dict)
+
+    @cached_property
+    def span_keys(self) -> tuple[str, ...]:
+        """Every span attribute extraction reads: the convention's, then the mappings' own (sorted)."""
+        own = {
+            key for mapped in self.mappings.values() for _, m in mapped for key in (m.entity_id, m.payload or PAYLOAD)
+        }
+        return CONVENTION_KEYS + tuple(sorted(own - set(CONVENTION_KEYS)))
+
+    @cached_property
+    def native_plans(self) -> dict[str, tuple[frozenset[str], str, str, bool]]:
+        """(stage set, flow, entity type, has a contract) of each flow, for the native reader (records.py).
+
+        It builds a span's event itself unless a payload must be validated against a contract.
+        """
+        return {f: (p.stage_set, p.flow, p.entity_type, p.contract is not None) for f, p in self.plans.items()}
+
+    @cached_property
+    def key_positions(self) -> dict[str, int]:
+        """Each key of `span_keys` by its position (read once per mapped span)."""
+        return {key: i for i, key in enumerate(self.span_keys)}
 
     @classmethod
     def of(cls, model: Model) -> Routing:

@@ -1,0 +1,161 @@
+"""Protobuf export requests to stage events through the native reader (`traces/_spans.c`).
+
+The C reader walks the request's bytes once and returns the spans' fields as columns; this module
+applies extract.py's rules to them, so the results (events, their order, rejection reasons) are
+the same as parsing with upb and calling `extract`. A body the reader cannot vouch for (malformed,
+or encoded in a way it leaves to upb) takes that path, which raises today's MalformedPayload.
+Without the compiled module, or with FLOWHEALTH_NATIVE=0, every body does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from . import convention as c
+from .decode import PROTOBUF, parse
+from .extract import Extracted, _violations, extract
+
+# Columns, one item per span each: service, name, ident (trace id + span id, hex), at, failed
+# (status ERROR), why (what a rejected span without a reason is rejected for), then one column per
+# key of `Routing.span_keys` (None where the span lacks the key), the convention's keys first.
+# A last column holds the span's StageEvent where the reader could build it (a convention span that
+# nothing rejects, without a payload for a contract), else None: `slow` counts those, decided here.
+Columns = tuple[list[Any], ...]
+ReadSpans = Callable[[bytes, tuple[str, ...], dict[str, Any], type], tuple[int, Columns] | None]
+
+
+def _load() -> ReadSpans | None:
+    try:
+        from ._spans import read_spans
+    except ImportError:  # installed without a compiler: the upb path
+        return None
+    return read_spans
+
+
+read_spans = _load()
+AVAILABLE = read_spans is not None
+# Read once at start, as the receiver's other settings are.
+ENABLED = AVAILABLE and os.environ.get("FLOWHEALTH_NATIVE", "1").strip() != "0"
+
+MAX_KEYS = 64  # the C reader's limit on span_keys
+FIXED = 6
+OUTCOMES, REJECTED, OK, MAX_ENTITY_ID, MAX_REASON = c.OUTCOMES, c.REJECTED, c.OK, c.MAX_ENTITY_ID, c.MAX_REASON
+StageEvent = c.StageEvent
+new = tuple.__new__
+LONG_ID = f"with an entity id longer than {MAX_ENTITY_ID} characters"
+
+
+def extract_protobuf(body: bytes, routing: c.Routing, native: bool | None = None) -> Extracted:
+    """The stage events and rejections of a protobuf ExportTraceServiceRequest body (MalformedPayload).
+
+    `native` None follows FLOWHEALTH_NATIVE (`ENABLED`, looked up at each call so a benchmark can flip it).
+    """
+    keys = routing.span_keys
+    if (ENABLED if native is None else native) and read_spans is not None and len(keys) <= MAX_KEYS:
+        found = read_spans(body, keys, routing.native_plans, StageEvent)
+        if found is not None:
+            return from_columns(found[0], found[1], routing)
+    return extract(parse(PROTOBUF, body), routing)
+
+
+def from_columns(slow: int, columns: Columns, routing: c.Routing) -> Extracted:
+    """extract.py's loop over the spans the reader left to Python; the convention's path written out, as there.
+
+    Written out further than extract.py: no call per span, and events built with tuple.__new__
+    (StageEvent's generated __new__ is a Python frame). zip over the columns reuses its tuple, so a
+    span costs no container object but its event.
+    """
+    if not slow:  # the reader built every event
+        return Extracted(columns[-1])
+    out = Extracted()
+    plans = routing.plans
+    rejected = out.rejected
+    append = out.events.append
+    conventions = columns[FIXED : FIXED + len(c.CONVENTION_KEYS)]
+    fields = zip(range(len(columns[0])), columns[-1], *columns[2:FIXED], *conventions, strict=True)
+    for i, built, ident, at, failed, why, flow_id, stage, entity_id, entity_type, outcome, reason, payload in fields:
+        if built is not None:
+            append(built)
+            continue
+        if flow_id is None:
+            _mapped_span(out, columns, i, routing)
+            continue
+        plan = plans.get(flow_id)
+        if plan is None:
+            rejected[f"for flow '{flow_id[:64]}' that has no traces block"] += 1
+            continue
+        if stage is None:
+            stage = ""
+        if stage not in plan.stage_set:
+            rejected[f"with unknown stage '{stage[:64]}' of flow '{flow_id}'"] += 1
+            continue
+        if not entity_id:
+            rejected[f"of flow '{flow_id}' without {c.ENTITY_ID}"] += 1
+            continue
+        if len(entity_id) > MAX_ENTITY_ID:
+            rejected[LONG_ID] += 1
+            continue
+        if not outcome:
+            # Without an explicit outcome, the span status decides (OpenTelemetry: ERROR = failed).
+            outcome = REJECTED if failed else OK
+        elif outcome not in OUTCOMES:
+            rejected[f"with unknown {c.OUTCOME} '{outcome[:32]}'"] += 1
+            continue
+        if reason is None:
+            reason = ""
+        if outcome == REJECTED and not reason:
+            reason = why
+        violations = () if plan.contract is None or payload is None else _violations(plan.contract, payload)
+        entity_type = plan.entity_type if entity_type is None else entity_type
+        append(
+            new(
+                StageEvent,
+                (ident, plan.flow, stage, entity_id, entity_type, outcome, reason[:MAX_REASON], at, violations),
+            )
+        )
+    return out
+
+
+def _mapped_span(out: Extracted, columns: Columns, i: int, routing: c.Routing) -> None:
+    """A span without the convention's attributes: a flow's span mapping, or a rejection."""
+    service, name = columns[0][i], columns[1][i]
+    mapped = routing.mappings.get((service, name))
+    if mapped is None:
+        out.rejected[f"without {c.FLOW} and no span mapping (e.g. service '{service}' span '{name}')"] += 1
+        return
+    positions = routing.key_positions
+    outcome: str = columns[FIXED + positions[c.OUTCOME]][i] or ""
+    reason: str = columns[FIXED + positions[c.REASON]][i] or ""
+    for flow_id, mapping in mapped:
+        entity_id: str | None = columns[FIXED + positions[mapping.entity_id]][i]
+        if not entity_id:
+            out.rejected[f"mapped to {flow_id} but without attribute {mapping.entity_id}"] += 1
+            continue
+        if len(entity_id) > MAX_ENTITY_ID:
+            out.rejected[LONG_ID] += 1
+            continue
+        plan = routing.plans[flow_id]
+        kind = outcome
+        if not kind:
+            kind = REJECTED if columns[4][i] else OK
+        elif kind not in OUTCOMES:
+            out.rejected[f"with unknown {c.OUTCOME} '{kind[:32]}'"] += 1
+            continue
+        why = columns[5][i] if kind == REJECTED and not reason else reason
+        payload: str | None = columns[FIXED + positions[mapping.payload or c.PAYLOAD]][i]
+        violations = () if plan.contract is None or payload is None else _violations(plan.contract, payload)
+        out.events.append(
+            StageEvent(
+                columns[2][i],
+                plan.flow,
+                mapping.stage,
+                entity_id,
+                plan.entity_type,
+                kind,
+                why[:MAX_REASON],
+                columns[3][i],
+                violations,
+            )
+        )
