@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from flowhealth.model.files import FileBudget, ModelLimits
+from flowhealth.model.yamlevents import LONGEST_WORD, NotPlain, OverBudget, build_plain
 from flowhealth.model.yamlsource import _load_nodes, load_text
 
 # Lines of model-like YAML at a few depths: plain and quoted strings, numbers, dates (one
@@ -103,3 +105,46 @@ def test_a_repeated_value_keeps_its_own_type_each_time() -> None:
         ("h", "date", doc.data["i"]),
         ("i", "date", doc.data["h"]),
     ]
+
+
+def _plain(text: str, limit: int, track_lines: bool) -> Any:
+    """What the one-pass builder makes of a text, with or without its lines: result or refusal."""
+    try:
+        built = build_plain(text, "m.yaml", limit, 3, track_lines=track_lines)
+    except (NotPlain, OverBudget) as exc:
+        return type(exc).__name__, getattr(exc, "values", None)
+    except yaml.YAMLError as exc:
+        return "YAMLError", str(exc)
+    if built is None:
+        return None
+    data, _, issues, values = built
+    return data, [(i.line, i.field, i.message) for i in issues], values
+
+
+@settings(max_examples=1500, deadline=None)
+@given(TEXT, st.sampled_from([10, 10_000]))
+@example("a:\n  b:\n    c:\n      d:\n        e: 1", 10_000)  # deeper than 3: refused by both
+@example("a: 1\na: [1, {b: 2026-13-45}]\nc: 2", 10_000)  # a refused key's value is skipped, not read
+@example("x:\n  1.5: [a, b]\n  2: {c: 1}\n  y: 2", 10_000)
+def test_every_model_load_builds_what_the_line_tracking_builder_builds(text: str, limit: int) -> None:
+    # Model loads build without lines (a loop of its own); lines are built only for a file
+    # with a problem. Both must agree on the data, the issues, the count and every refusal.
+    assert _plain(text, limit, track_lines=False) == _plain(text, limit, track_lines=True)
+
+
+def test_only_short_words_starting_with_a_letter_are_typed() -> None:
+    # The builder takes a text longer than LONGEST_WORD that starts with a letter as a string
+    # without asking PyYAML's resolver; that holds while only booleans and nulls start with one.
+    bool_tag, null_tag = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+    table = yaml.SafeLoader.yaml_implicit_resolvers
+    patterns = {regexp.pattern for first in table if first.isalpha() for _, regexp in table[first]}
+    tags = {tag for first in table if first.isalpha() for tag, _ in table[first]}
+    assert tags == {bool_tag, null_tag}
+    bare = ("".join(p.split()).strip("^$").removeprefix("(?:").removesuffix(")") for p in patterns)  # verbose regexes
+    words = [w for p in bare for w in p.split("|")]
+    assert "false" in words and "NULL" in words and "~" in words
+    assert max(len(w) for w in words if w[:1].isalpha()) == LONGEST_WORD
+    doc, _ = load_text("a: falsey\nb: nulls\nc: Yes\nd: FALSE\ne: Nullx\nf: onwards\n", "m.yaml", FileBudget())
+    assert doc is not None and doc.data == {
+        "a": "falsey", "b": "nulls", "c": True, "d": False, "e": "Nullx", "f": "onwards"
+    }  # fmt: skip

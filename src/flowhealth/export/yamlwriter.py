@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 from yaml.nodes import ScalarNode
 
+from ..model.yamlevents import LONGEST_WORD
+
 STR_TAG = "tag:yaml.org,2002:str"
 FLOAT_TAG = "tag:yaml.org,2002:float"
 # PyYAML folds a line at a space past its width (10,000 here); a string far shorter never is.
@@ -55,7 +57,9 @@ def _is_plain_str(text: str) -> bool:
     """Whether PyYAML writes this string unquoted (it would not read back as another type)."""
     if text[0] == " " or text[-1] == " " or _LEADING.match(text) or _INNER.search(text):
         return False
-    return text[0] not in _TYPED_FIRST or _tag(text) == STR_TAG
+    if text[0] not in _TYPED_FIRST or (len(text) > LONGEST_WORD and text[0].isalpha()):
+        return True  # a letter starts only boolean and null words, none longer than LONGEST_WORD
+    return _tag(text) == STR_TAG
 
 
 class _Writer:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING
 
 from ..model.units import format_quantity
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 def _when(value: object) -> str:
@@ -23,6 +25,9 @@ def _when(value: object) -> str:
 
 @cache
 def environment() -> Environment:
+    # Jinja is imported by the first page, not by `serve` before /healthz answers (~0.1 s).
+    from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+
     env = Environment(
         loader=ChoiceLoader(
             [PackageLoader("flowhealth.web", "templates"), PackageLoader("flowhealth.hypercare", "templates")]
