@@ -21,8 +21,9 @@ accepted per second and the C heap (glibc malloc: in use, freed but kept); at th
 notification latencies and a verdict: RSS flat in the second half (< 10% growth, with its slope)
 and never above `--max-rss` (250 MiB). `--rules-per-flow` adds rules on each backlog at thresholds
 never reached; `--journeys` starts that many journeys over HTTP before the run and never
-completes them, so they stay in flight beside the stream's. `--tracemalloc-at MINUTE` prints what
-the Python heap gained between that minute and the end.
+completes them, so they stay in flight beside the stream's. `--tracemalloc-at MINUTE [MINUTE ...]`
+prints what the Python heap gained between those minutes and the end (`--tracemalloc-frames N`:
+grouped by tracebacks N deep, to find the caller that keeps an allocation).
 """
 
 from __future__ import annotations
@@ -302,18 +303,28 @@ def hold_journeys(port: int, count: int, flows: list[str], batch: int = 1000) ->
     started = time.monotonic()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+    status: int | str = ""
     try:
         for first in range(0, count, batch):
             spans = [(flows[n % len(flows)], "placed", f"H-{n}") for n in range(first, min(count, first + batch))]
+            body = export_body(spans, time.time())
             for _attempt in range(60):
-                conn.request("POST", "/v1/traces", body=export_body(spans, time.time()), headers=headers)
-                answer = conn.getresponse()
-                answer.read()
-                if answer.status == 200:
+                try:
+                    conn.request("POST", "/v1/traces", body=body, headers=headers)
+                    answer = conn.getresponse()
+                    answer.read()
+                    status = answer.status
+                except (OSError, http.client.HTTPException) as exc:
+                    # uvicorn closes a keep-alive connection idle for 5 s (a slow, traced run): open another.
+                    status = type(exc).__name__
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                    continue
+                if status == 200:
                     break
                 time.sleep(0.5)  # 429/503 while the service is busy: come back, as an exporter would
             else:
-                raise RuntimeError(f"the service kept refusing held journeys (HTTP {answer.status})")
+                raise RuntimeError(f"the service kept refusing held journeys ({status})")
     finally:
         conn.close()
     return time.monotonic() - started
@@ -410,6 +421,7 @@ class Sample:
     malloc_free: float | None = None
     py_used: float | None = None
     py_free: float | None = None
+    numbers: int | None = None  # number texts the exposition keeps
 
 
 def rss_mib() -> float:
@@ -474,6 +486,19 @@ def pymalloc_mib() -> tuple[float, float] | None:
     return used / 2**20, (arenas - used) / 2**20
 
 
+def numbers_kept() -> int | None:
+    """Number texts the /metrics exposition keeps (older code: one dict, `_NUMBERS`)."""
+    try:
+        from flowhealth import exposition
+    except ImportError:
+        return None
+    count = getattr(exposition, "remembered_numbers", None)
+    if count is not None:
+        return int(count())
+    numbers = getattr(exposition, "_NUMBERS", None)
+    return None if numbers is None else len(numbers)
+
+
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
     return usage.ru_utime + usage.ru_stime
@@ -528,47 +553,83 @@ def slope_per_10_min(samples: list[Sample]) -> float:
 
 
 class HeapDiff:
-    """What the Python heap gained between a moment of the run and its end (tracemalloc).
+    """What the Python heap gained between moments of the run and its end (tracemalloc).
 
-    Tracing costs CPU and memory of its own: RSS in such a run is higher than without it.
+    Snapshots at each of `at` (seconds) and at the end; the report gives the growth between each
+    pair of neighbouring snapshots and from the first to the last. With `frames` > 1 allocations are
+    grouped by their whole traceback (up to `frames` deep, most recent call first), so an
+    allocation in a library (a JSON decoder, SQLAlchemy's rows) is shown with the caller that keeps
+    it; a growth that recurs between every pair of snapshots is a leak, one that stops is a cache
+    filling up. Tracing costs CPU and memory of its own: RSS in such a run is higher than without it.
     """
 
-    def __init__(self, at: float, frames: int = 1) -> None:
+    def __init__(self, at: list[float], frames: int = 1) -> None:
+        self.points = sorted(at)
+        self.frames = frames
+        self.snapshots: list[tuple[float, Any]] = []
+        # Tracing starts a minute before the first snapshot, not at start-up: deep tracebacks slow
+        # the model load and the held journeys several times over, and growth after the first
+        # snapshot is all allocated while tracing.
+        self.trace_from = max(0.0, self.points[0] - 60)
+
+    def start(self) -> None:
         import tracemalloc
 
-        self.at = at
-        self.first: Any = None
-        tracemalloc.start(frames)
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(self.frames)
 
-    def tick(self, elapsed: float) -> None:
+    def _take(self) -> Any:
         import tracemalloc
 
-        if self.first is None and elapsed >= self.at:
-            self.first = tracemalloc.take_snapshot()
-            print(f"tracemalloc: first snapshot at {elapsed:.0f} s", flush=True)
-
-    def report(self, top: int = 25) -> None:
-        import tracemalloc
-
-        if self.first is None:
-            print("tracemalloc: the run ended before the first snapshot")
-            return
-        last = tracemalloc.take_snapshot()
         ignore = [
             tracemalloc.Filter(False, tracemalloc.__file__),
             tracemalloc.Filter(False, "<frozen importlib._bootstrap*"),
+            tracemalloc.Filter(False, "<unknown>"),
         ]
-        diff = last.filter_traces(ignore).compare_to(self.first.filter_traces(ignore), "lineno")
-        traced, peak = tracemalloc.get_traced_memory()
-        print(
-            f"tracemalloc: {traced / 2**20:.1f} MiB traced now (peak {peak / 2**20:.1f} MiB); growth since the first snapshot:"
-        )
-        for stat in diff[:top]:
-            frame = stat.traceback[0]
+        return tracemalloc.take_snapshot().filter_traces(ignore)
+
+    def tick(self, elapsed: float) -> None:
+        if elapsed >= self.trace_from:
+            self.start()
+        if len(self.snapshots) < len(self.points) and elapsed >= self.points[len(self.snapshots)]:
+            started = time.monotonic()
+            self.snapshots.append((elapsed, self._take()))
             print(
-                f"  {stat.size_diff / 1024:+9.0f} KiB {stat.count_diff:+8d} blocks"
-                f"  {stat.size / 1024:9.0f} KiB now  {frame.filename}:{frame.lineno}"
+                f"tracemalloc: snapshot {len(self.snapshots)} at {elapsed:.0f} s ({time.monotonic() - started:.1f} s)",
+                flush=True,
             )
+
+    def report(self, elapsed: float, top: int = 25) -> None:
+        import tracemalloc
+
+        if not self.snapshots:
+            print("tracemalloc: the run ended before the first snapshot")
+            return
+        self.snapshots.append((elapsed, self._take()))
+        traced, peak = tracemalloc.get_traced_memory()
+        print(f"tracemalloc: {traced / 2**20:.1f} MiB traced now (peak {peak / 2**20:.1f} MiB)")
+        key = "traceback" if self.frames > 1 else "lineno"
+        pairs = list(zip(self.snapshots, self.snapshots[1:], strict=False))
+        if len(pairs) > 1:
+            for (t0, s0), (t1, s1) in pairs:
+                self._print(s1.compare_to(s0, key), f"{t0:.0f} s -> {t1:.0f} s", top=8)
+        (t0, first), (t1, last) = self.snapshots[0], self.snapshots[-1]
+        self._print(last.compare_to(first, key), f"{t0:.0f} s -> {t1:.0f} s (first to last)", top=top)
+
+    def _print(self, diff: list[Any], title: str, top: int) -> None:
+        grown = sum(s.size_diff for s in diff)
+        print(f"tracemalloc: growth {title}: {grown / 2**20:+.2f} MiB in all; the largest:")
+        for stat in diff[:top]:
+            print(f"  {stat.size_diff / 1024:+9.0f} KiB {stat.count_diff:+8d} blocks  {stat.size / 1024:9.0f} KiB now")
+            for frame in reversed(stat.traceback):  # most recent call first
+                print(f"      {_short_path(frame.filename)}:{frame.lineno}")
+
+
+def _short_path(filename: str) -> str:
+    for marker in ("site-packages/", "/src/", "/benchmarks/", "/tests/", "/lib/python3"):
+        if marker in filename:
+            return filename[filename.index(marker) :].lstrip("/")
+    return filename
 
 
 def scrape(port: int, interval: float, seconds: float) -> None:
@@ -664,8 +725,11 @@ class Soak:
         self._team_cursor = 0
         self._seen_messages = 0
         self.in_flight_at_end: int | None = None
+        self.started = time.monotonic()  # reset when the measured loop starts
         self.scrapes: tuple[int, int, int, int] | None = None  # done, failed, bytes and series of the last
-        self.heap = HeapDiff(args.tracemalloc_at * 60) if args.tracemalloc_at is not None else None
+        self.heap = (
+            HeapDiff([60 * m for m in args.tracemalloc_at], args.tracemalloc_frames) if args.tracemalloc_at else None
+        )
 
     # -- wiring
 
@@ -761,6 +825,22 @@ class Soak:
                 self.active.pop(flow).reset_at = at
                 self.last_reset[flow] = at
 
+    def strip_messages(self, slack: Any, keep: float = 300.0) -> None:
+        """Empty what the Slack stub keeps of messages read: it is in the measured process, not the service.
+
+        `collect_messages` drops a message's blocks and metadata as it reads it, but a resolve
+        edits the message later (chat.update) and the stub decodes and stores its blocks again:
+        a tracemalloc diff showed that JSON as the process' growth. Texts are kept `keep` seconds
+        (threads and edits come sooner), then emptied; the Message objects themselves stay (~0.2
+        MiB per 1,000), for the stub's lookups by ts.
+        """
+        cutoff = time.time() - keep
+        with slack.lock:
+            for message in slack.messages[: self._seen_messages]:
+                message.blocks, message.metadata = [], None
+                if message.received_at < cutoff:
+                    message.text = ""
+
     # -- main loop
 
     def run(self) -> None:
@@ -840,7 +920,7 @@ class Soak:
                     self.scrapes = scraper.stop()
                     scraper = None
                 if self.heap is not None:
-                    self.heap.report()
+                    self.heap.report(time.monotonic() - self.started)
                 if sender.poll() is None:
                     sender.send_signal(signal.SIGTERM)
                 out, _ = sender.communicate(timeout=30)
@@ -868,7 +948,7 @@ class Soak:
         worst = args.probe_interval + args.evaluation_interval
         last_event = self.duration - (worst + 15)
         give_up = worst + 60  # a notification later than this is counted as missing
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         # Random moments (fixed seed): events a whole evaluation interval apart would all land at the
         # same point of the evaluation cycle and measure one latency over and over.
         jitter = random.Random(8)
@@ -889,6 +969,7 @@ class Soak:
             if self.heap is not None:
                 self.heap.tick(elapsed)
             if elapsed >= next_sample:
+                self.strip_messages(slack)
                 current = readings.now()
                 self.sample(elapsed, previous, current)
                 previous = current
@@ -919,12 +1000,14 @@ class Soak:
         small = pymalloc_mib()
         if small is not None:
             s.py_used, s.py_free = small
+        s.numbers = numbers_kept()
         self.samples.append(s)
         cycle_text = "-" if s.cycle_ms is None else f"{s.cycle_ms:.0f}"
         print(
             f"{s.t:6.0f} {s.cpu_pct:6.1f} {s.rss_mib:8.1f} {s.load1:6.2f} {s.probe_runs_s:9.1f} {s.skipped:7.0f}"
             f" {s.cycles:6.0f} {cycle_text:>8} {s.spans_s:8.0f} {len(self.crossings):9d} {s.notified:8d}"
-            f" {s.malloc_used or 0:7.1f} {s.malloc_free or 0:7.1f} {s.py_used or 0:7.1f} {s.py_free or 0:7.1f}",
+            f" {s.malloc_used or 0:7.1f} {s.malloc_free or 0:7.1f} {s.py_used or 0:7.1f} {s.py_free or 0:7.1f}"
+            f" {s.numbers or 0:7d}",
             flush=True,
         )
 
@@ -933,7 +1016,7 @@ class Soak:
         print(
             f"{'t s':>6} {'CPU %':>6} {'RSS MiB':>8} {'load1':>6} {'probes/s':>9} {'skipped':>7}"
             f" {'cycles':>6} {'cycle ms':>8} {'spans/s':>8} {'crossings':>9} {'notified':>8}"
-            f" {'C used':>7} {'C free':>7} {'Py used':>7} {'Py free':>7}",
+            f" {'C used':>7} {'C free':>7} {'Py used':>7} {'Py free':>7} {'numbers':>7}",
             flush=True,
         )
 
@@ -1114,8 +1197,16 @@ def main() -> None:
     parser.add_argument(
         "--tracemalloc-at",
         type=float,
+        nargs="+",
         metavar="MINUTE",
-        help="trace Python allocations; print what grew between this minute and the end (slows the run)",
+        help="trace Python allocations; snapshots at these minutes and at the end, print what grew (slows the run)",
+    )
+    parser.add_argument(
+        "--tracemalloc-frames",
+        type=int,
+        default=1,
+        metavar="N",
+        help="traceback depth of --tracemalloc-at (default 1: by line; more: by whole traceback, to find the caller)",
     )
     parser.add_argument("--send", nargs=4, metavar=("PORT", "RATE", "SECONDS", "FLOWS"), help=argparse.SUPPRESS)
     parser.add_argument("--scrape", nargs=3, metavar=("PORT", "INTERVAL", "SECONDS"), help=argparse.SUPPRESS)

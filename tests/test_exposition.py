@@ -12,7 +12,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from flowhealth.api.app import create_app
 from flowhealth.clock import FakeClock
-from flowhealth.exposition import TextExposition
+from flowhealth.exposition import TextExposition, remembered_numbers
 from flowhealth.rendered_metrics import RenderedCounter, RenderedHistogram
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
@@ -150,3 +150,18 @@ def test_openmetrics_is_served_when_asked_for_with_the_same_series(model, tmp_pa
     assert runs[(("flow", "orders"), ("kind", "sql"), ("outcome", "success"), ("signal", "delay"))] == 1.0
     assert families["flowhealth_probe_duration_seconds"].type == "histogram"
     assert families["flowhealth_flow_delay_seconds"].samples[0].value == 1800.0
+
+
+def test_number_texts_kept_stay_within_two_scrapes_however_many_new_counts_come() -> None:
+    # Counts of busy histograms are new whole numbers on every scrape; none of them may pile up.
+    registry = CollectorRegistry()
+    latency = Histogram("journey_seconds", "Journey latency.", ["flow"], buckets=(1, 5, 30), registry=registry)
+    exposition = TextExposition()
+    flows = 40
+    for _scrape in range(100):
+        for flow in range(flows):
+            for _ in range(flow + 1):  # a different count per flow: 40 new whole numbers per scrape
+                latency.labels(f"f{flow}").observe(0.5)
+        exposition.render(registry)
+    per_scrape = flows * 7  # four buckets, count, sum and created per series
+    assert remembered_numbers() <= 2 * per_scrape  # before: every count ever written (1,591 here)

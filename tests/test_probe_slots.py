@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -135,6 +136,58 @@ def test_a_failing_probe_leaves_the_rest_of_its_group_running(
         runner.close()
     assert runs(metrics, "broken", "error") == 1.0
     assert runs(metrics, "ok") == 1.0
+
+
+def test_a_replica_s_share_of_a_slot_runs_its_probes_at_once_after_the_whole_slot_ran(
+    target_url: str, tmp_path: Path, clock: FakeClock
+) -> None:
+    # A second replica joins: this one now owns part of the slot, and its next round runs that part.
+    body = "".join(signal("shop_db", f"b{n}", f"SELECT COUNT(*) FROM waiting WHERE bucket = {n}") for n in range(3))
+    model = model_of(tmp_path / "m", {"shop_db": target_url}, body)
+    runner, _, metrics = make_runner(model, tmp_path, clock)
+    slot = ProbeGroup([("orders", "b0"), ("orders", "b1"), ("orders", "b2")])
+    try:
+        for _ in range(3):
+            runner.run_group(slot)
+        runner.run_group(slot.share((("orders", "b0"), ("orders", "b2"))))
+    finally:
+        runner.close()
+    assert [runs(metrics, f"b{n}") for n in range(3)] == [4.0, 3.0, 4.0]
+
+
+class OwnedKeys:
+    """A stand-in cluster view: this replica owns the probes in `owned` (replicas come and go)."""
+
+    def __init__(self) -> None:
+        self.owned: set[tuple[str, str]] = set()
+
+    def owns(self, key: tuple[str, str]) -> bool:
+        return key in self.owned
+
+
+def test_a_slot_keeps_one_share_however_often_the_replicas_change(tmp_path: Path, stand_ins: StandIns) -> None:
+    names = [f"p{n}" for n in range(6)]
+    model = model_of(
+        tmp_path / "m", {"shop_db": "sqlite://"}, "".join(signal("shop_db", n, f"SELECT {n}") for n in names)
+    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}")
+    runtime = Runtime.build(settings, model, registry=CollectorRegistry(), environ={}, probes=stand_ins.factories)
+    cluster = OwnedKeys()
+    runtime.cluster = cluster  # type: ignore[assignment]
+    ran: list[str] = []
+    runtime.runner.on_start = lambda flow, signal: ran.append(signal)
+    keys = tuple(("orders", name) for name in names)
+    slot = ProbeGroup(keys)
+    try:
+        for n in range(1, 2 ** len(keys)):  # every ownership of the slot but none: 63 of them
+            cluster.owned = {key for i, key in enumerate(keys) if n >> i & 1}
+            runtime.run_share(slot)
+    finally:
+        runtime.runner.close()
+        runtime.engine.dispose()
+    assert len(ran) == len(keys) * 2 ** (len(keys) - 1)  # each ownership ran exactly its probes
+    alive = [g for g in gc.get_objects() if isinstance(g, ProbeGroup) and set(g.keys) <= set(keys)]
+    assert len(alive) <= 2  # the slot and its current share, not one group per ownership ever seen
 
 
 class StandIns(dict[str, StandInProbe]):

@@ -28,7 +28,7 @@ from .alerting.incidents import IncidentManager
 from .alerting.timers import SignalKey
 from .alerting.triggered import TriggeredEvaluation
 from .clock import Clock, SystemClock
-from .cluster import Cluster, ProbeKey
+from .cluster import Cluster
 from .cycle_health import CycleHealth
 from .errors import StoreError
 from .heap import keep_heap_small
@@ -83,7 +83,6 @@ class Runtime:
     collector: StateCollector | None = field(default=None, init=False, repr=False)
     cluster: Cluster | None = field(default=None, init=False, repr=False)
     fanout: Fanout | None = field(default=None, init=False, repr=False)
-    _shares: dict[tuple[ProbeKey, ...], ProbeGroup] = field(default_factory=dict, init=False, repr=False)
     _slot_keys: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict, init=False, repr=False)
     triggered: TriggeredEvaluation = field(init=False, repr=False)
     relay: SampleRelay | None = field(default=None, init=False, repr=False)
@@ -182,7 +181,7 @@ class Runtime:
             # start while the first is held up (its probes still running are skipped, not stacked).
             self._slot_keys[slot.job_id] = slot.keys
             scheduler.add_job(
-                self._run_share,
+                self.run_share,
                 "interval",
                 args=(ProbeGroup(slot.keys),),
                 seconds=slot.interval,
@@ -269,19 +268,12 @@ class Runtime:
         run.__qualname__ = getattr(job, "__qualname__", run.__name__)
         return run
 
-    def _run_share(self, slot: ProbeGroup) -> None:
+    def run_share(self, slot: ProbeGroup) -> None:
         """Run the probes of a slot that this replica owns (all of them on SQLite)."""
         cluster = self._cluster()
         owned = tuple(key for key in slot.keys if cluster.owns(key))
-        if owned == slot.keys:
-            self.runner.run_group(slot)
-            return
-        if not owned:
-            return
-        group = self._shares.get(owned)
-        if group is None:
-            group = self._shares[owned] = ProbeGroup(owned)
-        self.runner.run_group(group)
+        if owned:
+            self.runner.run_group(slot.share(owned))
 
     def swap(self, parts: ModelParts) -> None:
         """Run on a new model's parts; the caller has stopped the jobs (in-flight ones finished)."""
@@ -295,7 +287,6 @@ class Runtime:
         self.incidents, self.actions, self.traces = parts.incidents, parts.actions, parts.traces
         if self.fanout is not None:
             self.fanout.use_model(parts.model)  # receivers added or changed by the reload deliver at once
-        self._shares = {}
         old_runner.close()
         old_traces.close()  # its inbox rows are folded by the new service
 

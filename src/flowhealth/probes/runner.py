@@ -82,12 +82,29 @@ class _Entry:
 class ProbeGroup:
     """Probes the scheduler runs from one job, one after the other (see `probes.slots`)."""
 
-    __slots__ = ("_entries", "_rounds", "keys")
+    __slots__ = ("_entries", "_rounds", "_share", "keys")
 
     def __init__(self, keys: Sequence[tuple[str, str]]) -> None:
         self.keys = tuple(keys)
         self._entries: tuple[_Entry, ...] | None = None
         self._rounds = itertools.count(1)
+        self._share: ProbeGroup | None = None
+
+    def share(self, keys: tuple[tuple[str, str], ...]) -> ProbeGroup:
+        """The part of this group one replica owns (`keys`, in the group's order).
+
+        One share per group, replaced when the ownership changes: remembering every ownership
+        ever seen grew with each replica joining or leaving. The share counts rounds with its
+        group, so a probe that ran in round n of the whole group is not taken for one a later
+        round ran (and skipped) by a share whose own count started again at 1.
+        """
+        if keys == self.keys:
+            return self
+        share = self._share
+        if share is None or share.keys != keys:
+            share = self._share = ProbeGroup(keys)
+            share._rounds = self._rounds
+        return share
 
 
 class ProbeRunner:
