@@ -609,74 +609,66 @@ done:
     return result;
 }
 
-/* Returns 0, -1 (give up: None) or -2 (a Python exception is set). */
-static int resource_spans(Buf b, const Keys *keys, Out *out, Span *sp) {
+/* The next occurrence of length-delimited field `want` in `b`, as `out`: 1 found, 0 none left,
+ * -1 give up (a bad tag or length, or the field with another wire type). Other fields are skipped:
+ * this is how every level of the request is walked for the one field it needs. */
+static int next_field(Buf *b, uint32_t want, Buf *out) {
     uint32_t field;
     int wire;
-    /* First pass: the resource (merged, it may come after its spans) and its service.name. */
-    Buf scan = b;
-    Any service = {0};
-    while (scan.p < scan.end) {
-        Buf s;
-        if (tag(&scan, &field, &wire) < 0)
+    while (b->p < b->end) {
+        if (tag(b, &field, &wire) < 0)
             return -1;
-        if (field != 1) {
-            if (skip(&scan, wire) < 0)
+        if (field != want) {
+            if (skip(b, wire) < 0)
                 return -1;
             continue;
         }
-        if (wire != WT_LEN || sub(&scan, &s) < 0)
+        if (wire != WT_LEN || sub(b, out) < 0)
             return -1;
-        while (s.p < s.end) {
-            Buf entry;
-            if (tag(&s, &field, &wire) < 0)
-                return -1;
-            if (field != 1) {
-                if (skip(&s, wire) < 0)
-                    return -1;
-                continue;
-            }
+        return 1;
+    }
+    return 0;
+}
+
+/* Returns 0, -1 (give up: None) or -2 (a Python exception is set). */
+static int resource_spans(Buf b, const Keys *keys, Out *out, Span *sp) {
+    int found;
+    /* First pass: the resource (field 1; merged, it may come after its spans) and the value of its
+     * service.name among the resource's attributes (Resource field 1). */
+    Buf scan = b, resource, entry;
+    Any service = {0};
+    while ((found = next_field(&scan, 1, &resource)) == 1) {
+        while ((found = next_field(&resource, 1, &entry)) == 1) {
             const uint8_t *k;
             Py_ssize_t kn;
             Any v = {0};
-            if (wire != WT_LEN || sub(&s, &entry) < 0 || key_value(entry, 3, &k, &kn, &v) < 0)
+            if (key_value(entry, 3, &k, &kn, &v) < 0)
                 return -1;
             if (key_is(k, kn, "service.name", 12))
                 service = v;
         }
+        if (found < 0)
+            return -1;
     }
+    if (found < 0)
+        return -1;
     Py_XSETREF(out->service, text(&service));
     if (out->service == NULL)
         return -2;
-    /* Second pass: scope_spans (2) and their spans (ScopeSpans field 2). */
-    while (b.p < b.end) {
-        Buf scope;
-        if (tag(&b, &field, &wire) < 0)
-            return -1;
-        if (field != 2) {
-            if (skip(&b, wire) < 0)
-                return -1;
-            continue;
-        }
-        if (wire != WT_LEN || sub(&b, &scope) < 0)
-            return -1;
-        while (scope.p < scope.end) {
-            Buf s;
-            if (tag(&scope, &field, &wire) < 0)
-                return -1;
-            if (field != 2) {
-                if (skip(&scope, wire) < 0)
-                    return -1;
-                continue;
-            }
-            if (wire != WT_LEN || sub(&scope, &s) < 0 || span(s, keys, sp) < 0)
+    /* Second pass: scope_spans (field 2) and their spans (ScopeSpans field 2). */
+    Buf scope, s;
+    while ((found = next_field(&b, 2, &scope)) == 1) {
+        while ((found = next_field(&scope, 2, &s)) == 1) {
+            if (span(s, keys, sp) < 0)
                 return -1;
             int r = record(sp, keys, out);
             if (r < 0)
                 return r;
         }
+        if (found < 0)
+            return -1;
     }
-    return 0;
+    return found < 0 ? -1 : 0;
 }
 
 static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
@@ -739,20 +731,14 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
     if (out.cols != NULL && out.error != NULL && out.empty != NULL && out.ok != NULL && out.rejected != NULL &&
         out.no_violations != NULL && sp != NULL) {
         Buf b = {(const uint8_t *)body.buf, (const uint8_t *)body.buf + body.len};
-        uint32_t field;
-        int wire;
+        Buf s;
+        int found = 0;
         result = 0;
-        while (result == 0 && b.p < b.end) {
-            Buf s;
-            if (tag(&b, &field, &wire) < 0)
-                result = -1;
-            else if (field != 1)
-                result = skip(&b, wire);
-            else if (wire != WT_LEN || sub(&b, &s) < 0)
-                result = -1;
-            else
-                result = resource_spans(s, &keys, &out, sp);
-        }
+        /* resource_spans (field 1) of the export request, one after the other. */
+        while (result == 0 && (found = next_field(&b, 1, &s)) == 1)
+            result = resource_spans(s, &keys, &out, sp);
+        if (result == 0 && found < 0)
+            result = -1;
     } else if (sp == NULL)
         PyErr_NoMemory();
     PyMem_Free(sp);
