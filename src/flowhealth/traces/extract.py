@@ -20,6 +20,35 @@ from . import convention as c
 STATUS_ERROR = 2  # opentelemetry.proto.trace.v1.Status.STATUS_CODE_ERROR
 
 
+# Why a span was rejected, as the exporter's partial_success message counts it. Both readers (this
+# module and records.py, behind the native reader) word their rejections through these.
+def no_traces_block(flow_id: str) -> str:
+    return f"for flow '{flow_id[:64]}' that has no traces block"
+
+
+def unknown_stage(stage: str, flow_id: str) -> str:
+    return f"with unknown stage '{stage[:64]}' of flow '{flow_id}'"
+
+
+def without_entity_id(flow_id: str) -> str:
+    return f"of flow '{flow_id}' without {c.ENTITY_ID}"
+
+
+def unknown_outcome(outcome: str) -> str:
+    return f"with unknown {c.OUTCOME} '{outcome[:32]}'"
+
+
+def unmapped(service: str, name: str) -> str:
+    return f"without {c.FLOW} and no span mapping (e.g. service '{service}' span '{name}')"
+
+
+def mapped_without(flow_id: str, attribute: str) -> str:
+    return f"mapped to {flow_id} but without attribute {attribute}"
+
+
+LONG_ENTITY_ID = f"with an entity id longer than {c.MAX_ENTITY_ID} characters"
+
+
 @dataclass
 class Extracted:
     """Stage events of one export request, and why the other spans were rejected."""
@@ -78,17 +107,17 @@ def extract(request: Any, routing: c.Routing) -> Extracted:
                 flow_id = value.string_value or _text(value)
                 plan = plans.get(flow_id)
                 if plan is None:
-                    out.rejected[f"for flow '{flow_id[:64]}' that has no traces block"] += 1
+                    out.rejected[no_traces_block(flow_id)] += 1
                     continue
                 value = get(STAGE)
                 stage = "" if value is None else value.string_value or _text(value)
                 if stage not in plan.stage_set:
-                    out.rejected[f"with unknown stage '{stage[:64]}' of flow '{flow_id}'"] += 1
+                    out.rejected[unknown_stage(stage, flow_id)] += 1
                     continue
                 value = get(ENTITY_ID)
                 entity_id = "" if value is None else value.string_value or _text(value)
                 if not entity_id:
-                    out.rejected[f"of flow '{flow_id}' without {c.ENTITY_ID}"] += 1
+                    out.rejected[without_entity_id(flow_id)] += 1
                     continue
                 value = get(ENTITY_TYPE)
                 entity_type = plan.entity_type if value is None else value.string_value or _text(value)
@@ -123,13 +152,13 @@ def _mapped_span(
     """A span without the convention's attributes: a flow's span mapping, or a rejection."""
     mapped = mappings.get((service, span.name))
     if mapped is None:
-        out.rejected[f"without {c.FLOW} and no span mapping (e.g. service '{service}' span '{span.name}')"] += 1
+        out.rejected[unmapped(service, span.name)] += 1
         return
     attrs = span.attributes
     for flow_id, mapping in mapped:
         entity_id = _get(attrs, mapping.entity_id)
         if not entity_id:
-            out.rejected[f"mapped to {flow_id} but without attribute {mapping.entity_id}"] += 1
+            out.rejected[mapped_without(flow_id, mapping.entity_id)] += 1
             continue
         plan = plans[flow_id]
         outcome = _get(attrs, OUTCOME)
@@ -152,7 +181,7 @@ def _event(
     payload_attribute: str,
 ) -> c.StageEvent | None:
     if len(entity_id) > MAX_ENTITY_ID:
-        out.rejected[f"with an entity id longer than {MAX_ENTITY_ID} characters"] += 1
+        out.rejected[LONG_ENTITY_ID] += 1
         return None
     value = get(REASON)
     reason = "" if value is None else value.string_value or _text(value)
@@ -160,7 +189,7 @@ def _event(
         # Without an explicit outcome, the span status decides (OpenTelemetry: ERROR = failed).
         outcome = REJECTED if span.status.code == STATUS_ERROR else OK
     elif outcome not in OUTCOMES:
-        out.rejected[f"with unknown {c.OUTCOME} '{outcome[:32]}'"] += 1
+        out.rejected[unknown_outcome(outcome)] += 1
         return None
     if outcome == REJECTED and not reason:
         reason = _error_reason(span)
@@ -168,7 +197,7 @@ def _event(
     if plan.contract is not None:
         payload = get(payload_attribute)
         if payload is not None:
-            violations = _violations(plan.contract, _text(payload))
+            violations = contract_violations(plan.contract, _text(payload))
     return c.StageEvent(
         (span.trace_id + span.span_id).hex(),
         plan.flow,
@@ -182,7 +211,7 @@ def _event(
     )
 
 
-def _violations(contract: LoadedContract, text: str) -> tuple[tuple[str, str], ...]:
+def contract_violations(contract: LoadedContract, text: str) -> tuple[tuple[str, str], ...]:
     try:
         payload = json.loads(text)
     except json.JSONDecodeError:

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from . import convention as c
+from . import extract as x
 from .decode import PROTOBUF, parse
-from .extract import Extracted, _violations, extract
+from .extract import Extracted, contract_violations, extract
 
 # Columns, one item per span each: service, name, ident (trace id + span id, hex), at, failed
 # (status ERROR), why (what a rejected span without a reason is rejected for), then one column per
@@ -44,7 +45,6 @@ FIXED = 6
 OUTCOMES, REJECTED, OK, MAX_ENTITY_ID, MAX_REASON = c.OUTCOMES, c.REJECTED, c.OK, c.MAX_ENTITY_ID, c.MAX_REASON
 StageEvent = c.StageEvent
 new = tuple.__new__
-LONG_ID = f"with an entity id longer than {MAX_ENTITY_ID} characters"
 
 
 def extract_protobuf(body: bytes, routing: c.Routing, native: bool | None = None) -> Extracted:
@@ -84,30 +84,30 @@ def from_columns(slow: int, columns: Columns, routing: c.Routing) -> Extracted:
             continue
         plan = plans.get(flow_id)
         if plan is None:
-            rejected[f"for flow '{flow_id[:64]}' that has no traces block"] += 1
+            rejected[x.no_traces_block(flow_id)] += 1
             continue
         if stage is None:
             stage = ""
         if stage not in plan.stage_set:
-            rejected[f"with unknown stage '{stage[:64]}' of flow '{flow_id}'"] += 1
+            rejected[x.unknown_stage(stage, flow_id)] += 1
             continue
         if not entity_id:
-            rejected[f"of flow '{flow_id}' without {c.ENTITY_ID}"] += 1
+            rejected[x.without_entity_id(flow_id)] += 1
             continue
         if len(entity_id) > MAX_ENTITY_ID:
-            rejected[LONG_ID] += 1
+            rejected[x.LONG_ENTITY_ID] += 1
             continue
         if not outcome:
             # Without an explicit outcome, the span status decides (OpenTelemetry: ERROR = failed).
             outcome = REJECTED if failed else OK
         elif outcome not in OUTCOMES:
-            rejected[f"with unknown {c.OUTCOME} '{outcome[:32]}'"] += 1
+            rejected[x.unknown_outcome(outcome)] += 1
             continue
         if reason is None:
             reason = ""
         if outcome == REJECTED and not reason:
             reason = why
-        violations = () if plan.contract is None or payload is None else _violations(plan.contract, payload)
+        violations = () if plan.contract is None or payload is None else contract_violations(plan.contract, payload)
         entity_type = plan.entity_type if entity_type is None else entity_type
         append(
             new(
@@ -123,7 +123,7 @@ def _mapped_span(out: Extracted, columns: Columns, i: int, routing: c.Routing) -
     service, name = columns[0][i], columns[1][i]
     mapped = routing.mappings.get((service, name))
     if mapped is None:
-        out.rejected[f"without {c.FLOW} and no span mapping (e.g. service '{service}' span '{name}')"] += 1
+        out.rejected[x.unmapped(service, name)] += 1
         return
     positions = routing.key_positions
     outcome: str = columns[FIXED + positions[c.OUTCOME]][i] or ""
@@ -131,21 +131,21 @@ def _mapped_span(out: Extracted, columns: Columns, i: int, routing: c.Routing) -
     for flow_id, mapping in mapped:
         entity_id: str | None = columns[FIXED + positions[mapping.entity_id]][i]
         if not entity_id:
-            out.rejected[f"mapped to {flow_id} but without attribute {mapping.entity_id}"] += 1
+            out.rejected[x.mapped_without(flow_id, mapping.entity_id)] += 1
             continue
         if len(entity_id) > MAX_ENTITY_ID:
-            out.rejected[LONG_ID] += 1
+            out.rejected[x.LONG_ENTITY_ID] += 1
             continue
         plan = routing.plans[flow_id]
         kind = outcome
         if not kind:
             kind = REJECTED if columns[4][i] else OK
         elif kind not in OUTCOMES:
-            out.rejected[f"with unknown {c.OUTCOME} '{kind[:32]}'"] += 1
+            out.rejected[x.unknown_outcome(kind)] += 1
             continue
         why = columns[5][i] if kind == REJECTED and not reason else reason
         payload: str | None = columns[FIXED + positions[mapping.payload or c.PAYLOAD]][i]
-        violations = () if plan.contract is None or payload is None else _violations(plan.contract, payload)
+        violations = () if plan.contract is None or payload is None else contract_violations(plan.contract, payload)
         out.events.append(
             StageEvent(
                 columns[2][i],
