@@ -20,6 +20,7 @@ from flowhealth.store.db import init_schema
 from flowhealth.store.migrate import alembic_config, head_revision, schema_version
 from flowhealth.traces.convention import StageEvent
 from flowhealth.traces.decode import JSON, PROTOBUF
+from flowhealth.traces.ingest import FOLD_ROWS
 from tests.support.models import write_model
 from tests.support.otlp import STUCK_RULE, TRACES_FLOW, business, request
 
@@ -70,6 +71,45 @@ def test_the_folder_folds_without_waiting_for_a_refresh(tmp_path: Path, clock: F
         assert journeys(runtime.engine) == {"O-2": "placed"}
     finally:
         runtime.traces.close()
+
+
+def placed(runtime: Runtime, order: str) -> None:
+    at = runtime.clock.now().timestamp()
+    runtime.traces.accept_body(PROTOBUF, request([business("shop", "placed", order, at)]).SerializeToString())
+
+
+def test_requests_arriving_during_a_fold_wait_for_the_folders_next_pass(tmp_path: Path, clock: FakeClock) -> None:
+    # Under a steady stream, chasing each newcomer folded one request at a time, and each small
+    # fold rewrote the journeys the previous one had just written: half again the CPU per span.
+    runtime = build(tmp_path, clock)
+    service = runtime.traces
+    service.close()  # this test runs the folder's pass itself
+    for n in range(3):
+        placed(runtime, f"O-{n}")
+    fold = service.fold_waiting
+    arrivals = iter(["O-late"])
+
+    def fold_while_a_request_arrives(limit: int = FOLD_ROWS) -> int:
+        folded = fold(limit)
+        for order in arrivals:  # answered while the group was being folded
+            placed(runtime, order)
+        return folded
+
+    service.fold_waiting = fold_while_a_request_arrives  # type: ignore[method-assign]
+    service.fold_arrived()
+    assert set(journeys(runtime.engine)) == {"O-0", "O-1", "O-2"}
+    assert waiting(runtime.engine) == 1  # left for the next pass, folded with whatever comes next
+    service.fold_arrived()
+    assert waiting(runtime.engine) == 0 and "O-late" in journeys(runtime.engine)
+
+
+def test_a_backlog_is_folded_in_full_groups_back_to_back(tmp_path: Path, clock: FakeClock) -> None:
+    runtime = build(tmp_path, clock)
+    runtime.traces.close()
+    for n in range(2 * FOLD_ROWS + 3):
+        placed(runtime, f"O-{n}")
+    runtime.traces.fold_arrived()
+    assert waiting(runtime.engine) == 0 and len(journeys(runtime.engine)) == 2 * FOLD_ROWS + 3
 
 
 def test_rejected_spans_are_answered_at_once_and_never_reach_the_inbox(tmp_path: Path, clock: FakeClock) -> None:

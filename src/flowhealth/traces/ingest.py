@@ -85,7 +85,7 @@ class TraceService:
         self._metrics = metrics
         self._lock = threading.Lock()
         self.signals = [ref for ref in model.signals() if isinstance(ref.signal.probe, TraceProbe)]
-        self._folder = Folder(self.drain, FOLD_LINGER)
+        self._folder = Folder(self.fold_arrived, FOLD_LINGER)
         self._recent = inbox.Recent()
 
     @property
@@ -151,6 +151,18 @@ class TraceService:
     def drain(self) -> None:
         """Fold every inbox row into journeys, a group of rows per transaction."""
         while self.fold_waiting():
+            pass
+
+    def fold_arrived(self) -> None:
+        """The folder's pass: full groups while they last, then the partial group left, then stop.
+
+        Not `drain`: under a steady stream, requests keep arriving while a group is folded, and
+        chasing them folded one request at a time. Each of those small folds read back and
+        rewrote the journeys the previous request had just written (a journey's spans come in
+        consecutive requests, one per system): 21-24 us of CPU per span instead of 14. Requests
+        that arrive during this pass wake the folder again, which lingers and folds them together.
+        """
+        while self.fold_waiting() == FOLD_ROWS:
             pass
 
     def fold_waiting(self, limit: int = FOLD_ROWS) -> int:
