@@ -86,6 +86,18 @@ def test_counters_and_histograms_that_keep_their_text_write_what_prometheus_clie
     )
 
 
+def test_many_latencies_observed_at_once_scrape_as_observed_one_by_one() -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    buckets = (0.005, 0.5, 1, 30)
+    bulk = RenderedHistogram("shop_wait_seconds", "Waits.", ["flow"], registry=ours, buckets=buckets)
+    single = Histogram("shop_wait_seconds", "Waits.", ["flow"], registry=theirs, buckets=buckets)
+    amounts = [0.001, 0.005, 0.5, 0.7, 31.0, 1e-9, 2.5e6, 0.1, 0.2, 0.3]
+    bulk.labels("orders").observe_many(amounts)
+    for amount in amounts:
+        single.labels("orders").observe(amount)
+    assert TextExposition().render(ours) == generate_latest(theirs)
+
+
 def test_a_value_changed_between_two_scrapes_is_in_the_second(model, tmp_path: Path, clock: FakeClock) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", public_url="http://fh.test")
     runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})

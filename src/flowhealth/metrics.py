@@ -101,7 +101,7 @@ class Metrics:
             ["code"],
             registry=registry,
         )
-        self.journey_latency = Histogram(
+        self.journey_latency = RenderedHistogram(
             "flowhealth_journey_stage_latency_seconds",
             "Stage-to-stage latency of business journeys (e.g. order placed to accepted by the ERP).",
             ["flow", "from_stage", "to_stage"],
