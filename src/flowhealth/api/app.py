@@ -58,6 +58,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True, reloader: Reloa
 
     app.add_middleware(limits.BodyLimit, limit_for=limit_for)
     app.add_middleware(methods.AllowedMethods, routes=lambda: app.router.routes)
+    app.add_middleware(otlp.Receiver)  # added last: outermost, before any other middleware or routing
     # Answers every route may give; each route documents its own (404, 409, 401/403 behind the token, ...).
     for router in (
         health.router,

@@ -6,6 +6,7 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import IngestError, Overloaded, PayloadTooLarge, StoreError
 from ..metrics import Metrics
@@ -46,8 +47,11 @@ RETRY_AFTER_BUSY = "1"
 RETRY_AFTER_UNAVAILABLE = "5"
 
 
+PATH = "/v1/traces"
+
+
 @router.post(
-    "/v1/traces",
+    PATH,
     summary="OTLP/HTTP trace export (protobuf or JSON); business spans become journeys",
     response_class=Response,
     responses={200: {"description": "An ExportTraceServiceResponse, in the request's media type", **_EXPORTED}},
@@ -92,6 +96,26 @@ async def export_traces(request: Request) -> Response:
         return _failure(metrics, media, 503, "internal error; retry later", RETRY_AFTER_UNAVAILABLE)
     metrics.otlp_requests.labels("200").inc()
     return Response(response(media, result.rejected, result.message), media_type=media)
+
+
+class Receiver:
+    """Pure ASGI middleware, outermost: `POST /v1/traces` goes straight to `export_traces`.
+
+    The receiver takes the most requests by far, and handles every error itself in OTLP's format,
+    so FastAPI's routing, exception handling and request wrapping only cost it CPU: they were a
+    third of its HTTP handling per request. The route stays registered for the OpenAPI document,
+    and the request reaches the same function.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH:
+            response = await export_traces(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _ingest(service: TraceService, reader: BodyReader, media: str, raw: bytes) -> IngestResult:
