@@ -57,7 +57,11 @@ class Contract:
 def routing() -> Routing:
     orders = FlowTraces(
         stages=["placed", "exported", "accepted"],
-        spans=[SpanMapping(service="erp", name="Create", stage="accepted", entity_id="erp.ref", payload="erp.body")],
+        spans=[
+            SpanMapping(service="erp", name="Create", stage="accepted", entity_id="erp.ref", payload="erp.body"),
+            # One flow only, with a contract: the native reader builds its events unless a payload is there.
+            SpanMapping(service="erp", name="other", stage="exported", entity_id="erp.ref", payload="erp.body"),
+        ],
     )
     billing = FlowTraces(
         entity="invoice",
@@ -406,3 +410,55 @@ def test_the_reader_builds_the_events_of_plain_convention_spans(
     python, fast = both(body)
     assert fast == python
     assert type(records.extract_protobuf(body, ROUTING).events[0]) is StageEvent
+
+
+def mapped_body(service: str, name: str, attrs: dict[str, str], code: int) -> bytes:
+    """An export request of one span from `service`, without the convention's flow attribute."""
+    span = Span(trace_id=os.urandom(16), span_id=os.urandom(8), name=name, end_time_unix_nano=1_700_000_000_000_000_000)
+    span.status.code = code  # type: ignore[assignment]
+    for key, value in attrs.items():
+        span.attributes.add(key=key).value.string_value = value
+    resource = Resource(attributes=[KeyValue(key="service.name", value=AnyValue(string_value=service))])
+    return field(1, field(1, resource.SerializeToString()) + field(2, field(2, span.SerializeToString())))
+
+
+@native
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries(
+        {"erp.ref": st.just("I-1")},
+        optional={
+            "flowhealth.outcome": st.sampled_from(["ok", "rejected", "retried", "manual", ""]),
+            "flowhealth.reason": st.sampled_from(["", "declined", "r" * 128]),
+        },
+    ),
+    st.sampled_from([("shop", "other"), ("erp", "other")]),
+    st.sampled_from([0, 1, 2]),
+)
+def test_the_reader_builds_the_events_of_spans_mapped_to_one_flow(
+    attrs: dict[str, str], service_name: tuple[str, str], code: int
+) -> None:
+    body = mapped_body(*service_name, attrs, code)
+    assert records.read_spans is not None
+    found = records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent, ROUTING.native_mappings)
+    assert found is not None and found[0] == 0, "left to Python"
+    python, fast = both(body)
+    assert fast == python and len(fast[0]) == 1
+
+
+@native
+def test_mapped_spans_python_must_judge_are_left_to_it() -> None:
+    cases = [
+        ("erp", "Create", {"erp.ref": "I-1"}),  # mapped to two flows
+        ("erp", "other", {"erp.ref": "I-1", "erp.body": '{"ok": true}'}),  # a payload for a contract
+        ("shop", "other", {}),  # no entity id: rejected
+        ("shop", "other", {"erp.ref": "I-1", "flowhealth.outcome": "maybe"}),  # an unknown outcome
+        ("shop", "nothing", {"erp.ref": "I-1"}),  # not mapped: rejected
+    ]
+    for service, name, attrs in cases:
+        body = mapped_body(service, name, attrs, 0)
+        assert records.read_spans is not None
+        found = records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent, ROUTING.native_mappings)
+        assert found is not None and found[0] == 1, (service, name, attrs)
+        python, fast = both(body)
+        assert fast == python

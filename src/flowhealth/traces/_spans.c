@@ -443,6 +443,7 @@ typedef struct {
     PyObject *empty;
     PyObject *ok, *rejected;
     PyObject *plans; /* flow id -> (stage set, flow, entity type, has a contract) */
+    PyObject *mappings; /* (service, span name) -> (flow id, stage, entity id key, payload key), or NULL */
     PyTypeObject *event_type; /* convention.StageEvent */
     PyObject *no_violations; /* () */
     Py_ssize_t slow; /* spans left to Python: an event column item None */
@@ -525,14 +526,77 @@ static int one_of(const Any *a, const char *const *words) {
     return 0;
 }
 
+/* The outcome and reason records.py would give a span (keys 4 and 5 are the convention's outcome
+ * and reason, for mapped spans too), both borrowed; 0 when Python must decide: an outcome that is
+ * not one of the four words (rejected there), a reason that might need cutting. */
+static int outcome_reason(const Span *sp, PyObject *const *item, Out *out, PyObject **outcome, PyObject **reason) {
+    static const char *const outcomes[] = {"ok", "rejected", "retried", "manual", NULL};
+    const Any *v = sp->value;
+    int explicit = sp->found[4] && ((v[4].kind == K_STRING && v[4].n > 0) || v[4].kind == K_BOOL ||
+                                    v[4].kind == K_INT || v[4].kind == K_DOUBLE);
+    if (!explicit)
+        *outcome = sp->code == 2 ? out->rejected : out->ok; /* the span status decides */
+    else if (v[4].kind == K_STRING && one_of(&v[4], outcomes))
+        *outcome = item[RECORD_FIXED + 4];
+    else
+        return 0; /* an unknown outcome: rejected, by Python */
+    *reason = sp->found[5] ? item[RECORD_FIXED + 5] : out->empty;
+    if (PyUnicode_GET_LENGTH(*reason) == 0 && PyUnicode_Compare(*outcome, out->rejected) == 0)
+        *reason = item[5]; /* the error reason */
+    return PyUnicode_GET_LENGTH(*reason) <= MAX_REASON;
+}
+
+static PyObject *new_event(Out *out, PyObject *const *fields) {
+    PyObject *event = out->event_type->tp_alloc(out->event_type, 9);
+    if (event == NULL)
+        return NULL;
+    for (int i = 0; i < 9; i++)
+        PyTuple_SET_ITEM(event, i, Py_NewRef(fields[i]));
+    return event;
+}
+
+/* The event records.py's _Mapper would build for a span without `flowhealth.flow`, or None
+ * (borrowed) when Python must look: no mapping with exactly one flow for its service and name
+ * (`Routing.native_mappings`), an entity id that is not a plain string or might need cutting,
+ * anything to reject, a payload for a flow with a contract. */
+static PyObject *mapped_event_of(const Span *sp, PyObject *const *item, Out *out) {
+    PyObject *pair = PyTuple_Pack(2, item[0], item[1]);
+    if (pair == NULL)
+        return NULL;
+    PyObject *target = PyDict_GetItemWithError(out->mappings, pair);
+    Py_DECREF(pair);
+    if (target == NULL)
+        return PyErr_Occurred() ? NULL : Py_None;
+    /* Checked in read_spans: (str, str, int, int), both ints positions of `keys`. */
+    Py_ssize_t e = PyLong_AsSsize_t(PyTuple_GET_ITEM(target, 2));
+    Py_ssize_t p = PyLong_AsSsize_t(PyTuple_GET_ITEM(target, 3));
+    const Any *v = sp->value;
+    if (!sp->found[e] || v[e].kind != K_STRING || v[e].n == 0 || v[e].n > MAX_ENTITY_ID)
+        return Py_None;
+    PyObject *plan = PyDict_GetItemWithError(out->plans, PyTuple_GET_ITEM(target, 0));
+    if (plan == NULL)
+        return PyErr_Occurred() ? NULL : Py_None;
+    if (sp->found[p] && PyTuple_GET_ITEM(plan, 3) == Py_True)
+        return Py_None; /* a payload and a contract: jsonschema, in Python */
+    PyObject *outcome, *reason;
+    if (!outcome_reason(sp, item, out, &outcome, &reason))
+        return Py_None;
+    PyObject *fields[9] = {
+        item[2],   PyTuple_GET_ITEM(plan, 1), PyTuple_GET_ITEM(target, 1), item[RECORD_FIXED + e],
+        PyTuple_GET_ITEM(plan, 2), outcome, reason, item[3], out->no_violations,
+    };
+    return new_event(out, fields);
+}
+
 /* The stage event records.py would build for a convention span (keys 0-6 are convention's
  * CONVENTION_KEYS), or None (borrowed Py_None) when any rule needs Python: an unknown flow or
  * stage, a value that is not a plain string, anything
  * to reject, an entity id or reason that might need cutting, a payload to check against the flow's
  * contract. Only the common case is here. */
 static PyObject *event_of(const Span *sp, PyObject *const *item, Out *out) {
-    static const char *const outcomes[] = {"ok", "rejected", "retried", "manual", NULL};
     const Any *v = sp->value;
+    if (!sp->found[0] && out->plans != NULL && out->mappings != NULL)
+        return mapped_event_of(sp, item, out);
     if (out->plans == NULL || !sp->found[0] || v[0].kind != K_STRING || !sp->found[1] || v[1].kind != K_STRING ||
         !sp->found[2] || v[2].kind != K_STRING || v[2].n == 0 || v[2].n > MAX_ENTITY_ID ||
         (sp->found[3] && v[3].kind != K_STRING))
@@ -545,30 +609,14 @@ static PyObject *event_of(const Span *sp, PyObject *const *item, Out *out) {
     int known = PySet_Contains(PyTuple_GET_ITEM(plan, 0), item[RECORD_FIXED + 1]);
     if (known <= 0)
         return known < 0 ? NULL : Py_None;
-    PyObject *outcome;
-    int explicit = sp->found[4] && ((v[4].kind == K_STRING && v[4].n > 0) || v[4].kind == K_BOOL ||
-                                    v[4].kind == K_INT || v[4].kind == K_DOUBLE);
-    if (!explicit)
-        outcome = sp->code == 2 ? out->rejected : out->ok; /* the span status decides */
-    else if (v[4].kind == K_STRING && one_of(&v[4], outcomes))
-        outcome = item[RECORD_FIXED + 4];
-    else
-        return Py_None; /* an unknown outcome: rejected, by Python */
-    PyObject *reason = sp->found[5] ? item[RECORD_FIXED + 5] : out->empty;
-    if (PyUnicode_GET_LENGTH(reason) == 0 && PyUnicode_Compare(outcome, out->rejected) == 0)
-        reason = item[5]; /* the error reason */
-    if (PyUnicode_GET_LENGTH(reason) > MAX_REASON)
+    PyObject *outcome, *reason;
+    if (!outcome_reason(sp, item, out, &outcome, &reason))
         return Py_None;
-    PyObject *event = out->event_type->tp_alloc(out->event_type, 9);
-    if (event == NULL)
-        return NULL;
     PyObject *fields[9] = {
         item[2], PyTuple_GET_ITEM(plan, 1), item[RECORD_FIXED + 1], item[RECORD_FIXED + 2],
         sp->found[3] ? item[RECORD_FIXED + 3] : PyTuple_GET_ITEM(plan, 2), outcome, reason, item[3], out->no_violations,
     };
-    for (int i = 0; i < 9; i++)
-        PyTuple_SET_ITEM(event, i, Py_NewRef(fields[i]));
-    return event;
+    return new_event(out, fields);
 }
 
 static int record(const Span *sp, const Keys *keys, Out *out) {
@@ -673,9 +721,9 @@ static int resource_spans(Buf b, const Keys *keys, Out *out, Span *sp) {
 
 static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer body;
-    PyObject *key_tuple, *plans, *event_type;
-    if (!PyArg_ParseTuple(args, "y*O!O!O!:read_spans", &body, &PyTuple_Type, &key_tuple, &PyDict_Type, &plans,
-                          &PyType_Type, &event_type))
+    PyObject *key_tuple, *plans, *event_type, *mappings = NULL;
+    if (!PyArg_ParseTuple(args, "y*O!O!O!|O!:read_spans", &body, &PyTuple_Type, &key_tuple, &PyDict_Type, &plans,
+                          &PyType_Type, &event_type, &PyDict_Type, &mappings))
         return NULL;
     if (!PyType_IsSubtype((PyTypeObject *)event_type, &PyTuple_Type)) {
         PyBuffer_Release(&body);
@@ -710,8 +758,30 @@ static PyObject *read_spans(PyObject *Py_UNUSED(module), PyObject *args) {
             return NULL;
         }
     }
+    /* A mapping is (service, name) -> (flow id, stage, entity id key, payload key); keys by position. */
+    pos = 0;
+    PyObject *target;
+    while (mappings != NULL && PyDict_Next(mappings, &pos, &k, &target)) {
+        int ok = PyTuple_Check(k) && PyTuple_GET_SIZE(k) == 2 && PyUnicode_Check(PyTuple_GET_ITEM(k, 0)) &&
+                 PyUnicode_Check(PyTuple_GET_ITEM(k, 1)) && PyTuple_Check(target) && PyTuple_GET_SIZE(target) == 4 &&
+                 PyUnicode_Check(PyTuple_GET_ITEM(target, 0)) && PyUnicode_Check(PyTuple_GET_ITEM(target, 1));
+        for (int i = 2; ok && i < 4; i++) {
+            PyObject *n = PyTuple_GET_ITEM(target, i);
+            Py_ssize_t at = PyLong_Check(n) ? PyLong_AsSsize_t(n) : -1;
+            if (at == -1 && PyErr_Occurred())
+                PyErr_Clear();
+            ok = at >= 0 && at < keys.count;
+        }
+        if (!ok) {
+            PyBuffer_Release(&body);
+            PyErr_SetString(PyExc_TypeError,
+                            "read_spans: mappings maps (service, name) to (flow, stage, entity key, payload key)");
+            return NULL;
+        }
+    }
     Out out = {0};
     out.plans = plans;
+    out.mappings = mappings;
     out.event_type = (PyTypeObject *)event_type;
     out.cols = PyTuple_New(RECORD_FIXED + keys.count + 1);
     for (Py_ssize_t i = 0; out.cols != NULL && i < RECORD_FIXED + keys.count + 1; i++) {

@@ -2,5 +2,10 @@
 from typing import Any
 
 def read_spans(
-    body: bytes, keys: tuple[str, ...], plans: dict[str, Any], event_type: type, /
+    body: bytes,
+    keys: tuple[str, ...],
+    plans: dict[str, Any],
+    event_type: type,
+    mappings: dict[tuple[str, str], Any] = ...,
+    /,
 ) -> tuple[int, tuple[list[Any], ...]] | None: ...

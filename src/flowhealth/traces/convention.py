@@ -132,6 +132,21 @@ class Routing:
         return {f: (p.stage_set, p.flow, p.entity_type, p.contract is not None) for f, p in self.plans.items()}
 
     @cached_property
+    def native_mappings(self) -> dict[tuple[str, str], tuple[str, str, int, int]]:
+        """(flow, stage, entity id key, payload key) by (service, span name), keys by position in `span_keys`.
+
+        For the native reader (records.py), which builds the events of mapped spans itself; only
+        mappings of exactly one flow are here (a span feeding two flows is Python's).
+        """
+        positions = self.key_positions
+        return {
+            pair: (flow_id, m.stage, positions[m.entity_id], positions[m.payload or PAYLOAD])
+            for pair, mapped in self.mappings.items()
+            if len(mapped) == 1
+            for flow_id, m in mapped
+        }
+
+    @cached_property
     def key_positions(self) -> dict[str, int]:
         """Each key of `span_keys` by its position (read once per mapped span)."""
         return {key: i for i, key in enumerate(self.span_keys)}

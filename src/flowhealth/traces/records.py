@@ -24,7 +24,9 @@ from .extract import Extracted, contract_violations, extract
 # A last column holds the span's StageEvent where the reader could build it (a convention span that
 # nothing rejects, without a payload for a contract), else None: `slow` counts those, decided here.
 Columns = tuple[list[Any], ...]
-ReadSpans = Callable[[bytes, tuple[str, ...], dict[str, Any], type], tuple[int, Columns] | None]
+ReadSpans = Callable[
+    [bytes, tuple[str, ...], dict[str, Any], type, dict[tuple[str, str], Any]], tuple[int, Columns] | None
+]
 
 
 def _load() -> ReadSpans | None:
@@ -54,7 +56,7 @@ def extract_protobuf(body: bytes, routing: c.Routing, native: bool | None = None
     """
     keys = routing.span_keys
     if (ENABLED if native is None else native) and read_spans is not None and len(keys) <= MAX_KEYS:
-        found = read_spans(body, keys, routing.native_plans, StageEvent)
+        found = read_spans(body, keys, routing.native_plans, StageEvent, routing.native_mappings)
         if found is not None:
             return from_columns(found[0], found[1], routing)
     return extract(parse(PROTOBUF, body), routing)
