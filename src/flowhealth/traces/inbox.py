@@ -41,12 +41,11 @@ def _mark(conn: Connection) -> str:
 def put(conn: Connection, body: bytes, received_at: float) -> int:
     """Add one request's protobuf body (inside the caller's transaction); the row's id."""
     mark = _mark(conn)
-    return int(
-        conn.exec_driver_sql(
-            f"INSERT INTO span_inbox (received_at, events, body) VALUES ({mark}, '', {mark}) RETURNING id",
-            (received_at, body),
-        ).scalar_one()
-    )
+    sql = f"INSERT INTO span_inbox (received_at, events, body) VALUES ({mark}, '', {mark})"
+    if conn.dialect.name == "sqlite":
+        # The cursor's lastrowid: RETURNING made SQLAlchemy build a result per request (0.1 ms of ~2).
+        return int(conn.exec_driver_sql(sql, (received_at, body)).lastrowid)
+    return int(conn.exec_driver_sql(f"{sql} RETURNING id", (received_at, body)).scalar_one())
 
 
 def oldest(conn: Connection, limit: int) -> list[Row]:
