@@ -48,6 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 BATCH = 512
 GOAL_CPU_RATIO = 3.0  # issue 19: server CPU per span <= 3 x a receiver that only parses
 GOAL_P50_MS = 3.0  # issue 19: p50 of a 512-span request
+ISSUE_ANCHOR_P50_MS = 0.55  # the issue's host: the parse-only receiver's 512-span request
 GOAL_MEMORY_GROWTH = 0.10
 SELF = [sys.executable, "-m", "benchmarks.trace_bench"]  # RSS may grow at most 10% after warm-up
 
@@ -571,6 +572,13 @@ def main() -> None:
         )
         print(
             f"  goal p50 of a {BATCH}-span request <= {GOAL_P50_MS:g} ms: {verdict(p50 <= GOAL_P50_MS)} ({p50:.2f} ms)"
+        )
+        # The goal is in milliseconds of the issue's host; scaled by the anchor in this run, as
+        # big_model_bench scales goal 4 (an estimate: one host's speed measured by one receiver).
+        scaled = p50 * ISSUE_ANCHOR_P50_MS / runs["parse-only"].p(0.5)
+        print(
+            f"    scaled to the issue's host by the anchor's p50 ({runs['parse-only'].p(0.5):.2f} ms here,"
+            f" {ISSUE_ANCHOR_P50_MS:g} ms there): {scaled:.2f} ms, {verdict(scaled <= GOAL_P50_MS)} (an estimate)"
         )
         print(
             f"  goal 0 spans dropped by the SDK at {args.rate:,.0f} spans/s: {verdict(sdk.dropped == 0)}"
