@@ -9,7 +9,6 @@ and a batch's read-modify-write of journeys must not interleave with another bat
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -217,10 +216,7 @@ class TraceService:
         spans.labels("redelivered").inc(applied.redelivered)
         spans.labels("rejected").inc(extracted.rejected_count + dropped)
         # One observe_many per stage pair, not an observe per latency: a fold observes thousands.
-        by_pair: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-        for flow, start, end, seconds in applied.latencies:
-            by_pair[(flow, start, end)].append(seconds)
-        for (flow, start, end), observed in by_pair.items():
+        for (flow, start, end), observed in applied.latencies.items():
             self._metrics.journey_latency.labels(flow, start, end).observe_many(observed)
 
     def refresh(self) -> None:

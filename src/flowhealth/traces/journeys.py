@@ -65,7 +65,8 @@ class Applied:
 
     accepted: int = 0
     redelivered: int = 0
-    latencies: list[tuple[str, str, str, float]] = field(default_factory=list)
+    # Seconds observed per (flow, from stage, to stage), in the order observed.
+    latencies: defaultdict[tuple[str, str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
 def minute_of(at: float) -> int:
@@ -76,8 +77,7 @@ class _Batch:
     """One fold's aggregates. `entity` runs once per journey and loops over its spans with locals
     only: attribute reads and writes per span were a third of the fold's Python."""
 
-    def __init__(self, routing: c.Routing, now: float) -> None:
-        self.plans = routing.plans
+    def __init__(self, now: float) -> None:
         self.now = now
         self.applied = Applied()
         self.counts: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
@@ -143,7 +143,7 @@ class _Batch:
     def _observe(self, flow: str, start: str, end: str, t0: float, t1: float) -> None:
         seconds = max(0.0, t1 - t0)  # clocks of different systems drift; never a negative latency
         self.latency[(flow, start, end, minute_of(t1))].append((seconds, t1))
-        self.applied.latencies.append((flow, start, end, seconds))
+        self.applied.latencies[(flow, start, end)].append(seconds)
 
 
 def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
@@ -160,7 +160,7 @@ def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
 
 def apply(conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], now: float) -> Applied:
     """Fold a batch of stage events into journeys and aggregates (inside the caller's transaction)."""
-    batch = _Batch(routing, now)
+    batch = _Batch(now)
     grouped: dict[str, dict[str, list[c.StageEvent]]] = {}
     for ev in events:
         entities = grouped.get(ev.flow)
@@ -299,17 +299,7 @@ def _save_counts(conn: Connection, counts: dict[tuple[str, str, str, str, int], 
 
 def add_count(conn: Connection, flow: str, measure: str, stage: str, reason: str, minute: int, n: int) -> None:
     """Add `n` to one per-minute counter, creating it when missing."""
-    key = (
-        (COUNT.c.flow == flow)
-        & (COUNT.c.measure == measure)
-        & (COUNT.c.stage == stage)
-        & (COUNT.c.reason == reason)
-        & (COUNT.c.minute == minute)
-    )
-    if conn.execute(update(COUNT).where(key).values(count=COUNT.c["count"] + n)).rowcount == 0:
-        conn.execute(
-            insert(COUNT).values(flow=flow, measure=measure, stage=stage, reason=reason, minute=minute, count=n)
-        )
+    _save_counts(conn, {(flow, measure, stage, reason, minute): n})
 
 
 def _save_latency(conn: Connection, latency: dict[tuple[str, str, str, int], list[tuple[float, float]]]) -> None:
