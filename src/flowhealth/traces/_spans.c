@@ -559,7 +559,7 @@ static PyObject *new_event(Out *out, PyObject *const *fields) {
     return event;
 }
 
-/* The event records.py's _Mapper would build for a span without `flowhealth.flow`, or None
+/* The event records.py's _mapped_span would build for a span without `flowhealth.flow`, or None
  * (borrowed) when Python must look: no mapping with exactly one flow for its service and name
  * (`Routing.native_mappings`), an entity id that is not a plain string or might need cutting,
  * anything to reject, a payload for a flow with a contract. */

@@ -108,6 +108,16 @@ class FlowPlan:
         return {stage: tuple(pairs) for stage, pairs in by_stage.items()}
 
 
+class MappedTarget(NamedTuple):
+    """One flow a span mapping sends a span to, and where its attributes are among `Routing.span_keys`."""
+
+    flow_id: str
+    plan: FlowPlan
+    mapping: SpanMapping
+    entity_key: int
+    payload_key: int
+
+
 @dataclass(frozen=True)
 class Routing:
     """Flows that accept spans, and the span mappings by (service.name, span name)."""
@@ -132,24 +142,29 @@ class Routing:
         return {f: (p.stage_set, p.flow, p.entity_type, p.contract is not None) for f, p in self.plans.items()}
 
     @cached_property
-    def native_mappings(self) -> dict[tuple[str, str], tuple[str, str, int, int]]:
-        """(flow, stage, entity id key, payload key) by (service, span name), keys by position in `span_keys`.
-
-        For the native reader (records.py), which builds the events of mapped spans itself; only
-        mappings of exactly one flow are here (a span feeding two flows is Python's).
-        """
-        positions = self.key_positions
+    def mapping_targets(self) -> dict[tuple[str, str], tuple[MappedTarget, ...]]:
+        """Where each (service, span name) goes, with the positions in `span_keys` of the attributes it reads."""
+        positions = {key: i for i, key in enumerate(self.span_keys)}
         return {
-            pair: (flow_id, m.stage, positions[m.entity_id], positions[m.payload or PAYLOAD])
+            pair: tuple(
+                MappedTarget(flow_id, self.plans[flow_id], m, positions[m.entity_id], positions[m.payload or PAYLOAD])
+                for flow_id, m in mapped
+            )
             for pair, mapped in self.mappings.items()
-            if len(mapped) == 1
-            for flow_id, m in mapped
         }
 
     @cached_property
-    def key_positions(self) -> dict[str, int]:
-        """Each key of `span_keys` by its position (read once per mapped span)."""
-        return {key: i for i, key in enumerate(self.span_keys)}
+    def native_mappings(self) -> dict[tuple[str, str], tuple[str, str, int, int]]:
+        """(flow, stage, entity id key, payload key) by (service, span name), for the native reader (records.py).
+
+        It builds the events of mapped spans itself; only mappings of exactly one flow are here (a
+        span feeding two flows is Python's).
+        """
+        return {
+            pair: (t.flow_id, t.mapping.stage, t.entity_key, t.payload_key)
+            for pair, (t, *more) in self.mapping_targets.items()
+            if not more
+        }
 
     @classmethod
     def of(cls, model: Model) -> Routing:

@@ -44,6 +44,9 @@ ENABLED = AVAILABLE and os.environ.get("FLOWHEALTH_NATIVE", "1").strip() != "0"
 
 MAX_KEYS = 64  # the C reader's limit on span_keys
 FIXED = 6
+# The convention's keys come first in `Routing.span_keys`, so their columns are the same for every routing.
+OUTCOME_COLUMN = FIXED + c.CONVENTION_KEYS.index(c.OUTCOME)
+REASON_COLUMN = FIXED + c.CONVENTION_KEYS.index(c.REASON)
 OUTCOMES, REJECTED, OK, MAX_ENTITY_ID, MAX_REASON = c.OUTCOMES, c.REJECTED, c.OK, c.MAX_ENTITY_ID, c.MAX_REASON
 StageEvent = c.StageEvent
 new = tuple.__new__
@@ -75,7 +78,6 @@ def from_columns(slow: int, columns: Columns, routing: c.Routing) -> Extracted:
     plans = routing.plans
     rejected = out.rejected
     append = out.events.append
-    mapper: _Mapper | None = None
     conventions = columns[FIXED : FIXED + len(c.CONVENTION_KEYS)]
     fields = zip(range(len(columns[0])), columns[-1], *columns[2:FIXED], *conventions, strict=True)
     for i, built, ident, at, failed, why, flow_id, stage, entity_id, entity_type, outcome, reason, payload in fields:
@@ -83,9 +85,7 @@ def from_columns(slow: int, columns: Columns, routing: c.Routing) -> Extracted:
             append(built)
             continue
         if flow_id is None:
-            if mapper is None:
-                mapper = _Mapper(out, columns, routing)
-            mapper(i)
+            _mapped_span(out, columns, i, routing)
             continue
         plan = plans.get(flow_id)
         if plan is None:
@@ -123,72 +123,49 @@ def from_columns(slow: int, columns: Columns, routing: c.Routing) -> Extracted:
     return out
 
 
-class _Mapper:
-    """Spans without the convention's attributes: a flow's span mapping, or a rejection.
+def _mapped_span(out: Extracted, columns: Columns, i: int, routing: c.Routing) -> None:
+    """A span without the convention's attributes: a flow's span mapping, or a rejection.
 
-    Built once per request at its first such span: the columns each mapping reads are looked up
-    here, not per span (a third of a usual request's spans come mapped, from systems that cannot
-    be changed to set the convention's attributes).
+    The native reader builds the events of spans mapped to one flow; what comes here is what
+    needs Python's judgement (two flows, a payload for a contract, a rejection) or the upb path's.
     """
-
-    def __init__(self, out: Extracted, columns: Columns, routing: c.Routing) -> None:
-        positions = routing.key_positions
-        self.out, self.columns = out, columns
-        self.outcomes = columns[FIXED + positions[c.OUTCOME]]
-        self.reasons = columns[FIXED + positions[c.REASON]]
-        self.targets = {
-            pair: [
+    service, name = columns[0][i], columns[1][i]
+    targets = routing.mapping_targets.get((service, name))
+    if targets is None:
+        out.rejected[x.unmapped(service, name)] += 1
+        return
+    outcome: str = columns[OUTCOME_COLUMN][i] or ""
+    reason: str = columns[REASON_COLUMN][i] or ""
+    for flow_id, plan, mapping, entity_key, payload_key in targets:
+        entity_id: str | None = columns[FIXED + entity_key][i]
+        if not entity_id:
+            out.rejected[x.mapped_without(flow_id, mapping.entity_id)] += 1
+            continue
+        if len(entity_id) > MAX_ENTITY_ID:
+            out.rejected[x.LONG_ENTITY_ID] += 1
+            continue
+        kind = outcome
+        if not kind:
+            kind = REJECTED if columns[4][i] else OK
+        elif kind not in OUTCOMES:
+            out.rejected[x.unknown_outcome(kind)] += 1
+            continue
+        why = columns[5][i] if kind == REJECTED and not reason else reason
+        payload: str | None = columns[FIXED + payload_key][i]
+        violations = () if plan.contract is None or payload is None else contract_violations(plan.contract, payload)
+        out.events.append(
+            new(
+                StageEvent,
                 (
-                    flow_id,
-                    routing.plans[flow_id],
-                    m,
-                    columns[FIXED + positions[m.entity_id]],
-                    columns[FIXED + positions[m.payload or c.PAYLOAD]],
-                )
-                for flow_id, m in mapped
-            ]
-            for pair, mapped in routing.mappings.items()
-        }
-
-    def __call__(self, i: int) -> None:
-        out, columns = self.out, self.columns
-        service, name = columns[0][i], columns[1][i]
-        targets = self.targets.get((service, name))
-        if targets is None:
-            out.rejected[x.unmapped(service, name)] += 1
-            return
-        outcome: str = self.outcomes[i] or ""
-        reason: str = self.reasons[i] or ""
-        for flow_id, plan, mapping, entity_ids, payloads in targets:
-            entity_id: str | None = entity_ids[i]
-            if not entity_id:
-                out.rejected[x.mapped_without(flow_id, mapping.entity_id)] += 1
-                continue
-            if len(entity_id) > MAX_ENTITY_ID:
-                out.rejected[x.LONG_ENTITY_ID] += 1
-                continue
-            kind = outcome
-            if not kind:
-                kind = REJECTED if columns[4][i] else OK
-            elif kind not in OUTCOMES:
-                out.rejected[x.unknown_outcome(kind)] += 1
-                continue
-            why = columns[5][i] if kind == REJECTED and not reason else reason
-            payload: str | None = payloads[i]
-            violations = () if plan.contract is None or payload is None else contract_violations(plan.contract, payload)
-            out.events.append(
-                new(
-                    StageEvent,
-                    (
-                        columns[2][i],
-                        plan.flow,
-                        mapping.stage,
-                        entity_id,
-                        plan.entity_type,
-                        kind,
-                        why[:MAX_REASON],
-                        columns[3][i],
-                        violations,
-                    ),
-                )
+                    columns[2][i],
+                    plan.flow,
+                    mapping.stage,
+                    entity_id,
+                    plan.entity_type,
+                    kind,
+                    why[:MAX_REASON],
+                    columns[3][i],
+                    violations,
+                ),
             )
+        )
