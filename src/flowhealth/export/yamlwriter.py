@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from yaml.nodes import ScalarNode
 
-from ..model.yamlevents import LONGEST_WORD
+from ..model.yamlevents import surely_str
 
 STR_TAG = "tag:yaml.org,2002:str"
 FLOAT_TAG = "tag:yaml.org,2002:float"
@@ -49,17 +49,11 @@ def _tag(text: str) -> str:
     return tag
 
 
-# PyYAML picks implicit types by a plain scalar's first character; others can only be strings.
-_TYPED_FIRST = frozenset(key for key in _resolver.yaml_implicit_resolvers if key)
-
-
 def _is_plain_str(text: str) -> bool:
     """Whether PyYAML writes this string unquoted (it would not read back as another type)."""
     if text[0] == " " or text[-1] == " " or _LEADING.match(text) or _INNER.search(text):
         return False
-    if text[0] not in _TYPED_FIRST or (len(text) > LONGEST_WORD and text[0].isalpha()):
-        return True  # a letter starts only boolean and null words, none longer than LONGEST_WORD
-    return _tag(text) == STR_TAG
+    return surely_str(text) or _tag(text) == STR_TAG
 
 
 class _Writer:

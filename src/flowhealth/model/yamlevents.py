@@ -30,6 +30,11 @@ _TYPED_FIRST = frozenset(key for key in yaml.SafeLoader.yaml_implicit_resolvers 
 LONGEST_WORD = 5
 
 
+def surely_str(text: str) -> bool:
+    """Whether a plain scalar of this text reads as a string, without asking PyYAML's resolver (empty is null)."""
+    return text != "" and (text[0] not in _TYPED_FIRST or (len(text) > LONGEST_WORD and text[0].isalpha()))
+
+
 class NotPlain(Exception):
     """The file uses YAML beyond this builder (anchors, aliases, tags, complex keys, deep nesting,
     a value PyYAML cannot build)."""
@@ -74,7 +79,7 @@ class _Scalars:
             return self.known[text]
         except KeyError:
             pass
-        if len(text) > LONGEST_WORD and text[0].isalpha():
+        if surely_str(text):
             self.known[text] = text
             return text
         tag = self._loader.resolve(ScalarNode, text, event.implicit)  # type: ignore[no-untyped-call]
@@ -104,7 +109,7 @@ def build_plain(
     try:
         if not track_lines:
             return _build_data(loader.get_event, path, max_values, max_depth)
-        return _build(loader, path, max_values, max_depth, track_lines)
+        return _build(loader, path, max_values, max_depth)
     finally:
         loader.dispose()
 
@@ -132,61 +137,52 @@ def _build_data(  # one flat loop, the open collection in locals: it runs once p
     values = documents = 0
     while (event := next_event()) is not None:
         kind = type(event)
-        if kind is _SCALAR:
+        if kind is _SCALAR or kind is _MAPPING or kind is _SEQUENCE:
             if event.anchor is not None or event.tag is not None:
                 raise NotPlain("anchors or tags")
             values += 1
             if values > max_values:
                 raise OverBudget(values + _count_rest(next_event))
             if skipping:
+                if kind is not _SCALAR:
+                    skipping += 1
                 continue
-            if is_map:
-                if key is _NEED_KEY:
-                    key = event.value
-                    if event.implicit[0] and (not key or key[0] in typed_first):
-                        key = known[key] if key in known else typed(event)
-                    if type(key) is not str or key in container:
-                        key = _odd_key(key, container, stack, path, event.start_mark.line + 1, issues)
-                    continue
-                if key is _REFUSED:
-                    key = _NEED_KEY
-                    continue
-            value = event.value
-            if event.implicit[0] and (not value or value[0] in typed_first):
-                value = known[value] if value in known else typed(event)
+            if kind is _SCALAR:
+                if is_map:
+                    if key is _NEED_KEY:
+                        key = event.value
+                        if event.implicit[0] and (not key or key[0] in typed_first):
+                            key = known[key] if key in known else typed(event)
+                        if type(key) is not str or key in container:
+                            key = _odd_key(key, container, _location(stack), path, event.start_mark.line + 1, issues)
+                        continue
+                    if key is _REFUSED:
+                        key = _NEED_KEY
+                        continue
+                value = event.value
+                if event.implicit[0] and (not value or value[0] in typed_first):
+                    value = known[value] if value in known else typed(event)
+            else:
+                if is_map:
+                    if key is _NEED_KEY:
+                        raise NotPlain("a mapping or sequence as a key")
+                    if key is _REFUSED:
+                        skipping = 1
+                        continue
+                if len(stack) > max_depth:
+                    raise NotPlain("nested too deep")  # the node builder words this error
+                value = {} if kind is _MAPPING else []
             if is_map:
                 container[key] = value
-                key = _NEED_KEY
             elif container is not None:
                 container.append(value)
             else:
                 root.append(value)
-        elif kind is _MAPPING or kind is _SEQUENCE:
-            if event.anchor is not None or event.tag is not None:
-                raise NotPlain("anchors or tags")
-            values += 1
-            if values > max_values:
-                raise OverBudget(values + _count_rest(next_event))
-            if skipping:
-                skipping += 1
-                continue
-            if is_map:
-                if key is _NEED_KEY:
-                    raise NotPlain("a mapping or sequence as a key")
-                if key is _REFUSED:
-                    skipping = 1
-                    continue
-            if len(stack) > max_depth:
-                raise NotPlain("nested too deep")  # the node builder words this error
-            opened: Any = {} if kind is _MAPPING else []
-            if is_map:
-                container[key] = opened
-            elif container is not None:
-                container.append(opened)
+            if kind is _SCALAR:
+                key = _NEED_KEY
             else:
-                root.append(opened)
-            stack.append((container, is_map, key))
-            container, is_map, key = opened, kind is _MAPPING, _NEED_KEY
+                stack.append((container, is_map, key))
+                container, is_map, key = value, kind is _MAPPING, _NEED_KEY
         elif kind in _ENDS:
             if skipping:
                 skipping -= 1
@@ -206,13 +202,13 @@ def _build_data(  # one flat loop, the open collection in locals: it runs once p
     return root[0], {}, issues, values
 
 
-Frames = list[tuple[Any, bool, Any]]
+def _location(stack: list[tuple[Any, bool, Any]]) -> PathKey:
+    """Where `_build_data`'s open collection is: the key or index of each open collection in its parent."""
+    return tuple(k if is_map else len(c) - 1 for c, is_map, k in stack[1:])
 
 
-def _odd_key(key: Any, container: dict[Any, Any], stack: Frames, path: str, line: int, issues: list[ModelIssue]) -> Any:
-    """A key that is not a new string: an int is kept; others, and duplicates, are refused."""
-    # Where the open mapping is: the key or index of each open collection in its parent.
-    loc = tuple(k if is_map else len(c) - 1 for c, is_map, k in stack[1:])
+def _odd_key(key: Any, container: dict[Any, Any], loc: PathKey, path: str, line: int, issues: list[ModelIssue]) -> Any:
+    """A key that is not a new string: an int is kept; others, and duplicates, are refused (an issue at `loc`)."""
     if not isinstance(key, str | int):
         issues.append(ModelIssue(path, line, _dotted(loc), "keys must be strings"))
         return _REFUSED
@@ -224,8 +220,9 @@ def _odd_key(key: Any, container: dict[Any, Any], stack: Frames, path: str, line
 
 
 def _build(  # one loop, kept flat: it runs once per value
-    loader: yaml.SafeLoader, path: str, max_values: int, max_depth: int, track_lines: bool
+    loader: yaml.SafeLoader, path: str, max_values: int, max_depth: int
 ) -> tuple[Any, dict[PathKey, int], list[ModelIssue], int] | None:
+    """The data with the line of every value (`_build_data` is the same without the lines)."""
     scalars = _Scalars()
     typed_first = _TYPED_FIRST
     lines: dict[PathKey, int] = {}
@@ -271,19 +268,12 @@ def _build(  # one loop, kept flat: it runs once per value
                 key = event.value
                 if event.implicit[0] and (not key or key[0] in typed_first):
                     key = scalars.typed(event)
-                if not isinstance(key, str | int):
-                    line = event.start_mark.line + 1
-                    issues.append(ModelIssue(path, line, _dotted(parent[_LOC]), "keys must be strings"))
-                    parent[_KEY] = _REFUSED
-                elif key in parent[_CONTAINER]:
-                    line = event.start_mark.line + 1
-                    message = "duplicate key (YAML would silently keep only the last one)"
-                    issues.append(ModelIssue(path, line, _dotted((*parent[_LOC], key)), message))
-                    parent[_KEY] = _REFUSED
-                else:
-                    parent[_KEY] = key
-                    if track_lines:
-                        lines[(*parent[_LOC], key)] = event.start_mark.line + 1
+                line = event.start_mark.line + 1
+                if type(key) is not str or key in parent[_CONTAINER]:
+                    key = _odd_key(key, parent[_CONTAINER], parent[_LOC], path, line, issues)
+                parent[_KEY] = key
+                if key is not _REFUSED:
+                    lines[(*parent[_LOC], key)] = line
                 continue
             if key is _REFUSED:
                 if is_scalar:
@@ -291,12 +281,10 @@ def _build(  # one loop, kept flat: it runs once per value
                 else:
                     stack.append([None, (), None, False, True])
                 continue
-            if track_lines or not is_scalar:
-                loc = (*parent[_LOC], key)
-        elif track_lines or not is_scalar:
+            loc = (*parent[_LOC], key)
+        else:
             loc = (*parent[_LOC], len(parent[_CONTAINER]))
-            if track_lines:
-                lines.setdefault(loc, event.start_mark.line + 1)
+            lines.setdefault(loc, event.start_mark.line + 1)
         if is_scalar:
             value = event.value
             if event.implicit[0] and (not value or value[0] in typed_first):
