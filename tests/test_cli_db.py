@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import event
 from typer.testing import CliRunner
 
@@ -19,8 +18,9 @@ from flowhealth.cli.main import app
 from flowhealth.errors import StoreError
 from flowhealth.store.db import init_schema, make_engine, transaction
 from flowhealth.store.failures import SQLITE_LOCKED
-from flowhealth.store.migrate import alembic_config, head_revision
+from flowhealth.store.migrate import head_revision
 from flowhealth.store.tables import Silence
+from tests.support.schema import upgrade_to
 
 NOW = datetime(2026, 11, 30, 6, tzinfo=UTC)
 
@@ -62,9 +62,7 @@ def test_db_commands_take_the_model_dir_option_and_explain_themselves(state_url:
 
 def test_a_command_on_an_older_schema_says_so_in_one_sentence(state_url: str, tmp_path: Path) -> None:
     engine = make_engine(state_url)
-    with engine.connect() as connection:
-        command.upgrade(alembic_config(connection), "0001")
-        connection.commit()
+    upgrade_to(engine, "0001")
     engine.dispose()
     result = subprocess.run(
         [sys.executable, "-c", "from flowhealth.cli.main import main; main()", "alerts"],

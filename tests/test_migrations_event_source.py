@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flowhealth.store.db import init_schema
-from flowhealth.store.migrate import alembic_config, head_revision, schema_version
+from flowhealth.store.migrate import head_revision, schema_version
 from flowhealth.store.tables import IncidentEvent
+from tests.support.schema import upgrade_to
 
 
 def test_a_database_at_0009_upgrades_and_its_acknowledgements_say_where(empty_engine: Engine) -> None:
-    with empty_engine.connect() as connection:
-        command.upgrade(alembic_config(connection), "0009")
-        connection.commit()
+    upgrade_to(empty_engine, "0009")
     with empty_engine.begin() as c:
         for actor in ("<@U024BE7LH>", "Jane Doe (PagerDuty)", "alice", None):
             c.execute(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -13,14 +12,13 @@ from flowhealth.hypercare.mapping_changes import record_mapping_changes
 from flowhealth.model import Model
 from flowhealth.store.db import init_schema
 from flowhealth.store.mapping_tables import MappingState
-from flowhealth.store.migrate import alembic_config, head_revision, schema_version
+from flowhealth.store.migrate import head_revision, schema_version
 from flowhealth.store.tables import Incident
+from tests.support.schema import upgrade_to
 
 
 def test_a_database_at_0007_upgrades_and_keeps_its_incidents(empty_engine: Engine, reference_model: Model) -> None:
-    with empty_engine.connect() as connection:
-        command.upgrade(alembic_config(connection), "0007")
-        connection.commit()
+    upgrade_to(empty_engine, "0007")
     with empty_engine.begin() as c:
         c.execute(
             text(

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from alembic import command
 from prometheus_client import CollectorRegistry
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
@@ -17,12 +16,13 @@ from flowhealth.clock import FakeClock
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.db import init_schema
-from flowhealth.store.migrate import alembic_config, head_revision, schema_version
+from flowhealth.store.migrate import head_revision, schema_version
 from flowhealth.traces.convention import StageEvent
 from flowhealth.traces.decode import JSON, PROTOBUF
 from flowhealth.traces.ingest import FOLD_ROWS
 from tests.support.models import write_model
 from tests.support.otlp import STUCK_RULE, TRACES_FLOW, business, request
+from tests.support.schema import upgrade_to
 
 
 def build(tmp_path: Path, clock: FakeClock, database_url: str | None = None) -> Runtime:
@@ -122,9 +122,7 @@ def test_rejected_spans_are_answered_at_once_and_never_reach_the_inbox(tmp_path:
 
 
 def test_a_database_at_0009_upgrades_with_its_journeys_and_gets_the_inbox(empty_engine: Engine) -> None:
-    with empty_engine.connect() as connection:
-        command.upgrade(alembic_config(connection), "0009")
-        connection.commit()
+    upgrade_to(empty_engine, "0009")
     with empty_engine.begin() as conn:
         conn.execute(
             text(
