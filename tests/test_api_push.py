@@ -100,6 +100,8 @@ def test_pushed_value_becomes_the_signal_and_a_metric(client: TestClient, runtim
         ),
         ("/api/v1/flows/orders/interventions", {"reason": "Resend!", "record": "SO-1"}, AUTH, 422, "pattern"),
         ("/api/v1/flows/nope/interventions", {"reason": "resend", "record": "SO-1"}, AUTH, 404, "no flow"),
+        # Only whitespace: refused, and the documented schema says so (a pattern), not only a length.
+        ("/api/v1/flows/orders/interventions", {"reason": "resend", "record": "\r\f"}, AUTH, 422, "at least 1"),
     ],
 )
 def test_malformed_or_misdirected_writes_are_refused_with_a_reason(
@@ -172,3 +174,8 @@ def test_cli_push_and_intervention_go_through_the_api(
     assert refused.exit_code == 1 and "409" in refused.output
     monkeypatch.setenv("FLOWHEALTH_API_TOKEN", "wrong")
     assert runner.invoke(cli, ["push", "orders", "export_backlog", "1", "--url", server]).exit_code == 1
+
+
+def test_the_documented_intervention_record_needs_a_character_that_is_not_whitespace(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["InterventionIn"]["properties"]["record"]["pattern"] == "\\S"
