@@ -21,6 +21,7 @@ from flowhealth.alerting.payload import Links
 from flowhealth.clock import FakeClock
 from flowhealth.evidence import EvidenceTable
 from flowhealth.metrics import Metrics
+from flowhealth.store.checkpoints import Checkpoints
 from flowhealth.store.db import init_schema, make_engine, transaction
 from flowhealth.store.samples import Reading, record_readings
 from flowhealth.store.sqlite_writers import SerializedWriters
@@ -147,3 +148,18 @@ def test_evidence_queries_run_before_the_cycle_writes(tmp_path: Path, monkeypatc
     assert [t.event for t in transitions] == ["firing"]
     assert writes_during_evidence == ["stored"]
     engine.dispose()
+
+
+def test_commits_leave_the_log_to_the_checkpointer(engine: Engine, tmp_path: Path) -> None:
+    # Copying the write-ahead log into the database file was the work of whichever commit passed
+    # 1,000 pages: a receiver's request waited for it. Commits now leave it to the checkpointer.
+    database = tmp_path / "state.db"
+    before = database.stat().st_size
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO log VALUES (?)", [("x" * 500,)] * 10_000)  # ~1,300 pages
+    assert database.stat().st_size == before  # everything is still in the log only
+
+    Checkpoints(engine, every=0).maybe()
+    assert database.stat().st_size > before + 4_000_000
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM log")).scalar_one() == 10_000

@@ -44,6 +44,8 @@ from .probes.runner import ProbeGroup, ProbeRunner, scheduled_signals
 from .probes.slots import plan_slots
 from .runtime_parts import ModelParts, build_parts
 from .settings import Settings
+from .store.checkpoints import EVERY as CHECKPOINT_EVERY
+from .store.checkpoints import Checkpoints
 from .store.db import init_schema, make_engine, transaction
 from .store.samples import prune_samples, retention_cutoff
 from .traces.ingest import TraceService
@@ -214,6 +216,9 @@ class Runtime:
             id="heartbeat",
             executor="control",
         )
+        # The folder checkpoints after its folds; this job covers the other writers (store/checkpoints.py).
+        wal = self._safe("checkpoint", Checkpoints(self.engine).maybe)
+        scheduler.add_job(wal, "interval", seconds=CHECKPOINT_EVERY, id="checkpoint", executor="control")
         scheduler.add_job(
             self._safe("digest", self._leading(self.queue_digests)),
             "interval",

@@ -18,6 +18,7 @@ from . import mapping_tables as _mapping_tables  # noqa: F401
 from . import records as _records  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import replica_tables as _replica_tables  # noqa: F401  - registers the tables with SQLModel.metadata
 from . import tables as _tables  # noqa: F401
+from .checkpoints import AUTOCHECKPOINT_PAGES
 from .failures import describe
 from .migrate import upgrade
 from .sqlite_writers import SerializedWriters
@@ -59,6 +60,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Checkpoints are the folder's work (see checkpoints.py); a commit does one only past this many pages.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 

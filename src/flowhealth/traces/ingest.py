@@ -24,6 +24,7 @@ from ..evidence import EvidenceTable
 from ..metrics import Metrics
 from ..model.model import Model
 from ..model.probes import TraceProbe
+from ..store.checkpoints import Checkpoints
 from ..store.db import transaction
 from ..store.failures import describe
 from ..store.samples import Reading, record_readings
@@ -87,6 +88,7 @@ class TraceService:
         self.signals = [ref for ref in model.signals() if isinstance(ref.signal.probe, TraceProbe)]
         self._folder = Folder(self.fold_arrived, FOLD_LINGER)
         self._recent = inbox.Recent()
+        self._checkpoints = Checkpoints(engine)
 
     @property
     def interval(self) -> float | None:
@@ -164,6 +166,8 @@ class TraceService:
         """
         while self.fold_waiting() == FOLD_ROWS:
             pass
+        # Off the receiver's path and outside the writers' lock: see store/checkpoints.py.
+        self._checkpoints.maybe()
 
     def fold_waiting(self, limit: int = FOLD_ROWS) -> int:
         """Fold up to `limit` inbox rows, oldest first, and delete them in the same transaction."""
