@@ -7,7 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from prometheus_client import CollectorRegistry
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -17,10 +19,12 @@ from flowhealth.evidence import EvidenceTable
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.journey_tables import Journey
+from flowhealth.store.migrate import alembic_config
 from flowhealth.store.tables import OutboxMessage, SignalValue
 from flowhealth.store.types import labels_of
 from tests.support.models import write_model
 from tests.support.otlp import STUCK_RULE, TRACES_FLOW, Span, business, request
+from tests.support.schema import upgrade_to
 
 
 @pytest.fixture
@@ -236,3 +240,40 @@ def test_journeys_on_each_state_backend(tmp_path: Path, clock: FakeClock, state_
         columns=["order", "last stage", "outcome", "waiting"],
         rows=[["O-2", "placed", "rejected: no stock", "0s"]],
     )
+
+
+def test_a_journey_half_way_at_0012_keeps_its_stage_times_through_the_upgrade(
+    empty_engine: Engine, tmp_path: Path, clock: FakeClock
+) -> None:
+    # Before 0013 stage times were written as a float's repr; the upgrade rewrites them as
+    # microseconds, and the journey's next stage measures its latency from the time it had.
+    t0 = clock.now().timestamp()
+    upgrade_to(empty_engine, "0012")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO journey (flow, entity_id, started_at, last_stage, last_at, last_outcome, updated_at,"
+                " stages, spans) VALUES ('orders', 'O-7', :t, 'placed', :t, 'ok', :t, :stages, 'k')"
+            ),
+            {"t": t0, "stages": f"placed {t0 + 0.25!r}"},
+        )
+    model = write_model(tmp_path / "m", TRACES_FLOW, STUCK_RULE)
+    settings = Settings(database_url=empty_engine.url.render_as_string(hide_password=False))
+    runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+    try:
+        with empty_engine.connect() as conn:
+            stages = conn.execute(text("SELECT stages FROM journey")).scalar_one()
+        assert stages == f"placed {round((t0 + 0.25) * 1e6)}"
+        runtime.traces.ingest(request([business("middleware", "exported", "O-7", t0 + 30.75)]))
+        assert values(runtime, "export_latency") == {"": pytest.approx(30.5, abs=1e-6)}
+    finally:
+        runtime.stop()
+        runtime.engine.dispose()
+
+    with empty_engine.connect() as connection:
+        command.downgrade(alembic_config(connection), "0012")
+        connection.commit()
+    with empty_engine.connect() as conn:
+        downgraded = conn.execute(text("SELECT stages FROM journey")).scalar_one().split()
+    assert downgraded[0::2] == ["placed", "exported"]
+    assert [float(at) for at in downgraded[1::2]] == pytest.approx([t0 + 0.25, t0 + 30.75], abs=1e-6)

@@ -29,7 +29,10 @@ class Journey(SQLModel, table=True):
     last_reason: str | None = Field(default=None, max_length=128)
     completed_at: float | None = Field(default=None, description="Ingest time the last stage was reached.")
     updated_at: float = Field(description="Ingest time of the last span; abandoned journeys expire by it.")
-    stages: str = Field(sa_column=Column(Text, nullable=False), description="Stages reached: 'name time name time'.")
+    stages: str = Field(
+        sa_column=Column(Text, nullable=False),
+        description="Stages reached: 'name microseconds name microseconds' (epoch).",
+    )
     spans: str = Field(
         sa_column=Column(Text, nullable=False), description="Span keys seen, space-separated (redelivery guard)."
     )

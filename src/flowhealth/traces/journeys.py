@@ -239,15 +239,16 @@ def _load(conn: Connection, flow: str, entity_ids: list[str]) -> dict[str, _Stat
                 completed,
                 updated,
                 etype,
-                {pairs[j]: float(pairs[j + 1]) for j in range(0, len(pairs), 2)},
+                {pairs[j]: int(pairs[j + 1]) / 1e6 for j in range(0, len(pairs), 2)},
                 spans.split(),
             )
     return states
 
 
 def _values(st: _State) -> tuple[Any, ...]:
-    # Stages as "name time name time", span keys space-separated: both are identifiers without
-    # spaces, and this is several times cheaper than JSON on the hot path.
+    # Stages as "name microseconds name microseconds", span keys space-separated: both are
+    # identifiers without spaces, and this is several times cheaper than JSON on the hot path.
+    # Integer microseconds, not repr(float): its shortest-digits conversion cost 0.3 µs a stage.
     return (
         st.started_at,
         st.last_stage,
@@ -256,7 +257,7 @@ def _values(st: _State) -> tuple[Any, ...]:
         st.last_reason or None,
         st.completed_at,
         st.updated_at,
-        " ".join([f"{name} {at!r}" for name, at in st.stages.items()]),
+        " ".join([f"{name} {round(at * 1e6)}" for name, at in st.stages.items()]),
         " ".join(st.spans),
     )
 
