@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
@@ -16,6 +18,12 @@ from flowhealth.store.db import init_schema, make_engine
 from tests.support.services import POSTGRES_ADMIN_URL, need, port_open
 
 REPO = Path(__file__).resolve().parent.parent
+
+# CI (`.ci/run` sets HYPOTHESIS_PROFILE=ci) draws the same examples on every run: a commit is green or
+# red for what it changed, not for a draw. Runs elsewhere draw new examples each time and keep exploring;
+# a failure there prints the example (and `@reproduce_failure`) to add as an explicit `@example`.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
