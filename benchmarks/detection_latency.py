@@ -51,6 +51,7 @@ from tests.support.slack_server import SlackServer
 
 from benchmarks.synthetic import RUNBOOK
 from benchmarks.trace_bench import BATCH, payloads
+from flowhealth.cli.common import settle_for_serving
 from flowhealth.clock import SystemClock
 from flowhealth.export import ALERTS_FILE, prometheus_files
 from flowhealth.export.prometheus import ExportLinks
@@ -339,6 +340,7 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             FLOWHEALTH_SLACK_BASE_URL=slack.base_url,
         )
         runtime = Runtime.build(settings, model, clock=SystemClock(), environ={})
+        settle_for_serving()  # the collector as `flowhealth serve` sets it
         runtime.runner.on_result = timeline.probe_result
         metrics, _ = start_http_server(0, addr="127.0.0.1", registry=runtime.registry)
         stop, sent = threading.Event(), [0]

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from tests.support.models import write_model
 from tests.support.services import POSTGRES_ADMIN_URL
 
+from flowhealth.cli.common import settle_for_serving
 from flowhealth.exposition import TextExposition
 from flowhealth.model import load_model
 from flowhealth.runtime import Runtime
@@ -161,6 +162,7 @@ def run(tmp: Path, url: str, probes: int, interval: float, duration: float) -> d
     model = _model(tmp / "model", url, probes, interval)
     settings = Settings(database_url=f"sqlite:///{tmp / 'state.db'}", evaluation_interval=3600)
     runtime = Runtime.build(settings, model, registry=CollectorRegistry(), environ={}, speed=SPEED)
+    settle_for_serving()  # the collector as `flowhealth serve` sets it: full collections stalled probes
     started: dict[tuple[str, str], float] = {}
     lags: list[float] = []
     measuring = threading.Event()

@@ -848,6 +848,7 @@ class Soak:
         from tests.support.slack_server import SlackServer
 
         from flowhealth.api.app import create_app
+        from flowhealth.cli.common import settle_for_serving
         from flowhealth.notify.slack import SlackNotifier
         from flowhealth.runtime import Runtime
         from flowhealth.settings import Settings
@@ -886,6 +887,7 @@ class Soak:
                     environ={},
                 )
                 self.instrument(runtime)
+                settle_for_serving()  # the collector as `flowhealth serve` sets it
                 runtime.start()
                 server, thread, port = start_server(create_app(runtime, manage_runtime=False))
                 print(f"service started: RSS {rss_mib():.0f} MiB", flush=True)

@@ -190,15 +190,14 @@ def serve(kind: str, db: str, port: int) -> None:
         app = parse_only_app()
     else:
         from flowhealth.api.app import create_app
-        from flowhealth.cli.common import collect_for_serving
+        from flowhealth.cli.common import settle_for_serving
 
         # As `flowhealth serve` does: the long-lived model and runtime are built with the cycle
         # collector off and then frozen, so later collections do not walk them again.
         gc.disable()
         app = create_app(build_runtime(Path(db)), manage_runtime=False)
         gc.enable()
-        gc.freeze()
-        collect_for_serving()
+        settle_for_serving()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

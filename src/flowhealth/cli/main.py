@@ -19,7 +19,7 @@ from . import evidence as evidence_cmd
 from . import init as init_cmd
 from . import push as push_cmd
 from .backtest import backtest
-from .common import JsonOpt, ModelDir, collect_for_serving, collector_paused, load_or_exit, settings_for, use_state
+from .common import JsonOpt, ModelDir, collector_paused, load_or_exit, settings_for, settle_for_serving, use_state
 from .failures import GuardedGroup, sentence
 
 if TYPE_CHECKING:
@@ -185,8 +185,7 @@ def serve(
             runtime = Runtime.build(settings, model)
         # The model and the runtime live until a reload: later collections need not walk their
         # million objects again (a reload's new model is collected as usual).
-        gc.freeze()
-        collect_for_serving()
+        settle_for_serving()
     except FlowHealthError as exc:
         if guard is not None:
             guard.release()
