@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -277,3 +277,64 @@ def test_a_journey_half_way_at_0012_keeps_its_stage_times_through_the_upgrade(
         downgraded = conn.execute(text("SELECT stages FROM journey")).scalar_one().split()
     assert downgraded[0::2] == ["placed", "exported"]
     assert [float(at) for at in downgraded[1::2]] == pytest.approx([t0 + 0.25, t0 + 30.75], abs=1e-6)
+
+
+def test_journeys_at_0013_are_counted_and_expire_through_the_one_open_index(
+    empty_engine: Engine, tmp_path: Path, clock: FakeClock
+) -> None:
+    # 0014 folds ix_journey_updated into ix_journey_open: an abandoned journey written before the
+    # upgrade is still in flight after it, and still expires by its last update past the horizon.
+    t0 = clock.now().timestamp()
+    upgrade_to(empty_engine, "0013")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO journey (flow, entity_id, started_at, last_stage, last_at, last_outcome, completed_at,"
+                " updated_at, stages, spans) VALUES ('orders', :id, :t, :stage, :t, 'ok', :done, :t, :stages, :key)"
+            ),
+            [
+                {
+                    "id": "O-LOST",
+                    "key": "k1",
+                    "t": t0,
+                    "stage": "placed",
+                    "done": None,
+                    "stages": f"placed {round(t0 * 1e6)}",
+                },
+                {
+                    "id": "O-DONE",
+                    "key": "k2",
+                    "t": t0,
+                    "stage": "accepted",
+                    "done": t0,
+                    "stages": f"accepted {round(t0 * 1e6)}",
+                },
+            ],
+        )
+    model = write_model(tmp_path / "m", TRACES_FLOW, STUCK_RULE)
+    settings = Settings(database_url=empty_engine.url.render_as_string(hide_password=False))
+    runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+    try:
+        assert journey_indexes(empty_engine) == {
+            "ix_journey_open": ["flow", "completed_at", "started_at", "updated_at"]
+        }
+        assert values(runtime, "in_flight") == {"": 1.0}
+        clock.advance(timedelta(days=1, minutes=1))  # past keep_completed and the horizon (1d)
+        assert values(runtime, "in_flight") == {"": 0.0}
+        assert journeys(runtime) == []
+        assert runtime.registry.get_sample_value("flowhealth_journeys_expired_total", {"flow": "orders"}) == 1.0
+    finally:
+        runtime.stop()
+        runtime.engine.dispose()
+
+    with empty_engine.connect() as connection:
+        command.downgrade(alembic_config(connection), "0013")
+        connection.commit()
+    assert journey_indexes(empty_engine) == {
+        "ix_journey_open": ["flow", "completed_at", "started_at"],
+        "ix_journey_updated": ["flow", "updated_at"],
+    }
+
+
+def journey_indexes(engine: Engine) -> dict[str, list[str]]:
+    return {str(ix["name"]): [str(c) for c in ix["column_names"]] for ix in inspect(engine).get_indexes("journey")}

@@ -14,10 +14,10 @@ class Journey(SQLModel, table=True):
     """One business entity (e.g. an order) on its way through a flow's stages, across traces."""
 
     __tablename__ = "journey"
-    __table_args__ = (
-        Index("ix_journey_open", "flow", "completed_at", "started_at"),
-        Index("ix_journey_updated", "flow", "updated_at"),
-    )
+    # One secondary index (migration 0014): open journeys of a flow are the range completed_at IS
+    # NULL, ordered by start (in flight, oldest, evidence); completed ones expire by completed_at;
+    # abandoned ones by updated_at, read from the index without visiting the rows.
+    __table_args__ = (Index("ix_journey_open", "flow", "completed_at", "started_at", "updated_at"),)
 
     flow: str = Field(primary_key=True, max_length=64)
     entity_id: str = Field(primary_key=True, max_length=200)
