@@ -338,3 +338,48 @@ def test_journeys_at_0013_are_counted_and_expire_through_the_one_open_index(
 
 def journey_indexes(engine: Engine) -> dict[str, list[str]]:
     return {str(ix["name"]): [str(c) for c in ix["column_names"]] for ix in inspect(engine).get_indexes("journey")}
+
+
+def test_latencies_of_several_flows_in_one_fold_add_up_across_folds(tmp_path: Path, clock: FakeClock) -> None:
+    # One fold writes every flow's histograms together, merged with what earlier folds stored.
+    returns = TRACES_FLOW.split("flows:\n", 1)[1].replace("  orders:\n", "  returns:\n", 1)
+    returns = returns.split("      spans:\n", 1)[0]  # the ERP span mapping stays with orders
+    model = write_model(tmp_path / "m", TRACES_FLOW + returns, STUCK_RULE)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}")
+    runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+    t0 = clock.now().timestamp()
+
+    def returned(stage: str, entity: str, end: float) -> Span:
+        attrs: dict[str, str | int] = {
+            "flowhealth.flow": "returns",
+            "flowhealth.stage": stage,
+            "flowhealth.entity.id": entity,
+        }
+        return Span("shop", f"returns {stage}", end, attrs)
+
+    try:
+        runtime.traces.ingest(
+            request(
+                [
+                    business("shop", "placed", "O-1", t0),
+                    business("erp", "accepted", "O-1", t0 + 10),
+                    returned("placed", "R-1", t0),
+                    returned("accepted", "R-1", t0 + 20),
+                ]
+            )
+        )
+        runtime.traces.ingest(
+            request([business("shop", "placed", "O-2", t0 + 1), business("erp", "accepted", "O-2", t0 + 31)])
+        )
+        runtime.traces.refresh()
+        with Session(runtime.engine) as session:
+            latest = {
+                row.flow: row.value
+                for row in session.exec(select(SignalValue).where(SignalValue.signal == "latency")).all()
+            }
+        assert latest == {"orders": 30.0, "returns": 20.0}
+        with runtime.engine.connect() as conn:
+            rows = conn.execute(text("SELECT flow, count, total, max FROM journey_latency ORDER BY flow")).all()
+        assert [tuple(r) for r in rows] == [("orders", 2, 40.0, 30.0), ("returns", 1, 20.0, 20.0)]
+    finally:
+        runtime.stop()
