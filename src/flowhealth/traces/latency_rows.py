@@ -4,7 +4,7 @@ A fold observes latencies under many keys at once, one per trace flow, stage pai
 They were read and written one key at a time through SQLAlchemy Core, about 1 ms a key: with 100
 trace flows that was 150 ms of every fold, with SQLite's single writer held for most of it (the
 receivers' inbox inserts wait behind it). Now the rows are read before the fold writes anything,
-one query per chunk of flows, and written back with one executemany upsert.
+one query per chunk of keys, and written back with one executemany upsert.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ Key = tuple[str, str, str, int]  # flow, from stage, to stage, minute (epoch sec
 Observed = list[tuple[float, float]]  # (seconds, end time) in the order observed
 Row = tuple[str, str, str, int, int, float, float, float, float, str]  # a journey_latency row, as written
 
-_CHUNK = 500  # flows per IN (...) query
+_CHUNK = 200  # keys per query: 800 parameters, under SQLite's historical limit of 999
 _COLUMNS = "flow, from_stage, to_stage, minute, count, total, max, last, last_at, buckets"
 _MERGE = ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS.split(", ")[4:])
 
@@ -64,20 +64,16 @@ def write(conn: Connection, rows: list[Row]) -> None:
 
 
 def _stored(conn: Connection, latency: dict[Key, Observed]) -> dict[Key, tuple[Any, ...]]:
-    # One query per chunk of flows over the minutes observed; rows of other stage pairs or minutes
-    # in that range come along and are left out here.
+    # The keys themselves, a chunk per query: each term is one primary-key lookup (SQLite's
+    # multi-index OR, PostgreSQL's bitmap OR). A range of minutes per flow instead would read every
+    # histogram the retention keeps (a day of minutes per stage pair) at every fold.
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    flows = sorted({key[0] for key in latency})
-    minutes = [key[3] for key in latency]
+    keys = list(latency)
     found: dict[Key, tuple[Any, ...]] = {}
-    for i in range(0, len(flows), _CHUNK):
-        chunk = flows[i : i + _CHUNK]
-        sql = (
-            f"SELECT {_COLUMNS} FROM journey_latency WHERE minute >= {mark} AND minute <= {mark}"
-            f" AND flow IN ({', '.join([mark] * len(chunk))})"
-        )
-        for flow, start, end, minute, *values in conn.exec_driver_sql(sql, (min(minutes), max(minutes), *chunk)):
-            key = (flow, start, end, int(minute))
-            if key in latency:
-                found[key] = tuple(values)
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
+        term = f"(flow = {mark} AND from_stage = {mark} AND to_stage = {mark} AND minute = {mark})"
+        sql = f"SELECT {_COLUMNS} FROM journey_latency WHERE {' OR '.join([term] * len(chunk))}"
+        for flow, start, end, minute, *values in conn.exec_driver_sql(sql, tuple(v for key in chunk for v in key)):
+            found[(flow, start, end, int(minute))] = tuple(values)
     return found
