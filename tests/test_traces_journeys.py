@@ -249,17 +249,10 @@ def test_a_journey_half_way_at_0012_keeps_its_stage_times_through_the_upgrade(
     # microseconds, and the journey's next stage measures its latency from the time it had.
     t0 = clock.now().timestamp()
     upgrade_to(empty_engine, "0012")
-    with empty_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO journey (flow, entity_id, started_at, last_stage, last_at, last_outcome, updated_at,"
-                " stages, spans) VALUES ('orders', 'O-7', :t, 'placed', :t, 'ok', :t, :stages, 'k')"
-            ),
-            {"t": t0, "stages": f"placed {t0 + 0.25!r}"},
-        )
-    model = write_model(tmp_path / "m", TRACES_FLOW, STUCK_RULE)
-    settings = Settings(database_url=empty_engine.url.render_as_string(hide_password=False))
-    runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+    insert_journeys(
+        empty_engine, {"id": "O-7", "t": t0, "stage": "placed", "done": None, "stages": f"placed {t0 + 0.25!r}"}
+    )
+    runtime = runtime_on(empty_engine, tmp_path, clock)  # migrates to the head revision
     try:
         with empty_engine.connect() as conn:
             stages = conn.execute(text("SELECT stages FROM journey")).scalar_one()
@@ -286,34 +279,12 @@ def test_journeys_at_0013_are_counted_and_expire_through_the_one_open_index(
     # upgrade is still in flight after it, and still expires by its last update past the horizon.
     t0 = clock.now().timestamp()
     upgrade_to(empty_engine, "0013")
-    with empty_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO journey (flow, entity_id, started_at, last_stage, last_at, last_outcome, completed_at,"
-                " updated_at, stages, spans) VALUES ('orders', :id, :t, :stage, :t, 'ok', :done, :t, :stages, :key)"
-            ),
-            [
-                {
-                    "id": "O-LOST",
-                    "key": "k1",
-                    "t": t0,
-                    "stage": "placed",
-                    "done": None,
-                    "stages": f"placed {round(t0 * 1e6)}",
-                },
-                {
-                    "id": "O-DONE",
-                    "key": "k2",
-                    "t": t0,
-                    "stage": "accepted",
-                    "done": t0,
-                    "stages": f"accepted {round(t0 * 1e6)}",
-                },
-            ],
-        )
-    model = write_model(tmp_path / "m", TRACES_FLOW, STUCK_RULE)
-    settings = Settings(database_url=empty_engine.url.render_as_string(hide_password=False))
-    runtime = Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+    insert_journeys(
+        empty_engine,
+        {"id": "O-LOST", "t": t0, "stage": "placed", "done": None, "stages": f"placed {round(t0 * 1e6)}"},
+        {"id": "O-DONE", "t": t0, "stage": "accepted", "done": t0, "stages": f"accepted {round(t0 * 1e6)}"},
+    )
+    runtime = runtime_on(empty_engine, tmp_path, clock)  # migrates to the head revision
     try:
         assert journey_indexes(empty_engine) == {
             "ix_journey_open": ["flow", "completed_at", "started_at", "updated_at"]
@@ -334,6 +305,24 @@ def test_journeys_at_0013_are_counted_and_expire_through_the_one_open_index(
         "ix_journey_open": ["flow", "completed_at", "started_at"],
         "ix_journey_updated": ["flow", "updated_at"],
     }
+
+
+def runtime_on(engine: Engine, tmp_path: Path, clock: FakeClock) -> Runtime:
+    model = write_model(tmp_path / "m", TRACES_FLOW, STUCK_RULE)
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False))
+    return Runtime.build(settings, model, clock=clock, registry=CollectorRegistry(), environ={})
+
+
+def insert_journeys(engine: Engine, *journeys: dict[str, object]) -> None:
+    """Journeys of flow `orders` written as an older flowhealth left them (id, time, stage, completion, stages)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO journey (flow, entity_id, started_at, last_stage, last_at, last_outcome, completed_at,"
+                " updated_at, stages, spans) VALUES ('orders', :id, :t, :stage, :t, 'ok', :done, :t, :stages, :key)"
+            ),
+            [{**journey, "key": f"span-{n}"} for n, journey in enumerate(journeys)],
+        )
 
 
 def journey_indexes(engine: Engine) -> dict[str, list[str]]:
