@@ -21,7 +21,8 @@ from ..model.traces import FlowTraces
 from ..semconv import LABEL_REASON, LABEL_STAGE
 from ..store.samples import Reading
 from . import convention as c
-from .journeys import CONTRACT, CONTRACT_SEPARATOR, COUNT, EXPIRED, JOURNEY, LATENCY, add_count, minute_of
+from .journeys import CONTRACT, CONTRACT_SEPARATOR, COUNT, EXPIRED, JOURNEY, add_count, minute_of
+from .latency_rows import LATENCY
 
 EVIDENCE_ROWS = 5
 

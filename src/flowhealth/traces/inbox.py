@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from ..errors import StoreError
+from ..store.placeholders import marker
 from .convention import StageEvent
 
 # A row as read: id, ingest time, JSON events (rows before migration 0012) or "", whether it has a body.
@@ -34,13 +35,9 @@ def decode(text: str) -> list[StageEvent]:
     return events
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def put(conn: Connection, body: bytes, received_at: float) -> int:
     """Add one request's protobuf body (inside the caller's transaction); the row's id."""
-    mark = _mark(conn)
+    mark = marker(conn)
     sql = f"INSERT INTO span_inbox (received_at, events, body) VALUES ({mark}, '', {mark})"
     if conn.dialect.name == "sqlite":
         # The cursor's lastrowid: RETURNING made SQLAlchemy build a result per request (0.1 ms of ~2).
@@ -57,7 +54,7 @@ def oldest(conn: Connection, limit: int) -> list[Row]:
     """
     skip = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     rows = conn.exec_driver_sql(
-        f"SELECT id, received_at, events, body IS NOT NULL FROM span_inbox ORDER BY id LIMIT {_mark(conn)}{skip}",
+        f"SELECT id, received_at, events, body IS NOT NULL FROM span_inbox ORDER BY id LIMIT {marker(conn)}{skip}",
         (limit,),
     ).all()
     return [(int(id_), float(received_at), str(events), bool(has_body)) for id_, received_at, events, has_body in rows]
@@ -67,7 +64,7 @@ def bodies(conn: Connection, rows: Sequence[int]) -> dict[int, bytes]:
     """The protobuf bodies of these rows, by id."""
     if not rows:
         return {}
-    mark = _mark(conn)
+    mark = marker(conn)
     found = conn.exec_driver_sql(
         f"SELECT id, body FROM span_inbox WHERE id IN ({', '.join([mark] * len(rows))})", tuple(rows)
     )
@@ -76,7 +73,7 @@ def bodies(conn: Connection, rows: Sequence[int]) -> dict[int, bytes]:
 
 def remove(conn: Connection, rows: Sequence[int]) -> None:
     """Delete folded rows (in the fold's transaction); a row gone already means another folder took it."""
-    mark = _mark(conn)
+    mark = marker(conn)
     gone = conn.exec_driver_sql(
         f"DELETE FROM span_inbox WHERE id IN ({', '.join([mark] * len(rows))})", tuple(rows)
     ).rowcount

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
 
-from ..store.journey_tables import Journey, JourneyCount, JourneyLatency
+from ..store.journey_tables import Journey, JourneyCount
+from ..store.placeholders import marker
 from . import convention as c
 from . import latency_rows
 
 JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
 COUNT: Table = JourneyCount.__table__  # type: ignore[attr-defined]
-LATENCY: Table = JourneyLatency.__table__  # type: ignore[attr-defined]
 
 MAX_SPAN_KEYS = 64  # per journey; a runaway entity must not grow its row without bound
 _CHUNK = 500  # entity ids per IN (...) query
@@ -79,7 +79,7 @@ class _Batch:
         self.now = now
         self.applied = Applied()
         self.counts: dict[tuple[str, str, str, str, int], int] = defaultdict(int)
-        self.latency: dict[tuple[str, str, str, int], list[tuple[float, float]]] = defaultdict(list)
+        self.latency: dict[latency_rows.Key, latency_rows.Observed] = defaultdict(list)
 
     def entity(self, st: _State, evs: list[c.StageEvent], plan: c.FlowPlan) -> None:
         """Apply one journey's events of this fold, in time order."""
@@ -216,15 +216,11 @@ _COLUMNS = "started_at, last_stage, last_at, last_outcome, last_reason, complete
 _EXCLUDED = ", ".join(f"{name} = excluded.{name}" for name in ["entity_type", *_COLUMNS.split(", ")])
 
 
-def _mark(conn: Connection) -> str:
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-
 def _load(conn: Connection, flow: str, entity_ids: list[str]) -> dict[str, _State]:
     # Driver-level SQL: this runs for every span batch, and SQLAlchemy's per-row compile and
     # result processing cost more than the query itself.
     states: dict[str, _State] = {}
-    mark = _mark(conn)
+    mark = marker(conn)
     for i in range(0, len(entity_ids), _CHUNK):
         chunk = entity_ids[i : i + _CHUNK]
         sql = (
@@ -268,7 +264,7 @@ def _values(st: _State) -> tuple[Any, ...]:
 
 def _save(conn: Connection, folded: list[tuple[str, dict[str, _State]]]) -> None:
     # One executemany per kind of write for all flows: a fold of 100 trace flows made 200 calls.
-    mark = _mark(conn)
+    mark = marker(conn)
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
     for flow, states in folded:
@@ -296,7 +292,7 @@ def _save_counts(conn: Connection, counts: dict[tuple[str, str, str, str, int], 
     # reasons or contract violations has hundreds of keys.
     if not counts:
         return
-    mark = _mark(conn)
+    mark = marker(conn)
     conn.exec_driver_sql(
         f"INSERT INTO journey_count (flow, measure, stage, reason, minute, count) VALUES ({', '.join([mark] * 6)}) "
         "ON CONFLICT (flow, measure, stage, reason, minute) DO UPDATE SET count = journey_count.count + excluded.count",
