@@ -11,7 +11,6 @@ order a new journey, with the usual HTTP attributes next to the business ones.
 from __future__ import annotations
 
 import argparse
-import gc
 import gzip
 import http.client
 import json
@@ -190,13 +189,12 @@ def serve(kind: str, db: str, port: int) -> None:
         app = parse_only_app()
     else:
         from flowhealth.api.app import create_app
-        from flowhealth.cli.common import settle_for_serving
+        from flowhealth.cli.common import collector_paused, settle_for_serving
 
         # As `flowhealth serve` does: the long-lived model and runtime are built with the cycle
         # collector off and then frozen, so later collections do not walk them again.
-        gc.disable()
-        app = create_app(build_runtime(Path(db)), manage_runtime=False)
-        gc.enable()
+        with collector_paused():
+            app = create_app(build_runtime(Path(db)), manage_runtime=False)
         settle_for_serving()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 

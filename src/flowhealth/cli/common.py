@@ -75,20 +75,15 @@ def settle_for_serving() -> None:
     longer walk it (at 1,000 probes one took 105-150 ms every ~3 s, and each stalled every probe
     due meanwhile: a scheduling lag p99 of 123-196 ms instead of 15 ms). Benchmarks that build a
     runtime in process call this too, so they measure what `serve` runs.
+
+    Young collections then run every SERVING_GC_THRESHOLD allocations. A span fold creates tens of
+    thousands of small containers (journey states, their stages and span keys) that all live until
+    the fold ends; at CPython's 700 the collector ran every 700 of them, found nothing to free and
+    promoted them, so the older generations were walked for them again: 6% of the fold's CPU
+    (benchmarks/README.md, issue 19). Cycles are rare here; they are freed a few thousand
+    allocations later instead.
     """
     gc.freeze()
-    collect_for_serving()
-
-
-def collect_for_serving() -> None:
-    """Young collections less often in a long-running server.
-
-    A span fold creates tens of thousands of small containers (journey states, their stages and
-    span keys) that all live until the fold ends. At CPython's 700 the collector ran every 700 of
-    them, found nothing to free and promoted them, so the older generations were walked for them
-    again: 6% of the fold's CPU (benchmarks/README.md, issue 19). Cycles are rare here; they are
-    freed a few thousand allocations later instead.
-    """
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(SERVING_GC_THRESHOLD, middle, oldest)
 
