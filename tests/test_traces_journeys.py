@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
 from prometheus_client import CollectorRegistry
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
@@ -19,12 +18,11 @@ from flowhealth.evidence import EvidenceTable
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.journey_tables import Journey
-from flowhealth.store.migrate import alembic_config
 from flowhealth.store.tables import OutboxMessage, SignalValue
 from flowhealth.store.types import labels_of
 from tests.support.models import write_model
 from tests.support.otlp import STUCK_RULE, TRACES_FLOW, Span, business, request
-from tests.support.schema import upgrade_to
+from tests.support.schema import downgrade_to, upgrade_to
 
 
 @pytest.fixture
@@ -263,9 +261,7 @@ def test_a_journey_half_way_at_0012_keeps_its_stage_times_through_the_upgrade(
         runtime.stop()
         runtime.engine.dispose()
 
-    with empty_engine.connect() as connection:
-        command.downgrade(alembic_config(connection), "0012")
-        connection.commit()
+    downgrade_to(empty_engine, "0012")
     with empty_engine.connect() as conn:
         downgraded = conn.execute(text("SELECT stages FROM journey")).scalar_one().split()
     assert downgraded[0::2] == ["placed", "exported"]
@@ -298,9 +294,7 @@ def test_journeys_at_0013_are_counted_and_expire_through_the_one_open_index(
         runtime.stop()
         runtime.engine.dispose()
 
-    with empty_engine.connect() as connection:
-        command.downgrade(alembic_config(connection), "0013")
-        connection.commit()
+    downgrade_to(empty_engine, "0013")
     assert journey_indexes(empty_engine) == {
         "ix_journey_open": ["flow", "completed_at", "started_at"],
         "ix_journey_updated": ["flow", "updated_at"],
