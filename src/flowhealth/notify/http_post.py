@@ -9,17 +9,31 @@ quote the URL, which may carry a secret (a Workflows URL is signed in its query 
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
 from ..errors import DeliveryRejected, DeliveryRetryable
 
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+if TYPE_CHECKING:
+    import httpx
+
+TIMEOUT_SECONDS, CONNECT_SECONDS = 10.0, 5.0
+
+
+def new_client() -> httpx.Client:
+    """A client for one receiver. httpx is imported here, not with this module: importing it loads its
+    command line (rich, pygments, click) when those are installed, 0.1 s of every `serve` start
+    whose model has no receiver of this kind."""
+    import httpx
+
+    return httpx.Client(timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS))
 
 
 def post_json(
     client: httpx.Client, url: str, body: bytes, *, what: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
     """POST `body` (JSON bytes); the response when 2xx, else DeliveryRetryable or DeliveryRejected."""
+    import httpx
+
     try:
         response = client.post(url, content=body, headers={"Content-Type": "application/json", **(headers or {})})
     except httpx.ConnectError as exc:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Literal, NotRequired, TypedDict
-
-import httpx
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
 from ..alerting.enums import IncidentStatus, NoticeKind
 from ..alerting.notices import (
@@ -31,7 +29,7 @@ from ..model.envref import resolve
 from ..model.receivers import PagerDutyReceiver
 from ..store.outbox import ThreadRef
 from .base import Delivery
-from .http_post import TIMEOUT, post_json
+from .http_post import new_client, post_json
 from .plain import notice_lines
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com"
@@ -83,6 +81,9 @@ Payload = TypedDict(
         "custom_details": CustomDetails,
     },
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Link(TypedDict):
@@ -250,7 +251,7 @@ class PagerDutyNotifier:
         self._receiver = receiver
         self._environ = environ
         self._url = (receiver.url or events_url or DEFAULT_EVENTS_URL).rstrip("/") + "/v2/enqueue"
-        self._client = client or httpx.Client(timeout=TIMEOUT)
+        self._client = client or new_client()
 
     def deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
         try:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from ..alerting.enums import IncidentStatus
 from ..alerting.notices import EvidenceTable, IncidentView, Message
@@ -22,9 +21,12 @@ from ..model.receivers import TeamsReceiver
 from ..store.outbox import ThreadRef
 from .adaptive_card import AdaptiveCard, Element, Envelope, Fact, OpenUrl, TableCell, TableRow, text_block
 from .base import Delivery
-from .http_post import TIMEOUT, post_json
+from .http_post import new_client, post_json
 from .plain import headline, notice_lines
 from .wording import more_rows
+
+if TYPE_CHECKING:
+    import httpx
 
 CARD_VERSION = "1.5"
 MAX_BYTES = 28 * 1024
@@ -164,7 +166,7 @@ class TeamsNotifier:
         self._key = key
         self._receiver = receiver
         self._environ = environ
-        self._client = client or httpx.Client(timeout=TIMEOUT)
+        self._client = client or new_client()
 
     def deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:
         try:

@@ -17,9 +17,8 @@ import hmac
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..alerting.enums import IncidentStatus
@@ -29,8 +28,11 @@ from ..model.envref import resolve
 from ..model.receivers import WebhookReceiver
 from ..store.outbox import ThreadRef
 from .base import Delivery
-from .http_post import TIMEOUT, post_json
+from .http_post import new_client, post_json
 from .plain import notice_lines
+
+if TYPE_CHECKING:
+    import httpx
 
 BODY_VERSION = "1"
 MAX_SKEW_SECONDS = 300
@@ -199,7 +201,7 @@ class WebhookNotifier:
         self._key = key
         self._receiver = receiver
         self._environ = environ
-        self._client = client or httpx.Client(timeout=TIMEOUT)
+        self._client = client or new_client()
         self._wall_clock = wall_clock
 
     def deliver(self, delivery: Delivery, thread: ThreadRef | None) -> ThreadRef:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from ..errors import ConfigError, ProbeError, ProbeInvalid, ProbeTimeout
 from ..model.envref import resolve
@@ -16,6 +14,9 @@ from ..store.samples import Reading
 from .base import as_number
 from .clients import SharedClients
 from .jsonpath import parse, pick
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def origin(url: str) -> str:
@@ -45,6 +46,10 @@ class JsonEndpoint:
         self.headers = {k: resolve(v, environ, where=f"{where} header {k}") for k, v in headers.items()}
         self.origin = origin(self.url)
         self.timeout = timeout
+        # Imported here, not with the module: httpx loads its command line (rich, pygments, click)
+        # when they are installed, 0.1 s of every start whose model has no http probe.
+        import httpx
+
         self._client = clients.get(
             ("http", self.origin, verify),
             lambda: httpx.Client(verify=verify, follow_redirects=False),
@@ -53,6 +58,8 @@ class JsonEndpoint:
 
     def fetch(self, method: str = "GET", body: Any = None, params: Mapping[str, str] | None = None) -> Any:
         """The decoded JSON answer; third-party errors become ProbeError/ProbeTimeout/ProbeInvalid."""
+        import httpx
+
         try:
             response = self._client.request(
                 method, self.url, headers=self.headers, json=body, params=params, timeout=self.timeout
