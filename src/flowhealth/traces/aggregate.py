@@ -21,8 +21,9 @@ from ..model.traces import FlowTraces
 from ..semconv import LABEL_REASON, LABEL_STAGE
 from ..store.samples import Reading
 from . import convention as c
-from .journeys import CONTRACT, CONTRACT_SEPARATOR, COUNT, EXPIRED, JOURNEY, add_count, minute_of
+from .journeys import COUNT, JOURNEY, add_count
 from .latency_rows import LATENCY
+from .measures import CONTRACT, CONTRACT_SEPARATOR, EXPIRED, minute_of
 
 EVIDENCE_ROWS = 5
 
