@@ -16,6 +16,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 /* StageEvent's fields (traces/convention.py), in order. */
 enum { EV_KEY, EV_FLOW, EV_STAGE, EV_ENTITY_ID, EV_ENTITY_TYPE, EV_OUTCOME, EV_REASON, EV_AT, EV_VIOLATIONS, EV_FIELDS };
@@ -90,10 +92,29 @@ static long long py_round(double x) {
     return (long long)r;
 }
 
+/* A tuple of these objects and, when `with_minute`, the minute as an int last (Py_BuildValue parses its format each call). */
+static PyObject *key_of(PyObject *const *items, Py_ssize_t n, int with_minute, long long minute) {
+    PyObject *key = PyTuple_New(n + (with_minute ? 1 : 0));
+    if (key == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        PyTuple_SET_ITEM(key, i, Py_NewRef(items[i]));
+    if (with_minute) {
+        PyObject *m = PyLong_FromLongLong(minute);
+        if (m == NULL) {
+            Py_DECREF(key);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(key, n, m);
+    }
+    return key;
+}
+
 /* counts[(flow, measure, stage, reason, minute)] += 1 */
 static int count_add(PyObject *counts, PyObject *flow, PyObject *measure, PyObject *stage, PyObject *reason,
                      long long minute) {
-    PyObject *key = Py_BuildValue("(OOOOL)", flow, measure, stage, reason, minute);
+    PyObject *items[] = {flow, measure, stage, reason};
+    PyObject *key = key_of(items, 4, 1, minute);
     if (key == NULL)
         return -1;
     PyObject *n = PyDict_GetItemWithError(counts, key); /* borrowed */
@@ -145,9 +166,10 @@ static int observe(PyObject *latency, PyObject *observed, PyObject *flow, PyObje
     if (secs == NULL)
         return -1;
     int rc = -1;
-    PyObject *key = Py_BuildValue("(OOOL)", flow, start, end, minute);
+    PyObject *items[] = {flow, start, end};
+    PyObject *key = key_of(items, 3, 1, minute);
     PyObject *item = PyTuple_Pack(2, secs, t1_obj);
-    PyObject *pair_key = PyTuple_Pack(3, flow, start, end);
+    PyObject *pair_key = key_of(items, 3, 0, 0);
     if (key && item && pair_key && append_to(latency, key, item) == 0 && append_to(observed, pair_key, secs) == 0)
         rc = 0;
     Py_XDECREF(key);
@@ -404,41 +426,96 @@ static int apply_events(Fold *f, State *st, PyObject *evs, Py_ssize_t *accepted,
     return 0;
 }
 
-/* (started_at, last_stage, last_at, last_outcome, last_reason or None, completed_at, updated_at, stages, spans) */
-static PyObject *row_values(State *st, double now) {
-    PyObject *parts = PyList_New(0), *name, *at;
-    Py_ssize_t pos = 0;
-    if (parts == NULL)
-        return NULL;
-    while (PyDict_Next(st->stages, &pos, &name, &at)) {
-        double seconds;
-        if (!PyUnicode_Check(name)) {
-            PyErr_SetString(PyExc_TypeError, "stage names are strings");
-            Py_DECREF(parts);
-            return NULL;
+/* Appends to a growing UTF-8 buffer: a stack array for the usual few stages, the heap past it. */
+typedef struct {
+    char *p;
+    Py_ssize_t len, cap;
+    char local[512];
+} Text;
+
+static int text_put(Text *t, const char *s, Py_ssize_t n) {
+    if (t->len + n > t->cap) {
+        Py_ssize_t cap = (t->len + n) * 2;
+        char *grown = t->p == t->local ? PyMem_Malloc(cap) : PyMem_Realloc(t->p, cap);
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
         }
-        /* Integer microseconds, as journeys._values writes them. */
-        PyObject *part = as_double(at, &seconds) < 0 ? NULL : PyUnicode_FromFormat("%U %lld", name, py_round(seconds * 1e6));
-        int rc = part == NULL ? -1 : PyList_Append(parts, part);
-        Py_XDECREF(part);
-        if (rc < 0) {
-            Py_DECREF(parts);
-            return NULL;
-        }
+        if (t->p == t->local)
+            memcpy(grown, t->local, t->len);
+        t->p = grown;
+        t->cap = cap;
     }
-    PyObject *stages = PyUnicode_Join(SPACE, parts);
-    Py_DECREF(parts);
-    PyObject *spans = stages == NULL ? NULL : PyUnicode_Join(SPACE, st->spans);
-    int reason = spans == NULL ? -1 : PyObject_IsTrue(st->last_reason);
-    PyObject *completed = reason < 0 ? NULL : st->has_completed ? PyFloat_FromDouble(st->completed) : Py_NewRef(Py_None);
-    PyObject *values = completed == NULL ? NULL
-                                         : Py_BuildValue("(dOdOOOdOO)", st->started, st->last_stage, st->last_at,
-                                                         st->last_outcome, reason ? st->last_reason : Py_None,
-                                                         completed, now, stages, spans);
-    Py_XDECREF(stages);
-    Py_XDECREF(spans);
-    Py_XDECREF(completed);
-    return values;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    return 0;
+}
+
+/* "name microseconds name microseconds ...": integer microseconds, as fold_py._values writes them. */
+static PyObject *stages_text(PyObject *stages) {
+    Text t = {.len = 0, .cap = sizeof t.local};
+    t.p = t.local;
+    PyObject *name, *at, *out = NULL;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(stages, &pos, &name, &at)) {
+        double seconds;
+        Py_ssize_t n;
+        char digits[32];
+        const char *utf8 = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &n) : NULL;
+        if (utf8 == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "stage names are strings");
+            goto done;
+        }
+        if (as_double(at, &seconds) < 0)
+            goto done;
+        int written = snprintf(digits, sizeof digits, " %lld", py_round(seconds * 1e6));
+        if ((t.len && text_put(&t, " ", 1) < 0) || text_put(&t, utf8, n) < 0 || text_put(&t, digits, written) < 0)
+            goto done;
+    }
+    out = PyUnicode_DecodeUTF8(t.p, t.len, "strict");
+done:
+    if (t.p != t.local)
+        PyMem_Free(t.p);
+    return out;
+}
+
+/* (started_at, last_stage, last_at, last_outcome, last_reason or None, completed_at, updated_at, stages, spans),
+ * with `head` before them (an insert's flow, entity_id and entity_type) or `tail` after them (an update's flow and entity_id). */
+static PyObject *row_of(State *st, double now, PyObject *const *head, Py_ssize_t heads, PyObject *const *tail,
+                        Py_ssize_t tails) {
+    int reason = PyObject_IsTrue(st->last_reason);
+    if (reason < 0)
+        return NULL;
+    PyObject *values[9] = {
+        PyFloat_FromDouble(st->started),
+        Py_NewRef(st->last_stage),
+        PyFloat_FromDouble(st->last_at),
+        Py_NewRef(st->last_outcome),
+        Py_NewRef(reason ? st->last_reason : Py_None),
+        st->has_completed ? PyFloat_FromDouble(st->completed) : Py_NewRef(Py_None),
+        PyFloat_FromDouble(now),
+        stages_text(st->stages),
+        PyUnicode_Join(SPACE, st->spans),
+    };
+    PyObject *row = PyTuple_New(heads + 9 + tails);
+    int ok = row != NULL;
+    for (int i = 0; i < 9; i++)
+        ok = ok && values[i] != NULL;
+    if (!ok) {
+        for (int i = 0; i < 9; i++)
+            Py_XDECREF(values[i]);
+        Py_XDECREF(row);
+        return NULL;
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < heads; i++)
+        PyTuple_SET_ITEM(row, at++, Py_NewRef(head[i]));
+    for (int i = 0; i < 9; i++)
+        PyTuple_SET_ITEM(row, at++, values[i]); /* the row takes these references */
+    for (Py_ssize_t i = 0; i < tails; i++)
+        PyTuple_SET_ITEM(row, at++, Py_NewRef(tail[i]));
+    return row;
 }
 
 static PyObject *fold_flow(PyObject *Py_UNUSED(module), PyObject *args) {
@@ -484,21 +561,9 @@ static PyObject *fold_flow(PyObject *Py_UNUSED(module), PyObject *args) {
         if (rc == 0)
             rc = apply_events(&f, &st, evs, &accepted, &redelivered);
         if (rc == 0 && accepted > before) {
-            PyObject *values = row_values(&st, f.now), *out = NULL;
-            if (values == NULL) {
-                rc = -1;
-            } else if (st.is_new) {
-                PyObject *head = Py_BuildValue("(OOO)", f.flow, entity_id, st.entity_type);
-                out = head == NULL ? NULL : PySequence_Concat(head, values);
-                Py_XDECREF(head);
-                rc = out == NULL ? -1 : PyList_Append(inserts, out);
-            } else {
-                PyObject *tail = PyTuple_Pack(2, f.flow, entity_id);
-                out = tail == NULL ? NULL : PySequence_Concat(values, tail);
-                Py_XDECREF(tail);
-                rc = out == NULL ? -1 : PyList_Append(updates, out);
-            }
-            Py_XDECREF(values);
+            PyObject *ends[] = {f.flow, entity_id, st.entity_type};
+            PyObject *out = st.is_new ? row_of(&st, f.now, ends, 3, NULL, 0) : row_of(&st, f.now, NULL, 0, ends, 2);
+            rc = out == NULL ? -1 : PyList_Append(st.is_new ? inserts : updates, out);
             Py_XDECREF(out);
         }
         state_clear(&st);
