@@ -81,9 +81,13 @@ row = st.builds(
 
 
 def fold(native: bool, events: list[StageEvent], rows: list[tuple[Any, ...]], end: str | None) -> tuple[Any, ...]:
-    entities: dict[str, list[StageEvent]] = {}
-    for ev in events:
-        entities.setdefault(ev.entity_id, []).append(ev)
+    group = journeys.native_group if native else fold_py.group
+    assert group is not None
+    # Half the events in a second request, and one of a flow a reload removed: dropped, counted.
+    stray = StageEvent("k-1", "refunds", "placed", "R-1", "refund", OK, "", BASE, ())
+    grouped, dropped = group([events[::2], [*events[1::2], stray]], {"orders": object()})
+    assert dropped == 1 and list(grouped) == ["orders"]
+    entities = grouped["orders"]
     unique = list({r[0]: r for r in rows}.values())
     counts: Any = defaultdict(int)
     latency: Any = defaultdict(list)

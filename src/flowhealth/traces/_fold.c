@@ -579,6 +579,73 @@ fail:
     return NULL;
 }
 
+/* Events of several requests grouped by flow, then entity, in arrival order; events of flows not in
+ * `plans` (a reload removed their traces block) are counted, not grouped. (fold_py.group) */
+static PyObject *group(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *batches, *plans;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &batches, &PyDict_Type, &plans))
+        return NULL;
+    PyObject *grouped = PyDict_New();
+    Py_ssize_t dropped = 0;
+    if (grouped == NULL)
+        return NULL;
+    for (Py_ssize_t b = 0; b < PyList_GET_SIZE(batches); b++) {
+        PyObject *events = PySequence_Fast(PyList_GET_ITEM(batches, b), "batches are sequences of events");
+        if (events == NULL)
+            goto fail;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(events); i++) {
+            PyObject *ev = PySequence_Fast_GET_ITEM(events, i);
+            if (!PyTuple_Check(ev) || PyTuple_GET_SIZE(ev) != EV_FIELDS) {
+                PyErr_SetString(PyExc_TypeError, "stage events are StageEvent tuples");
+                Py_DECREF(events);
+                goto fail;
+            }
+            PyObject *flow = PyTuple_GET_ITEM(ev, EV_FLOW), *entity_id = PyTuple_GET_ITEM(ev, EV_ENTITY_ID);
+            int known = PyDict_Contains(plans, flow);
+            PyObject *entities = known > 0 ? PyDict_GetItemWithError(grouped, flow) : NULL; /* borrowed */
+            if (known == 0) {
+                dropped++;
+                continue;
+            }
+            if (known < 0 || (entities == NULL && PyErr_Occurred())) {
+                Py_DECREF(events);
+                goto fail;
+            }
+            if (entities == NULL) {
+                entities = PyDict_New();
+                int rc = entities == NULL ? -1 : PyDict_SetItem(grouped, flow, entities);
+                Py_XDECREF(entities); /* `grouped` holds it */
+                if (rc < 0) {
+                    Py_DECREF(events);
+                    goto fail;
+                }
+            }
+            PyObject *evs = PyDict_GetItemWithError(entities, entity_id); /* borrowed */
+            int rc;
+            if (evs != NULL) {
+                rc = PyList_Append(evs, ev);
+            } else if (PyErr_Occurred()) {
+                rc = -1;
+            } else {
+                evs = PyList_New(1);
+                if (evs != NULL)
+                    PyList_SET_ITEM(evs, 0, Py_NewRef(ev));
+                rc = evs == NULL ? -1 : PyDict_SetItem(entities, entity_id, evs);
+                Py_XDECREF(evs);
+            }
+            if (rc < 0) {
+                Py_DECREF(events);
+                goto fail;
+            }
+        }
+        Py_DECREF(events);
+    }
+    return Py_BuildValue("(Nn)", grouped, dropped);
+fail:
+    Py_DECREF(grouped);
+    return NULL;
+}
+
 static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *ok, *rejected, *retried, *manual, *rejections, *retries, *duplicates, *interventions, *contract, *separator,
         *sort_key;
@@ -609,6 +676,8 @@ static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(ok, rejected, retried, manual, rejections, retries, duplicates, interventions, contract, separator, "
      "sort_key, max_span_keys, max_reason): the strings and limits of journeys.py."},
+    {"group", group, METH_VARARGS,
+     "group(batches, plans) -> ({flow: {entity_id: [event, ...]}}, events of flows not in plans)."},
     {"fold_flow", fold_flow, METH_VARARGS,
      "fold_flow(flow, entities, rows, pairs_by_stage, end_stage, now, counts, latency, observed) -> "
      "(inserts, updates, accepted, redelivered)."},

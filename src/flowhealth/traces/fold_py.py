@@ -1,6 +1,6 @@
 """One flow's stage events folded into journey rows, in Python: the reference for `_fold.c`.
 
-`fold_flow` takes the journeys a batch touches as `journeys._load` read them and gives back the
+`group` sorts a fold's events by flow and entity. `fold_flow` takes the journeys a batch touches as `journeys._load` read them and gives back the
 rows to insert and update, adding to the batch's counters and latencies as it goes. The C module
 does the same with the same objects when it is built (tests compare the two on random batches);
 this one runs without a compiler, or with FLOWHEALTH_NATIVE=0.
@@ -8,6 +8,7 @@ this one runs without a compiler, or with FLOWHEALTH_NATIVE=0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -44,6 +45,28 @@ class _State:
     stages: dict[str, float]
     spans: list[str]
     new: bool
+
+
+def group(
+    batches: list[Sequence[c.StageEvent]], plans: Mapping[str, object]
+) -> tuple[dict[str, dict[str, list[c.StageEvent]]], int]:
+    """Events grouped by flow, then entity, in arrival order; and how many belong to no flow of `plans`."""
+    grouped: dict[str, dict[str, list[c.StageEvent]]] = {}
+    dropped = 0
+    for events in batches:
+        for ev in events:
+            entities = grouped.get(ev.flow)
+            if entities is None:
+                if ev.flow not in plans:  # a reload removed the flow's traces block
+                    dropped += 1
+                    continue
+                entities = grouped[ev.flow] = {}
+            evs = entities.get(ev.entity_id)
+            if evs is None:
+                entities[ev.entity_id] = [ev]
+            else:
+                evs.append(ev)
+    return grouped, dropped
 
 
 def fold_flow(

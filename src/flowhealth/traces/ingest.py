@@ -178,17 +178,12 @@ class TraceService:
                 return 0
             known = self._recent.take([row[0] for row in rows])
             again = inbox.bodies(conn, [row[0] for row in rows if row[0] not in known and row[3]])
-            events = [ev for row in rows for ev in self._events_of(row, known, again)]
+            batches = [self._events_of(row, known, again) for row in rows]
+            # The newest request's ingest time stands for the group: journeys' updated/completed times.
             # A flow whose traces block a reload removed has no journeys to fold into any more.
-            kept = [ev for ev in events if ev.flow in self.routing.plans]
-            applied = journeys.Applied()
-            if kept:
-                # The newest request's ingest time stands for the group: journeys' updated/completed times.
-                received = max(row[1] for row in rows)
-                journeys.serialize_flows(conn, {ev.flow for ev in kept})
-                applied = journeys.apply(conn, self.routing, kept, received)
+            applied = journeys.apply(conn, self.routing, batches, max(row[1] for row in rows))
             inbox.remove(conn, [row[0] for row in rows])
-        self._count(applied, Extracted(), dropped=len(events) - len(kept))
+        self._count(applied, Extracted(), dropped=applied.dropped)
         return len(rows)
 
     def _events_of(
@@ -211,8 +206,7 @@ class TraceService:
         if not events:
             return journeys.Applied()
         with self._lock, transaction(self._engine) as session:
-            journeys.serialize_flows(session.connection(), {event.flow for event in events})
-            return journeys.apply(session.connection(), self.routing, events, now)
+            return journeys.apply(session.connection(), self.routing, [events], now)
 
     def _count(self, applied: journeys.Applied, extracted: Extracted, dropped: int = 0) -> None:
         spans = self._metrics.trace_spans

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,12 +56,16 @@ FoldFlow = Callable[
     Folded,
 ]
 
+Group = Callable[
+    [list[Sequence[c.StageEvent]], dict[str, c.FlowPlan]], tuple[dict[str, dict[str, list[c.StageEvent]]], int]
+]
 
-def _native() -> FoldFlow | None:
+
+def _native() -> tuple[FoldFlow | None, Group | None]:
     try:
         from . import _fold
     except ImportError:  # installed without a compiler: fold_py
-        return None
+        return None, None
     _fold.configure(
         c.OK,
         c.REJECTED,
@@ -77,10 +81,10 @@ def _native() -> FoldFlow | None:
         MAX_SPAN_KEYS,
         MAX_REASON,
     )
-    return _fold.fold_flow
+    return _fold.fold_flow, _fold.group
 
 
-native_fold = _native()
+native_fold, native_group = _native()
 # Read once at start, as the receiver's other settings are (records.py reads the same variable).
 NATIVE = native_fold is not None and os.environ.get("FLOWHEALTH_NATIVE", "1").strip() != "0"
 
@@ -91,6 +95,7 @@ class Applied:
 
     accepted: int = 0
     redelivered: int = 0
+    dropped: int = 0  # events of flows without a traces block any more
     # Seconds observed per (flow, from stage, to stage), in the order observed.
     latencies: Observed = field(default_factory=lambda: defaultdict(list))
 
@@ -108,26 +113,29 @@ def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
 
 
 def apply(
-    conn: Connection, routing: c.Routing, events: Iterable[c.StageEvent], now: float, native: bool | None = None
+    conn: Connection,
+    routing: c.Routing,
+    batches: list[Sequence[c.StageEvent]],
+    now: float,
+    native: bool | None = None,
 ) -> Applied:
-    """Fold a batch of stage events into journeys and aggregates (inside the caller's transaction).
+    """Fold the stage events of a group of requests into journeys and aggregates (inside the caller's transaction).
 
-    `native` None follows FLOWHEALTH_NATIVE (`NATIVE`); False takes fold_py (the tests compare both).
+    Events of a flow the routing no longer has (a reload removed its traces block) are counted in
+    `Applied.dropped`. `native` None follows FLOWHEALTH_NATIVE (`NATIVE`); False takes fold_py (the
+    tests compare both).
     """
-    fold = native_fold if (NATIVE if native is None else native) and native_fold is not None else fold_py.fold_flow
-    applied = Applied()
+    group: Group = fold_py.group
+    fold: FoldFlow = fold_py.fold_flow
+    if (NATIVE if native is None else native) and native_fold is not None and native_group is not None:
+        group, fold = native_group, native_fold
+    grouped, dropped = group(batches, routing.plans)
+    applied = Applied(dropped=dropped)
+    if not grouped:
+        return applied
+    serialize_flows(conn, grouped)
     counts: Counts = defaultdict(int)
     latency: Latencies = defaultdict(list)
-    grouped: dict[str, dict[str, list[c.StageEvent]]] = {}
-    for ev in events:
-        entities = grouped.get(ev.flow)
-        if entities is None:
-            entities = grouped[ev.flow] = {}
-        evs = entities.get(ev.entity_id)
-        if evs is None:
-            entities[ev.entity_id] = [ev]
-        else:
-            evs.append(ev)
     # Every flow is read and folded before the first write: on SQLite the first write takes the
     # file's single writer (the receivers' inbox inserts wait behind it), and with a flow's Python
     # between two flows' writes, a fold of many flows held it for nearly all of its work.
