@@ -81,6 +81,7 @@ def fold_flow(
     observed: Observed,
 ) -> Folded:
     """(inserts, updates, spans accepted, spans redelivered) of one flow's events, rows in the order of `entities`."""
+    fold = _Fold(flow, pairs_by_stage, end_stage, now, counts, latency, observed)
     loaded = {row[0]: row for row in rows}
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
@@ -90,7 +91,7 @@ def fold_flow(
             evs.sort(key=AT)
         row = loaded.get(entity_id)
         st = _state_of(row) if row is not None else _new_state(evs[0])
-        took, again = _entity(flow, st, evs, pairs_by_stage, end_stage, now, counts, latency, observed)
+        took, again = fold.entity(st, evs)
         accepted, redelivered = accepted + took, redelivered + again
         if took:
             if st.new:
@@ -101,7 +102,7 @@ def fold_flow(
 
 
 def _new_state(first: c.StageEvent) -> _State:
-    # The first event's own values: `_entity` takes it as the latest, as for any other.
+    # The first event's own values: `entity` takes it as the latest, as for any other.
     return _State(first.at, first.stage, first.at, first.outcome, first.reason, None, first.entity_type, {}, [], True)
 
 
@@ -122,72 +123,76 @@ def _state_of(row: tuple[Any, ...]) -> _State:
     )
 
 
-def _entity(
-    flow: str,
-    st: _State,
-    evs: list[c.StageEvent],
-    pairs_by_stage: dict[str, tuple[tuple[str, str], ...]],
-    end_stage: str | None,
-    now: float,
-    counts: Counts,
-    latency: Latencies,
-    observed: Observed,
-) -> tuple[int, int]:
-    """Apply one journey's events of this fold, in time order; (accepted, redelivered)."""
-    spans, stages = st.spans, st.stages
-    started, last_at, completed = st.started_at, st.last_at, st.completed_at
-    last: c.StageEvent | None = None
-    accepted = redelivered = 0
-    for ev in evs:
-        key, _, stage, _, _, outcome, reason, at, violations = ev
-        if key in spans:
-            redelivered += 1  # at-least-once delivery: the same span again changes nothing
-            continue
-        accepted += 1
-        spans.append(key)
-        if len(spans) > MAX_SPAN_KEYS:
-            del spans[:-MAX_SPAN_KEYS]
-        if at < started:
-            started = at
-        if at >= last_at:
-            last_at, last = at, ev
-        if violations:
-            for path, why in violations:
-                counts[(flow, CONTRACT, stage, f"{why}{CONTRACT_SEPARATOR}{path}"[:MAX_REASON], minute_of(at))] += 1
-        if outcome != c.OK:
-            if outcome == c.REJECTED:
-                counts[(flow, REJECTIONS, stage, reason, minute_of(at))] += 1
-                continue
-            if outcome == c.RETRIED:
-                counts[(flow, RETRIES, stage, "", minute_of(at))] += 1
-                continue
-            if outcome == c.MANUAL:
-                counts[(flow, INTERVENTIONS, stage, "", minute_of(at))] += 1
-        if stage in stages:
-            counts[(flow, DUPLICATES, stage, "", minute_of(at))] += 1
-            continue
-        stages[stage] = at
-        pairs = pairs_by_stage.get(stage)
-        if pairs is not None:
-            for start, end in pairs:
-                # Spans of different systems arrive in any order: measure when the second one comes.
-                if end == stage and start in stages:
-                    _observe(flow, start, end, stages[start], at, latency, observed)
-                elif start == stage and end in stages:
-                    _observe(flow, start, end, at, stages[end], latency, observed)
-        if stage == end_stage and completed is None:
-            completed = now
-    if accepted:
-        st.started_at, st.completed_at = started, completed
-        if last is not None:
-            st.last_stage, st.last_at, st.last_outcome, st.last_reason = last.stage, last_at, last.outcome, last.reason
-    return accepted, redelivered
+@dataclass(slots=True)
+class _Fold:
+    """One flow's fold: where its counters and latencies go."""
 
+    flow: str
+    pairs_by_stage: dict[str, tuple[tuple[str, str], ...]]
+    end_stage: str | None
+    now: float
+    counts: Counts
+    latency: Latencies
+    observed: Observed
 
-def _observe(flow: str, start: str, end: str, t0: float, t1: float, latency: Latencies, observed: Observed) -> None:
-    seconds = max(0.0, t1 - t0)  # clocks of different systems drift; never a negative latency
-    latency[(flow, start, end, minute_of(t1))].append((seconds, t1))
-    observed[(flow, start, end)].append(seconds)
+    def entity(self, st: _State, evs: list[c.StageEvent]) -> tuple[int, int]:
+        """Apply one journey's events of this fold, in time order; (accepted, redelivered)."""
+        flow, counts, pairs_by_stage, end_stage = self.flow, self.counts, self.pairs_by_stage, self.end_stage
+        spans, stages = st.spans, st.stages
+        started, last_at, completed = st.started_at, st.last_at, st.completed_at
+        last: c.StageEvent | None = None
+        accepted = redelivered = 0
+        for ev in evs:
+            key, _, stage, _, _, outcome, reason, at, violations = ev
+            if key in spans:
+                redelivered += 1  # at-least-once delivery: the same span again changes nothing
+                continue
+            accepted += 1
+            spans.append(key)
+            if len(spans) > MAX_SPAN_KEYS:
+                del spans[:-MAX_SPAN_KEYS]
+            if at < started:
+                started = at
+            if at >= last_at:
+                last_at, last = at, ev
+            if violations:
+                for path, why in violations:
+                    text = f"{why}{CONTRACT_SEPARATOR}{path}"[:MAX_REASON]
+                    counts[(flow, CONTRACT, stage, text, minute_of(at))] += 1
+            if outcome != c.OK:
+                if outcome == c.REJECTED:
+                    counts[(flow, REJECTIONS, stage, reason, minute_of(at))] += 1
+                    continue
+                if outcome == c.RETRIED:
+                    counts[(flow, RETRIES, stage, "", minute_of(at))] += 1
+                    continue
+                if outcome == c.MANUAL:
+                    counts[(flow, INTERVENTIONS, stage, "", minute_of(at))] += 1
+            if stage in stages:
+                counts[(flow, DUPLICATES, stage, "", minute_of(at))] += 1
+                continue
+            stages[stage] = at
+            pairs = pairs_by_stage.get(stage)
+            if pairs is not None:
+                for start, end in pairs:
+                    # Spans of different systems arrive in any order: measure when the second one comes.
+                    if end == stage and start in stages:
+                        self.observe(start, end, stages[start], at)
+                    elif start == stage and end in stages:
+                        self.observe(start, end, at, stages[end])
+            if stage == end_stage and completed is None:
+                completed = self.now
+        if accepted:
+            st.started_at, st.completed_at = started, completed
+            if last is not None:
+                st.last_stage, st.last_at, st.last_outcome = last.stage, last_at, last.outcome
+                st.last_reason = last.reason
+        return accepted, redelivered
+
+    def observe(self, start: str, end: str, t0: float, t1: float) -> None:
+        seconds = max(0.0, t1 - t0)  # clocks of different systems drift; never a negative latency
+        self.latency[(self.flow, start, end, minute_of(t1))].append((seconds, t1))
+        self.observed[(self.flow, start, end)].append(seconds)
 
 
 def _values(st: _State, now: float) -> tuple[Any, ...]:

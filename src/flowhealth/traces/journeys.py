@@ -21,20 +21,8 @@ from ..store.journey_tables import Journey, JourneyCount
 from ..store.placeholders import marker
 from . import convention as c
 from . import fold_py, latency_rows
-from .measures import (
-    CONTRACT,
-    CONTRACT_SEPARATOR,
-    DUPLICATES,
-    INTERVENTIONS,
-    MAX_REASON,
-    MAX_SPAN_KEYS,
-    REJECTIONS,
-    RETRIES,
-    Counts,
-    Folded,
-    Latencies,
-    Observed,
-)
+from . import measures as m
+from .measures import Counts, Folded, Latencies, Observed
 
 JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
 COUNT: Table = JourneyCount.__table__  # type: ignore[attr-defined]
@@ -71,15 +59,15 @@ def _native() -> tuple[FoldFlow | None, Group | None]:
         c.REJECTED,
         c.RETRIED,
         c.MANUAL,
-        REJECTIONS,
-        RETRIES,
-        DUPLICATES,
-        INTERVENTIONS,
-        CONTRACT,
-        CONTRACT_SEPARATOR,
+        m.REJECTIONS,
+        m.RETRIES,
+        m.DUPLICATES,
+        m.INTERVENTIONS,
+        m.CONTRACT,
+        m.CONTRACT_SEPARATOR,
         fold_py.AT,
-        MAX_SPAN_KEYS,
-        MAX_REASON,
+        m.MAX_SPAN_KEYS,
+        m.MAX_REASON,
     )
     return _fold.fold_flow, _fold.group
 
