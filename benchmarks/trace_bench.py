@@ -41,6 +41,7 @@ from flowhealth.clock import SystemClock
 from flowhealth.model import load_model
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
+from flowhealth.traces import native
 from flowhealth.traces.decode import PROTOBUF
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,7 +177,7 @@ def request_path(data: list[bytes], db: Path, rounds: int = 6) -> dict[str, list
         folder.wake = wake  # type: ignore[method-assign]
         runtime.traces.drain()
     finally:
-        records.ENABLED = records.AVAILABLE and os.environ.get("FLOWHEALTH_NATIVE", "1").strip() != "0"
+        records.ENABLED = records.AVAILABLE and native.WANTED
         runtime.traces.close()
     return found
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 from collections import defaultdict
 from typing import Any
 
@@ -23,7 +25,7 @@ from flowhealth.traces.convention import MANUAL, OK, REJECTED, RETRIED, StageEve
 from flowhealth.traces.measures import MAX_SPAN_KEYS
 
 pytestmark = pytest.mark.skipif(
-    journeys.native_fold is None and os.environ.get("FLOWHEALTH_REQUIRE_SERVICES") != "1",
+    journeys.NATIVE is None and os.environ.get("FLOWHEALTH_REQUIRE_SERVICES") != "1",
     reason="the C fold is not built here (no compiler when installed)",
 )
 
@@ -81,8 +83,8 @@ row = st.builds(
 
 
 def fold(native: bool, events: list[StageEvent], rows: list[tuple[Any, ...]], end: str | None) -> tuple[Any, ...]:
-    group = journeys.native_group if native else fold_py.group
-    assert group is not None
+    assert journeys.NATIVE is not None
+    group = journeys.NATIVE.group if native else fold_py.group
     # Half the events in a second request, and one of a flow a reload removed: dropped, counted.
     stray = StageEvent("k-1", "refunds", "placed", "R-1", "refund", OK, "", BASE, ())
     grouped, dropped = group([events[::2], [*events[1::2], stray]], {"orders": object()})
@@ -92,8 +94,7 @@ def fold(native: bool, events: list[StageEvent], rows: list[tuple[Any, ...]], en
     counts: Any = defaultdict(int)
     latency: Any = defaultdict(list)
     observed: Any = defaultdict(list)
-    run = journeys.native_fold if native else fold_py.fold_flow
-    assert run is not None
+    run = journeys.NATIVE.fold_flow if native else fold_py.fold_flow
     result = run("orders", copy.deepcopy(entities), unique, PAIRS, end, NOW, counts, latency, observed)
     return result, dict(counts), dict(latency), dict(observed)
 
@@ -127,3 +128,11 @@ def test_a_stage_time_comes_back_as_written() -> None:
     events = [StageEvent("k1", "orders", "placed", "O-1", "order", OK, "", at, ())]
     written = {fold(native, events, [], None)[0][0][0][-2] for native in (True, False)}
     assert len(written) == 1
+
+
+@pytest.mark.parametrize(("setting", "in_c"), [("1", True), ("0", False)])
+def test_flowhealth_native_chooses_which_fold_runs(setting: str, in_c: bool) -> None:
+    code = "from flowhealth.traces import fold_py, journeys; print(journeys._fold_flow is not fold_py.fold_flow)"
+    env = {**os.environ, "FLOWHEALTH_NATIVE": setting}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(in_c)

@@ -24,7 +24,7 @@ enum { EV_KEY, EV_FLOW, EV_STAGE, EV_ENTITY_ID, EV_ENTITY_TYPE, EV_OUTCOME, EV_R
 /* A journey row as read (journeys._load). */
 enum { R_ID, R_TYPE, R_STARTED, R_STAGE, R_LAST_AT, R_OUTCOME, R_REASON, R_COMPLETED, R_UPDATED, R_STAGES, R_SPANS, R_FIELDS };
 
-/* Set once by configure(): the strings and limits of journeys.py, so both folds share one source. */
+/* Set once by configure(): the words and limits of measures.py and convention.py, so both folds share one source. */
 static PyObject *OK, *REJECTED, *RETRIED, *MANUAL;
 static PyObject *M_REJECTIONS, *M_RETRIES, *M_DUPLICATES, *M_INTERVENTIONS, *M_CONTRACT;
 static PyObject *SEPARATOR, *EMPTY, *SPACE, *NO_ARGS, *SORT_KWARGS;
@@ -276,7 +276,7 @@ typedef struct {
     double now;
 } Fold;
 
-/* One journey's events of this fold, in time order (journeys._Batch.entity). */
+/* One journey's events of this fold, in time order (fold_py._Fold.entity). */
 static int apply_events(Fold *f, State *st, PyObject *evs, Py_ssize_t *accepted, Py_ssize_t *redelivered) {
     PyObject *last = NULL; /* borrowed: an item of evs */
     Py_ssize_t n = PyList_GET_SIZE(evs);
@@ -675,7 +675,7 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args) {
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(ok, rejected, retried, manual, rejections, retries, duplicates, interventions, contract, separator, "
-     "sort_key, max_span_keys, max_reason): the strings and limits of journeys.py."},
+     "sort_key, max_span_keys, max_reason): the words and limits fold_py uses."},
     {"group", group, METH_VARARGS,
      "group(batches, plans) -> ({flow: {entity_id: [event, ...]}}, events of flows not in plans)."},
     {"fold_flow", fold_flow, METH_VARARGS,

@@ -1,5 +1,10 @@
-# The C fold of traces/_fold.c (built by setup.py when a compiler is there); fold_py.py is its reference.
+# The C fold of traces/_fold.c (built by setup.py when a compiler is there). Its functions are
+# called as fold_py's are, which is its reference: the same arguments, the same results.
+from collections.abc import Sequence
 from typing import Any
+
+from .convention import FlowPlan, StageEvent
+from .measures import Counts, Folded, Latencies, StageSeconds
 
 def configure(
     ok: str,
@@ -17,16 +22,18 @@ def configure(
     max_reason: int,
     /,
 ) -> None: ...
+def group(
+    batches: list[Sequence[StageEvent]], plans: dict[str, FlowPlan], /
+) -> tuple[dict[str, dict[str, list[StageEvent]]], int]: ...
 def fold_flow(
     flow: str,
-    entities: dict[str, list[Any]],
+    entities: dict[str, list[StageEvent]],
     rows: list[tuple[Any, ...]],
     pairs_by_stage: dict[str, tuple[tuple[str, str], ...]],
     end_stage: str | None,
     now: float,
-    counts: dict[Any, int],
-    latency: dict[Any, list[tuple[float, float]]],
-    observed: dict[Any, list[float]],
+    counts: Counts,
+    latency: Latencies,
+    observed: StageSeconds,
     /,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int, int]: ...
-def group(batches: list[Any], plans: dict[str, Any], /) -> tuple[dict[str, dict[str, list[Any]]], int]: ...
+) -> Folded: ...

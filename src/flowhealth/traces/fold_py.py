@@ -1,14 +1,15 @@
 """One flow's stage events folded into journey rows, in Python: the reference for `_fold.c`.
 
-`group` sorts a fold's events by flow and entity. `fold_flow` takes the journeys a batch touches as `journeys._load` read them and gives back the
-rows to insert and update, adding to the batch's counters and latencies as it goes. The C module
-does the same with the same objects when it is built (tests compare the two on random batches);
-this one runs without a compiler, or with FLOWHEALTH_NATIVE=0.
+`group` sorts a fold's events by flow and entity. `fold_flow` takes the journeys a batch touches
+as `journeys._load` read them and gives back the rows to insert and update, adding to the batch's
+counters and latencies as it goes. The C module does the same with the same objects when it is
+built, called the same way (positional arguments only); tests compare the two on random batches.
+This one runs without a compiler, or with FLOWHEALTH_NATIVE=0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -26,7 +27,7 @@ from .measures import (
     Counts,
     Folded,
     Latencies,
-    Observed,
+    StageSeconds,
     minute_of,
 )
 
@@ -48,7 +49,7 @@ class _State:
 
 
 def group(
-    batches: list[Sequence[c.StageEvent]], plans: Mapping[str, object]
+    batches: list[Sequence[c.StageEvent]], plans: dict[str, c.FlowPlan], /
 ) -> tuple[dict[str, dict[str, list[c.StageEvent]]], int]:
     """Events grouped by flow, then entity, in arrival order; and how many belong to no flow of `plans`."""
     grouped: dict[str, dict[str, list[c.StageEvent]]] = {}
@@ -78,7 +79,8 @@ def fold_flow(
     now: float,
     counts: Counts,
     latency: Latencies,
-    observed: Observed,
+    observed: StageSeconds,
+    /,
 ) -> Folded:
     """(inserts, updates, spans accepted, spans redelivered) of one flow's events, rows in the order of `entities`."""
     fold = _Fold(flow, pairs_by_stage, end_stage, now, counts, latency, observed)
@@ -133,7 +135,7 @@ class _Fold:
     now: float
     counts: Counts
     latency: Latencies
-    observed: Observed
+    observed: StageSeconds
 
     def entity(self, st: _State, evs: list[c.StageEvent]) -> tuple[int, int]:
         """Apply one journey's events of this fold, in time order; (accepted, redelivered)."""

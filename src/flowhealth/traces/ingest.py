@@ -183,7 +183,7 @@ class TraceService:
             # A flow whose traces block a reload removed has no journeys to fold into any more.
             applied = journeys.apply(conn, self.routing, batches, max(row[1] for row in rows))
             inbox.remove(conn, [row[0] for row in rows])
-        self._count(applied, Extracted(), dropped=applied.dropped)
+        self._count(applied, Extracted())
         return len(rows)
 
     def _events_of(
@@ -208,11 +208,11 @@ class TraceService:
         with self._lock, transaction(self._engine) as session:
             return journeys.apply(session.connection(), self.routing, [events], now)
 
-    def _count(self, applied: journeys.Applied, extracted: Extracted, dropped: int = 0) -> None:
+    def _count(self, applied: journeys.Applied, extracted: Extracted) -> None:
         spans = self._metrics.trace_spans
         spans.labels("accepted").inc(applied.accepted)
         spans.labels("redelivered").inc(applied.redelivered)
-        spans.labels("rejected").inc(extracted.rejected_count + dropped)
+        spans.labels("rejected").inc(extracted.rejected_count + applied.dropped)
         # One observe_many per stage pair, not an observe per latency: a fold observes thousands.
         for (flow, start, end), observed in applied.latencies.items():
             self._metrics.journey_latency.labels(flow, start, end).observe_many(observed)

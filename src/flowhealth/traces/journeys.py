@@ -8,9 +8,8 @@ dropped without losing their latencies.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,40 +19,22 @@ from sqlalchemy.engine import Connection
 from ..store.journey_tables import Journey, JourneyCount
 from ..store.placeholders import marker
 from . import convention as c
-from . import fold_py, latency_rows
+from . import fold_py, latency_rows, native
 from . import measures as m
-from .measures import Counts, Folded, Latencies, Observed
+from .measures import CountKey, Counts, Latencies, StageSeconds
 
 JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
 COUNT: Table = JourneyCount.__table__  # type: ignore[attr-defined]
 
 _CHUNK = 500  # entity ids per IN (...) query
 
-FoldFlow = Callable[
-    [
-        str,
-        dict[str, list[c.StageEvent]],
-        list[tuple[Any, ...]],
-        dict[str, tuple[tuple[str, str], ...]],
-        str | None,
-        float,
-        Counts,
-        Latencies,
-        Observed,
-    ],
-    Folded,
-]
 
-Group = Callable[
-    [list[Sequence[c.StageEvent]], dict[str, c.FlowPlan]], tuple[dict[str, dict[str, list[c.StageEvent]]], int]
-]
+try:
+    from . import _fold
+except ImportError:  # installed without a compiler: fold_py folds
+    _fold = None  # type: ignore[assignment]
 
-
-def _native() -> tuple[FoldFlow | None, Group | None]:
-    try:
-        from . import _fold
-    except ImportError:  # installed without a compiler: fold_py
-        return None, None
+if _fold is not None:  # told the words and limits it shares with fold_py
     _fold.configure(
         c.OK,
         c.REJECTED,
@@ -69,12 +50,10 @@ def _native() -> tuple[FoldFlow | None, Group | None]:
         m.MAX_SPAN_KEYS,
         m.MAX_REASON,
     )
-    return _fold.fold_flow, _fold.group
-
-
-native_fold, native_group = _native()
-# Read once at start, as the receiver's other settings are (records.py reads the same variable).
-NATIVE = native_fold is not None and os.environ.get("FLOWHEALTH_NATIVE", "1").strip() != "0"
+NATIVE = _fold  # built or not, whatever FLOWHEALTH_NATIVE says: the tests compare it with fold_py
+_group, _fold_flow = fold_py.group, fold_py.fold_flow
+if _fold is not None and native.WANTED:
+    _group, _fold_flow = _fold.group, _fold.fold_flow
 
 
 @dataclass
@@ -85,7 +64,7 @@ class Applied:
     redelivered: int = 0
     dropped: int = 0  # events of flows without a traces block any more
     # Seconds observed per (flow, from stage, to stage), in the order observed.
-    latencies: Observed = field(default_factory=lambda: defaultdict(list))
+    latencies: StageSeconds = field(default_factory=lambda: defaultdict(list))
 
 
 def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
@@ -105,19 +84,13 @@ def apply(
     routing: c.Routing,
     batches: list[Sequence[c.StageEvent]],
     now: float,
-    native: bool | None = None,
 ) -> Applied:
     """Fold the stage events of a group of requests into journeys and aggregates (inside the caller's transaction).
 
     Events of a flow the routing no longer has (a reload removed its traces block) are counted in
-    `Applied.dropped`. `native` None follows FLOWHEALTH_NATIVE (`NATIVE`); False takes fold_py (the
-    tests compare both).
+    `Applied.dropped`.
     """
-    group: Group = fold_py.group
-    fold: FoldFlow = fold_py.fold_flow
-    if (NATIVE if native is None else native) and native_fold is not None and native_group is not None:
-        group, fold = native_group, native_fold
-    grouped, dropped = group(batches, routing.plans)
+    grouped, dropped = _group(batches, routing.plans)
     applied = Applied(dropped=dropped)
     if not grouped:
         return applied
@@ -132,7 +105,7 @@ def apply(
     for flow, entities in grouped.items():
         plan = routing.plans[flow]
         rows = _load(conn, flow, list(entities))
-        new, changed, accepted, redelivered = fold(
+        new, changed, accepted, redelivered = _fold_flow(
             flow, entities, rows, plan.pairs_by_stage, plan.traces.end, now, counts, latency, applied.latencies
         )
         inserts += new
@@ -185,7 +158,7 @@ def _save(conn: Connection, inserts: list[tuple[Any, ...]], updates: list[tuple[
         conn.exec_driver_sql(f"UPDATE journey SET {sets} WHERE flow = {mark} AND entity_id = {mark}", updates)
 
 
-def _save_counts(conn: Connection, counts: dict[tuple[str, str, str, str, int], int]) -> None:
+def _save_counts(conn: Connection, counts: dict[CountKey, int]) -> None:
     # One executemany upsert, not an UPDATE then INSERT per key: a fold of spans with rejection
     # reasons or contract violations has hundreds of keys.
     if not counts:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Table
@@ -20,18 +21,16 @@ from ..metrics import LATENCY_BUCKETS
 from ..store.journey_tables import JourneyLatency
 from ..store.placeholders import marker
 from ..store.upsert import upsert
+from .measures import LatencyKey
 
 LATENCY: Table = JourneyLatency.__table__  # type: ignore[attr-defined]
-
-Key = tuple[str, str, str, int]  # flow, from stage, to stage, minute (epoch seconds)
-Observed = list[tuple[float, float]]  # (seconds, end time) in the order observed
 
 KEY_COLUMNS = ("flow", "from_stage", "to_stage", "minute")
 _VALUE_COLUMNS = ("count", "total", "max", "last", "last_at", "buckets")
 _CHUNK = 200  # keys per query: 800 parameters, under SQLite's historical limit of 999
 
 
-def merged(conn: Connection, latency: dict[Key, Observed]) -> list[dict[str, Any]]:
+def merged(conn: Connection, latency: Mapping[LatencyKey, list[tuple[float, float]]]) -> list[dict[str, Any]]:
     """The rows `latency` turns the stored histograms into (a read only: `write` stores them)."""
     if not latency:
         return []
@@ -62,7 +61,9 @@ def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
     upsert(conn, LATENCY, rows, KEY_COLUMNS)
 
 
-def _stored(conn: Connection, latency: dict[Key, Observed]) -> dict[Key, tuple[Any, ...]]:
+def _stored(
+    conn: Connection, latency: Mapping[LatencyKey, list[tuple[float, float]]]
+) -> dict[LatencyKey, tuple[Any, ...]]:
     # The keys themselves, a chunk per query: each term is one primary-key lookup (SQLite's
     # multi-index OR, PostgreSQL's bitmap OR). A range of minutes per flow instead would read every
     # histogram the retention keeps (a day of minutes per stage pair) at every fold.
@@ -70,7 +71,7 @@ def _stored(conn: Connection, latency: dict[Key, Observed]) -> dict[Key, tuple[A
     term = "(" + " AND ".join(f"{column} = {mark}" for column in KEY_COLUMNS) + ")"
     columns = ", ".join((*KEY_COLUMNS, *_VALUE_COLUMNS))
     keys = list(latency)
-    found: dict[Key, tuple[Any, ...]] = {}
+    found: dict[LatencyKey, tuple[Any, ...]] = {}
     for i in range(0, len(keys), _CHUNK):
         chunk = keys[i : i + _CHUNK]
         sql = f"SELECT {columns} FROM journey_latency WHERE {' OR '.join([term] * len(chunk))}"

@@ -23,10 +23,11 @@ CONTRACT_SEPARATOR = " "
 
 CountKey = tuple[str, str, str, str, int]  # flow, measure, stage, reason, minute
 Counts = defaultdict[CountKey, int]
-# Seconds observed with their end time, per (flow, from stage, to stage, minute): the histograms.
-Latencies = defaultdict[tuple[str, str, str, int], list[tuple[float, float]]]
+LatencyKey = tuple[str, str, str, int]  # flow, from stage, to stage, minute (epoch seconds)
+# (seconds, end time) observed per key, in the order observed: the stored per-minute histograms.
+Latencies = defaultdict[LatencyKey, list[tuple[float, float]]]
 # Seconds observed per (flow, from stage, to stage), in the order observed: the Prometheus histogram.
-Observed = defaultdict[tuple[str, str, str], list[float]]
+StageSeconds = defaultdict[tuple[str, str, str], list[float]]
 # A flow's fold: rows to insert, rows to update, spans accepted, spans redelivered.
 Folded = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int, int]
 

@@ -9,12 +9,12 @@ Without the compiled module, or with FLOWHEALTH_NATIVE=0, every body does.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from . import convention as c
 from . import extract as x
+from . import native
 from .decode import PROTOBUF, parse
 from .extract import Extracted, contract_violations, extract
 
@@ -39,8 +39,7 @@ def _load() -> ReadSpans | None:
 
 read_spans = _load()
 AVAILABLE = read_spans is not None
-# Read once at start, as the receiver's other settings are.
-ENABLED = AVAILABLE and os.environ.get("FLOWHEALTH_NATIVE", "1").strip() != "0"
+ENABLED = AVAILABLE and native.WANTED
 
 MAX_KEYS = 64  # the C reader's limit on span_keys
 FIXED = 6
