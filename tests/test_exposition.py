@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
@@ -86,16 +88,23 @@ def test_counters_and_histograms_that_keep_their_text_write_what_prometheus_clie
     )
 
 
-def test_many_latencies_observed_at_once_scrape_as_observed_one_by_one() -> None:
+def test_latencies_added_as_bucket_counts_scrape_as_observed_one_by_one() -> None:
     ours, theirs = CollectorRegistry(), CollectorRegistry()
     buckets = (0.005, 0.5, 1, 30)
     bulk = RenderedHistogram("shop_wait_seconds", "Waits.", ["flow"], registry=ours, buckets=buckets)
     single = Histogram("shop_wait_seconds", "Waits.", ["flow"], registry=theirs, buckets=buckets)
     amounts = [0.001, 0.005, 0.5, 0.7, 31.0, 1e-9, 2.5e6, 0.1, 0.2, 0.3]
-    bulk.labels("orders").observe_many(amounts)
+    # What a span fold hands over: a count per bucket (the first bound >= amount) and the sum in order.
+    bounds = (*buckets, math.inf)
+    counts = [0] * len(bounds)
+    for amount in amounts:
+        counts[bisect.bisect_left(bounds, amount)] += 1
+    bulk.labels("orders").observe_summary(counts, sum(amounts))
     for amount in amounts:
         single.labels("orders").observe(amount)
     assert TextExposition().render(ours) == generate_latest(theirs)
+    with pytest.raises(ValueError, match="3 bucket counts for a histogram of 5 buckets"):
+        bulk.labels("orders").observe_summary([1, 2, 3], 1.0)
 
 
 def test_a_value_changed_between_two_scrapes_is_in_the_second(model, tmp_path: Path, clock: FakeClock) -> None:

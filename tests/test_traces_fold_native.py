@@ -92,11 +92,10 @@ def fold(native: bool, events: list[StageEvent], rows: list[tuple[Any, ...]], en
     entities = grouped["orders"]
     unique = list({r[0]: r for r in rows}.values())
     counts: Any = defaultdict(int)
-    latency: Any = defaultdict(list)
-    observed: Any = defaultdict(list)
+    latency: Any = {}
     run = journeys.NATIVE.fold_flow if native else fold_py.fold_flow
-    result = run("orders", copy.deepcopy(entities), unique, PAIRS, end, NOW, counts, latency, observed)
-    return result, dict(counts), dict(latency), dict(observed)
+    result = run("orders", copy.deepcopy(entities), unique, PAIRS, end, NOW, counts, latency)
+    return result, dict(counts), latency
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,3 +135,23 @@ def test_flowhealth_native_chooses_which_fold_runs(setting: str, in_c: bool) -> 
     env = {**os.environ, "FLOWHEALTH_NATIVE": setting}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(in_c)
+
+
+def test_a_flow_folded_twice_into_the_same_latencies_is_refused() -> None:
+    # journeys.apply folds each flow once per batch; a second fold of it would have overwritten
+    # the first one's latency sums.
+    events = [
+        StageEvent("k1", "orders", "placed", "O-1", "order", OK, "", BASE, ()),
+        StageEvent("k2", "orders", "accepted", "O-1", "order", OK, "", BASE + 5, ()),
+    ]
+    assert journeys.NATIVE is not None
+    for run in (journeys.NATIVE.fold_flow, fold_py.fold_flow):
+        latency: Any = {}
+        for attempt in range(2):
+            entities = {"O-1": list(events)}
+            if attempt == 0:
+                run("orders", entities, [], PAIRS, "accepted", NOW, defaultdict(int), latency)
+                assert [summary.observations for summary in latency.values()] == [1]
+            else:
+                with pytest.raises(ValueError, match="already folded"):
+                    run("orders", entities, [], PAIRS, "accepted", NOW, defaultdict(int), latency)

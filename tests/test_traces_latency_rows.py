@@ -9,13 +9,14 @@ from sqlalchemy.engine import Engine
 
 from flowhealth.metrics import LATENCY_BUCKETS
 from flowhealth.traces import latency_rows
+from flowhealth.traces.measures import LatencySummary
 
 
 def test_histograms_of_hundreds_of_keys_merge_with_what_is_stored(state_engine: Engine) -> None:
     # More keys than one query reads (chunks of 200), across flows, stage pairs and minutes.
     keys = [(f"flow-{n % 30:02d}", "placed", "accepted" if n % 2 else "exported", 60 * n) for n in range(450)]
-    first = {key: [(1.5, key[3] + 1.0)] for key in keys}
-    later = {key: [(0.2, key[3] + 2.0), (40.0, key[3] + 0.5)] for key in keys[::3]}
+    first = {key: LatencySummary.of([(1.5, key[3] + 1.0)]) for key in keys}
+    later = {key: LatencySummary.of([(0.2, key[3] + 2.0), (40.0, key[3] + 0.5)]) for key in keys[::3]}
     for observed in (first, later):
         with state_engine.begin() as conn:
             latency_rows.write(conn, latency_rows.merged(conn, observed))

@@ -8,7 +8,7 @@ one before and joins the rest. `collect()` returns a `TextFamily`: the same samp
 prometheus-client's Counter and Histogram (without `*_created`, see metrics.py) for
 `generate_latest`, OpenMetrics and `get_sample_value`, built only when read.
 
-Only what flowhealth uses is here: positional `labels()`, `inc()`, `observe()` and `observe_many()`.
+Only what flowhealth uses is here: positional `labels()`, `inc()`, `observe()` and `observe_summary()`.
 """
 
 from __future__ import annotations
@@ -85,15 +85,17 @@ class HistogramChild:
                 self._counts[bucket] += 1
             self._text = None
 
-    def observe_many(self, amounts: Sequence[float]) -> None:
-        """Observe each amount in order (one lock): a span fold observes thousands of latencies."""
-        bounds, counts, bisect_left = self._bounds, self._counts, bisect.bisect_left
+    def observe_summary(self, buckets: Sequence[int], total: float) -> None:
+        """Add observations already counted per bucket (of these bounds, not cumulative) and their sum.
+
+        A span fold observes thousands of latencies and sums them as it goes (traces/measures.py).
+        """
+        if len(buckets) != len(self._counts):
+            raise ValueError(f"{len(buckets)} bucket counts for a histogram of {len(self._counts)} buckets")
         with self._lock:
-            total = self._sum
-            for amount in amounts:
-                total += amount  # one at a time, in order: the same float sum as `observe` each
-                counts[bisect_left(bounds, amount)] += 1  # the last bound is +Inf: always a bucket
-            self._sum = total
+            self._sum += total
+            for i, n in enumerate(buckets):
+                self._counts[i] += n
             self._text = None
 
     def _cumulative(self) -> list[float]:

@@ -29,6 +29,11 @@ static PyObject *OK, *REJECTED, *RETRIED, *MANUAL;
 static PyObject *M_REJECTIONS, *M_RETRIES, *M_DUPLICATES, *M_INTERVENTIONS, *M_CONTRACT;
 static PyObject *SEPARATOR, *EMPTY, *SPACE, *NO_ARGS, *SORT_KWARGS;
 static Py_ssize_t MAX_SPAN_KEYS, MAX_REASON;
+/* measures.LatencySummary, and the LATENCY_BUCKETS bounds it counts in (the last is +Inf). */
+static PyTypeObject *SUMMARY_TYPE;
+#define MAX_BOUNDS 64
+static double BOUNDS[MAX_BOUNDS];
+static Py_ssize_t N_BOUNDS;
 
 typedef struct {
     double started, last_at, completed;
@@ -136,49 +141,6 @@ static int count_add(PyObject *counts, PyObject *flow, PyObject *measure, PyObje
     return rc;
 }
 
-/* mapping[key].append(item), creating the list (mapping may be a defaultdict or a dict). */
-static int append_to(PyObject *mapping, PyObject *key, PyObject *item) {
-    PyObject *list = PyDict_GetItemWithError(mapping, key); /* borrowed */
-    if (list == NULL) {
-        if (PyErr_Occurred())
-            return -1;
-        PyObject *fresh = PyList_New(0);
-        if (fresh == NULL)
-            return -1;
-        int rc = PyDict_SetItem(mapping, key, fresh);
-        Py_DECREF(fresh);
-        if (rc < 0)
-            return -1;
-        list = fresh; /* the dict holds it */
-    }
-    return PyList_Append(list, item);
-}
-
-/* latency[(flow, start, end, minute_of(t1))].append((seconds, t1)); observed[(flow, start, end)].append(seconds) */
-static int observe(PyObject *latency, PyObject *observed, PyObject *flow, PyObject *start, PyObject *end, double t0,
-                   PyObject *t1_obj, double t1) {
-    double d = t1 - t0;
-    double seconds = d > 0.0 ? d : 0.0; /* max(0.0, d): clocks of different systems drift */
-    long long minute;
-    if (minute_of(t1, &minute) < 0)
-        return -1;
-    PyObject *secs = PyFloat_FromDouble(seconds);
-    if (secs == NULL)
-        return -1;
-    int rc = -1;
-    PyObject *items[] = {flow, start, end};
-    PyObject *key = key_of(items, 3, 1, minute);
-    PyObject *item = PyTuple_Pack(2, secs, t1_obj);
-    PyObject *pair_key = key_of(items, 3, 0, 0);
-    if (key && item && pair_key && append_to(latency, key, item) == 0 && append_to(observed, pair_key, secs) == 0)
-        rc = 0;
-    Py_XDECREF(key);
-    Py_XDECREF(item);
-    Py_XDECREF(pair_key);
-    Py_DECREF(secs);
-    return rc;
-}
-
 /* A journey as read back: "name microseconds ..." to {name: seconds}, span keys to a list. */
 static int state_from_row(State *st, PyObject *row) {
     if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != R_FIELDS) {
@@ -271,10 +233,120 @@ static int sort_events(PyObject *evs) {
     return 0;
 }
 
+/* The latencies observed under one (start, end, minute) of the flow being folded, summed as they
+ * come (measures.LatencySummary.of): no object per observation. */
 typedef struct {
-    PyObject *flow, *pairs_by_stage, *end_stage, *counts, *latency, *observed;
+    PyObject *start, *end; /* borrowed from pairs_by_stage, which the caller holds */
+    long long minute;
+    Py_ssize_t count;
+    double total, top, last, last_at;
+    Py_ssize_t buckets[MAX_BOUNDS];
+} Sum;
+
+typedef struct {
+    PyObject *flow, *pairs_by_stage, *end_stage, *counts, *latency;
     double now;
+    Sum *sums; /* PyMem array: a few stage pairs times the minutes of one fold */
+    Py_ssize_t n_sums, cap_sums, last_sum;
 } Fold;
+
+static Sum *sum_for(Fold *f, PyObject *start, PyObject *end, long long minute) {
+    Sum *hit = f->n_sums ? &f->sums[f->last_sum] : NULL;
+    if (hit != NULL && hit->start == start && hit->end == end && hit->minute == minute)
+        return hit;
+    for (Py_ssize_t i = 0; i < f->n_sums; i++) {
+        Sum *s = &f->sums[i];
+        if (s->start == start && s->end == end && s->minute == minute) {
+            f->last_sum = i;
+            return s;
+        }
+    }
+    if (f->n_sums == f->cap_sums) {
+        Py_ssize_t cap = f->cap_sums ? 2 * f->cap_sums : 8;
+        Sum *grown = PyMem_Realloc(f->sums, (size_t)cap * sizeof(Sum));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        f->sums = grown;
+        f->cap_sums = cap;
+    }
+    Sum *s = &f->sums[f->n_sums];
+    memset(s, 0, sizeof *s);
+    s->start = start;
+    s->end = end;
+    s->minute = minute;
+    s->last_at = -INFINITY;
+    f->last_sum = f->n_sums++;
+    return s;
+}
+
+/* One latency from the stage at t0 to the stage at t1, under minute_of(t1) (fold_py._Fold.observe). */
+static int observe(Fold *f, PyObject *start, PyObject *end, double t0, double t1) {
+    double d = t1 - t0;
+    double seconds = d > 0.0 ? d : 0.0; /* max(0.0, d): clocks of different systems drift */
+    long long minute;
+    if (minute_of(t1, &minute) < 0)
+        return -1;
+    Sum *s = sum_for(f, start, end, minute);
+    if (s == NULL)
+        return -1;
+    s->count++;
+    s->total += seconds;
+    if (seconds > s->top)
+        s->top = seconds;
+    if (t1 >= s->last_at) {
+        s->last = seconds;
+        s->last_at = t1;
+    }
+    Py_ssize_t b = 0; /* bisect_left: the first bound >= seconds; configure() made the last +Inf */
+    while (b < N_BOUNDS - 1 && BOUNDS[b] < seconds)
+        b++;
+    s->buckets[b]++;
+    return 0;
+}
+
+/* latency[(flow, start, end, minute)] = LatencySummary(...) for each sum; a key already there is an error. */
+static int put_sums(Fold *f) {
+    for (Py_ssize_t i = 0; i < f->n_sums; i++) {
+        Sum *s = &f->sums[i];
+        PyObject *key = NULL, *summary = NULL, *buckets = PyTuple_New(N_BOUNDS);
+        int rc = -1;
+        if (buckets == NULL)
+            return -1;
+        for (Py_ssize_t b = 0; b < N_BOUNDS; b++) {
+            PyObject *n = PyLong_FromSsize_t(s->buckets[b]);
+            if (n == NULL)
+                goto done;
+            PyTuple_SET_ITEM(buckets, b, n);
+        }
+        key = Py_BuildValue("(OOOL)", f->flow, s->start, s->end, s->minute);
+        summary = SUMMARY_TYPE->tp_alloc(SUMMARY_TYPE, 6);
+        if (key == NULL || summary == NULL)
+            goto done;
+        PyObject *fields[6] = {PyLong_FromSsize_t(s->count), PyFloat_FromDouble(s->total), PyFloat_FromDouble(s->top),
+                               PyFloat_FromDouble(s->last), PyFloat_FromDouble(s->last_at), Py_NewRef(buckets)};
+        int made = 1;
+        for (int j = 0; j < 6; j++) {
+            made = made && fields[j] != NULL;
+            PyTuple_SET_ITEM(summary, j, fields[j]); /* NULL stays NULL: tuple dealloc takes XDECREF */
+        }
+        if (!made)
+            goto done;
+        int there = PyDict_Contains(f->latency, key);
+        if (there > 0)
+            PyErr_SetString(PyExc_ValueError, "latencies of this flow were already folded into `latency`");
+        else if (there == 0)
+            rc = PyDict_SetItem(f->latency, key, summary);
+    done:
+        Py_DECREF(buckets);
+        Py_XDECREF(key);
+        Py_XDECREF(summary);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
 
 /* One journey's events of this fold, in time order (fold_py._Fold.entity). */
 static int apply_events(Fold *f, State *st, PyObject *evs, Py_ssize_t *accepted, Py_ssize_t *redelivered) {
@@ -390,7 +462,7 @@ static int apply_events(Fold *f, State *st, PyObject *evs, Py_ssize_t *accepted,
                     return -1;
                 if (other != NULL) {
                     double t0;
-                    if (as_double(other, &t0) < 0 || observe(f->latency, f->observed, f->flow, start, end, t0, at_obj, at) < 0)
+                    if (as_double(other, &t0) < 0 || observe(f, start, end, t0, at) < 0)
                         return -1;
                     continue;
                 }
@@ -402,7 +474,7 @@ static int apply_events(Fold *f, State *st, PyObject *evs, Py_ssize_t *accepted,
                     return -1;
                 if (other != NULL) {
                     double t1;
-                    if (as_double(other, &t1) < 0 || observe(f->latency, f->observed, f->flow, start, end, at, other, t1) < 0)
+                    if (as_double(other, &t1) < 0 || observe(f, start, end, at, t1) < 0)
                         return -1;
                 }
             }
@@ -520,14 +592,13 @@ static PyObject *row_of(State *st, double now, PyObject *const *head, Py_ssize_t
 
 static PyObject *fold_flow(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *entities, *rows;
-    Fold f;
-    if (SEPARATOR == NULL) {
+    Fold f = {0};
+    if (SEPARATOR == NULL || SUMMARY_TYPE == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "configure() first");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "UO!O!O!OdO!O!O!", &f.flow, &PyDict_Type, &entities, &PyList_Type, &rows, &PyDict_Type,
-                          &f.pairs_by_stage, &f.end_stage, &f.now, &PyDict_Type, &f.counts, &PyDict_Type, &f.latency,
-                          &PyDict_Type, &f.observed))
+    if (!PyArg_ParseTuple(args, "UO!O!O!OdO!O!", &f.flow, &PyDict_Type, &entities, &PyList_Type, &rows, &PyDict_Type,
+                          &f.pairs_by_stage, &f.end_stage, &f.now, &PyDict_Type, &f.counts, &PyDict_Type, &f.latency))
         return NULL;
     PyObject *by_id = PyDict_New(), *inserts = PyList_New(0), *updates = PyList_New(0);
     Py_ssize_t accepted = 0, redelivered = 0;
@@ -570,9 +641,13 @@ static PyObject *fold_flow(PyObject *Py_UNUSED(module), PyObject *args) {
         if (rc < 0)
             goto fail;
     }
+    if (put_sums(&f) < 0)
+        goto fail;
+    PyMem_Free(f.sums);
     Py_DECREF(by_id);
     return Py_BuildValue("(NNnn)", inserts, updates, accepted, redelivered);
 fail:
+    PyMem_Free(f.sums);
     Py_XDECREF(by_id);
     Py_XDECREF(inserts);
     Py_XDECREF(updates);
@@ -648,11 +723,29 @@ fail:
 
 static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *ok, *rejected, *retried, *manual, *rejections, *retries, *duplicates, *interventions, *contract, *separator,
-        *sort_key;
+        *sort_key, *summary_type, *bounds;
     Py_ssize_t max_keys, max_reason;
-    if (!PyArg_ParseTuple(args, "UUUUUUUUUUOnn", &ok, &rejected, &retried, &manual, &rejections, &retries, &duplicates,
-                          &interventions, &contract, &separator, &sort_key, &max_keys, &max_reason))
+    if (!PyArg_ParseTuple(args, "UUUUUUUUUUOnnO!O!", &ok, &rejected, &retried, &manual, &rejections, &retries,
+                          &duplicates, &interventions, &contract, &separator, &sort_key, &max_keys, &max_reason,
+                          &PyType_Type, &summary_type, &PyTuple_Type, &bounds))
         return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(bounds);
+    if (!PyType_IsSubtype((PyTypeObject *)summary_type, &PyTuple_Type) || n < 1 || n > MAX_BOUNDS) {
+        PyErr_SetString(PyExc_ValueError, "a tuple type for summaries, and 1 to 64 bucket bounds");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double b = PyFloat_AsDouble(PyTuple_GET_ITEM(bounds, i));
+        if (b == -1.0 && PyErr_Occurred())
+            return NULL;
+        if ((i && !(b > BOUNDS[i - 1])) || (i == n - 1 && b != INFINITY)) {
+            PyErr_SetString(PyExc_ValueError, "bucket bounds rise and end with +Inf");
+            return NULL;
+        }
+        BOUNDS[i] = b;
+    }
+    N_BOUNDS = n;
+    Py_XSETREF(SUMMARY_TYPE, (PyTypeObject *)Py_NewRef(summary_type));
     PyObject *kwargs = Py_BuildValue("{sO}", "key", sort_key);
     if (kwargs == NULL)
         return NULL;
@@ -675,11 +768,11 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args) {
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(ok, rejected, retried, manual, rejections, retries, duplicates, interventions, contract, separator, "
-     "sort_key, max_span_keys, max_reason): the words and limits fold_py uses."},
+     "sort_key, max_span_keys, max_reason, summary_type, bounds): the words, limits and latency buckets fold_py uses."},
     {"group", group, METH_VARARGS,
      "group(batches, plans) -> ({flow: {entity_id: [event, ...]}}, events of flows not in plans)."},
     {"fold_flow", fold_flow, METH_VARARGS,
-     "fold_flow(flow, entities, rows, pairs_by_stage, end_stage, now, counts, latency, observed) -> "
+     "fold_flow(flow, entities, rows, pairs_by_stage, end_stage, now, counts, latency) -> "
      "(inserts, updates, accepted, redelivered)."},
     {NULL, NULL, 0, NULL},
 };

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .convention import FlowPlan, StageEvent
-from .measures import Counts, Folded, Latencies, StageSeconds
+from .measures import Counts, Folded, Latencies, LatencySummary
 
 def configure(
     ok: str,
@@ -20,6 +20,8 @@ def configure(
     sort_key: Any,
     max_span_keys: int,
     max_reason: int,
+    summary_type: type[LatencySummary],
+    bounds: tuple[float, ...],
     /,
 ) -> None: ...
 def group(
@@ -34,6 +36,5 @@ def fold_flow(
     now: float,
     counts: Counts,
     latency: Latencies,
-    observed: StageSeconds,
     /,
 ) -> Folded: ...

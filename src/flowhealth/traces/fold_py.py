@@ -10,7 +10,7 @@ This one runs without a compiler, or with FLOWHEALTH_NATIVE=0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
@@ -27,7 +27,7 @@ from .measures import (
     Counts,
     Folded,
     Latencies,
-    StageSeconds,
+    LatencySummary,
     minute_of,
 )
 
@@ -79,11 +79,14 @@ def fold_flow(
     now: float,
     counts: Counts,
     latency: Latencies,
-    observed: StageSeconds,
     /,
 ) -> Folded:
-    """(inserts, updates, spans accepted, spans redelivered) of one flow's events, rows in the order of `entities`."""
-    fold = _Fold(flow, pairs_by_stage, end_stage, now, counts, latency, observed)
+    """(inserts, updates, spans accepted, spans redelivered) of one flow's events, rows in the order of `entities`.
+
+    The flow's latencies go into `latency` as one LatencySummary per (flow, start, end, minute),
+    which must not be there yet: a fold folds each flow once.
+    """
+    fold = _Fold(flow, pairs_by_stage, end_stage, now, counts)
     loaded = {row[0]: row for row in rows}
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
@@ -100,6 +103,11 @@ def fold_flow(
                 inserts.append((flow, entity_id, st.entity_type, *_values(st, now)))
             else:
                 updates.append((*_values(st, now), flow, entity_id))
+    for (start, end, minute), observed in fold.observed.items():
+        key = (flow, start, end, minute)
+        if key in latency:
+            raise ValueError("latencies of this flow were already folded into `latency`")
+        latency[key] = LatencySummary.of(observed)
     return inserts, updates, accepted, redelivered
 
 
@@ -134,8 +142,8 @@ class _Fold:
     end_stage: str | None
     now: float
     counts: Counts
-    latency: Latencies
-    observed: StageSeconds
+    # (seconds, end time) per (start, end, minute), in the order observed: summed when the flow is done.
+    observed: dict[tuple[str, str, int], list[tuple[float, float]]] = field(default_factory=dict)
 
     def entity(self, st: _State, evs: list[c.StageEvent]) -> tuple[int, int]:
         """Apply one journey's events of this fold, in time order; (accepted, redelivered)."""
@@ -193,8 +201,7 @@ class _Fold:
 
     def observe(self, start: str, end: str, t0: float, t1: float) -> None:
         seconds = max(0.0, t1 - t0)  # clocks of different systems drift; never a negative latency
-        self.latency[(self.flow, start, end, minute_of(t1))].append((seconds, t1))
-        self.observed[(self.flow, start, end)].append(seconds)
+        self.observed.setdefault((start, end, minute_of(t1)), []).append((seconds, t1))
 
 
 def _values(st: _State, now: float) -> tuple[Any, ...]:

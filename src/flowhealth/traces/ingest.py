@@ -213,9 +213,9 @@ class TraceService:
         spans.labels("accepted").inc(applied.accepted)
         spans.labels("redelivered").inc(applied.redelivered)
         spans.labels("rejected").inc(extracted.rejected_count + applied.dropped)
-        # One observe_many per stage pair, not an observe per latency: a fold observes thousands.
-        for (flow, start, end), observed in applied.latencies.items():
-            self._metrics.journey_latency.labels(flow, start, end).observe_many(observed)
+        # The fold's sums per stage pair and minute, not an observe per latency: a fold observes thousands.
+        for (flow, start, end, _), summary in applied.latencies.items():
+            self._metrics.journey_latency.labels(flow, start, end).observe_summary(summary.buckets, summary.total)
 
     def refresh(self) -> None:
         """Expire journeys, prune aggregates and record the current value of every trace signal.

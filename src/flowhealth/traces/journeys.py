@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
 
+from ..metrics import LATENCY_BUCKETS
 from ..store.journey_tables import Journey, JourneyCount
 from ..store.placeholders import marker
 from . import convention as c
 from . import fold_py, latency_rows, native
 from . import measures as m
-from .measures import CountKey, Counts, Latencies, StageSeconds
+from .measures import CountKey, Counts, Latencies, LatencySummary
 
 JOURNEY: Table = Journey.__table__  # type: ignore[attr-defined]
 COUNT: Table = JourneyCount.__table__  # type: ignore[attr-defined]
@@ -49,6 +50,8 @@ if _fold is not None:  # told the words and limits it shares with fold_py
         fold_py.AT,
         m.MAX_SPAN_KEYS,
         m.MAX_REASON,
+        LatencySummary,
+        LATENCY_BUCKETS,
     )
 NATIVE = _fold  # built or not, whatever FLOWHEALTH_NATIVE says: the tests compare it with fold_py
 _group, _fold_flow = fold_py.group, fold_py.fold_flow
@@ -63,8 +66,8 @@ class Applied:
     accepted: int = 0
     redelivered: int = 0
     dropped: int = 0  # events of flows without a traces block any more
-    # Seconds observed per (flow, from stage, to stage), in the order observed.
-    latencies: StageSeconds = field(default_factory=lambda: defaultdict(list))
+    # Latencies observed per (flow, from stage, to stage, minute), summed.
+    latencies: Latencies = field(default_factory=dict)
 
 
 def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
@@ -96,7 +99,6 @@ def apply(
         return applied
     serialize_flows(conn, grouped)
     counts: Counts = defaultdict(int)
-    latency: Latencies = defaultdict(list)
     # Every flow is read and folded before the first write: on SQLite the first write takes the
     # file's single writer (the receivers' inbox inserts wait behind it), and with a flow's Python
     # between two flows' writes, a fold of many flows held it for nearly all of its work.
@@ -106,13 +108,13 @@ def apply(
         plan = routing.plans[flow]
         rows = _load(conn, flow, list(entities))
         new, changed, accepted, redelivered = _fold_flow(
-            flow, entities, rows, plan.pairs_by_stage, plan.traces.end, now, counts, latency, applied.latencies
+            flow, entities, rows, plan.pairs_by_stage, plan.traces.end, now, counts, applied.latencies
         )
         inserts += new
         updates += changed
         applied.accepted += accepted
         applied.redelivered += redelivered
-    histograms = latency_rows.merged(conn, latency)  # read before the first write, as the journeys
+    histograms = latency_rows.merged(conn, applied.latencies)  # read before the first write, as the journeys
     _save(conn, inserts, updates)
     _save_counts(conn, counts)
     latency_rows.write(conn, histograms)

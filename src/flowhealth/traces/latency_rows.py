@@ -10,7 +10,6 @@ one query per chunk of keys, and written back with one upsert.
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,7 @@ from ..metrics import LATENCY_BUCKETS
 from ..store.journey_tables import JourneyLatency
 from ..store.placeholders import marker
 from ..store.upsert import upsert
-from .measures import LatencyKey
+from .measures import LatencyKey, LatencySummary
 
 LATENCY: Table = JourneyLatency.__table__  # type: ignore[attr-defined]
 
@@ -30,30 +29,41 @@ _VALUE_COLUMNS = ("count", "total", "max", "last", "last_at", "buckets")
 _CHUNK = 200  # keys per query: 800 parameters, under SQLite's historical limit of 999
 
 
-def merged(conn: Connection, latency: Mapping[LatencyKey, list[tuple[float, float]]]) -> list[dict[str, Any]]:
+def merged(conn: Connection, latency: Mapping[LatencyKey, LatencySummary]) -> list[dict[str, Any]]:
     """The rows `latency` turns the stored histograms into (a read only: `write` stores them)."""
     if not latency:
         return []
     stored = _stored(conn, latency)
     rows: list[dict[str, Any]] = []
-    for key, observed in latency.items():
+    for key, new in latency.items():
         found = stored.get(key)
         if found is None:
-            count, total, top, last, last_at, buckets = 0, 0.0, 0.0, 0.0, float("-inf"), [0] * len(LATENCY_BUCKETS)
+            count, total, top, last, last_at, buckets = (
+                new.observations,
+                new.total,
+                new.top,
+                new.last,
+                new.last_at,
+                new.buckets,
+            )
         else:
             count, total, top, last, last_at, text = found
-            buckets = json.loads(text)
-        count += len(observed)
-        for seconds, at in observed:
-            buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bound >= seconds (the last is inf)
-            total += seconds  # one at a time, in order: the same float sum as reading them one by one
-            if seconds > top:
-                top = seconds
-            if at >= last_at:
-                last, last_at = seconds, at
+            count += new.observations
+            total += new.total
+            top = max(top, new.top)
+            if new.last_at >= last_at:  # observed after what is stored: the later one wins a tie
+                last, last_at = new.last, new.last_at
+            buckets = tuple(a + b for a, b in zip(_buckets(text), new.buckets, strict=True))
         values = (*key, count, total, top, last, last_at, json.dumps(buckets))
         rows.append(dict(zip((*KEY_COLUMNS, *_VALUE_COLUMNS), values, strict=True)))
     return rows
+
+
+def _buckets(text: str) -> list[int]:
+    counts: list[int] = json.loads(text)
+    if len(counts) != len(LATENCY_BUCKETS):  # rows of another set of bounds: start these keys again
+        return [0] * len(LATENCY_BUCKETS)
+    return counts
 
 
 def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -61,9 +71,7 @@ def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
     upsert(conn, LATENCY, rows, KEY_COLUMNS)
 
 
-def _stored(
-    conn: Connection, latency: Mapping[LatencyKey, list[tuple[float, float]]]
-) -> dict[LatencyKey, tuple[Any, ...]]:
+def _stored(conn: Connection, latency: Mapping[LatencyKey, LatencySummary]) -> dict[LatencyKey, tuple[Any, ...]]:
     # The keys themselves, a chunk per query: each term is one primary-key lookup (SQLite's
     # multi-index OR, PostgreSQL's bitmap OR). A range of minutes per flow instead would read every
     # histogram the retention keeps (a day of minutes per stage pair) at every fold.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
+
+from ..metrics import LATENCY_BUCKETS
 
 MAX_SPAN_KEYS = 64  # per journey; a runaway entity must not grow its row without bound
 MAX_REASON = 128  # characters of journey_count.reason
@@ -24,10 +28,41 @@ CONTRACT_SEPARATOR = " "
 CountKey = tuple[str, str, str, str, int]  # flow, measure, stage, reason, minute
 Counts = defaultdict[CountKey, int]
 LatencyKey = tuple[str, str, str, int]  # flow, from stage, to stage, minute (epoch seconds)
-# (seconds, end time) observed per key, in the order observed: the stored per-minute histograms.
-Latencies = defaultdict[LatencyKey, list[tuple[float, float]]]
-# Seconds observed per (flow, from stage, to stage), in the order observed: the Prometheus histogram.
-StageSeconds = defaultdict[tuple[str, str, str], list[float]]
+
+
+class LatencySummary(NamedTuple):
+    """The stage-to-stage latencies one fold observed under one key, folded in the order observed.
+
+    What the stored per-minute histogram (journey_latency) and the Prometheus histogram add up,
+    instead of a list of every observation: a fold at 20,000 spans/s observes thousands, and
+    keeping each as a tuple of two floats, then walking them twice in Python, was a tenth of the
+    server's CPU per span (benchmarks/README.md, issue 19).
+    """
+
+    observations: int  # (not `count`: tuple has a method of that name)
+    total: float  # seconds, summed one at a time in the order observed
+    top: float  # the longest, at least 0.0
+    last: float  # the one that ended last (of equal end times, the later observed)
+    last_at: float  # when that one ended (epoch seconds)
+    buckets: tuple[int, ...]  # per LATENCY_BUCKETS bound (the first bound >= seconds), not cumulative
+
+    @classmethod
+    def of(cls, observed: Iterable[tuple[float, float]]) -> LatencySummary:
+        """The summary of (seconds, end time) pairs, in order: what both folds compute as they go."""
+        count, total, top, last, last_at = 0, 0.0, 0.0, 0.0, float("-inf")
+        buckets = [0] * len(LATENCY_BUCKETS)
+        for seconds, at in observed:
+            count += 1
+            total += seconds
+            if seconds > top:
+                top = seconds
+            if at >= last_at:
+                last, last_at = seconds, at
+            buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the last bound is +Inf: always a bucket
+        return cls(count, total, top, last, last_at, tuple(buckets))
+
+
+Latencies = dict[LatencyKey, LatencySummary]
 # A flow's fold: rows to insert, rows to update, spans accepted, spans redelivered.
 Folded = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int, int]
 
