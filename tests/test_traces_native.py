@@ -462,3 +462,23 @@ def test_mapped_spans_python_must_judge_are_left_to_it() -> None:
         assert found is not None and found[0] == 1, (service, name, attrs)
         python, fast = both(body)
         assert fast == python
+
+
+@native
+def test_spans_left_to_python_after_spans_the_reader_built_keep_their_places() -> None:
+    # The reader fills its per-field columns only from the first span it leaves to Python on, so
+    # the spans it built before that one, between and after must all still come out in order.
+    kinds = ["built", "built", "python", "built", "python", "built"]
+    spans = [
+        convention_span({"flow": "orders", "stage": "placed", "entity.id": f"O-{i}"})
+        if kind == "built"
+        else convention_span({"flow": "orders", "stage": "placed", "entity.id": f"O-{i}", "outcome": "maybe"})
+        for i, kind in enumerate(kinds)
+    ]
+    body = field(1, field(2, b"".join(field(2, span.SerializeToString()) for span in spans)))
+    assert records.read_spans is not None
+    found = records.read_spans(body, ROUTING.span_keys, ROUTING.native_plans, StageEvent)
+    assert found is not None and found[0] == 2, "two spans left to Python"
+    python, fast = both(body)
+    assert fast == python
+    assert [event.entity_id for event in records.extract_protobuf(body, ROUTING).events] == ["O-0", "O-1", "O-3", "O-5"]

@@ -23,6 +23,8 @@ from .extract import Extracted, contract_violations, extract
 # key of `Routing.span_keys` (None where the span lacks the key), the convention's keys first.
 # A last column holds the span's StageEvent where the reader could build it (a convention span that
 # nothing rejects, without a payload for a contract), else None: `slow` counts those, decided here.
+# Only the last column has an item per span when `slow` is 0: the reader fills the others from the
+# first span it leaves to Python on (None for every span it built), as only those spans read them.
 Columns = tuple[list[Any], ...]
 ReadSpans = Callable[
     [bytes, tuple[str, ...], dict[str, Any], type, dict[tuple[str, str], Any]], tuple[int, Columns] | None
