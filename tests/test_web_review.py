@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from flowhealth.cli.main import app
 from flowhealth.hypercare.report_html import render_html
 from flowhealth.hypercare.report_md import render_markdown
-from flowhealth.hypercare.review import Review, Section, build_review
+from flowhealth.hypercare.review import Review, build_review
+from flowhealth.hypercare.section import Section
 from flowhealth.model import Model
 from flowhealth.store.db import init_schema, make_engine
 from tests.support.browser import artifacts_dir, chromium, serious_violations

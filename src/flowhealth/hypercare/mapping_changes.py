@@ -19,7 +19,7 @@ from ..model.model import Model
 from ..store.db import transaction
 from ..store.mapping_tables import MappingChangeRecord, MappingState
 from .history import IncidentFacts
-from .review import Section
+from .section import Section
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ from ..model.model import Model
 from ..store.tables import AlertState, Incident, Silence
 from ..web.timeline import Entry, incident_timeline
 from .history import History, IncidentFacts, Outcome, flapping, load_history
+from .mapping_changes import changes_section, review_changes
 from .readiness import FlowReadiness, check_readiness
+from .review_channels import channels_section
+from .section import Section
 
 OVERALL = "*"
 Direction = Literal["better", "worse", "same", "more", "fewer"]
@@ -65,16 +68,6 @@ class Change:
     previous: float | None
     direction: Direction | None  # None: nothing to compare
     better: Better = "lower"
-
-
-@dataclass(frozen=True)
-class Section:
-    """An extra part of the review (e.g. mapping changes): a title, a table, a note; every format renders it."""
-
-    title: str
-    columns: list[str]
-    rows: list[list[str]]
-    note: str = ""
 
 
 @dataclass
@@ -223,11 +216,7 @@ def build_review(model: Model, engine: Engine, end: datetime, length: timedelta)
     before = load_history(engine, model, start - length, start)
     review = Review(start, end, _all(model, history), _all(model, before), check_readiness(model, engine), history)
     review.timelines = _timelines(engine, model, history)
-    from .mapping_changes import changes_section, review_changes  # it builds a Section of this module
-
     review.sections.append(changes_section(review_changes(engine, start, end, history.incidents)))
-    from .review_channels import channels_section
-
     review.sections.append(channels_section(engine, model, start, end, history.incidents))
     return review
 

@@ -19,7 +19,7 @@ from ..alerting.routing import SLACK, find_route
 from ..model.model import Model
 from ..store.tables import OutboxMessage
 from .history import IncidentFacts
-from .review import Section
+from .section import Section
 
 KINDS = ("slack", "pagerduty", "teams", "webhook", "email")
 _ACK_COLUMN = {

@@ -2,95 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import ModelIssue
 from .base import Strict
 from .baseline_rule import BaselineRule
 from .business_calendar import overlaps
+from .checker import Checker, Origins
 from .factcheck import check_facts
 from .model import Model
 from .probes import ContractProbe, PrometheusProbe, PushProbe, ReconcileProbe, SqlProbe, SqlSource, TraceProbe
-from .suggest import did_you_mean
 from .templates import check_template
 from .thresholds import THRESHOLD_FIELDS, threshold_problem
 from .tracecheck import check_trace_signal
-from .yamlsource import SourceDoc
-
-Origins = dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]]
 
 RESERVED_LABELS = frozenset({"flow", "signal", "alertname", "severity", "team", "rule", "job", "instance"})
 
 
-class _Checker:
-    def __init__(self, model: Model, origins: Origins, broken: set[tuple[str, str]]) -> None:
-        self.model = model
-        self.origins = origins
-        self.broken = broken
-        self.issues: list[ModelIssue] = []
-
-    def report(self, section: str, name: str, sub: tuple[str | int, ...], message: str) -> None:
-        origin = self.origins.get((section, name))
-        field = ".".join([section, name, *(str(p) for p in sub)])
-        if origin is None:
-            self.issues.append(ModelIssue("<model>", 1, field, message))
-            return
-        doc, base = origin
-        self.issues.append(ModelIssue(doc.path, doc.line_of((*base, *sub)), field, message))
-
-    def raw_item(self, section: str, name: str) -> dict[Any, Any]:
-        """A definition as written in the file (a mapping; empty when it is none)."""
-        origin = self.origins.get((section, name))
-        if origin is None:
-            return {}
-        data = origin[0].data.get(section, {}).get(name, {}) if isinstance(origin[0].data, dict) else {}
-        return data if isinstance(data, dict) else {}
-
-    def must_exist(
-        self,
-        kind: str,
-        value: str | None,
-        known: dict[str, Any],
-        at: tuple[str, str, tuple[Any, ...]],
-    ) -> bool:
-        if value is None or value in known:
-            return True
-        if (_SECTIONS.get(kind, ""), value) in self.broken:
-            return False  # declared in a file that already failed: reported there
-        choices = ", ".join(sorted(known)) or "none defined"
-        section, name, sub = at
-        noun, _, scope = kind.partition(" of ")  # "signal of flow 'x'" reads "unknown signal 'y' of flow 'x'"
-        where = f" of {scope}" if scope else ""
-        hint = did_you_mean(value, known)
-        self.report(section, name, sub, f"unknown {noun} '{value}'{where}{hint} (known: {choices})")
-        return False
-
-    def timezone(self, section: str, name: str, sub: tuple[str | int, ...], tz: str) -> None:
-        _check_timezone(self, section, name, sub, tz)
-
-
-Checker = _Checker
-
-
-_SECTIONS = {
-    "team": "teams",
-    "system": "systems",
-    "flow": "flows",
-    "connection": "connections",
-    "calendar": "calendars",
-}
-
-
 def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]] | None = None) -> list[ModelIssue]:
     """Every name a file mentions must be defined somewhere, and rule texts must render."""
-    c = _Checker(model, origins, broken or set())
+    c = Checker(model, origins, broken or set())
     teams, systems = model.teams, model.systems
     for team_id, team in model.teams.items():
         c.must_exist("team", team.escalation, teams, ("teams", team_id, ("escalation",)))
         if team.escalation == team_id:
             c.report("teams", team_id, ("escalation",), "a team cannot escalate to itself")
         if team.business_hours is not None:
-            _check_timezone(c, "teams", team_id, ("business_hours", "timezone"), team.business_hours.timezone)
+            c.timezone("teams", team_id, ("business_hours", "timezone"), team.business_hours.timezone)
     catch_all = sorted(t for t, team in model.teams.items() if team.alertmanager_catch_all)
     for team_id in catch_all[1:]:
         c.report(
@@ -170,7 +106,7 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
     for window_id, window in model.maintenance_windows.items():
         for i, held in enumerate(window.systems):
             c.must_exist("system", held, systems, ("maintenance_windows", window_id, ("systems", i)))
-        _check_timezone(c, "maintenance_windows", window_id, ("timezone",), window.timezone)
+        c.timezone("maintenance_windows", window_id, ("timezone",), window.timezone)
         if window.start == window.end:
             c.report(
                 "maintenance_windows",
@@ -190,7 +126,7 @@ def check_references(model: Model, origins: Origins, broken: set[tuple[str, str]
     return c.issues
 
 
-def _check_baseline(c: _Checker, rule_id: str, rule: BaselineRule) -> None:
+def _check_baseline(c: Checker, rule_id: str, rule: BaselineRule) -> None:
     calendars = c.model.calendars
     if rule.baseline.calendar is not None:
         c.must_exist("calendar", rule.baseline.calendar, calendars, ("rules", rule_id, ("baseline", "calendar")))
@@ -203,16 +139,7 @@ def _check_baseline(c: _Checker, rule_id: str, rule: BaselineRule) -> None:
         )
 
 
-def _check_timezone(c: _Checker, section: str, name: str, sub: tuple[str | int, ...], tz: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        c.report(section, name, sub, f"unknown time zone '{tz}'")
-
-
-def _check_runbook_owners(c: _Checker, model: Model) -> None:
+def _check_runbook_owners(c: Checker, model: Model) -> None:
     # The Owner section must name a team that exists, so the page and the routing agree.
     for runbook in model.runbooks.values():
         body = runbook.sections.get("owner")

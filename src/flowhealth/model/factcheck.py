@@ -6,15 +6,12 @@ systems and runbook steps, release windows reuse real maintenance windows.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
+from .checker import Checker
 from .model import Model
 from .probes import ContractProbe, ReconcileProbe, TraceProbe
 from .runbooks import recovery_steps
 from .schema import Flow, SignalKind
-
-if TYPE_CHECKING:
-    from .crossref import Checker
 
 
 def identifier_fields(flow: Flow) -> dict[str, str]:
