@@ -7,7 +7,7 @@ import json
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from flowhealth.metrics import LATENCY_BUCKETS
+from flowhealth.metric_names import LATENCY_BUCKETS
 from flowhealth.traces import latency_rows
 from flowhealth.traces.measures import LatencySummary
 

@@ -1,4 +1,4 @@
-"""Names and help texts of the signal value metrics, without the collectors that serve them.
+"""Signal value metric names and help texts, and the journey latency buckets, without their collectors.
 
 The exports (rule files, their promtool tests, dashboards) need only the names; importing them
 from `metrics` pulled in prometheus-client, SQLAlchemy and the state tables, about half a second
@@ -8,6 +8,11 @@ of every `flowhealth export` (issue 19).
 from __future__ import annotations
 
 from .model.schema import SignalKind
+
+# Upper bounds (seconds) of journey latency histograms, exposed and stored per minute alike: business
+# latencies run from seconds to days. Here, not in `metrics`, so the span fold's measures need no collectors.
+LATENCY_BUCKETS: tuple[float, ...] = (1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+LATENCY_BUCKETS += (172800.0, 604800.0, float("inf"))
 
 SIGNAL_METRICS: dict[SignalKind, tuple[str, str]] = {
     SignalKind.DELAY: (

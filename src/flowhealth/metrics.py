@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from .alerting.baseline import Expected
 from .alerting.baseline_live import current_expectations
-from .metric_names import SIGNAL_METRICS
+from .metric_names import LATENCY_BUCKETS, SIGNAL_METRICS
 from .metrics_baseline import band_edge, baseline_families
 from .model.baseline_rule import BaselineRule
 from .model.model import Model
@@ -39,9 +39,6 @@ from .store.types import labels_of
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 PROBE_OUTCOMES = ("success", "timeout", "error", "invalid")
-# Upper bounds (seconds) of journey latency histograms: business latencies run from seconds to days.
-LATENCY_BUCKETS: tuple[float, ...] = (1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
-LATENCY_BUCKETS += (172800.0, 604800.0, float("inf"))
 ALERT_STATES = ("pending", "firing")
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Connection
 
 from ..evidence import EvidenceTable
-from ..metrics import LATENCY_BUCKETS
+from ..metric_names import LATENCY_BUCKETS
 from ..model.durations import human_duration
 from ..model.probes import TraceProbe
 from ..model.traces import FlowTraces

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
-from ..metrics import LATENCY_BUCKETS
+from ..metric_names import LATENCY_BUCKETS
 from ..store.journey_tables import JourneyLatency
 from ..store.placeholders import marker
 from ..store.upsert import upsert

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from ..metrics import LATENCY_BUCKETS
+from ..metric_names import LATENCY_BUCKETS
 
 MAX_SPAN_KEYS = 64  # per journey; a runaway entity must not grow its row without bound
 MAX_REASON = 128  # characters of journey_count.reason
