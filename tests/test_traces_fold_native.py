@@ -155,3 +155,33 @@ def test_a_flow_folded_twice_into_the_same_latencies_is_refused() -> None:
             else:
                 with pytest.raises(ValueError, match="already folded"):
                     run("orders", entities, [], PAIRS, "accepted", NOW, defaultdict(int), latency)
+
+
+def test_a_stage_pair_spelled_by_two_string_objects_is_one_latency_key() -> None:
+    # Each stage's tuple of pairs with its own copies of the names: the fold must key latencies by
+    # the names' values, as a dict does, not by which objects spell them.
+    def copy(name: str) -> str:
+        return "".join(list(name))
+
+    pairs = {
+        "placed": ((copy("placed"), copy("exported")),),
+        "exported": ((copy("placed"), copy("exported")),),
+    }
+    assert pairs["placed"][0][0] is not pairs["exported"][0][0]
+    events = [  # O-1 reaches placed first, O-2 exported first: one latency seen from each stage
+        StageEvent("k1", "orders", "placed", "O-1", "order", OK, "", BASE, ()),
+        StageEvent("k2", "orders", "exported", "O-1", "order", OK, "", BASE + 5, ()),
+        StageEvent("k3", "orders", "exported", "O-2", "order", OK, "", BASE + 1, ()),
+        StageEvent("k4", "orders", "placed", "O-2", "order", OK, "", BASE + 3, ()),
+    ]
+    assert journeys.NATIVE is not None
+    found = []
+    for run in (journeys.NATIVE.fold_flow, fold_py.fold_flow):
+        latency: Any = {}
+        entities = {"O-1": events[:2], "O-2": events[2:]}
+        run("orders", entities, [], pairs, None, NOW, defaultdict(int), latency)
+        found.append(latency)
+    assert found[0] == found[1]
+    assert [(summary.observations, summary.total) for summary in found[0].values()] == [
+        (2, 5.0)
+    ]  # O-2's placed span ends after its exported one: 0 s

@@ -250,13 +250,22 @@ typedef struct {
     Py_ssize_t n_sums, cap_sums, last_sum;
 } Fold;
 
+/* Stage names of pairs_by_stage: usually the same objects each time, equal strings otherwise (a
+ * caller may build its pairs from separate copies; fold_py's dict keys compare by value). */
+static int same_stage(PyObject *a, PyObject *b) {
+    return a == b || (PyUnicode_Check(a) && PyUnicode_Check(b) && PyUnicode_Compare(a, b) == 0);
+}
+
+static int is_sum_of(const Sum *s, PyObject *start, PyObject *end, long long minute) {
+    return s->minute == minute && same_stage(s->start, start) && same_stage(s->end, end);
+}
+
 static Sum *sum_for(Fold *f, PyObject *start, PyObject *end, long long minute) {
-    Sum *hit = f->n_sums ? &f->sums[f->last_sum] : NULL;
-    if (hit != NULL && hit->start == start && hit->end == end && hit->minute == minute)
-        return hit;
+    if (f->n_sums && is_sum_of(&f->sums[f->last_sum], start, end, minute))
+        return &f->sums[f->last_sum];
     for (Py_ssize_t i = 0; i < f->n_sums; i++) {
         Sum *s = &f->sums[i];
-        if (s->start == start && s->end == end && s->minute == minute) {
+        if (is_sum_of(s, start, end, minute)) {
             f->last_sum = i;
             return s;
         }
