@@ -182,6 +182,5 @@ def test_a_stage_pair_spelled_by_two_string_objects_is_one_latency_key() -> None
         run("orders", entities, [], pairs, None, NOW, defaultdict(int), latency)
         found.append(latency)
     assert found[0] == found[1]
-    assert [(summary.observations, summary.total) for summary in found[0].values()] == [
-        (2, 5.0)
-    ]  # O-2's placed span ends after its exported one: 0 s
+    # One key, two latencies: O-1's 5 s, and O-2's 0 s (its placed span ends after its exported one).
+    assert [(summary.observations, summary.total) for summary in found[0].values()] == [(2, 5.0)]

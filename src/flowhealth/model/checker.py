@@ -15,6 +15,15 @@ from .yamlsource import SourceDoc
 
 Origins = dict[tuple[str, str], tuple[SourceDoc, tuple[str, ...]]]
 
+# The section a kind of name is defined in, to tell a name of a file that already failed.
+_SECTIONS = {
+    "team": "teams",
+    "system": "systems",
+    "flow": "flows",
+    "connection": "connections",
+    "calendar": "calendars",
+}
+
 
 class Checker:
     """Collects the problems of the cross-checks, each named by its file, line and field."""
@@ -69,12 +78,3 @@ class Checker:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             self.report(section, name, sub, f"unknown time zone '{tz}'")
-
-
-_SECTIONS = {
-    "team": "teams",
-    "system": "systems",
-    "flow": "flows",
-    "connection": "connections",
-    "calendar": "calendars",
-}

@@ -651,7 +651,7 @@ static int record(const Span *sp, const Keys *keys, Out *out) {
      * first of those they stay empty, then they are filled with None up to it, and with None for
      * every span C built later. Appending every field of every span was a tenth of accept_body. */
     if (event == Py_None && out->slow == 1) {
-        for (Py_ssize_t i = 0; i < count && result == -2; i++)
+        for (Py_ssize_t i = 0; i < count; i++)
             for (Py_ssize_t r = 0; r < out->rows; r++)
                 if (PyList_Append(PyTuple_GET_ITEM(out->cols, i), Py_None) < 0) {
                     Py_DECREF(event);

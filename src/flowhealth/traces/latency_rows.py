@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
-from ..metric_names import LATENCY_BUCKETS
 from ..store.journey_tables import JourneyLatency
 from ..store.placeholders import marker
 from ..store.upsert import upsert
@@ -38,14 +37,7 @@ def merged(conn: Connection, latency: Mapping[LatencyKey, LatencySummary]) -> li
     for key, new in latency.items():
         found = stored.get(key)
         if found is None:
-            count, total, top, last, last_at, buckets = (
-                new.observations,
-                new.total,
-                new.top,
-                new.last,
-                new.last_at,
-                new.buckets,
-            )
+            count, total, top, last, last_at, buckets = new
         else:
             count, total, top, last, last_at, text = found
             count += new.observations
@@ -53,17 +45,10 @@ def merged(conn: Connection, latency: Mapping[LatencyKey, LatencySummary]) -> li
             top = max(top, new.top)
             if new.last_at >= last_at:  # observed after what is stored: the later one wins a tie
                 last, last_at = new.last, new.last_at
-            buckets = tuple(a + b for a, b in zip(_buckets(text), new.buckets, strict=True))
+            buckets = tuple(a + b for a, b in zip(json.loads(text), new.buckets, strict=True))
         values = (*key, count, total, top, last, last_at, json.dumps(buckets))
         rows.append(dict(zip((*KEY_COLUMNS, *_VALUE_COLUMNS), values, strict=True)))
     return rows
-
-
-def _buckets(text: str) -> list[int]:
-    counts: list[int] = json.loads(text)
-    if len(counts) != len(LATENCY_BUCKETS):  # rows of another set of bounds: start these keys again
-        return [0] * len(LATENCY_BUCKETS)
-    return counts
 
 
 def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
