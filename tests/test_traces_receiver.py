@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -24,9 +25,11 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from flowhealth import instrument
+from flowhealth.api import otlp
 from flowhealth.clock import SystemClock
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
+from flowhealth.store.sqlite_writers import writer_lock
 from flowhealth.store.tables import SignalValue
 from tests.support.models import write_model
 from tests.support.otlp import STUCK_RULE, TRACES_FLOW, business, request, serve
@@ -274,3 +277,77 @@ def test_instrument_records_errors_as_rejections(runtime: Runtime, url: str) -> 
         ('{"reason":"ConnectionError","stage":"exported"}', 1.0),
         ('{"reason":"missing tax code","stage":"placed"}', 1.0),
     ]
+
+
+def journeys_stored(runtime: Runtime) -> int:
+    runtime.traces.drain()
+    with runtime.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM journey")).scalar_one())
+
+
+def post_in_background(url: str, payload: bytes) -> tuple[threading.Thread, list[int]]:
+    codes: list[int] = []
+    sender = threading.Thread(
+        target=lambda: codes.append(httpx.post(url, content=payload, headers=PROTOBUF).status_code)
+    )
+    sender.start()
+    return sender, codes
+
+
+def assert_answers_at_once(url: str) -> None:
+    """The service answers another request while an export waits: its event loop is not the one waiting."""
+    started = time.monotonic()
+    assert httpx.get(url.replace("/v1/traces", "/healthz"), timeout=5).status_code == 200
+    assert time.monotonic() - started < 1.0
+
+
+def test_an_export_that_finds_the_writer_busy_waits_for_it_off_the_event_loop(
+    runtime: Runtime, url: str, tmp_path: Path
+) -> None:
+    # Small exports are stored on the event loop when SQLite's writer is free; when this process's
+    # other writer holds it, the export waits on a worker thread and the service keeps answering.
+    payload = request([business("shop", "placed", f"O-{i}", 1_767_600_000) for i in range(20)]).SerializeToString()
+    lock = writer_lock(str(tmp_path / "state.db"))
+    assert lock.acquire(5)
+    try:
+        sender, codes = post_in_background(url, payload)
+        time.sleep(0.3)
+        assert sender.is_alive() and not codes  # waiting for the writer, not failed
+        assert_answers_at_once(url)
+    finally:
+        lock.release()
+    sender.join(10)
+    assert codes == [200]
+    assert journeys_stored(runtime) == 20
+
+
+def test_an_export_that_finds_another_process_writing_is_stored_once_it_is_done(
+    runtime: Runtime, url: str, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)  # SQLite's own lock, as a CLI's
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        payload = request([business("shop", "placed", "O-1", 1_767_600_000)]).SerializeToString()
+        sender, codes = post_in_background(url, payload)
+        time.sleep(0.3)
+        assert sender.is_alive() and not codes
+        assert_answers_at_once(url)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    sender.join(10)
+    assert codes == [200]
+    assert journeys_stored(runtime) == 1
+
+
+def test_an_export_too_large_for_the_event_loop_is_read_on_a_worker(
+    runtime: Runtime, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(otlp, "ON_LOOP_BYTES", 1024)
+    spans = [business("shop", "placed", f"O-{i}", 1_767_600_000) for i in range(30)]
+    plain = request(spans[:15]).SerializeToString()
+    gzipped = gzip.compress(request(spans[15:]).SerializeToString())
+    assert len(plain) > 1024 and len(gzipped) < 1024 < len(gzip.decompress(gzipped))
+    assert httpx.post(url, content=plain, headers=PROTOBUF).status_code == 200
+    assert httpx.post(url, content=gzipped, headers={**PROTOBUF, "Content-Encoding": "gzip"}).status_code == 200
+    assert journeys_stored(runtime) == 30

@@ -8,6 +8,8 @@ and a batch's read-modify-write of journeys must not interleave with another bat
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from ..evidence import EvidenceTable
 from ..metrics import Metrics
 from ..model.model import Model
 from ..model.probes import TraceProbe
+from ..store import no_wait
 from ..store.checkpoints import Checkpoints
 from ..store.db import transaction
 from ..store.failures import describe
@@ -42,6 +45,14 @@ MIN_RETENTION = timedelta(hours=1)
 FOLD_ROWS = 32
 # Seconds the folder collects requests before folding them; signal values are read every 15-30 s.
 FOLD_LINGER = 0.5
+
+
+@dataclass(frozen=True)
+class Received:
+    """An export request read: its business spans, and the bytes its inbox row keeps."""
+
+    extracted: Extracted
+    kept: bytes
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ class TraceService:
         self._folder = Folder(self.fold_arrived, FOLD_LINGER)
         self._recent = inbox.Recent()
         self._checkpoints = Checkpoints(engine)
+        self._no_wait = no_wait.Writer(engine)  # the event loop's connection (`keep_now`)
 
     @property
     def interval(self) -> float | None:
@@ -105,29 +117,62 @@ class TraceService:
         about a seventh the size. `accepted` counts the business spans taken (redeliveries are
         recognised when folded).
         """
+        return self.keep(self.read(media, body, gzipped))
+
+    def read(self, media: str, body: bytes, gzipped: bytes | None = None) -> Received:
+        """Parse and extract an export request (raises MalformedPayload); `keep` stores it."""
         if media == PROTOBUF:
             # The native reader when built, straight from the bytes; upb and extract.py otherwise.
-            extracted = extract_protobuf(body, self.routing)
-            kept = gzipped or body
-        else:
-            request = parse(media, body)
-            extracted = extract(request, self.routing)
-            # The inbox keeps protobuf: a JSON body is stored as its lean protobuf reading.
-            kept = request.SerializeToString()
-        if extracted.events:
+            return Received(extract_protobuf(body, self.routing), gzipped or body)
+        request = parse(media, body)
+        # The inbox keeps protobuf: a JSON body is stored as its lean protobuf reading.
+        return Received(extract(request, self.routing), request.SerializeToString())
+
+    def keep(self, received: Received) -> IngestResult:
+        """Store the request's inbox row, waiting for the state database's writer if need be (raises StoreError)."""
+        if received.extracted.events:
             row = None
             try:
                 # A plain connection, not an ORM session: this is the one write on the request path.
                 with self._engine.begin() as conn:
-                    row = inbox.put(conn, kept, self._clock.now().timestamp())
+                    row = inbox.put(conn, received.kept, self._clock.now().timestamp())
                     # Before the commit: the folder cannot see the row earlier, so it finds the events here.
-                    self._recent.keep(row, extracted.events)
+                    self._recent.keep(row, received.extracted.events)
             except BaseException as exc:
                 if row is not None:
                     self._recent.forget(row)
                 if isinstance(exc, SQLAlchemyError):
                     raise StoreError(f"state database error: {describe(exc)}") from exc
                 raise
+        return self._kept(received)
+
+    def keep_now(self, received: Received) -> IngestResult | None:
+        """`keep` without waiting, for the event loop: None when the row cannot be written at once.
+
+        That is when another writer holds the state database, on PostgreSQL (no connection of
+        this kind), or on any database error; the caller then calls `keep` on a worker thread.
+        """
+        if not received.extracted.events:
+            return self._kept(received)
+        with self._no_wait.connection() as conn:
+            if conn is None:
+                return None
+            row = None
+            try:
+                row = inbox.put_now(conn, received.kept, self._clock.now().timestamp())
+                self._recent.keep(row, received.extracted.events)
+                conn.commit()
+            except sqlite3.Error:
+                if row is not None:
+                    self._recent.forget(row)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.rollback()
+                return None
+        return self._kept(received)
+
+    def _kept(self, received: Received) -> IngestResult:
+        extracted = received.extracted
+        if extracted.events:
             self._folder.wake()
         self._metrics.trace_spans.labels("rejected").inc(extracted.rejected_count)
         return IngestResult(len(extracted.events), extracted.rejected_count, 0, extracted.message())
@@ -201,6 +246,7 @@ class TraceService:
     def close(self) -> None:
         """Stop the folder thread; rows it did not reach stay in the inbox for the next start."""
         self._folder.close()
+        self._no_wait.close()
 
     def _apply(self, events: list[StageEvent], now: float) -> journeys.Applied:
         if not events:
