@@ -389,9 +389,12 @@ def sdk_client(port: int, rate: float, seconds: float, index: int) -> None:
     class Counting(SpanExporter):
         def __init__(self, inner: SpanExporter) -> None:
             self.inner, self.acknowledged, self.failed = inner, 0, 0
+            self.seconds: list[float] = []  # each export's round trip: a slow one fills the SDK's queue
 
         def export(self, spans: Any) -> SpanExportResult:
+            started = time.perf_counter()
             result = self.inner.export(spans)
+            self.seconds.append(time.perf_counter() - started)
             if result is SpanExportResult.SUCCESS:
                 self.acknowledged += len(spans)
             else:
@@ -436,6 +439,7 @@ def sdk_client(port: int, rate: float, seconds: float, index: int) -> None:
         "failed_exports": exporter.failed,
         "rate": created / generated,
         "cpu": time.process_time() - cpu0,
+        "exports": exporter.seconds,
     }
     print(json.dumps(summary), flush=True)
 
@@ -449,6 +453,11 @@ class SdkRun:
     client_cpu: float
     server_cpu_us: float
     load: tuple[float, float]
+    export_ms: list[float]  # every export's round trip, both clients
+
+    def export_p(self, q: float) -> float:
+        ordered = sorted(self.export_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else math.nan
 
     @property
     def dropped(self) -> int:
@@ -485,6 +494,7 @@ def sdk_drops(kind: str, db: Path, processes: int, rate: float, seconds: float) 
         sum(o["cpu"] for o in outputs),
         1e6 * server_cpu / max(1, created),
         (load0, os.getloadavg()[0]),
+        [1000 * s for o in outputs for s in o["exports"]],
     )
 
 
@@ -582,8 +592,9 @@ def main() -> None:
                 f"  real SDK, 2 client processes, {args.rate:,.0f} spans/s for {args.sdk_seconds:g} s, {kind} receiver:"
                 f" created {sdk.created:,} ({sdk.rate:,.0f}/s achieved), acknowledged {sdk.acknowledged:,},"
                 f" dropped client-side {sdk.dropped:,} ({sdk.failed:,} in failed exports); receiver CPU"
-                f" {sdk.server_cpu_us:.2f} us/span; clients' CPU {sdk.client_cpu:.1f} s (load {sdk.load[0]:.1f} ->"
-                f" {sdk.load[1]:.1f})"
+                f" {sdk.server_cpu_us:.2f} us/span; exports p50 {sdk.export_p(0.5):.1f} ms, p99 {sdk.export_p(0.99):.1f} ms,"
+                f" slowest {max(sdk.export_ms, default=math.nan):.0f} ms; clients' CPU {sdk.client_cpu:.1f} s"
+                f" (load {sdk.load[0]:.1f} -> {sdk.load[1]:.1f})"
             )
         sdk = sdks["flowhealth"]
         samples, stream_rate = memory_stream(stream_seconds, work / "stream.db")
