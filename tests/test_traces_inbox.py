@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import inspect, text
@@ -21,7 +22,7 @@ from flowhealth.traces.convention import StageEvent
 from flowhealth.traces.decode import JSON, PROTOBUF
 from flowhealth.traces.ingest import FOLD_ROWS
 from tests.support.models import write_model
-from tests.support.otlp import STUCK_RULE, TRACES_FLOW, business, request
+from tests.support.otlp import STUCK_RULE, TRACES_FLOW, business, request, serve
 from tests.support.schema import upgrade_to
 
 
@@ -247,3 +248,24 @@ def test_folds_on_each_backend_add_up_counts_and_latencies_across_requests_and_r
     assert [tuple(row) for row in latency] == [("placed", "exported", 1, 5.0, 5.0)]
     assert sorted(stages) == ["O-1", "O-2", "O-3"]
     assert stages["O-2"].split()[0] == "exported"  # a rejection reaches no stage
+
+
+def test_an_export_over_http_is_kept_and_folded_on_each_backend(
+    tmp_path: Path, clock: FakeClock, database_url: str
+) -> None:
+    # SQLite stores a small export on the event loop; PostgreSQL always on a worker thread.
+    runtime = build(tmp_path, clock, database_url)
+    t0 = clock.now().timestamp()
+    body = request([business("shop", "placed", "O-1", t0), business("middleware", "exported", "O-1", t0 + 5)])
+    try:
+        with serve(runtime) as base:
+            answer = httpx.post(
+                f"{base}/v1/traces", content=body.SerializeToString(), headers={"Content-Type": PROTOBUF}
+            )
+        assert answer.status_code == 200
+        runtime.traces.drain()
+        assert journeys(runtime.engine) == {"O-1": "exported"}
+        assert waiting(runtime.engine) == 0
+    finally:
+        runtime.traces.close()
+        runtime.engine.dispose()
