@@ -6,6 +6,7 @@ import gzip
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,10 +15,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from flowhealth.clock import FakeClock
+from flowhealth.errors import StoreError
 from flowhealth.runtime import Runtime
 from flowhealth.settings import Settings
 from flowhealth.store.db import init_schema
 from flowhealth.store.migrate import head_revision, schema_version
+from flowhealth.traces import ingest
+from flowhealth.traces import journeys as journeys_module
 from flowhealth.traces.convention import StageEvent
 from flowhealth.traces.decode import JSON, PROTOBUF
 from flowhealth.traces.ingest import FOLD_ROWS
@@ -269,3 +273,61 @@ def test_an_export_over_http_is_kept_and_folded_on_each_backend(
     finally:
         runtime.traces.close()
         runtime.engine.dispose()
+
+
+def fold_results(engine: Engine) -> tuple[list[tuple[object, ...]], ...]:
+    with engine.connect() as conn:
+        return tuple(
+            [tuple(row) for row in conn.execute(text(sql))]
+            for sql in (
+                "SELECT entity_id, stages, spans, last_outcome FROM journey ORDER BY entity_id",
+                "SELECT measure, stage, reason, minute, count FROM journey_count ORDER BY measure, stage, reason",
+                "SELECT from_stage, to_stage, minute, count, total, max, buckets FROM journey_latency",
+            )
+        )
+
+
+def test_a_fold_that_fails_between_its_parts_counts_every_span_once_when_tried_again(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On SQLite a fold writes its journeys a few thousand at a time, so an export waits less for
+    # the single writer; here two per transaction, and the second transaction fails once.
+    monkeypatch.setattr(ingest, "FOLD_PART", 2)
+    t0 = clock.now().timestamp()
+    rejected = {"flowhealth_outcome": "rejected", "flowhealth_reason": "no stock"}
+    spans = [business("shop", "placed", f"O-{i}", t0) for i in range(5)]
+    spans += [business("middleware", "exported", f"O-{i}", t0 + i) for i in range(4)]
+    spans += [business("shop", "placed", "O-9", t0, **rejected)]
+    body = request(spans).SerializeToString()
+
+    def folded(directory: Path, fail_part: int | None) -> Runtime:
+        runtime = build(directory, clock)
+        runtime.traces.close()  # no folder thread: the test folds
+        runtime.traces.accept_body(PROTOBUF, body)
+        calls = 0
+        apply_grouped = journeys_module.apply_grouped
+
+        def failing(*args: Any) -> journeys_module.Applied:
+            nonlocal calls
+            calls += 1
+            if calls == fail_part:
+                raise StoreError("state database error: disk I/O error")
+            return apply_grouped(*args)
+
+        monkeypatch.setattr(journeys_module, "apply_grouped", failing)
+        if fail_part is not None:
+            with pytest.raises(StoreError):
+                runtime.traces.fold_waiting()
+            assert waiting(runtime.engine) == 1  # the request stays until all its journeys are written
+        runtime.traces.drain()
+        monkeypatch.setattr(journeys_module, "apply_grouped", apply_grouped)
+        assert waiting(runtime.engine) == 0
+        return runtime
+
+    once = folded(tmp_path / "once", None)
+    retried = folded(tmp_path / "retried", 2)
+    assert fold_results(retried.engine) == fold_results(once.engine)
+    assert len(fold_results(once.engine)[0]) == 6
+    for runtime in (once, retried):
+        assert runtime.registry.get_sample_value("flowhealth_trace_spans_total", {"outcome": "accepted"}) == 10.0
+        assert runtime.registry.get_sample_value("flowhealth_trace_spans_total", {"outcome": "rejected"}) == 0.0

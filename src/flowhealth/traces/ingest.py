@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..clock import Clock
@@ -43,6 +43,8 @@ MIN_RETENTION = timedelta(hours=1)
 # consecutive requests are merged in memory, small enough that the receiver's inserts, which wait
 # for SQLite's single writer, do not wait long.
 FOLD_ROWS = 32
+# Journeys written per transaction when folding on SQLite (see `_fold_in_parts`): 5-10 ms of the writer each.
+FOLD_PART = 1024
 # Seconds the folder collects requests before folding them; signal values are read every 15-30 s.
 FOLD_LINGER = 0.5
 
@@ -215,21 +217,61 @@ class TraceService:
         self._checkpoints.maybe()
 
     def fold_waiting(self, limit: int = FOLD_ROWS) -> int:
-        """Fold up to `limit` inbox rows, oldest first, and delete them in the same transaction."""
-        with self._lock, transaction(self._engine) as session:
+        """Fold up to `limit` inbox rows, oldest first, and delete them; how many there were."""
+        with self._lock:
+            if self._engine.dialect.name == "sqlite":
+                return self._fold_in_parts(limit)
+            return self._fold_at_once(limit)
+
+    def _fold_at_once(self, limit: int) -> int:
+        """One transaction that reads, folds and deletes the rows (PostgreSQL: they stay locked against other replicas)."""
+        with transaction(self._engine) as session:
             conn = session.connection()
             rows = inbox.oldest(conn, limit)
             if not rows:
                 return 0
-            known = self._recent.take([row[0] for row in rows])
-            again = inbox.bodies(conn, [row[0] for row in rows if row[0] not in known and row[3]])
-            batches = [self._events_of(row, known, again) for row in rows]
+            batches = self._batches(conn, rows)
             # The newest request's ingest time stands for the group: journeys' updated/completed times.
-            # A flow whose traces block a reload removed has no journeys to fold into any more.
             applied = journeys.apply(conn, self.routing, batches, max(row[1] for row in rows))
             inbox.remove(conn, [row[0] for row in rows])
         self._count(applied, Extracted())
         return len(rows)
+
+    def _fold_in_parts(self, limit: int) -> int:
+        """SQLite: the rows' journeys written FOLD_PART entities per transaction, then the rows deleted.
+
+        SQLite has one writer, and an export that arrives while a fold writes waits for it on a
+        worker thread: one transaction for 32 requests of new journeys held the writer for up to
+        ~150 ms, long enough for an SDK's queue to overflow behind it. A crash or error between two
+        parts is harmless: the rows are still in the inbox, and folding them again finds the spans
+        of the parts written already in their journeys (redeliveries, counted nowhere twice).
+        """
+        with self._engine.connect() as conn:
+            try:
+                rows = inbox.oldest(conn, limit)
+                if not rows:
+                    return 0
+                batches = self._batches(conn, rows)
+                conn.commit()  # the read ends here; each part is a write transaction of its own
+                grouped, dropped = journeys.group(self.routing, batches)
+                now = max(row[1] for row in rows)
+                for part in journeys.parts(grouped, FOLD_PART):
+                    applied = journeys.apply_grouped(conn, self.routing, part, now)
+                    conn.commit()
+                    self._count(applied, Extracted())
+                inbox.remove(conn, [row[0] for row in rows])
+                conn.commit()
+            except SQLAlchemyError as exc:
+                conn.rollback()
+                raise StoreError(f"state database error: {describe(exc)}") from exc
+        self._count(journeys.Applied(dropped=dropped), Extracted())
+        return len(rows)
+
+    def _batches(self, conn: Connection, rows: list[inbox.Row]) -> list[Sequence[StageEvent]]:
+        """The events of each row: from memory for rows this process wrote, else from the body."""
+        known = self._recent.take([row[0] for row in rows])
+        again = inbox.bodies(conn, [row[0] for row in rows if row[0] not in known and row[3]])
+        return [self._events_of(row, known, again) for row in rows]
 
     def _events_of(
         self, row: inbox.Row, known: dict[int, Sequence[StageEvent]], bodies: dict[int, bytes]

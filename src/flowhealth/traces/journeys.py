@@ -8,8 +8,9 @@ dropped without losing their latencies.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,33 @@ def serialize_flows(conn: Connection, flows: Iterable[str]) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"journeys:{flow}"})
 
 
+Grouped = dict[str, dict[str, list[c.StageEvent]]]  # events by flow, then entity, in arrival order
+
+
+def group(routing: c.Routing, batches: list[Sequence[c.StageEvent]]) -> tuple[Grouped, int]:
+    """The events of a group of requests by flow and entity; and how many belong to no flow any more.
+
+    A flow the routing no longer has (a reload removed its traces block) has no journeys to fold into.
+    """
+    return _group(batches, routing.plans)
+
+
+def parts(grouped: Grouped, size: int) -> Iterator[Grouped]:
+    """`grouped` cut into parts of at most `size` entities, in order; a flow may span two parts."""
+    part: Grouped = {}
+    room = size
+    for flow, entities in grouped.items():
+        items = iter(entities.items())
+        while piece := dict(itertools.islice(items, room)):
+            part[flow] = piece
+            room -= len(piece)
+            if room == 0:
+                yield part
+                part, room = {}, size
+    if part:
+        yield part
+
+
 def apply(
     conn: Connection,
     routing: c.Routing,
@@ -93,8 +121,15 @@ def apply(
     Events of a flow the routing no longer has (a reload removed its traces block) are counted in
     `Applied.dropped`.
     """
-    grouped, dropped = _group(batches, routing.plans)
-    applied = Applied(dropped=dropped)
+    grouped, dropped = group(routing, batches)
+    applied = apply_grouped(conn, routing, grouped, now)
+    applied.dropped = dropped
+    return applied
+
+
+def apply_grouped(conn: Connection, routing: c.Routing, grouped: Grouped, now: float) -> Applied:
+    """`apply` for events grouped already: every entity of `grouped` is read, folded and written here."""
+    applied = Applied()
     if not grouped:
         return applied
     serialize_flows(conn, grouped)
