@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
@@ -37,9 +37,8 @@ def make_engine(url: str) -> Engine:
         raise ConfigError("FLOWHEALTH_DATABASE_URL has a port that is not a number") from None
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if database := serialized_file(parsed):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             # Writers of this process queue on a lock of their own instead of SQLite's sleep-and-retry.
             kwargs["connect_args"]["factory"] = SerializedWriters
@@ -51,11 +50,23 @@ def make_engine(url: str) -> Engine:
         hint = " (pip install 'flowhealth[postgres]')" if "psycopg" in str(exc) else ""
         raise ConfigError(f"cannot use database {parsed.render_as_string()}: {exc}{hint}") from None
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_pragmas)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def serialized_file(url: URL) -> str | None:
+    """The SQLite file of `url` whose writers this process queues on its own lock; None for other databases.
+
+    In-memory databases and `file:` URIs are left to SQLite's own locking.
+    """
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return database
+
+
+def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+    """The settings of every connection to a SQLite state database (SQLAlchemy's `connect` event)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
 
-from .checkpoints import AUTOCHECKPOINT_PAGES
+from .db import serialized_file, sqlite_pragmas
 from .sqlite_writers import SerializedWriters
 
 
@@ -28,17 +28,21 @@ class NoWaitWriters(SerializedWriters):
 
 
 def connect(engine: Engine) -> sqlite3.Connection | None:
-    """A connection of its own on the engine's SQLite file; None for PostgreSQL and in-memory databases.
+    """A connection of its own on the engine's SQLite file; None for PostgreSQL, in-memory databases and `file:` URIs.
 
     PostgreSQL is left out on purpose: its writes go over the network, which no event loop waits on.
     """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+    # Only a file whose writers share the in-process lock: that lock is what this connection tries.
+    database = serialized_file(engine.url)
+    if database is None:
         return None
     conn = sqlite3.connect(database, timeout=0, check_same_thread=False, factory=NoWaitWriters)
-    # The state engine's settings (store/db.py), except the busy timeout: none, so no sleep and retry.
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+    try:
+        sqlite_pragmas(conn)
+        conn.execute("PRAGMA busy_timeout=0")  # the engine's settings but this: no sleep and retry
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
 
 
@@ -48,7 +52,7 @@ class Writer:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._conn: sqlite3.Connection | None = None
-        self._opened = False  # a database without one (PostgreSQL) is not asked again
+        self._opened = False  # once connected, or told there is no such connection (PostgreSQL)
         self._guard = threading.Lock()
 
     @contextmanager
@@ -59,11 +63,11 @@ class Writer:
             return
         try:
             if not self._opened:
-                self._opened = True
                 try:
                     self._conn = connect(self._engine)
+                    self._opened = True
                 except sqlite3.Error:
-                    self._conn = None  # the pooled path reports what is wrong with the file
+                    pass  # tried again next time; meanwhile the pooled path reports what is wrong
             yield self._conn
         finally:
             self._guard.release()
