@@ -625,7 +625,9 @@ def main() -> None:
         )
         print(
             f"  goal 0 spans dropped by the SDK at {args.rate:,.0f} spans/s: {verdict(sdk.dropped == 0)}"
-            f" ({sdk.dropped:,} of {sdk.created:,}; {sdk.rate / args.rate:.0%} of the rate achieved by the clients)"
+            f" ({sdk.dropped:,} of {sdk.created:,}; {sdk.rate / args.rate:.0%} of the rate achieved by the clients;"
+            # On a loaded host the anchor drops too: its figure tells the host's share from flowhealth's.
+            f" the parse-only receiver dropped {sdks['parse-only'].dropped:,} of {sdks['parse-only'].created:,} in this run)"
         )
         print(
             f"  goal flat memory (<= {GOAL_MEMORY_GROWTH:.0%} RSS growth after warm-up): {verdict(growth <= GOAL_MEMORY_GROWTH)} ({growth:+.1%}, {warm:.0f} -> {peak_late:.0f} MiB)"
