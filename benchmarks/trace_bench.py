@@ -220,6 +220,12 @@ def parse_only_app() -> Any:
     return app
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The value at rank `q` of the sorted values (NaN for none)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else math.nan
+
+
 @dataclass
 class ReceiverRun:
     """One receiver fed the same paced stream: its CPU per span and each request's round trip."""
@@ -237,8 +243,7 @@ class ReceiverRun:
         return 1e6 * self.cpu_seconds / max(1, self.spans)
 
     def p(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else math.nan
+        return quantile(self.latencies_ms, q)
 
 
 class Receiver:
@@ -456,8 +461,7 @@ class SdkRun:
     export_ms: list[float]  # every export's round trip, both clients
 
     def export_p(self, q: float) -> float:
-        ordered = sorted(self.export_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else math.nan
+        return quantile(self.export_ms, q)
 
     @property
     def dropped(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from flowhealth.clock import FakeClock
 from flowhealth.errors import StoreError
@@ -310,9 +312,10 @@ def test_a_fold_that_fails_between_its_parts_counts_every_span_once_when_tried_a
         def failing(*args: Any) -> journeys_module.Applied:
             nonlocal calls
             calls += 1
-            if calls == fail_part:
-                raise StoreError("state database error: disk I/O error")
-            return apply_grouped(*args)
+            applied = apply_grouped(*args)
+            if calls == fail_part:  # as SQLite fails a write: the part's rows are written, not committed
+                raise OperationalError("INSERT INTO journey ...", {}, sqlite3.OperationalError("disk I/O error"))
+            return applied
 
         monkeypatch.setattr(journeys_module, "apply_grouped", failing)
         if fail_part is not None:
