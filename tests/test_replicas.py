@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from flowhealth.cluster import owner_of
 from flowhealth.store.db import make_engine
 from flowhealth.store.tables import AlertState, Incident
 from tests.support.faults import (
@@ -110,7 +111,11 @@ def test_three_replicas_started_at_once_share_probes_and_move_them_when_one_dies
     replicas: list[ServeProcess],
 ) -> None:
     wait_until(lambda: settled_shares(replicas), 15, "one leader and the probes shared out")
-    assert all(len(health(p)["replica"]["probes"]) < len(PROBED) for p in replicas), "one replica runs them all"
+    views = [health(p)["replica"] for p in replicas]
+    members = [view["id"] for view in views]
+    for view in views:  # rendezvous hashing over the live replicas decides each probe's one owner
+        expected = sorted(f"{flow}/backlog" for flow in PROBED if owner_of((flow, "backlog"), members) == view["id"])
+        assert view["probes"] == expected, f"{view['id']} runs {view['probes']}, not its share {expected}"
     metrics = httpx.get(f"{replicas[0].url}/metrics", timeout=5).text
     assert "flowhealth_replicas 3.0" in metrics
 
