@@ -5,7 +5,8 @@ revision this code knows before it touches a table. Replicas started together on
 a transaction-scoped advisory lock, and PostgreSQL runs DDL inside the transaction, so a migration
 is applied whole by exactly one of them, or not at all. SQLite gets the same from an exclusive
 transaction. Databases created before flowhealth used Alembic carry no version: they are recognised
-by their tables and columns, stamped with the revision they match, then upgraded.
+by their tables and columns, stamped with the revision they match, then upgraded. A brand-new
+database gets every declared table at once, recorded at head, as Alembic's cookbook builds one.
 
 Alembic (and Mako, which it imports) is imported only when a database must be stamped or
 upgraded: the revisions are read from the migration files' `revision = ...` lines and the recorded
@@ -25,7 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -41,6 +42,13 @@ VERSION_TABLE = "alembic_version"
 MIGRATION_LOCK_KEY = 0x666C6F776D696772
 
 Fingerprint = dict[str, frozenset[str]]
+# Alembic's own version table (alembic.runtime.migration.MigrationContext._version), as it creates it.
+VERSION_TABLE_DDL = Table(
+    VERSION_TABLE,
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+)
 
 
 class SchemaState(enum.StrEnum):
@@ -242,6 +250,9 @@ def _upgrade(engine: Engine) -> SchemaVersion:
                 raise _ahead(version)
             if version.state is SchemaState.CURRENT:
                 return version  # the usual start: Alembic is not even imported
+            if version.state is SchemaState.EMPTY:
+                _create_at_head(connection)
+                return _state_of(connection)
             from alembic import command
 
             if version.state is SchemaState.UNVERSIONED:
@@ -250,6 +261,24 @@ def _upgrade(engine: Engine) -> SchemaVersion:
             return _state_of(connection)
     except SQLAlchemyError as exc:
         raise StoreError(f"cannot migrate the state database: {describe(exc)}") from None
+
+
+def _create_at_head(connection: Connection) -> None:
+    """A brand-new database: every declared table at once, recorded at head without Alembic.
+
+    This is Alembic's recipe for building an up-to-date database from scratch ("create_all, then
+    stamp head"), with the stamp written as Alembic writes it. Running the 14 revisions in turn cost
+    ~0.35 s of CPU, with Alembic's import, on every first start and every test database; this costs
+    ~0.05 s. A test builds a database both ways, on SQLite and PostgreSQL, and compares every
+    table, column, key, index and constraint.
+    """
+    from sqlmodel import SQLModel
+
+    from . import db as _db  # noqa: F401  - registers every table with SQLModel.metadata
+
+    SQLModel.metadata.create_all(connection)
+    VERSION_TABLE_DDL.create(connection)
+    connection.execute(VERSION_TABLE_DDL.insert().values(version_num=head_revision()))
 
 
 @contextmanager

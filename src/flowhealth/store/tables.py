@@ -76,7 +76,13 @@ class AlertState(SQLModel, table=True):
     incident: int = Field(default=0, description="Counts firings of this series.")
     owner: str = Field(max_length=64)
     updated_at: datetime = _time()
-    reason: str = Field(default="threshold", max_length=16, description="threshold or no_data.")
+    # The server default is the one revision 0002 gave the column to fill older rows; a new database has it too.
+    reason: str = Field(
+        default="threshold",
+        max_length=16,
+        sa_column_kwargs={"server_default": "threshold"},
+        description="threshold or no_data.",
+    )
     unknown_since: datetime | None = _opt_time()
     incident_id: int | None = Field(default=None, index=True, description="The incident it belongs to.")
     resolved_at: datetime | None = _opt_time()
