@@ -14,8 +14,10 @@ validate ≤ 1.5 s, export ≤ 3 s and linear, --help ≤ 0.3 s.
 The goals are seconds on the host the issue was measured on, where query-exporter's `--help` took
 0.48 s. Shared hosts differ in speed by up to 3 times from one session to the next (the same code,
 same load average), so with the anchor installed the report adds each CPU figure scaled to that
-host: CPU * 0.48 s / the anchor's `--help` CPU in this run. Both verdicts are printed; the scaled
-one is an estimate, the raw one what this host did.
+host: CPU * 0.48 s / the anchor's `--help` CPU in this run, and wall time the same way. The goals
+are wall time; the commands use a second core for part of their work (`flowhealth.forked`), so
+their CPU, children included, can exceed their wall time. Every verdict is printed; the scaled
+ones are estimates, the raw ones what this host did.
 
 `--bytecode`: `source` (the default) runs the commands as this host's shell does, with
 `PYTHONDONTWRITEBYTECODE=1` and an editable install, so every process compiles the flowhealth
@@ -67,12 +69,15 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 
 def _cpu_of(pid: int) -> float:
-    """CPU seconds a running process has used so far (Linux; 0.0 elsewhere)."""
+    """CPU seconds a running process and the children it reaped have used so far (Linux; 0.0 elsewhere).
+
+    The children count: `serve` parses the model in a forked helper (flowhealth.model.parse_ahead).
+    """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(ticks) for ticks in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def serve_to_healthz(model: Path, env: dict[str, str], tmp: Path, restart: bool = False) -> tuple[float, float]:
@@ -172,8 +177,9 @@ def report(rows: dict[str, dict[int, tuple[float, float]]], anchor: tuple[float,
         # On a busy host the wall time includes waiting for a core; the CPU time does not.
         verdict = f"wall {'met' if wall <= GOALS[name] else 'MISSED'}, CPU {'met' if cpu <= GOALS[name] else 'MISSED'}"
         if speed is not None:
-            scaled = cpu / speed
-            verdict += f"; scaled CPU {scaled:.2f} s {'met' if scaled <= GOALS[name] else 'MISSED'}"
+            for what, seconds in (("wall", wall), ("CPU", cpu)):
+                scaled = seconds / speed
+                verdict += f"; scaled {what} {scaled:.2f} s {'met' if scaled <= GOALS[name] else 'MISSED'}"
         print(f"{name:<26} {half:>22} {cells[-1]:>22} {growth} {GOALS[name]:>5.1f} s {verdict}")
     if anchor is not None:
         print(f"{'query-exporter --help':<26} {'':>16} {anchor[0]:>7.2f} s (CPU {anchor[1]:.2f} s)  (anchor)")

@@ -319,7 +319,7 @@ def main() -> None:
                 print(f"{'':<16} last burst: first to last query finished within {1000 * r['drain']:.0f} ms")
 
     def per_1000(side: str) -> float:
-        return statistics.median(1000 * r["cpu_seconds"] / r["runs"] for r in results[side] if r["runs"])
+        return float(statistics.median(1000 * r["cpu_seconds"] / r["runs"] for r in results[side] if r["runs"]))
 
     qe, ours = per_1000("query-exporter"), per_1000("flowhealth")
     p99 = statistics.median(r["lag_p99"] for r in results["flowhealth"])

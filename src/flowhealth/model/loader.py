@@ -14,6 +14,7 @@ from .contracts import LoadedContract, load_contract
 from .crossref import check_references
 from .files import FileBudget, ModelLimits, display, model_files
 from .model import Model
+from .parse_ahead import ParseAhead
 from .rules_file import RULE_TAGS, RulesFile
 from .runbooks import Runbook, parse_runbook
 from .schema import FlowsFile
@@ -207,20 +208,38 @@ def _contracts(root: Path, collector: _Collector) -> dict[str, LoadedContract]:
     return out
 
 
-def load_model(root: Path, limits: ModelLimits | None = None) -> Model:
-    """Load flows/, alert_rules/ and runbooks/ under `root`; raise ModelError listing every issue."""
+def yaml_files(root: Path) -> list[tuple[Path, str, type[FlowsFile] | type[RulesFile]]]:
+    """The model's YAML files in the order they are loaded: (path, as shown, what it holds)."""
+    return [
+        (path, display(path, root), schema)
+        for directory, schema in ((FLOWS_DIR, FlowsFile), (RULES_DIR, RulesFile))
+        for path in model_files(root / directory, (".yaml", ".yml"), root)
+    ]
+
+
+def load_model(root: Path, limits: ModelLimits | None = None, ahead: ParseAhead | None = None) -> Model:
+    """Load flows/, alert_rules/ and runbooks/ under `root`; raise ModelError listing every issue.
+
+    `ahead`, started by the caller on every file, has parsed them meanwhile. Without it, a child
+    parses the files after the first while this process parses and validates the first, and so on.
+    """
     root = Path(root)
     collector = _Collector()
-    budget = FileBudget(limits or ModelLimits())
+    limits = limits or ModelLimits()
+    budget = FileBudget(limits)
     if not (root / FLOWS_DIR).is_dir():
         raise ModelError([ModelIssue(str(root), 1, "", f"no {FLOWS_DIR}/ directory: is this a flowhealth model?")])
-    for directory, schema in ((FLOWS_DIR, FlowsFile), (RULES_DIR, RulesFile)):
-        for path in model_files(root / directory, (".yaml", ".yml"), root):
-            doc, issues = load_yaml(path, display(path, root), budget)
+    files = yaml_files(root)
+    helper = ahead or ParseAhead.start([(path, shown) for path, shown, _ in files[1:]], limits)
+    try:
+        for path, shown, schema in files:
+            doc, issues = load_yaml(path, shown, budget, helper)
             collector.issues.extend(issues)
-            if doc is None:
-                continue
-            _validate_items(doc, schema, collector)
+            if doc is not None:
+                _validate_items(doc, schema, collector)
+    finally:
+        if helper is not None:
+            helper.close()
     runbooks: dict[str, Runbook] = {}
     for path in model_files(root / RUNBOOKS_DIR, (".md",), root, recursive=False):
         if path.name.lower() != "readme.md":

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..errors import ModelIssue
 from .files import FileBudget, read_text
+
+if TYPE_CHECKING:
+    from .parse_ahead import ParseAhead
 from .yamlevents import NotPlain, OverBudget, build_plain
 
 PathKey = tuple[str | int, ...]
@@ -174,12 +177,20 @@ def _count_values(text: str) -> int:
     return sum(1 for event in yaml.parse(text, Loader=_COMPOSER) if isinstance(event, _VALUE_EVENTS))
 
 
-def load_yaml(path: Path, display: str, budget: FileBudget | None = None) -> tuple[SourceDoc | None, list[ModelIssue]]:
-    """Parse one YAML file; return its document or the issues that stopped it."""
+def load_yaml(
+    path: Path, display: str, budget: FileBudget | None = None, ahead: ParseAhead | None = None
+) -> tuple[SourceDoc | None, list[ModelIssue]]:
+    """Parse one YAML file (or take what `ahead` parsed of the same text); return its document or the issues that stopped it."""
     budget = budget or FileBudget()
     text, problems = read_text(path, display, budget)
     if text is None:
         return None, problems
+    parsed = ahead.take(path, text) if ahead is not None else None
+    if parsed is not None:
+        data, issues, values = parsed
+        if budget.values + values <= budget.limits.model_values:  # else parsed here, to report it
+            budget.values += values
+            return SourceDoc(display, data, None, text), issues
     return load_text(text, display, budget)
 
 
