@@ -16,18 +16,18 @@ import pytest
 from benchmarks.synthetic import write_synthetic_model
 
 from flowhealth import export
-from flowhealth.export import ExportLinks, prometheus_files
+from flowhealth.export import ExportLinks, prometheus_files, tests_file
 from flowhealth.model.model import Model
 from tests.support.models import REPO
 
-RULES = 1_200  # over export.FORK_RULES
+RULES = 1_200  # over tests_file.FORK_RULES
 LINKS = ExportLinks(public_url="https://flowhealth.example.com", grafana_url="https://grafana.example.com")
 
 PRELUDE = """
 import json, os, sys
 from pathlib import Path
 from flowhealth import export
-from flowhealth.export import ExportLinks, prometheus_files
+from flowhealth.export import ExportLinks, prometheus_files, tests_file
 from flowhealth.model.files import MiB, ModelLimits
 from flowhealth.model.loader import load_model
 
@@ -36,14 +36,14 @@ links = ExportLinks(**json.loads(sys.argv[2]))
 parent = os.getpid()
 started = []
 
-class Counted(export.Child):
+class Counted(tests_file.Child):
     @classmethod
     def start(cls, work):
         child = super().start(work)
         started.append(child is not None)
         return child
 
-export.Child = Counted
+tests_file.Child = Counted
 
 def report(files):
     print(json.dumps({"files": files, "helpers": sum(started)}))
@@ -57,7 +57,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Model]:
 
 
 def written_here(model: Model, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setattr(export, "FORK_RULES", 10**9)
+    monkeypatch.setattr(tests_file, "FORK_RULES", 10**9)
     return prometheus_files(model, LINKS)
 
 
@@ -94,12 +94,33 @@ def test_a_helper_that_fails_midway_loses_nothing(big: tuple[Path, Model], monke
     files = run_fresh(
         root,
         """
-        real = export.rule_tests
+        real = tests_file.promtool_cases
         def failing_in_the_helper(*args, **kwargs):
             if os.getpid() != parent:
                 os._exit(3)  # as a child killed mid-way
             return real(*args, **kwargs)
-        export.rule_tests = failing_in_the_helper
+        tests_file.promtool_cases = failing_in_the_helper
+        report(prometheus_files(model, links))
+        """,
+    )
+    assert files == written_here(model, monkeypatch)
+
+
+def test_a_part_the_fast_writer_leaves_to_pyyaml_makes_the_whole_file_be_written_here(
+    big: tuple[Path, Model], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyYAML could anchor an object shared by both parts; only one writer over the whole file may decide."""
+    root, model = big
+    files = run_fresh(
+        root,
+        """
+        from flowhealth.export.yamlwriter import Unsupported
+        real = tests_file.dump_block
+        def refusing_the_tail(document):
+            if list(document) == ["tests"]:
+                raise Unsupported("as for a string over 4,000 characters")
+            return real(document)
+        tests_file.dump_block = refusing_the_tail
         report(prometheus_files(model, links))
         """,
     )

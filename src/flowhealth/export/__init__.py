@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
-from ..forked import Child, text_from_child
 from ..model.model import Model
 from .alertmanager import alertmanager_config
 from .baseline_rules import baseline_groups
 from .files import render_yaml
 from .prometheus import ExportLinks, Translated, alerting_groups
 from .recording import recording_rules
-from .rule_tests import rule_tests
+from .tests_file import TestsFile
 
 ALERTS_FILE = "flowhealth-alerts.rules.yml"
 RECORDING_FILE = "flowhealth-recording.rules.yml"
 TESTS_FILE = "flowhealth-alerts.test.yml"
 BASELINE_FILE = "flowhealth-baseline.rules.yml"
 RULE_FILES_GLOB = "*.rules.yml"
-# From this many rules the tests are written by a second process: below, a fork costs more than it saves.
-FORK_RULES = 1_000
 
 
 def prometheus_files(model: Model, links: ExportLinks) -> dict[str, str]:
-    """`{file name: text}`: alert rules, recording rules, and the promtool tests of the alerts.
-
-    The tests are the biggest part (~3 KB of YAML per rule): for a big model a forked child
-    writes them on a second core while this process writes the rules (`forked`).
-    """
+    """`{file name: text}`: alert rules, recording rules, and the promtool tests of the alerts."""
     command = "export prometheus-rules"
     translated: Translated = {}  # each rule's annotations, for its alert and for its promtool cases
-
-    def tests() -> str:
-        return render_yaml(rule_tests(model, links, [ALERTS_FILE], translated), command)
-
-    helper = Child.start(lambda out: out.write(tests().encode("utf-8"))) if len(model.rules) >= FORK_RULES else None
+    tests = TestsFile(model, links, translated, [ALERTS_FILE], command)  # a big model's helper starts now
     files = {
         ALERTS_FILE: render_yaml({"groups": alerting_groups(model, links, translated)}, command),
         RECORDING_FILE: render_yaml({"groups": recording_rules(model)}, command),
     }
-    files[TESTS_FILE] = text_from_child(helper, tests)
+    files[TESTS_FILE] = tests.text()
     if model.baseline_rules():
         files[BASELINE_FILE] = render_yaml({"groups": baseline_groups(model, links)}, command)
     return files

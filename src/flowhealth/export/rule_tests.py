@@ -242,11 +242,23 @@ def rule_tests(
     model: Model, links: ExportLinks, rule_files: list[str], translated: Translated | None = None
 ) -> dict[str, Any]:
     """The whole `promtool test rules` file."""
+    return tests_document(
+        rule_files, promtool_cases(model, links, translated, sorted(model.rules), sorted(model.flows))
+    )
+
+
+def tests_document(rule_files: list[str], cases: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"rule_files": rule_files, "evaluation_interval": "1m", "tests": cases}
+
+
+def promtool_cases(
+    model: Model, links: ExportLinks, translated: Translated | None, rule_ids: list[str], flow_ids: list[str]
+) -> list[dict[str, Any]]:
+    """The cases of these rules, then of these flows' failing probes, in the file's order."""
     cases = [
         case
-        for rule_id in sorted(model.rules)
+        for rule_id in rule_ids
         if not model.is_baseline(rule_id)
         for case in rule_test(model, rule_id, links, translated)
     ]
-    cases += [case for flow_id in sorted(model.flows) for case in probe_failing_test(model, flow_id, links)]
-    return {"rule_files": rule_files, "evaluation_interval": "1m", "tests": cases}
+    return cases + [case for flow_id in flow_ids for case in probe_failing_test(model, flow_id, links)]
