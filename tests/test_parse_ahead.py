@@ -14,13 +14,14 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
 from benchmarks.synthetic import write_synthetic_model
 
 from flowhealth.errors import ModelError
 from flowhealth.model.loader import load_model
 from tests.support.models import REPO, copy_reference
 
-# Runs in the fresh process: `root` is the model; every file is handed to the helper (MIN_BYTES 0).
+# Runs in the fresh process: `root` is the model; `ahead` has every file (MIN_BYTES 0).
 PRELUDE = """
 import json, os, signal, sys
 from pathlib import Path
@@ -43,6 +44,8 @@ def outcome(ahead):
 
 def report(**found):
     print(json.dumps(found))
+
+ahead = parse_ahead.ParseAhead.start(files, limits)
 """
 
 
@@ -65,12 +68,15 @@ def loaded_here(root: Path) -> dict[str, Any]:
     return {"rules": {rule_id: rule.model_dump(mode="json") for rule_id, rule in model.rules.items()}}
 
 
-def test_the_reference_deployment_parsed_by_the_helper_is_the_model_parsed_here(tmp_path: Path) -> None:
-    root = copy_reference(tmp_path)
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return copy_reference(tmp_path)
+
+
+def test_the_reference_deployment_parsed_by_the_helper_is_the_model_parsed_here(root: Path) -> None:
     found = run_fresh(
         root,
         """
-        ahead = parse_ahead.ParseAhead.start(files, limits)
         report(outcome=outcome(ahead), used=ahead.used, files=len(files))
         """,
     )
@@ -78,8 +84,7 @@ def test_the_reference_deployment_parsed_by_the_helper_is_the_model_parsed_here(
     assert found["outcome"] == loaded_here(root)
 
 
-def test_errors_in_files_the_helper_parsed_name_the_same_file_line_and_field(tmp_path: Path) -> None:
-    root = copy_reference(tmp_path)
+def test_errors_in_files_the_helper_parsed_name_the_same_file_line_and_field(root: Path) -> None:
     rules = root / "alert_rules" / "catalog.yaml"
     rules.write_text(rules.read_text().replace("severity: warning", "severity: loud", 1))
     broken = root / "alert_rules" / "orders.yaml"
@@ -88,17 +93,15 @@ def test_errors_in_files_the_helper_parsed_name_the_same_file_line_and_field(tmp
     assert any("catalog.yaml" in issue and "severity" in issue for issue in expected["issues"])
     assert any("orders.yaml" in issue and "invalid YAML" in issue for issue in expected["issues"])
 
-    found = run_fresh(root, "report(outcome=outcome(parse_ahead.ParseAhead.start(files, limits)))")
+    found = run_fresh(root, "report(outcome=outcome(ahead))")
 
     assert found["outcome"] == expected
 
 
-def test_a_file_whose_text_changed_after_the_helper_read_it_is_parsed_again(tmp_path: Path) -> None:
-    root = copy_reference(tmp_path)
+def test_a_file_whose_text_changed_after_the_helper_read_it_is_parsed_again(root: Path) -> None:
     found = run_fresh(
         root,
         """
-        ahead = parse_ahead.ParseAhead.start(files, limits)
         first, shown = files[0]
         stale = ahead.take(first, first.read_text() + "# edited after the helper read it\\n")
         report(stale=stale is None, outcome=outcome(ahead), used=ahead.used, files=len(files))
@@ -109,12 +112,10 @@ def test_a_file_whose_text_changed_after_the_helper_read_it_is_parsed_again(tmp_
     assert found["outcome"] == loaded_here(root)
 
 
-def test_a_rule_edited_while_the_helper_runs_is_loaded_as_edited(tmp_path: Path) -> None:
-    root = copy_reference(tmp_path)
+def test_a_rule_edited_while_the_helper_runs_is_loaded_as_edited(root: Path) -> None:
     found = run_fresh(
         root,
         """
-        ahead = parse_ahead.ParseAhead.start(files, limits)
         for path, _ in files:
             text = path.read_text()
             if "severity: critical" in text:
@@ -127,12 +128,10 @@ def test_a_rule_edited_while_the_helper_runs_is_loaded_as_edited(tmp_path: Path)
     assert found["outcome"] == loaded_here(root)
 
 
-def test_a_helper_killed_midway_loses_nothing(tmp_path: Path) -> None:
-    root = copy_reference(tmp_path)
+def test_a_helper_killed_midway_loses_nothing(root: Path) -> None:
     found = run_fresh(
         root,
         """
-        ahead = parse_ahead.ParseAhead.start(files, limits)
         me = os.getpid()
         for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
             os.kill(int(child), signal.SIGKILL)  # as the kernel's OOM killer would
