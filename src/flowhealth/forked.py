@@ -7,7 +7,7 @@ pickling it, does one independent part, and writes what it made to a pipe.
 
 Callers treat a child as an optimisation only: when one cannot start, dies or fails, the parent
 does the same work itself, so the result is the same either way. A fork is only taken from a
-process with one thread (a fork beside other threads can copy a lock they hold) and with a
+Linux process with one thread (a fork beside other threads can copy a lock they hold) and with a
 second core to run on.
 """
 
@@ -16,21 +16,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
 
-def cores() -> int:
-    """The cores this process may run on (its affinity, which containers narrow), not the host's."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def can_fork() -> bool:
-    return hasattr(os, "fork") and cores() >= 2 and threading.active_count() == 1
+    """Linux only: macOS forbids a forked child some system frameworks its parent may have loaded,
+    which is why Python's own multiprocessing spawns there. Two cores in this process' affinity
+    (which containers narrow), and no thread besides this one."""
+    return sys.platform == "linux" and len(os.sched_getaffinity(0)) >= 2 and threading.active_count() == 1
 
 
 class Child:
