@@ -133,6 +133,21 @@ def test_a_broken_model_is_refused_with_its_errors_and_the_old_one_keeps_running
     assert api.post("/-/reload").status_code == 401  # no token, no reload
 
 
+def test_a_reload_reads_the_model_within_the_limits_the_service_was_started_with(
+    runtime: Runtime, model_dir: Path
+) -> None:
+    """FLOWHEALTH_MODEL_MAX_* hold for a reload too: a model the service started with is not refused by a default."""
+    api = TestClient(create_app(runtime, manage_runtime=False))
+    runtime.settings.model_max_values = 20  # as if the service had been started with FLOWHEALTH_MODEL_MAX_VALUES=20
+
+    answer = api.post("/-/reload", headers=AUTH)
+
+    assert answer.status_code == 422
+    assert any("limit of 20 values" in error for error in answer.json()["errors"]), answer.json()["errors"]
+    runtime.settings.model_max_values = 10_000_000
+    assert api.post("/-/reload", headers=AUTH).status_code == 200
+
+
 def test_a_rule_removed_while_firing_resolves_its_alert_and_says_so(
     runtime: Runtime, model_dir: Path, notifier: Captured
 ) -> None:

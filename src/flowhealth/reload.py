@@ -86,7 +86,7 @@ class Reloader:
         runtime = self.runtime
         digest = model_digest(self.model_dir)
         try:
-            model = load_model(self.model_dir)
+            model = load_model(self.model_dir, runtime.settings.model_limits())  # the limits serve started with
             parts = build_parts(
                 model,
                 runtime.settings,

@@ -36,7 +36,7 @@ def mapping_changes(
     init_schema(engine)
     if since is not None:
         try:
-            before = model_at(model_dir, since)
+            before = model_at(model_dir, since, Settings().model_limits())
             author = last_author(model_dir, since)
         except (ConfigError, ModelError) as exc:
             typer.echo(f"error: the model at {since} cannot be read: {str(exc).splitlines()[0]}", err=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ConfigError
+from .files import ModelLimits
 from .loader import load_model
 from .model import Model
 
@@ -48,8 +49,8 @@ def repository_of(model_dir: Path) -> tuple[Path, str] | None:
     return root, str(model_dir.resolve().relative_to(root))
 
 
-def model_at(model_dir: Path, ref: str) -> Model:
-    """Load the model as committed at `ref` (raises ConfigError or ModelError)."""
+def model_at(model_dir: Path, ref: str, limits: ModelLimits | None = None) -> Model:
+    """Load the model as committed at `ref`, within `limits` (raises ConfigError or ModelError)."""
     found = repository_of(model_dir)
     if found is None:
         raise ConfigError(f"{model_dir} is not in a git repository, so --since cannot name a ref")
@@ -59,7 +60,7 @@ def model_at(model_dir: Path, ref: str) -> Model:
     with tempfile.TemporaryDirectory(prefix="flowhealth-ref-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
-        return load_model(Path(tmp) / sub)
+        return load_model(Path(tmp) / sub, limits)
 
 
 def last_author(model_dir: Path, since: str | None = None) -> Author | None:
