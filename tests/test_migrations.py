@@ -13,7 +13,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from alembic.operations import Operations
+from sqlalchemy import String, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
@@ -151,6 +152,40 @@ def test_a_new_database_gets_the_schema_every_revision_in_turn_builds(empty_engi
         command.upgrade(alembic_config(connection), "head")
         connection.commit()
     assert _schema(empty_engine) == migrated
+
+
+def test_upgrade_gives_alert_reason_its_default_where_a_database_lacks_it(empty_engine: Engine) -> None:
+    """A database stamped at 0014 whose `alert_state.reason` has no default, as `create_all` made it before Alembic."""
+    _at(empty_engine, "0014", versioned=True)
+    with empty_engine.connect() as connection:
+        with Operations(MigrationContext.configure(connection)).batch_alter_table("alert_state") as batch:
+            batch.alter_column("reason", existing_type=String(16), existing_nullable=False, server_default=None)
+        connection.commit()
+    insert = (
+        "INSERT INTO alert_state (rule, labels, state, incident, owner, updated_at{reason})"
+        " VALUES (:rule, '{{}}', 'firing', 1, 'team-orders', :t{value})"
+    )
+    with empty_engine.begin() as connection:
+        connection.execute(
+            text(insert.format(reason=", reason", value=", 'no_data'")), {"rule": "orders_stuck", "t": T0}
+        )
+    assert _reason_default(empty_engine) is None
+
+    init_schema(empty_engine)
+
+    assert _reason_default(empty_engine) is not None and "threshold" in _reason_default(empty_engine)  # type: ignore[operator]
+    with empty_engine.begin() as connection:  # a row written without a reason is a threshold alert
+        connection.execute(text(insert.format(reason="", value="")), {"rule": "other", "t": T0})
+    with Session(empty_engine) as session:
+        reasons = {row.rule: row.reason for row in session.exec(select(AlertState))}
+    assert reasons == {"orders_stuck": "no_data", "other": "threshold"}
+
+
+def _reason_default(engine: Engine) -> str | None:
+    default: str | None = next(c for c in inspect(engine).get_columns("alert_state") if c["name"] == "reason")[
+        "default"
+    ]
+    return default
 
 
 def test_revisions_form_one_line_from_the_first_schema() -> None:
