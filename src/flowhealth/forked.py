@@ -81,12 +81,6 @@ class Child:
             os.waitpid(self._pid, 0)
             self._pid = None
 
-    def __enter__(self) -> Child:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
 
 def text_from_child(child: Child | None, here: Callable[[], str]) -> str:
     """What `child` wrote, as text; `here()` when there was no child or it did not finish."""

@@ -95,12 +95,6 @@ class ParseAhead:
             self._child = None
             self._spool.close()
 
-    def __enter__(self) -> ParseAhead:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
     def _receive_until(self, path: Path) -> None:
         while self._child is not None and self._pending:
             try:
