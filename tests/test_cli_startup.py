@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 SCRIPT = """
 import sys
@@ -41,3 +42,34 @@ def test_serve_stack_leaves_httpx_to_the_receivers_and_probes_that_need_it() -> 
     run = subprocess.run([sys.executable, "-c", SERVE_STACK], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stderr.strip() == ""
+
+
+SQLITE_WRITES = """
+import sys
+from datetime import UTC, datetime
+from sqlmodel import Session, select
+import flowhealth.api.app, flowhealth.reload, flowhealth.runtime
+from flowhealth.store.batch import Statements
+from flowhealth.store.db import init_schema, make_engine
+from flowhealth.store.samples import Reading, record_readings
+from flowhealth.store.tables import SignalValue
+
+engine = make_engine(sys.argv[1])
+init_schema(engine)
+Statements(engine.dialect)  # the probe results' upserts
+for value in (3.0, 4.0):  # the second write is the upsert's update
+    with Session(engine) as session:
+        record_readings(session, "orders", "waiting", [Reading(value)], datetime.now(UTC), "probe")
+        session.commit()
+with Session(engine) as session:
+    print(session.exec(select(SignalValue.value)).all())
+print("postgresql" if "sqlalchemy.dialects.postgresql" in sys.modules else "no postgresql")
+"""
+
+
+def test_a_service_on_sqlite_never_loads_the_postgresql_dialect(tmp_path: Path) -> None:
+    # SQLAlchemy's PostgreSQL dialect imports its four drivers' modules: ~0.03 s of every command.
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    run = subprocess.run([sys.executable, "-c", SQLITE_WRITES, url], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["[4.0]", "no postgresql"]

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlmodel import Session
 
 from .samples import Reading, mark_unknown
 from .tables import ProbeState, Sample, SignalValue
+from .upsert import dialect_insert
 
 _SAMPLE: Table = Sample.__table__  # type: ignore[attr-defined]
 _VALUE: Table = SignalValue.__table__  # type: ignore[attr-defined]
@@ -58,7 +58,7 @@ class Statements:
     """
 
     def __init__(self, dialect: Dialect, *, driver_sql: bool = True) -> None:
-        insert_ = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        insert_ = dialect_insert(dialect.name)
         value = insert_(_VALUE)
         self.values = value.on_conflict_do_update(
             index_elements=["flow", "signal", "labels"],

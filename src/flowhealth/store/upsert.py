@@ -6,8 +6,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The `insert` construct of the dialect's ON CONFLICT support, PostgreSQL's or SQLite's.
+
+    Imported when first asked for: importing SQLAlchemy's PostgreSQL dialect loads all of its
+    drivers' modules (asyncpg, psycopg, pg8000), which every command on SQLite paid for nothing.
+    """
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def upsert(
@@ -20,7 +34,6 @@ def upsert(
     """Insert rows; on a key conflict set `update` (default: every non-key column to the new value)."""
     if not rows:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    stmt = dialect_insert(conn.dialect.name)(table)
     changes = dict(update) if update is not None else {c: stmt.excluded[c] for c in rows[0] if c not in keys}
     conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes), list(rows))
