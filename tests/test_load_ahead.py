@@ -7,12 +7,10 @@ reference deployment stands for a big model.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -21,7 +19,8 @@ from typing import Any
 import pytest
 from benchmarks.synthetic import write_synthetic_model
 
-from tests.support.models import REPO, copy_reference
+from tests.support import fresh
+from tests.support.models import copy_reference
 
 PRELUDE = """
 import json, os, signal, sys, time
@@ -50,13 +49,7 @@ assert ahead is not None, "no child started"
 
 
 def run_fresh(root: Path, scenario: str) -> dict[str, Any]:
-    script = PRELUDE + textwrap.dedent(scenario)
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120, cwd=REPO, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return found
+    return fresh.run_fresh(PRELUDE + fresh.KILL_HELPERS, root, scenario)
 
 
 @pytest.fixture
@@ -127,9 +120,7 @@ def test_a_child_killed_midway_loses_nothing(root: Path) -> None:
     found = run_fresh(
         root,
         """
-        me = os.getpid()
-        for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
-            os.kill(int(child), signal.SIGKILL)  # as the kernel's OOM killer would
+        kill_helpers()
         report(taken=ahead.take(root, limits) is not None)
         """,
     )

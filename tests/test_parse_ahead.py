@@ -6,11 +6,9 @@ thread, which the test runner's own process cannot promise.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +17,8 @@ from benchmarks.synthetic import write_synthetic_model
 
 from flowhealth.errors import ModelError
 from flowhealth.model.loader import load_model
-from tests.support.models import REPO, copy_reference
+from tests.support import fresh
+from tests.support.models import copy_reference
 
 # Runs in the fresh process: `root` is the model; `ahead` has every file (MIN_BYTES 0).
 PRELUDE = """
@@ -50,13 +49,7 @@ ahead = parse_ahead.ParseAhead.start(files, limits)
 
 
 def run_fresh(root: Path, scenario: str) -> dict[str, Any]:
-    script = PRELUDE + textwrap.dedent(scenario)
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120, cwd=REPO, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return found
+    return fresh.run_fresh(PRELUDE + fresh.KILL_HELPERS, root, scenario)
 
 
 def loaded_here(root: Path) -> dict[str, Any]:
@@ -132,9 +125,7 @@ def test_a_helper_killed_midway_loses_nothing(root: Path) -> None:
     found = run_fresh(
         root,
         """
-        me = os.getpid()
-        for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
-            os.kill(int(child), signal.SIGKILL)  # as the kernel's OOM killer would
+        kill_helpers()
         report(outcome=outcome(ahead), used=ahead.used)
         """,
     )
