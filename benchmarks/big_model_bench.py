@@ -71,7 +71,7 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 def _cpu_of(pid: int) -> float:
     """CPU seconds a running process and the children it reaped have used so far (Linux; 0.0 elsewhere).
 
-    The children count: `serve` loads the model in a forked helper (flowhealth.model.load_ahead).
+    The children count: `serve` parses the model in a forked helper (flowhealth.model.parse_ahead).
     """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -7,10 +7,12 @@ reference deployment stands for a big model.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -19,8 +21,7 @@ from typing import Any
 import pytest
 from benchmarks.synthetic import write_synthetic_model
 
-from tests.support import fresh
-from tests.support.models import copy_reference
+from tests.support.models import REPO, copy_reference
 
 PRELUDE = """
 import json, os, signal, sys, time
@@ -49,7 +50,13 @@ assert ahead is not None, "no child started"
 
 
 def run_fresh(root: Path, scenario: str) -> dict[str, Any]:
-    return fresh.run_fresh(PRELUDE + fresh.KILL_HELPERS, root, scenario)
+    script = PRELUDE + textwrap.dedent(scenario)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120, cwd=REPO, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return found
 
 
 @pytest.fixture
@@ -120,7 +127,9 @@ def test_a_child_killed_midway_loses_nothing(root: Path) -> None:
     found = run_fresh(
         root,
         """
-        kill_helpers()
+        me = os.getpid()
+        for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
+            os.kill(int(child), signal.SIGKILL)  # as the kernel's OOM killer would
         report(taken=ahead.take(root, limits) is not None)
         """,
     )

@@ -6,9 +6,11 @@ thread, which the test runner's own process cannot promise.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,7 @@ from benchmarks.synthetic import write_synthetic_model
 
 from flowhealth.errors import ModelError
 from flowhealth.model.loader import load_model
-from tests.support import fresh
-from tests.support.models import copy_reference
+from tests.support.models import REPO, copy_reference
 
 # Runs in the fresh process: `root` is the model; `ahead` has every file (MIN_BYTES 0).
 PRELUDE = """
@@ -49,7 +50,13 @@ ahead = parse_ahead.ParseAhead.start(files, limits)
 
 
 def run_fresh(root: Path, scenario: str) -> dict[str, Any]:
-    return fresh.run_fresh(PRELUDE + fresh.KILL_HELPERS, root, scenario)
+    script = PRELUDE + textwrap.dedent(scenario)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120, cwd=REPO, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return found
 
 
 def loaded_here(root: Path) -> dict[str, Any]:
@@ -125,7 +132,9 @@ def test_a_helper_killed_midway_loses_nothing(root: Path) -> None:
     found = run_fresh(
         root,
         """
-        kill_helpers()
+        me = os.getpid()
+        for child in Path(f"/proc/{me}/task/{me}/children").read_text().split():
+            os.kill(int(child), signal.SIGKILL)  # as the kernel's OOM killer would
         report(outcome=outcome(ahead), used=ahead.used)
         """,
     )
