@@ -14,8 +14,8 @@ import typer
 from ..statedir import state_url
 
 if TYPE_CHECKING:
-    from ..model.load_ahead import LoadAhead
     from ..model.model import Model
+    from ..model.parse_ahead import ParseAhead
     from ..settings import Settings
 
 ModelDir = Annotated[
@@ -89,30 +89,26 @@ def settle_for_serving() -> None:
     gc.set_threshold(SERVING_GC_THRESHOLD, middle, oldest)
 
 
-def load_ahead(model_dir: Path) -> LoadAhead | None:
-    """Start loading a big model in a second process, for a command with other work to do first."""
-    from ..model.load_ahead import LoadAhead
+def parse_ahead(model_dir: Path) -> ParseAhead | None:
+    """Start parsing the model's YAML files in a second process, for a command with other work to do first."""
+    from ..model.loader import yaml_files
+    from ..model.parse_ahead import ParseAhead
     from ..settings import Settings
 
-    return LoadAhead.start(model_dir, Settings().model_limits())
+    files = [(path, shown) for path, shown, _ in yaml_files(model_dir)] if (model_dir / "flows").is_dir() else []
+    return ParseAhead.start(files, Settings().model_limits())
 
 
-def load_or_exit(model_dir: Path, ahead: LoadAhead | None = None) -> Model:
-    """Load the model (`ahead`'s, when it is the same) or print every problem and exit 1."""
+def load_or_exit(model_dir: Path, ahead: ParseAhead | None = None) -> Model:
+    """Load the model (with what `ahead` parsed meanwhile) or print every problem and exit 1."""
     # Imported here, not at start-up: `--help` and commands without a model do not pay for them.
     from ..errors import ModelError
     from ..model.loader import load_model
     from ..settings import Settings
 
-    limits = Settings().model_limits()
-    if ahead is not None:
-        with collector_paused():
-            model = ahead.take(model_dir, limits)
-        if model is not None:
-            return model
     try:
         with _echo_model_warnings(), collector_paused():
-            model = load_model(model_dir, limits)
+            model = load_model(model_dir, Settings().model_limits(), ahead)
     except ModelError as exc:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)

@@ -64,23 +64,6 @@ class LoadedContract:
         """A copy of the payload with every declared field replaced by a marker."""
         return redact(payload, self.spec.redact)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # A model loaded by a second process comes back pickled (`load_ahead`), and a validator
-        # holds closures pickle cannot take: it is built again from the schema.
-        return (_with_validator, (self.flow, self.spec, self.schema, self.example))
-
-
-def _with_validator(flow: str, spec: Contract, schema: dict[str, Any] | None, example: Any) -> LoadedContract:
-    return LoadedContract(flow, spec, schema, example, _validator(schema) if schema is not None else None)
-
-
-def _validator(schema: dict[str, Any]) -> Validator:
-    """The validator of the schema's own draft, formats checked."""
-    from jsonschema import FormatChecker
-    from jsonschema.validators import validator_for
-
-    return validator_for(schema)(schema, format_checker=FormatChecker())
-
 
 def field_path(parts: Iterable[str | int]) -> str:
     """`lines[].sku` from ("lines", 0, "sku"): positions fold so the label set stays closed."""
@@ -182,6 +165,7 @@ def load_contract(
 ) -> tuple[LoadedContract | None, list[ModelIssue]]:
     """Read and check a contract's files; `where` is the flow file and line, `line_of` per contract key."""
     # Only a model with contracts pays for jsonschema (0.1-0.2 s of imports).
+    from jsonschema import FormatChecker
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
 
@@ -201,7 +185,7 @@ def load_contract(
                 try:
                     cls.check_schema(doc.data)
                     schema = doc.data
-                    validator = _validator(doc.data)
+                    validator = cls(doc.data, format_checker=FormatChecker())
                 except SchemaError as exc:
                     at = tuple(exc.path)
                     issues.append(

@@ -8,12 +8,10 @@ is skipped with a warning; a file over the size limit is an error naming the fil
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +84,7 @@ def model_files(directory: Path, suffixes: tuple[str, ...], root: Path, *, recur
                 _skip(path, root, reason)
             else:
                 found.append(path)
-    found.sort()
-    if _recording is not None:
-        _recording.listings.append(Listing(directory, suffixes, root, recursive, found))
-    yield from found
+    yield from sorted(found)
 
 
 def _not_regular(path: Path) -> str | None:
@@ -141,10 +136,7 @@ def read_text(path: Path, shown: str, budget: FileBudget | None = None) -> tuple
         return None, [ModelIssue(shown, 1, "", message)]
     budget.read += len(raw)
     try:
-        text = raw.decode("utf-8")
-        if _recording is not None:
-            _recording.reads.append((path, text_digest(text)))
-        return text, []
+        return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, [ModelIssue(shown, line, "", f"not UTF-8 text (byte {exc.start})")]
@@ -152,45 +144,3 @@ def read_text(path: Path, shown: str, budget: FileBudget | None = None) -> tuple
 
 def _size(size: int) -> str:
     return f"{size / MiB:g} MiB" if size >= MiB else f"{size:,} bytes"
-
-
-def text_digest(text: str) -> bytes:
-    """A short digest of a file's text: whether two reads of a file gave the same text."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
-@dataclass(frozen=True)
-class Listing:
-    """One directory listing a load made: what it asked for and the files it found."""
-
-    directory: Path
-    suffixes: tuple[str, ...]
-    root: Path
-    recursive: bool
-    found: list[Path]
-
-    def again(self) -> list[Path]:
-        """The same listing made now."""
-        return list(model_files(self.directory, self.suffixes, self.root, recursive=self.recursive))
-
-
-@dataclass
-class Sources:
-    """Every directory listing and file text a load saw (see `recording`)."""
-
-    listings: list[Listing] = field(default_factory=list)
-    reads: list[tuple[Path, bytes]] = field(default_factory=list)  # each file read, its text's digest
-
-
-_recording: Sources | None = None
-
-
-@contextmanager
-def recording() -> Iterator[Sources]:
-    """Record the listings and reads of the loads in this block (a process loading one model at a time)."""
-    global _recording
-    _recording = Sources()
-    try:
-        yield _recording
-    finally:
-        _recording = None

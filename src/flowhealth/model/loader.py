@@ -217,14 +217,11 @@ def yaml_files(root: Path) -> list[tuple[Path, str, type[FlowsFile] | type[Rules
     ]
 
 
-def load_model(
-    root: Path, limits: ModelLimits | None = None, ahead: ParseAhead | None = None, *, helpers: bool = True
-) -> Model:
+def load_model(root: Path, limits: ModelLimits | None = None, ahead: ParseAhead | None = None) -> Model:
     """Load flows/, alert_rules/ and runbooks/ under `root`; raise ModelError listing every issue.
 
     `ahead`, started by the caller on every file, has parsed them meanwhile. Without it, a child
-    parses the files after the first while this process parses and validates the first, and so on
-    (not with `helpers` False: the process loading is itself a helper, see `load_ahead`).
+    parses the files after the first while this process parses and validates the first, and so on.
     """
     root = Path(root)
     collector = _Collector()
@@ -233,9 +230,7 @@ def load_model(
     if not (root / FLOWS_DIR).is_dir():
         raise ModelError([ModelIssue(str(root), 1, "", f"no {FLOWS_DIR}/ directory: is this a flowhealth model?")])
     files = yaml_files(root)
-    helper = ahead
-    if helper is None and helpers:
-        helper = ParseAhead.start([(path, shown) for path, shown, _ in files[1:]], limits)
+    helper = ahead or ParseAhead.start([(path, shown) for path, shown, _ in files[1:]], limits)
     try:
         for path, shown, schema in files:
             doc, issues = load_yaml(path, shown, budget, helper)

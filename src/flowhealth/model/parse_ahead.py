@@ -18,6 +18,7 @@ scheduler and server threads running, parses as before.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import struct
@@ -31,7 +32,6 @@ import yaml
 from ..errors import ModelIssue
 from ..forked import Child
 from .files import FileBudget, ModelLimits, read_text
-from .files import text_digest as digest
 from .yamlevents import NotPlain, OverBudget, build_plain
 from .yamlsource import MAX_DEPTH
 
@@ -41,6 +41,10 @@ _PLACE = struct.Struct("!QQ")  # where one result is in the spool: offset, size
 
 # What the child made of one file: its text's digest and (data, issues, values), or None to parse here.
 Parsed = tuple[Any, list[ModelIssue], int]
+
+
+def digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class ParseAhead:
@@ -98,7 +102,7 @@ class ParseAhead:
                 if len(place) < _PLACE.size:
                     raise EOFError
                 offset, size = _PLACE.unpack(place)
-                sent_digest, parsed = pickle.loads(read_at(self._spool.fileno(), offset, size))
+                sent_digest, parsed = pickle.loads(_read_at(self._spool.fileno(), offset, size))
             except Exception:  # the child died or sent garbage: the rest is parsed here
                 self._pending.clear()
                 self.close()
@@ -123,8 +127,7 @@ def _parse_and_send(files: Sequence[tuple[Path, str]], limits: ModelLimits, spoo
         offset += len(body)
 
 
-def read_at(fd: int, offset: int, size: int) -> bytes:
-    """`size` bytes of the spool file `fd` from `offset` (EOFError if it is shorter)."""
+def _read_at(fd: int, offset: int, size: int) -> bytes:
     parts = []
     while size:
         part = os.pread(fd, size, offset)
