@@ -20,6 +20,7 @@ from benchmarks.synthetic import write_synthetic_model
 from flowhealth.errors import ModelError
 from flowhealth.model.loader import load_model
 from tests.support.models import REPO, copy_reference
+from tests.support.service import ServeProcess
 
 # Runs in the fresh process: `root` is the model; `ahead` has every file (MIN_BYTES 0).
 PRELUDE = """
@@ -165,3 +166,15 @@ def test_validate_on_a_big_model_names_the_line_of_a_mistake_in_the_helpers_file
     assert done.returncode == 1
     assert f"alert_rules/synthetic.yaml:{at + 4}" in done.stderr
     assert "rules.rule-02000-00.above" in done.stderr
+
+
+def test_serve_warns_once_of_a_file_it_skips(root: Path, tmp_path: Path) -> None:
+    """`serve` lists the files for its helper before it loads the model, which lists them again."""
+    (root / "flows" / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    env = {"FLOWHEALTH_DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
+    service = ServeProcess(root, env, tmp_path / "serve.log")
+    try:
+        service.start()
+    finally:
+        service.stop()
+    assert service.log().count("flows/gone.yaml: skipped") == 1, service.log()

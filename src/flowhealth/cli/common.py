@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,10 +35,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 @contextmanager
-def _echo_model_warnings() -> Iterator[None]:
-    """Show the loader's warnings (files skipped) to the person at the terminal, once."""
+def _model_warnings_to(handler: logging.Handler) -> Iterator[None]:
+    """The loader's warnings (files skipped) go to `handler` only, for the block."""
     logger = logging.getLogger("flowhealth.model")
-    handler, propagate = _Echo(logging.WARNING), logger.propagate
+    propagate = logger.propagate
     logger.addHandler(handler)
     logger.propagate = False
     try:
@@ -46,6 +46,11 @@ def _echo_model_warnings() -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
+
+
+def _echo_model_warnings() -> AbstractContextManager[None]:
+    """Show the loader's warnings to the person at the terminal, once."""
+    return _model_warnings_to(_Echo(logging.WARNING))
 
 
 @contextmanager
@@ -91,11 +96,14 @@ def settle_for_serving() -> None:
 
 def parse_ahead(model_dir: Path) -> ParseAhead | None:
     """Start parsing the model's YAML files in a second process, for a command with other work to do first."""
-    from ..model.loader import yaml_files
+    from ..model.loader import FLOWS_DIR, yaml_files
     from ..model.parse_ahead import ParseAhead
     from ..settings import Settings
 
-    files = [(path, shown) for path, shown, _ in yaml_files(model_dir)] if (model_dir / "flows").is_dir() else []
+    if not (model_dir / FLOWS_DIR).is_dir():
+        return None  # the load says what is wrong
+    with _model_warnings_to(logging.NullHandler()):  # the load lists the files again and warns, once
+        files = [(path, shown) for path, shown, _ in yaml_files(model_dir)]
     return ParseAhead.start(files, Settings().model_limits())
 
 
