@@ -30,7 +30,7 @@ def can_fork() -> bool:
 
 
 class Child:
-    """A forked child writing to `stream`; `finish` waits for it, `close` stops it."""
+    """A forked child writing to `stream`; `output` waits for what it wrote, `close` stops it."""
 
     def __init__(self, pid: int, stream: BinaryIO) -> None:
         self._pid: int | None = pid
@@ -63,14 +63,14 @@ class Child:
         os.close(write)
         return cls(pid, os.fdopen(read, "rb"))
 
-    def finish(self) -> bool:
-        """Wait for the child to end; whether it finished its work (exit status 0)."""
-        self.stream.close()
-        if self._pid is None:
-            return False
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = None
-        return os.waitstatus_to_exitcode(status) == 0
+    def output(self) -> bytes | None:
+        """Everything the child wrote, once it has ended; None when it did not finish its work."""
+        try:
+            body: bytes | None = self.stream.read()
+        except OSError:
+            body = None
+        finished = self._wait()
+        return body if finished else None
 
     def close(self) -> None:
         """Stop the child if it is still working, and reap it."""
@@ -81,14 +81,11 @@ class Child:
             os.waitpid(self._pid, 0)
             self._pid = None
 
-
-def text_from_child(child: Child | None, here: Callable[[], str]) -> str:
-    """What `child` wrote, as text; `here()` when there was no child or it did not finish."""
-    if child is not None:
-        try:
-            body = child.stream.read()
-        except OSError:
-            body = None
-        if child.finish() and body is not None:
-            return body.decode("utf-8")
-    return here()
+    def _wait(self) -> bool:
+        """Wait for the child to end; whether it finished its work (exit status 0)."""
+        self.stream.close()
+        if self._pid is None:
+            return False
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        return os.waitstatus_to_exitcode(status) == 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from ..forked import Child, text_from_child
+from ..forked import Child
 from ..model.model import Model
 from .files import HEADER, render_yaml
 from .prometheus import ExportLinks, Translated
@@ -47,12 +47,14 @@ class TestsFile:
                 self.model, self.links, self.translated, self.rules[self.split :], sorted(self.model.flows)
             )
             tail = dump_block({"tests": cases}).split("\n", 1)[1]  # the items, without their `tests:` line
+            head = self.helper.output()
         except Unsupported:
-            tail = None
-        head = text_from_child(self.helper, str)  # "" when the helper did not finish
-        if not head or tail is None:
             return self._whole()
-        return head + tail
+        finally:
+            self.helper.close()  # stopped if the whole file is written here, reaped in any case
+        if head is None:
+            return self._whole()
+        return head.decode("utf-8") + tail
 
     def _write_head(self, out: BinaryIO) -> None:
         cases = promtool_cases(self.model, self.links, self.translated, self.rules[: self.split], [])
