@@ -173,7 +173,8 @@ def test_upgrade_gives_alert_reason_its_default_where_a_database_lacks_it(empty_
 
     init_schema(empty_engine)
 
-    assert _reason_default(empty_engine) is not None and "threshold" in _reason_default(empty_engine)  # type: ignore[operator]
+    default = _reason_default(empty_engine)
+    assert default is not None and "threshold" in default
     with empty_engine.begin() as connection:  # a row written without a reason is a threshold alert
         connection.execute(text(insert.format(reason="", value="")), {"rule": "other", "t": T0})
     with Session(empty_engine) as session:

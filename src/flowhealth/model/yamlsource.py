@@ -16,10 +16,10 @@ import yaml
 
 from ..errors import ModelIssue
 from .files import FileBudget, read_text
+from .yamlevents import NotPlain, OverBudget, build_plain
 
 if TYPE_CHECKING:
     from .parse_ahead import ParseAhead
-from .yamlevents import NotPlain, OverBudget, build_plain
 
 PathKey = tuple[str | int, ...]
 
