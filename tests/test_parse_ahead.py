@@ -85,6 +85,26 @@ def test_the_reference_deployment_parsed_by_the_helper_is_the_model_parsed_here(
     assert found["outcome"] == loaded_here(root)
 
 
+def test_serve_hands_every_file_to_its_helper_and_loads_the_same_model(root: Path) -> None:
+    """What `serve` does before it imports the service: `cli.common.parse_ahead`, then `load_or_exit` with it."""
+    found = run_fresh(
+        root,
+        """
+        from flowhealth.cli.common import load_or_exit, parse_ahead as serve_parse_ahead
+        ahead.close()
+        ahead = serve_parse_ahead(root)
+        model = load_or_exit(root, ahead)
+        report(
+            outcome={"rules": {rule_id: rule.model_dump(mode="json") for rule_id, rule in model.rules.items()}},
+            used=ahead.used,
+            files=len(files),
+        )
+        """,
+    )
+    assert found["used"] == found["files"] > 3, "the helper parsed every file"
+    assert found["outcome"] == loaded_here(root)
+
+
 def test_errors_in_files_the_helper_parsed_name_the_same_file_line_and_field(root: Path) -> None:
     rules = root / "alert_rules" / "catalog.yaml"
     rules.write_text(rules.read_text().replace("severity: warning", "severity: loud", 1))
