@@ -24,6 +24,19 @@ def dialect_insert(dialect: str) -> Any:
     return sqlite_insert
 
 
+def replacing_insert(table: str, keys: Sequence[str], values: Sequence[str], mark: str) -> str:
+    """Driver-level SQL inserting `keys` then `values`; a row whose keys exist already gets the new values.
+
+    For executemany on a hot path: SQLite and PostgreSQL share the syntax, and the statement is a
+    string, not a construct SQLAlchemy builds and compiles on every call. `mark` is the driver's
+    placeholder (`store.placeholders.marker`).
+    """
+    columns = ", ".join((*keys, *values))
+    marks = ", ".join([mark] * (len(keys) + len(values)))
+    replaced = ", ".join(f"{column} = excluded.{column}" for column in values)
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {replaced}"
+
+
 def upsert(
     conn: Connection,
     table: Table,

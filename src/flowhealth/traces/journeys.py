@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from ..metric_names import LATENCY_BUCKETS
 from ..store.journey_tables import Journey, JourneyCount
 from ..store.placeholders import marker
+from ..store.upsert import replacing_insert
 from . import convention as c
 from . import fold_py, latency_rows, native
 from . import measures as m
@@ -160,9 +161,6 @@ def apply_grouped(conn: Connection, routing: c.Routing, grouped: Grouped, now: f
 _COLUMNS = "started_at, last_stage, last_at, last_outcome, last_reason, completed_at, updated_at, stages, spans"
 
 
-_EXCLUDED = ", ".join(f"{name} = excluded.{name}" for name in ["entity_type", *_COLUMNS.split(", ")])
-
-
 def _load(conn: Connection, flow: str, entity_ids: list[str]) -> list[tuple[Any, ...]]:
     """The journeys of these entities as stored: (entity_id, entity_type, *_COLUMNS) each."""
     # Driver-level SQL: this runs for every span batch, and SQLAlchemy's per-row compile and
@@ -183,13 +181,9 @@ def _save(conn: Connection, inserts: list[tuple[Any, ...]], updates: list[tuple[
     # One executemany per kind of write for all flows: a fold of 100 trace flows made 200 calls.
     mark = marker(conn)
     if inserts:
-        marks = ", ".join([mark] * 12)
-        conn.exec_driver_sql(
-            # An upsert: a journey another writer inserted since it was read is updated, the batch does not fail.
-            f"INSERT INTO journey (flow, entity_id, entity_type, {_COLUMNS}) VALUES ({marks}) "
-            f"ON CONFLICT (flow, entity_id) DO UPDATE SET {_EXCLUDED}",
-            inserts,
-        )
+        # An upsert: a journey another writer inserted since it was read is updated, the batch does not fail.
+        values = ("entity_type", *_COLUMNS.split(", "))
+        conn.exec_driver_sql(replacing_insert("journey", ("flow", "entity_id"), values, mark), inserts)
     if updates:
         sets = ", ".join(f"{name} = {mark}" for name in _COLUMNS.split(", "))
         conn.exec_driver_sql(f"UPDATE journey SET {sets} WHERE flow = {mark} AND entity_id = {mark}", updates)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from ..store.journey_tables import JourneyLatency
 from ..store.placeholders import marker
+from ..store.upsert import replacing_insert
 from .measures import LatencyKey, LatencySummary
 
 LATENCY: Table = JourneyLatency.__table__  # type: ignore[attr-defined]
@@ -30,7 +31,6 @@ KEY_COLUMNS = ("flow", "from_stage", "to_stage", "minute")
 _VALUE_COLUMNS = ("count", "total", "max", "last", "last_at", "buckets")
 _CHUNK = 200  # keys per query: 800 parameters, under SQLite's historical limit of 999
 _COLUMNS = ", ".join((*KEY_COLUMNS, *_VALUE_COLUMNS))
-_REPLACED = ", ".join(f"{column} = excluded.{column}" for column in _VALUE_COLUMNS)
 
 Row = tuple[Any, ...]  # one histogram as written: KEY_COLUMNS, then _VALUE_COLUMNS
 
@@ -61,12 +61,7 @@ def write(conn: Connection, rows: list[Row]) -> None:
     """Store merged rows: new keys inserted, existing ones replaced by their merged values."""
     if not rows:
         return
-    marks = ", ".join([marker(conn)] * len(_COLUMNS.split(", ")))
-    conn.exec_driver_sql(
-        f"INSERT INTO journey_latency ({_COLUMNS}) VALUES ({marks}) "
-        f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET {_REPLACED}",
-        rows,
-    )
+    conn.exec_driver_sql(replacing_insert("journey_latency", KEY_COLUMNS, _VALUE_COLUMNS, marker(conn)), rows)
 
 
 def _stored(conn: Connection, latency: Mapping[LatencyKey, LatencySummary]) -> dict[LatencyKey, tuple[Any, ...]]:
